@@ -1,0 +1,66 @@
+using System.CommandLine;
+using System.Net;
+using BgpLb.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace BgpLb.Speaker;
+
+/// <summary>The validated command line of bgplb-speaker (DESIGN.md §3).</summary>
+public sealed record SpeakerOptions
+{
+    public required string NodeName { get; init; }
+    public required string ConfigDirectory { get; init; }
+    /// <summary>Passive BGP listener; null when disabled with port 0.</summary>
+    public IPEndPoint? BgpListen { get; init; }
+    public required IPEndPoint MetricsListen { get; init; }
+    public int MemberlistPort { get; init; } = 7946;
+    public LogLevel LogLevel { get; init; } = LogLevel.Information;
+
+    /// <summary>Parses the command line and BGPLB_* environment; throws <see cref="CommandLineException"/> with an operator-facing message.</summary>
+    public static SpeakerOptions Parse(string[] args, Func<string, string?> environment)
+    {
+        var node = CommandLineContract.Flag("node", "Name of this node (must match a Node object for node selectors)", environment);
+        var config = CommandLineContract.Flag("config", "Directory of MetalLB-style YAML files (standalone mode)", environment);
+        var kubeconfig = CommandLineContract.Flag("kubeconfig", "Kubeconfig file (Kubernetes mode)", environment);
+        var inCluster = CommandLineContract.Switch("in-cluster", "Use the in-cluster service account (Kubernetes mode)", environment);
+        var controller = CommandLineContract.Flag("controller", "URL of bgplb-controller's allocation service", environment);
+        var bgpListen = CommandLineContract.Flag("bgp-listen", "Passive BGP listen address; port 0 disables listening", environment, "0.0.0.0:179");
+        var metricsListen = CommandLineContract.Flag("metrics-listen", "Address for /metrics, /healthz and /readyz", environment, "127.0.0.1:7474");
+        var memberlistPort = CommandLineContract.Flag("memberlist-port", "UDP port for L2 liveness between speakers", environment, "7946");
+        var logLevel = CommandLineContract.Flag("log-level", "trace, debug, information, warning or error", environment, "information");
+
+        var root = new RootCommand("bgplb-speaker: announces LoadBalancer Service addresses over BGP")
+        {
+            node, config, kubeconfig, inCluster, controller, bgpListen, metricsListen, memberlistPort, logLevel,
+        };
+        var result = root.Parse(args);
+        if (result.Errors.Count > 0)
+            throw new CommandLineException(string.Join(Environment.NewLine, result.Errors.Select(e => e.Message)));
+
+        var nodeName = result.GetValue(node);
+        if (string.IsNullOrWhiteSpace(nodeName))
+            throw new CommandLineException("--node is required (or BGPLB_NODE): the name of the node this speaker runs on");
+
+        var configDirectory = result.GetValue(config);
+        var sources = (configDirectory is null ? 0 : 1) + (result.GetValue(kubeconfig) is null ? 0 : 1) + (result.GetValue(inCluster) ? 1 : 0);
+        if (sources != 1)
+            throw new CommandLineException("exactly one of --config DIR, --kubeconfig FILE or --in-cluster is required");
+        if (configDirectory is null)
+            throw new CommandLineException("Kubernetes mode (--kubeconfig, --in-cluster) is not available in this version; use --config DIR");
+        if (!Directory.Exists(configDirectory))
+            throw new CommandLineException($"--config: directory '{configDirectory}' does not exist");
+        if (result.GetValue(controller) is not null)
+            throw new CommandLineException("--controller is not available in this version; without it the speaker announces the addresses the Services already carry");
+
+        var listen = CommandLineContract.ParseEndPoint("bgp-listen", result.GetValue(bgpListen)!);
+        return new SpeakerOptions
+        {
+            NodeName = nodeName,
+            ConfigDirectory = Path.GetFullPath(configDirectory),
+            BgpListen = listen.Port == 0 ? null : listen,
+            MetricsListen = CommandLineContract.ParseEndPoint("metrics-listen", result.GetValue(metricsListen)!),
+            MemberlistPort = CommandLineContract.ParsePort("memberlist-port", result.GetValue(memberlistPort)!),
+            LogLevel = CommandLineContract.ParseLogLevel(result.GetValue(logLevel)!),
+        };
+    }
+}

@@ -1,0 +1,65 @@
+using System.Net;
+using BgpLb.Hosting;
+using BgpLb.Speaker;
+using Microsoft.Extensions.Logging;
+
+namespace BgpLb.Speaker.Tests;
+
+public sealed class SpeakerOptionsTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("bgplb-opts").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static Func<string, string?> Env(params (string Key, string Value)[] values) =>
+        key => values.FirstOrDefault(v => v.Key == key).Value;
+
+    [Fact]
+    public void Defaults_follow_the_contract()
+    {
+        var options = SpeakerOptions.Parse(["--node", "n1", "--config", _dir], Env());
+        Assert.Equal("n1", options.NodeName);
+        Assert.Equal(IPEndPoint.Parse("0.0.0.0:179"), options.BgpListen);
+        Assert.Equal(IPEndPoint.Parse("127.0.0.1:7474"), options.MetricsListen);
+        Assert.Equal(7946, options.MemberlistPort);
+        Assert.Equal(LogLevel.Information, options.LogLevel);
+    }
+
+    [Fact]
+    public void Environment_supplies_every_flag_and_the_command_line_wins()
+    {
+        var env = Env(("BGPLB_NODE", "env-node"), ("BGPLB_CONFIG", _dir), ("BGPLB_BGP_LISTEN", "127.0.0.1:1179"),
+            ("BGPLB_METRICS_LISTEN", "127.0.0.1:9999"), ("BGPLB_LOG_LEVEL", "debug"), ("BGPLB_MEMBERLIST_PORT", "8000"));
+        var fromEnv = SpeakerOptions.Parse([], env);
+        Assert.Equal("env-node", fromEnv.NodeName);
+        Assert.Equal(IPEndPoint.Parse("127.0.0.1:1179"), fromEnv.BgpListen);
+        Assert.Equal(IPEndPoint.Parse("127.0.0.1:9999"), fromEnv.MetricsListen);
+        Assert.Equal(LogLevel.Debug, fromEnv.LogLevel);
+        Assert.Equal(8000, fromEnv.MemberlistPort);
+
+        var overridden = SpeakerOptions.Parse(["--node", "cli-node", "--log-level", "warning"], env);
+        Assert.Equal("cli-node", overridden.NodeName);
+        Assert.Equal(LogLevel.Warning, overridden.LogLevel);
+    }
+
+    [Fact]
+    public void Port_zero_disables_the_listener() =>
+        Assert.Null(SpeakerOptions.Parse(["--node", "n", "--config", _dir, "--bgp-listen", "0.0.0.0:0"], Env()).BgpListen);
+
+    [Theory]
+    [InlineData(new[] { "--config", "DIR" }, "--node is required")]
+    [InlineData(new[] { "--node", "n" }, "exactly one of --config")]
+    [InlineData(new[] { "--node", "n", "--config", "DIR", "--in-cluster" }, "exactly one of --config")]
+    [InlineData(new[] { "--node", "n", "--config", "/nonexistent/bgplb" }, "does not exist")]
+    [InlineData(new[] { "--node", "n", "--config", "DIR", "--bgp-listen", "nonsense" }, "--bgp-listen: 'nonsense'")]
+    [InlineData(new[] { "--node", "n", "--config", "DIR", "--metrics-listen", "1.2.3.4" }, "--metrics-listen")]
+    [InlineData(new[] { "--node", "n", "--config", "DIR", "--log-level", "loud" }, "--log-level: 'loud'")]
+    [InlineData(new[] { "--node", "n", "--config", "DIR", "--memberlist-port", "70000" }, "--memberlist-port")]
+    [InlineData(new[] { "--node", "n", "--config", "DIR", "--bogus" }, "--bogus")]
+    public void Bad_flags_are_refused_with_a_message_naming_the_flag(string[] args, string expected)
+    {
+        var resolved = args.Select(a => a == "DIR" ? _dir : a).ToArray();
+        var error = Assert.Throws<CommandLineException>(() => SpeakerOptions.Parse(resolved, Env()));
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+}
