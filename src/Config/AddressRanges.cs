@@ -23,7 +23,7 @@ public static class AddressRanges
             networks.Add(network);
             return true;
         }
-        if (!IPAddress.TryParse(text[..dash].Trim(), out var start) || !IPAddress.TryParse(text[(dash + 1)..].Trim(), out var end))
+        if (!StrictIP.TryParse(text[..dash].Trim(), out var start) || !StrictIP.TryParse(text[(dash + 1)..].Trim(), out var end))
         {
             error = $"invalid IP range '{text}'";
             return false;
@@ -51,10 +51,9 @@ public static class AddressRanges
         network = default;
         var slash = text.IndexOf('/', StringComparison.Ordinal);
         if (slash < 0
-            || !IPAddress.TryParse(text.AsSpan(0, slash), out var address)
+            || !StrictIP.TryParse(text.AsSpan(0, slash), out var address)
             || !int.TryParse(text.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var length)
-            || length > Bits(address.AddressFamily)
-            || address.ScopeId != 0)
+            || length > Bits(address.AddressFamily))
         {
             return false;
         }
