@@ -195,13 +195,13 @@ internal sealed class ConfigValidator(ConfigOptions options)
             }
             foreach (var network in networks)
             {
-                if (cidrs.FirstOrDefault(c => AddressRanges.Overlaps(c, network)) is { BaseAddress: not null } own)
+                if (FirstOverlap(cidrs, network) is { } own)
                 {
                     Error(problems, field, $"CIDR {network} overlaps with {own} in the same pool");
                 }
                 foreach (var other in _pools.Values)
                 {
-                    if (other.Cidrs.FirstOrDefault(c => AddressRanges.Overlaps(c, network)) is { BaseAddress: not null } clash)
+                    if (FirstOverlap(other.Cidrs, network) is { } clash)
                     {
                         Error(problems, field, $"CIDR {network} overlaps with {clash} in IPAddressPool {other.Name}");
                     }
@@ -240,6 +240,18 @@ internal sealed class ConfigValidator(ConfigOptions options)
             AvoidBuggyIPs = spec.AvoidBuggyIPs,
             ServiceAllocation = allocation,
         };
+    }
+
+    private static IPNetwork? FirstOverlap(IEnumerable<IPNetwork> networks, IPNetwork network)
+    {
+        foreach (var candidate in networks)
+        {
+            if (AddressRanges.Overlaps(candidate, network))
+            {
+                return candidate;
+            }
+        }
+        return null;
     }
 
     // ---- BGPPeer ----

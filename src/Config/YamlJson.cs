@@ -89,7 +89,8 @@ internal static partial class YamlJson
     private static JsonValue? ScalarValue(Scalar scalar)
     {
         var value = scalar.Value;
-        if (scalar.Style != ScalarStyle.Plain || scalar.Tag.Value is "tag:yaml.org,2002:str" or "!!str")
+        var taggedString = !scalar.Tag.IsEmpty && !scalar.Tag.IsNonSpecific && scalar.Tag.Value is "tag:yaml.org,2002:str";
+        if (scalar.Style != ScalarStyle.Plain || taggedString)
         {
             return JsonValue.Create(value);
         }
