@@ -21,12 +21,13 @@ internal static partial class YamlJson
         var parser = new Parser(new StringReader(text));
         parser.Consume<StreamStart>();
         var documents = new List<YamlDocument>();
-        while (parser.TryConsume<DocumentStart>(out var start))
+        while (parser.TryConsume<DocumentStart>(out _))
         {
             var anchors = new Dictionary<string, JsonNode?>(StringComparer.Ordinal);
+            var line = (int)parser.Current!.Start.Line;
             var root = ReadNode(parser, anchors);
             parser.Consume<DocumentEnd>();
-            documents.Add(new YamlDocument(root, (int)start.Start.Line));
+            documents.Add(new YamlDocument(root, line));
         }
         parser.Consume<StreamEnd>();
         return documents;
