@@ -1,0 +1,135 @@
+using System.Collections.Immutable;
+using System.Net;
+using k8s.Models;
+
+namespace BgpLb.Config;
+
+/// <summary>
+/// The validated configuration the controller and speaker consume. Immutable; only valid objects are in it.
+/// MetalLB objects are listed in name order; the Kubernetes inputs in namespace/name order.
+/// </summary>
+public sealed record BgpLbConfig
+{
+    public static BgpLbConfig Empty { get; } = new();
+
+    public ImmutableArray<AddressPool> Pools { get; init; } = [];
+    public ImmutableArray<PeerConfig> Peers { get; init; } = [];
+    public ImmutableArray<BgpAdvertisementConfig> BgpAdvertisements { get; init; } = [];
+    public ImmutableArray<L2AdvertisementConfig> L2Advertisements { get; init; } = [];
+    public ImmutableArray<BfdProfileConfig> BfdProfiles { get; init; } = [];
+    public ImmutableArray<V1Service> Services { get; init; } = [];
+    public ImmutableArray<V1Node> Nodes { get; init; } = [];
+    public ImmutableArray<V1EndpointSlice> EndpointSlices { get; init; } = [];
+    public ImmutableArray<V1Namespace> Namespaces { get; init; } = [];
+}
+
+/// <summary>IPAddressPool. <see cref="Cidrs"/> keeps spec order (ranges are summarized in place).</summary>
+public sealed record AddressPool
+{
+    public required string Name { get; init; }
+    public ImmutableSortedDictionary<string, string> Labels { get; init; } = ImmutableSortedDictionary<string, string>.Empty;
+    public required ImmutableArray<IPNetwork> Cidrs { get; init; }
+    public bool AutoAssign { get; init; } = true;
+    public bool AvoidBuggyIPs { get; init; }
+    /// <summary>Null when the pool has no serviceAllocation (usable by every Service).</summary>
+    public ServiceAllocation? ServiceAllocation { get; init; }
+}
+
+/// <summary>IPAddressPool.spec.serviceAllocation. The three lists are ORed; all empty matches every Service.</summary>
+public sealed record ServiceAllocation
+{
+    /// <summary>Lower is preferred; 0 means lowest priority.</summary>
+    public int Priority { get; init; }
+    public ImmutableArray<string> Namespaces { get; init; } = [];
+    public ImmutableArray<LabelSelector> NamespaceSelectors { get; init; } = [];
+    public ImmutableArray<LabelSelector> ServiceSelectors { get; init; } = [];
+}
+
+public enum PeerDynamicAsn
+{
+    None,
+    Internal,
+    External,
+}
+
+/// <summary>
+/// BGPPeer, resolved: password taken from passwordSecret, timers validated and completed (ka = ht/3, ht = 3·ka).
+/// Fields map one to one onto BgpLb.Bgp.BgpPeerConfig.
+/// </summary>
+public sealed record PeerConfig
+{
+    public required string Name { get; init; }
+    public ImmutableSortedDictionary<string, string> Labels { get; init; } = ImmutableSortedDictionary<string, string>.Empty;
+    public required IPAddress Address { get; init; }
+    public ushort Port { get; init; } = 179;
+    public required uint MyAsn { get; init; }
+    /// <summary>Null when <see cref="DynamicAsn"/> decides.</summary>
+    public uint? PeerAsn { get; init; }
+    public PeerDynamicAsn DynamicAsn { get; init; }
+    public IPAddress? SourceAddress { get; init; }
+    /// <summary>Null when neither holdTime nor keepaliveTime is set (the speaker's default applies).</summary>
+    public TimeSpan? HoldTime { get; init; }
+    /// <summary>Null when neither holdTime nor keepaliveTime is set.</summary>
+    public TimeSpan? KeepaliveTime { get; init; }
+    /// <summary>BGPPeer.connectTime (whole seconds, 1..65535); null when unset.</summary>
+    public TimeSpan? ConnectTime { get; init; }
+    public IPAddress? RouterId { get; init; }
+    /// <summary>TCP MD5 key from spec.password or the referenced Secret; null for none.</summary>
+    public string? Password { get; init; }
+    public bool EbgpMultiHop { get; init; }
+    public bool DisableMP { get; init; }
+    public string? BfdProfile { get; init; }
+    public bool EnableGracefulRestart { get; init; }
+    public bool DualStackAddressFamily { get; init; }
+    /// <summary>Nodes that open this session; empty = all nodes. Selectors are ORed.</summary>
+    public ImmutableArray<LabelSelector> NodeSelectors { get; init; } = [];
+
+    /// <summary>True when this peer is iBGP (same AS or dynamicASN internal).</summary>
+    public bool IsInternal => PeerAsn is { } asn ? asn == MyAsn : DynamicAsn == PeerDynamicAsn.Internal;
+}
+
+/// <summary>BGPAdvertisement, with communities and pool selection resolved.</summary>
+public sealed record BgpAdvertisementConfig
+{
+    public required string Name { get; init; }
+    public int AggregationLength { get; init; } = 32;
+    public int AggregationLengthV6 { get; init; } = 128;
+    /// <summary>LOCAL_PREF for iBGP peers; 0 = not set.</summary>
+    public uint LocalPref { get; init; }
+    public ImmutableArray<uint> Communities { get; init; } = [];
+    public ImmutableArray<LargeCommunity> LargeCommunities { get; init; } = [];
+    /// <summary>Names of the pools this advertisement applies to (ipAddressPools ∪ pools matching ipAddressPoolSelectors, or all pools).</summary>
+    public ImmutableArray<string> Pools { get; init; } = [];
+    public ImmutableArray<LabelSelector> NodeSelectors { get; init; } = [];
+    /// <summary>BGPPeer names; empty = all peers.</summary>
+    public ImmutableArray<string> Peers { get; init; } = [];
+    public ImmutableArray<LabelSelector> ServiceSelectors { get; init; } = [];
+}
+
+public sealed record L2AdvertisementConfig
+{
+    public required string Name { get; init; }
+    public ImmutableArray<string> Pools { get; init; } = [];
+    public ImmutableArray<LabelSelector> NodeSelectors { get; init; } = [];
+    /// <summary>Interface names; empty = all interfaces.</summary>
+    public ImmutableArray<string> Interfaces { get; init; } = [];
+    public ImmutableArray<LabelSelector> ServiceSelectors { get; init; } = [];
+}
+
+public sealed record BfdProfileConfig
+{
+    public required string Name { get; init; }
+    public TimeSpan ReceiveInterval { get; init; } = TimeSpan.FromMilliseconds(300);
+    public TimeSpan TransmitInterval { get; init; } = TimeSpan.FromMilliseconds(300);
+    public int DetectMultiplier { get; init; } = 3;
+    public TimeSpan EchoInterval { get; init; } = TimeSpan.FromMilliseconds(50);
+    public bool EchoMode { get; init; }
+    public bool PassiveMode { get; init; }
+    public int MinimumTtl { get; init; } = 254;
+}
+
+/// <summary>A validated configuration plus every problem found producing it.</summary>
+public sealed record ConfigUpdate(BgpLbConfig Config, ImmutableArray<ConfigError> Errors)
+{
+    public bool HasErrors => Errors.Any(e => e.Severity == ConfigSeverity.Error);
+}

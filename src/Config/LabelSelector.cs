@@ -1,0 +1,118 @@
+using System.Collections.Immutable;
+using k8s.Models;
+
+namespace BgpLb.Config;
+
+/// <summary>
+/// A validated Kubernetes label selector (metav1.LabelSelector semantics): every matchLabels pair AND every
+/// matchExpressions requirement must hold. An empty selector matches everything.
+/// </summary>
+public sealed class LabelSelector
+{
+    public static IReadOnlyList<string> Operators { get; } = ["In", "NotIn", "Exists", "DoesNotExist"];
+
+    public static LabelSelector Everything { get; } = new(ImmutableSortedDictionary<string, string>.Empty, []);
+
+    public ImmutableSortedDictionary<string, string> MatchLabels { get; }
+    public ImmutableArray<LabelRequirement> MatchExpressions { get; }
+
+    private LabelSelector(ImmutableSortedDictionary<string, string> matchLabels, ImmutableArray<LabelRequirement> matchExpressions)
+    {
+        MatchLabels = matchLabels;
+        MatchExpressions = matchExpressions;
+    }
+
+    /// <summary>Validates <paramref name="selector"/>; on failure <paramref name="error"/> says what is wrong (relative field, message).</summary>
+    public static bool TryCreate(V1LabelSelector? selector, out LabelSelector result, out (string Field, string Message) error)
+    {
+        result = Everything;
+        error = default;
+        if (selector is null)
+        {
+            return true;
+        }
+        var expressions = ImmutableArray.CreateBuilder<LabelRequirement>();
+        var index = 0;
+        foreach (var requirement in selector.MatchExpressions ?? [])
+        {
+            var field = $"matchExpressions[{index++}]";
+            if (string.IsNullOrEmpty(requirement.Key))
+            {
+                error = (field + ".key", "key must not be empty");
+                return false;
+            }
+            var values = requirement.Values?.ToImmutableSortedSet(StringComparer.Ordinal) ?? [];
+            switch (requirement.OperatorProperty)
+            {
+                case "In" or "NotIn" when values.Count == 0:
+                    error = (field + ".values", $"operator {requirement.OperatorProperty} needs at least one value");
+                    return false;
+                case "Exists" or "DoesNotExist" when values.Count != 0:
+                    error = (field + ".values", $"operator {requirement.OperatorProperty} takes no values");
+                    return false;
+                case "In" or "NotIn" or "Exists" or "DoesNotExist":
+                    break;
+                default:
+                    error = (field + ".operator", $"unknown operator '{requirement.OperatorProperty}' (In, NotIn, Exists, DoesNotExist)");
+                    return false;
+            }
+            expressions.Add(new LabelRequirement(requirement.Key, requirement.OperatorProperty, values));
+        }
+        var labels = (selector.MatchLabels ?? new Dictionary<string, string>()).ToImmutableSortedDictionary(StringComparer.Ordinal, StringComparer.Ordinal);
+        result = labels.Count == 0 && expressions.Count == 0 ? Everything : new LabelSelector(labels, expressions.ToImmutable());
+        return true;
+    }
+
+    public bool IsEverything => MatchLabels.Count == 0 && MatchExpressions.IsEmpty;
+
+    public bool Matches(IDictionary<string, string>? labels)
+    {
+        foreach (var (key, value) in MatchLabels)
+        {
+            if (labels is null || !labels.TryGetValue(key, out var actual) || actual != value)
+            {
+                return false;
+            }
+        }
+        foreach (var requirement in MatchExpressions)
+        {
+            string? actual = null;
+            var present = labels is not null && labels.TryGetValue(requirement.Key, out actual);
+            var holds = requirement.Operator switch
+            {
+                "In" => present && requirement.Values.Contains(actual!),
+                "NotIn" => !present || !requirement.Values.Contains(actual!),
+                "Exists" => present,
+                _ => !present,
+            };
+            if (!holds)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>MetalLB's list semantics: selectors are ORed and an empty list matches everything.</summary>
+    public static bool MatchesAny(ImmutableArray<LabelSelector> selectors, IDictionary<string, string>? labels) =>
+        selectors.IsDefaultOrEmpty || selectors.Any(s => s.Matches(labels));
+
+    /// <summary>The selector in Kubernetes string syntax, e.g. <c>zone=a,tier in (x,y),!gpu</c>; stable, usable as a key.</summary>
+    public override string ToString() => string.Join(',',
+        MatchLabels.Select(p => $"{p.Key}={p.Value}").Concat(MatchExpressions.Select(e => e.ToString())));
+
+    public override bool Equals(object? obj) => obj is LabelSelector other && ToString() == other.ToString();
+
+    public override int GetHashCode() => StringComparer.Ordinal.GetHashCode(ToString());
+}
+
+public sealed record LabelRequirement(string Key, string Operator, ImmutableSortedSet<string> Values)
+{
+    public override string ToString() => Operator switch
+    {
+        "In" => $"{Key} in ({string.Join(',', Values)})",
+        "NotIn" => $"{Key} notin ({string.Join(',', Values)})",
+        "Exists" => Key,
+        _ => "!" + Key,
+    };
+}

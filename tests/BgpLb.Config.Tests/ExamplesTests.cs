@@ -1,0 +1,90 @@
+using System.Net;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace BgpLb.Config.Tests;
+
+public class ExamplesTests
+{
+    private static string ExamplesDirectory()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !Directory.Exists(Path.Combine(directory.FullName, "examples", "bgp")))
+        {
+            directory = directory.Parent;
+        }
+        Assert.NotNull(directory);
+        return Path.Combine(directory.FullName, "examples", "bgp");
+    }
+
+    private static async Task<ConfigUpdate> LoadAsync()
+    {
+        var store = new FileStore(ExamplesDirectory(), new ConfigOptions(), TimeProvider.System, NullLogger<FileStore>.Instance);
+        return await new ConfigFeed(store, new ConfigOptions(), NullLogger<ConfigFeed>.Instance).LoadAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task Examples_load_without_errors_or_warnings()
+    {
+        var update = await LoadAsync();
+        Assert.Empty(update.Errors);
+    }
+
+    [Fact]
+    public async Task Examples_contain_pools_peer_and_advertisement()
+    {
+        var config = (await LoadAsync()).Config;
+
+        Assert.Equal(["lab-v4", "lab-v6"], config.Pools.Select(p => p.Name));
+        Assert.Equal([IPNetwork.Parse("203.0.113.0/28")], config.Pools[0].Cidrs.ToArray());
+        Assert.True(config.Pools[0].AutoAssign);
+        Assert.Equal([IPNetwork.Parse("2001:db8:100::/124")], config.Pools[1].Cidrs.ToArray());
+        Assert.False(config.Pools[1].AutoAssign);
+
+        var peer = Assert.Single(config.Peers);
+        Assert.Equal("router", peer.Name);
+        Assert.Equal(IPAddress.Parse("198.18.0.1"), peer.Address);
+        Assert.Equal((ushort)179, peer.Port);
+        Assert.Equal(64513u, peer.MyAsn);
+        Assert.Equal(64512u, peer.PeerAsn);
+        Assert.False(peer.IsInternal);
+        Assert.Equal(TimeSpan.FromSeconds(9), peer.HoldTime);
+        Assert.Equal(TimeSpan.FromSeconds(3), peer.KeepaliveTime);
+        Assert.Equal("bgplb.io/bgp=enabled", Assert.Single(peer.NodeSelectors).ToString());
+
+        var advertisement = Assert.Single(config.BgpAdvertisements);
+        Assert.Equal(["lab-v4", "lab-v6"], advertisement.Pools.ToArray());
+        Assert.Equal([0xFFFF_FF01u, (64513u << 16) | 100], advertisement.Communities.ToArray());
+        Assert.Equal([new LargeCommunity(64513, 100, 1)], advertisement.LargeCommunities.ToArray());
+        Assert.Equal(["router"], advertisement.Peers.ToArray());
+        Assert.Equal(32, advertisement.AggregationLength);
+        Assert.Equal(128, advertisement.AggregationLengthV6);
+    }
+
+    [Fact]
+    public async Task Examples_contain_nodes_services_and_endpoints()
+    {
+        var config = (await LoadAsync()).Config;
+
+        Assert.Equal(["node-a", "node-b"], config.Nodes.Select(n => n.Metadata.Name));
+        Assert.Equal(IPAddress.Parse("198.18.0.2"), ServiceHelpers.InternalAddress(config.Nodes[0]));
+        Assert.Equal(IPAddress.Parse("198.18.0.6"), ServiceHelpers.InternalAddress(config.Nodes[1]));
+        Assert.All(config.Nodes, n => Assert.False(ServiceHelpers.IsExcludedFromLoadBalancers(n)));
+        Assert.All(config.Nodes, n => Assert.True(LabelSelector.MatchesAny(config.Peers[0].NodeSelectors, n.Metadata.Labels)));
+
+        Assert.Equal(["api", "web"], config.Services.Select(s => s.Metadata.Name));
+        var api = config.Services[0];
+        var web = config.Services[1];
+        Assert.All(config.Services, s => Assert.Equal("default", s.Metadata.NamespaceProperty));
+        Assert.All(config.Services, s => Assert.True(ServiceHelpers.IsLoadBalancer(s) && ServiceHelpers.MatchesLoadBalancerClass(s, null)));
+        Assert.Equal([IPAddress.Parse("203.0.113.1")], ServiceHelpers.ExistingAddresses(web));
+        Assert.Equal([IPAddress.Parse("203.0.113.2")], ServiceHelpers.ExistingAddresses(api));
+        Assert.False(ServiceHelpers.IsLocalTrafficPolicy(web));
+        Assert.True(ServiceHelpers.IsLocalTrafficPolicy(api));
+
+        Assert.Equal(2, config.EndpointSlices.Length);
+        Assert.True(ServiceHelpers.HasServingEndpoint(web, config.EndpointSlices));
+        Assert.True(ServiceHelpers.HasServingEndpointOnNode(web, config.EndpointSlices, "node-b"));
+        Assert.True(ServiceHelpers.HasServingEndpointOnNode(api, config.EndpointSlices, "node-a"));
+        Assert.False(ServiceHelpers.HasServingEndpointOnNode(api, config.EndpointSlices, "node-b"));
+    }
+}
