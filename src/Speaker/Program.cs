@@ -1,1 +1,54 @@
+using BgpLb.Bgp;
+using BgpLb.Bgp.Transport;
+using BgpLb.Config;
+using BgpLb.Hosting;
+using BgpLb.Speaker;
+using BgpLb.Speaker.Bgp;
+
+SpeakerOptions options;
+try
+{
+    options = SpeakerOptions.Parse(args, Environment.GetEnvironmentVariable);
+}
+catch (CommandLineException e)
+{
+    await Console.Error.WriteLineAsync($"bgplb-speaker: {e.Message}");
+    return 2;
+}
+
+var builder = WebApplication.CreateSlimBuilder();
+builder.Logging.AddDaemonLogging(options.LogLevel);
+builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(options.MetricsListen));
+builder.Host.ConfigureHostOptions(host => host.ShutdownTimeout = TimeSpan.FromSeconds(10));
+
+var services = builder.Services;
+services.AddSingleton(options);
+services.AddSingleton(TimeProvider.System);
+services.AddMetrics();
+services.AddOperationalEndpoints();
+services.AddSingleton(new ConfigOptions());
+services.AddSingleton<IResourceSource>(sp => ActivatorUtilities.CreateInstance<FileStore>(sp, options.ConfigDirectory));
+services.AddSingleton<ConfigFeed>();
+services.AddSingleton<BgpMetrics>();
+services.AddSingleton<SpeakerMetrics>();
+services.AddSingleton<IBgpTransportFactory, SocketBgpTransportFactory>();
+services.AddSingleton(new PeerManagerOptions { ListenEndPoint = options.BgpListen });
+services.AddSingleton<PeerManager>();
+services.AddHostedService<BgpSpeakerService>();
+
+var app = builder.Build();
+app.MapOperationalEndpoints();
+
+var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("BgpLb.Speaker");
+SpeakerLog.Starting(logger, options.NodeName, options.ConfigDirectory, options.BgpListen?.ToString() ?? "disabled", options.MetricsListen);
+
+// Refuse to start on a first configuration with errors: an operator should fix it before any session comes up.
+var first = await app.Services.GetRequiredService<ConfigFeed>().LoadAsync(CancellationToken.None);
+if (first.HasErrors)
+{
+    SpeakerLog.UnusableFirstConfiguration(logger, first.Errors.Count(e => e.Severity == ConfigSeverity.Error));
+    return 1;
+}
+
+await app.RunAsync();
 return 0;

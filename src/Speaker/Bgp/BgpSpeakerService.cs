@@ -1,0 +1,58 @@
+using BgpLb.Bgp;
+using BgpLb.Config;
+using BgpLb.Hosting;
+
+namespace BgpLb.Speaker.Bgp;
+
+/// <summary>
+/// The speaker's reconcile loop: every configuration change recomputes the whole BGP plan for this node and hands it to
+/// the <see cref="PeerManager"/>, which converges sessions and routes to it (level-based; only differences reach the wire).
+/// </summary>
+public sealed class BgpSpeakerService(
+    SpeakerOptions options, ConfigFeed feed, PeerManager peers, SpeakerMetrics metrics, Readiness readiness, ILogger<BgpSpeakerService> logger)
+    : BackgroundService
+{
+    private BgpPlan? _previous;
+
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await peers.StartAsync(cancellationToken);
+        await base.StartAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await foreach (var update in feed.WatchAsync(stoppingToken))
+        {
+            var plan = BgpAnnouncementPlanner.Plan(update.Config, options.NodeName);
+            LogChanges(plan);
+            peers.Apply(plan.Peers);
+            metrics.ConfigurationApplied(plan, update.HasErrors);
+            readiness.MarkReady();
+            _previous = plan;
+        }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        SpeakerLog.Stopping(logger);
+        await peers.StopAsync(cancellationToken);
+    }
+
+    /// <summary>Logs what changed since the previous plan, so a steady state is quiet and every change is one line.</summary>
+    private void LogChanges(BgpPlan plan)
+    {
+        foreach (var warning in plan.Warnings.Except(_previous?.Warnings ?? []))
+            SpeakerLog.PlanWarning(logger, warning);
+        var before = (_previous?.Addresses ?? []).ToHashSet();
+        foreach (var decision in plan.Addresses.Where(d => !before.Contains(d)))
+        {
+            if (decision.Announced)
+                SpeakerLog.Announcing(logger, decision.Address, decision.Service, string.Join(", ", decision.Peers));
+            else
+                SpeakerLog.NotAnnouncing(logger, decision.Address, decision.Service, decision.Reason);
+        }
+        SpeakerLog.Applied(logger, plan.Peers.Length, plan.Peers.Sum(p => p.Routes.Count));
+    }
+}

@@ -1,0 +1,28 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace BgpLb.Speaker;
+
+internal static partial class SpeakerLog
+{
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Speaker for node {Node} starting: config {ConfigDirectory}, BGP listener {BgpListen}, metrics on {MetricsListen}")]
+    public static partial void Starting(ILogger logger, string node, string configDirectory, string bgpListen, IPEndPoint metricsListen);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Announcing {Address} of {Service} to {Peers}")]
+    public static partial void Announcing(ILogger logger, IPAddress address, string service, string peers);
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Information, Message = "Not announcing {Address} of {Service}: {Reason}")]
+    public static partial void NotAnnouncing(ILogger logger, IPAddress address, string service, string reason);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "{Warning}")]
+    public static partial void PlanWarning(ILogger logger, string warning);
+
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Information, Message = "Applied configuration: {Peers} BGP sessions, {Routes} routes")]
+    public static partial void Applied(ILogger logger, int peers, int routes);
+
+    [LoggerMessage(EventId = 3006, Level = LogLevel.Information, Message = "Stopping: sending Cease/Administrative Shutdown to every peer")]
+    public static partial void Stopping(ILogger logger);
+
+    [LoggerMessage(EventId = 3007, Level = LogLevel.Critical, Message = "Refusing to start: the first configuration has {Count} errors (listed above)")]
+    public static partial void UnusableFirstConfiguration(ILogger logger, int count);
+}
