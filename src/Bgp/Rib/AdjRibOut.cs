@@ -4,7 +4,7 @@ using System.Net.Sockets;
 namespace BgpLb.Bgp.Rib;
 
 /// <summary>Announcements that share one attribute set.</summary>
-internal sealed record RouteGroup(RouteAttributes Attributes, List<IPNetwork> Prefixes);
+internal sealed record RouteGroup(AddressFamily Family, RouteAttributes Attributes, List<IPNetwork> Prefixes);
 
 /// <summary>What to send to bring the peer from the advertised state to the desired one: withdrawals first, then announcements.</summary>
 internal sealed record RibChanges(List<IPNetwork> Withdrawn, List<RouteGroup> Announced)
@@ -72,7 +72,7 @@ internal sealed class AdjRibOut
     public RibChanges TakeChanges(bool ipv4, bool ipv6)
     {
         var withdrawn = new List<IPNetwork>();
-        var groups = new Dictionary<RouteAttributes, List<IPNetwork>>();
+        var groups = new Dictionary<(AddressFamily, RouteAttributes), List<IPNetwork>>();
         lock (_lock)
         {
             foreach (var prefix in _dirty)
@@ -93,24 +93,25 @@ internal sealed class AdjRibOut
             }
             _dirty.Clear();
         }
-        return new RibChanges(withdrawn, [.. groups.Select(g => new RouteGroup(g.Key, g.Value))]);
+        return new RibChanges(withdrawn, [.. groups.Select(g => new RouteGroup(g.Key.Item1, g.Key.Item2, g.Value))]);
     }
 
     /// <summary>Everything advertised in one family, grouped by attributes (for a ROUTE-REFRESH answer).</summary>
     public List<RouteGroup> Advertised(AddressFamily family)
     {
-        var groups = new Dictionary<RouteAttributes, List<IPNetwork>>();
+        var groups = new Dictionary<(AddressFamily, RouteAttributes), List<IPNetwork>>();
         lock (_lock)
         {
             foreach (var (prefix, attributes) in _advertised)
                 if (prefix.BaseAddress.AddressFamily == family) Group(groups, attributes, prefix);
         }
-        return [.. groups.Select(g => new RouteGroup(g.Key, g.Value))];
+        return [.. groups.Select(g => new RouteGroup(g.Key.Item1, g.Key.Item2, g.Value))];
     }
 
-    private static void Group(Dictionary<RouteAttributes, List<IPNetwork>> groups, RouteAttributes attributes, IPNetwork prefix)
+    private static void Group(Dictionary<(AddressFamily, RouteAttributes), List<IPNetwork>> groups, RouteAttributes attributes, IPNetwork prefix)
     {
-        if (!groups.TryGetValue(attributes, out var list)) groups[attributes] = list = [];
+        var key = (prefix.BaseAddress.AddressFamily, attributes);
+        if (!groups.TryGetValue(key, out var list)) groups[key] = list = [];
         list.Add(prefix);
     }
 }
