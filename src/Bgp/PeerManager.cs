@@ -1,0 +1,247 @@
+using System.Net;
+using BgpLb.Bgp.Session;
+using BgpLb.Bgp.Transport;
+using BgpLb.Bgp.Wire;
+using Microsoft.Extensions.Logging;
+
+namespace BgpLb.Bgp;
+
+/// <summary>
+/// Converges BGP sessions to the desired peers and routes (level-based: every <see cref="Apply"/> carries the complete set).
+/// Thread safety: all public members may be called concurrently. Lock order: <c>_lock</c> → PeerSession → AdjRibOut.
+/// </summary>
+public sealed class PeerManager : IAsyncDisposable
+{
+    private static readonly TimeSpan DisposeTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly Lock _lock = new();
+    private readonly Dictionary<PeerKey, PeerSession> _peers = [];
+    private readonly List<Task> _retiring = [];
+    private readonly PeerManagerOptions _options;
+    private readonly IBgpTransportFactory _transport;
+    private readonly TimeProvider _time;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly BgpMetrics _metrics;
+    private readonly CancellationTokenSource _acceptCancel = new();
+    private IBgpListener? _listener;
+    private Task _acceptLoop = Task.CompletedTask;
+    private bool _stopped;
+
+    public PeerManager(PeerManagerOptions options, IBgpTransportFactory transport, TimeProvider time, ILoggerFactory loggerFactory, BgpMetrics metrics)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(transport);
+        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        ArgumentNullException.ThrowIfNull(metrics);
+        _options = options;
+        _transport = transport;
+        _time = time;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger<PeerManager>();
+        _metrics = metrics;
+    }
+
+    /// <summary>The bound passive endpoint once started (resolves port 0 of a listener created by a test factory), or null.</summary>
+    public IPEndPoint? ListenEndPoint => _listener?.LocalEndPoint;
+
+    /// <summary>Starts the passive listener when <see cref="PeerManagerOptions.ListenEndPoint"/> is set with a non-zero port.</summary>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (_options.ListenEndPoint is not { Port: not 0 } endPoint) return Task.CompletedTask;
+        var listener = _transport.Listen(endPoint);
+        lock (_lock)
+        {
+            if (_stopped)
+            {
+                _ = listener.DisposeAsync().AsTask();
+                throw new InvalidOperationException("The peer manager was stopped.");
+            }
+            _listener = listener;
+            foreach (var peer in _peers.Values)
+                if (peer.Config.Password is not null) SetListenerPassword(peer.Config.Address, peer.Config.Password);
+        }
+        PeerManagerLog.Listening(_logger, listener.LocalEndPoint);
+        _acceptLoop = AcceptLoopAsync(listener, _acceptCancel.Token);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Converges to <paramref name="peers"/>: new peers start; removed peers get Cease/Peer De-configured; peers whose
+    /// configuration changed (other than the name) get Cease/Other Configuration Change and restart; for the rest only the
+    /// route differences are sent.
+    /// </summary>
+    public void Apply(IReadOnlyList<PeerIntent> peers)
+    {
+        ArgumentNullException.ThrowIfNull(peers);
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_stopped, this);
+            var seen = new HashSet<PeerKey>();
+            foreach (var intent in peers)
+            {
+                var config = intent.Config;
+                if (!seen.Add(config.Key))
+                {
+                    PeerManagerLog.DuplicatePeer(_logger, config.Key);
+                    continue;
+                }
+                if (_peers.TryGetValue(config.Key, out var existing))
+                {
+                    if (existing.Config == config || existing.Config with { Name = config.Name } == config)
+                    {
+                        existing.Config = config;
+                        existing.SetRoutes(intent.Routes);
+                        continue;
+                    }
+                    PeerManagerLog.PeerChanged(_logger, config.Key, config.Name);
+                    var stopped = Retire(existing, Cease(CeaseSubcode.OtherConfigurationChange));
+                    if (existing.Config.Password != config.Password) SetListenerPassword(config.Address, config.Password);
+                    _peers[config.Key] = StartPeer(intent, stopped);
+                }
+                else
+                {
+                    PeerManagerLog.PeerAdded(_logger, config.Key, config.Name);
+                    if (config.Password is not null) SetListenerPassword(config.Address, config.Password);
+                    _peers[config.Key] = StartPeer(intent, Task.CompletedTask);
+                }
+            }
+            foreach (var (key, peer) in _peers.Where(p => !seen.Contains(p.Key)).ToList())
+            {
+                PeerManagerLog.PeerRemoved(_logger, key, peer.Config.Name);
+                Retire(peer, Cease(CeaseSubcode.PeerDeconfigured));
+                if (peer.Config.Password is not null) SetListenerPassword(peer.Config.Address, null);
+                _peers.Remove(key);
+            }
+        }
+    }
+
+    /// <summary>Sends Cease/Administrative Shutdown with the shutdown communication to every peer and closes all sessions.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        List<PeerSession> peers;
+        List<Task> stopping;
+        IBgpListener? listener;
+        lock (_lock)
+        {
+            _stopped = true;
+            peers = [.. _peers.Values];
+            _peers.Clear();
+            listener = _listener;
+            _listener = null;
+            var shutdown = ShutdownCease(_options.ShutdownCommunication);
+            stopping = [.. _retiring, .. peers.Select(p => p.StopAsync(shutdown))];
+        }
+        await _acceptCancel.CancelAsync().ConfigureAwait(false);
+        if (listener is not null) await listener.DisposeAsync().ConfigureAwait(false);
+        await _acceptLoop.ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(stopping).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            PeerManagerLog.StopAborted(_logger);
+            foreach (var peer in peers) peer.Abort();
+            await Task.WhenAll(stopping).ConfigureAwait(false);
+        }
+    }
+
+    public IReadOnlyList<PeerStatus> GetStatus()
+    {
+        lock (_lock) return [.. _peers.Values.Select(p => p.Status())];
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        using var timeout = new CancellationTokenSource(DisposeTimeout, _time);
+        await StopAsync(timeout.Token).ConfigureAwait(false);
+        _acceptCancel.Dispose();
+    }
+
+    private PeerSession StartPeer(PeerIntent intent, Task predecessor)
+    {
+        var peer = new PeerSession(intent.Config, _options, _transport, _time, _loggerFactory.CreateLogger<PeerSession>(), _metrics);
+        peer.SetRoutes(intent.Routes);
+        peer.Start(predecessor);
+        return peer;
+    }
+
+    private Task Retire(PeerSession peer, NotificationMessage cause)
+    {
+        var stopped = peer.StopAsync(cause);
+        _retiring.RemoveAll(t => t.IsCompleted);
+        _retiring.Add(stopped);
+        return stopped;
+    }
+
+    private void SetListenerPassword(IPAddress address, string? password)
+    {
+        try
+        {
+            _listener?.SetPeerPassword(address, password);
+        }
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or PlatformNotSupportedException)
+        {
+            PeerManagerLog.ListenerFailed(_logger, _listener!.LocalEndPoint, ex);
+        }
+    }
+
+    private async Task AcceptLoopAsync(IBgpListener listener, CancellationToken ct)
+    {
+        await Task.Yield();
+        while (!ct.IsCancellationRequested)
+        {
+            BgpConnection connection;
+            try
+            {
+                connection = await listener.AcceptAsync(ct).ConfigureAwait(false);
+            }
+            catch (Exception) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException)
+            {
+                PeerManagerLog.ListenerFailed(_logger, listener.LocalEndPoint, ex);
+                continue;
+            }
+            Dispatch(connection);
+        }
+    }
+
+    private void Dispatch(BgpConnection connection)
+    {
+        lock (_lock)
+        {
+            foreach (var peer in _peers.Values)
+            {
+                var config = peer.Config;
+                if (config.Address.Equals(connection.RemoteEndPoint.Address)
+                    && (config.SourceAddress is null || config.SourceAddress.Equals(connection.LocalEndPoint.Address)))
+                {
+                    peer.AcceptInbound(connection);
+                    return;
+                }
+            }
+        }
+        PeerManagerLog.UnknownPeer(_logger, connection.RemoteEndPoint, connection.LocalEndPoint);
+        _ = connection.DisposeAsync().AsTask();
+    }
+
+    private static NotificationMessage Cease(byte subcode) => new(BgpErrorCode.Cease, subcode, ReadOnlyMemory<byte>.Empty);
+
+    private static NotificationMessage ShutdownCease(string communication)
+    {
+        var text = Utf8Text.TruncateToBytes(communication, NotificationCodec.MaxShutdownCommunicationLength);
+        var data = new byte[text.Length == 0 ? 0 : text.Length + 1];
+        if (text.Length > 0)
+        {
+            data[0] = (byte)text.Length;
+            text.CopyTo(data, 1);
+        }
+        return new NotificationMessage(BgpErrorCode.Cease, CeaseSubcode.AdministrativeShutdown, data);
+    }
+}

@@ -1,0 +1,16 @@
+using System.Net;
+
+namespace BgpLb.Bgp;
+
+/// <summary>Settings of a <see cref="PeerManager"/> that are not per peer.</summary>
+public sealed record PeerManagerOptions
+{
+    /// <summary>Passive BGP endpoint (e.g. 0.0.0.0:179 or [::]:179); null or port 0 disables listening.</summary>
+    public IPEndPoint? ListenEndPoint { get; init; }
+
+    /// <summary>Restart Time advertised in the Graceful Restart capability (helper mode, no forwarding state kept).</summary>
+    public TimeSpan GracefulRestartTime { get; init; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>RFC 9003 shutdown communication sent with Cease/Administrative Shutdown by <see cref="PeerManager.StopAsync"/>.</summary>
+    public string ShutdownCommunication { get; init; } = "bgplb speaker shutting down";
+}

@@ -1,0 +1,276 @@
+using BgpLb.Bgp.Fsm;
+using BgpLb.Bgp.Rib;
+using BgpLb.Bgp.Transport;
+using BgpLb.Bgp.Wire;
+using Microsoft.Extensions.Logging;
+
+namespace BgpLb.Bgp.Session;
+
+/// <summary>
+/// One configured neighbour: its Adj-RIB-Out, its counters, the active connect loop (with the reconnect backoff) and the live
+/// connections (at most one outbound and one inbound during a collision, RFC 4271 §6.8).
+/// Lock order: PeerManager._lock → PeerSession._lock → AdjRibOut._lock. Nothing awaits while holding <c>_lock</c>.
+/// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The token sources have no timers; Abort may run after the loop ends, so they are never disposed.")]
+internal sealed class PeerSession
+{
+    private const int MaxConnections = 2;
+
+    private readonly Lock _lock = new();
+    private readonly List<BgpSession> _sessions = [];
+    private readonly IBgpTransportFactory _transport;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _lifetime = new();
+    private readonly CancellationTokenSource _abort = new();
+    private NotificationMessage? _stopCause;
+    private BgpState _dialState = BgpState.Idle;
+    private string? _lastError;
+    private Task _run = Task.CompletedTask;
+    private TaskCompletionSource _sessionsIdle = NewIdleSignal(completed: true);
+
+    public PeerSession(BgpPeerConfig config, PeerManagerOptions options, IBgpTransportFactory transport, TimeProvider time,
+        ILogger logger, BgpMetrics metrics)
+    {
+        Config = config;
+        Options = options;
+        _transport = transport;
+        Time = time;
+        _logger = logger;
+        Metrics = metrics;
+        Label = $"{config.Address}:{config.Port}";
+    }
+
+    /// <summary>Replaced only when nothing but <see cref="BgpPeerConfig.Name"/> changed.</summary>
+    public BgpPeerConfig Config { get; set; }
+    public PeerManagerOptions Options { get; }
+    public TimeProvider Time { get; }
+    public BgpMetrics Metrics { get; }
+    /// <summary>The MetalLB metric label "ip:port".</summary>
+    public string Label { get; }
+    public AdjRibOut Rib { get; } = new();
+    public SessionCounters Counters { get; } = new();
+
+    /// <summary>Starts the connect loop once <paramref name="predecessor"/> (the session this one replaces) has closed.</summary>
+    public void Start(Task predecessor) => _run = RunAsync(predecessor);
+
+    /// <summary>Sends <paramref name="cause"/> (a Cease) on every connection, stops connecting and completes when all are closed.</summary>
+    public Task StopAsync(NotificationMessage cause)
+    {
+        List<BgpSession> sessions;
+        lock (_lock)
+        {
+            _stopCause ??= cause;
+            sessions = [.. _sessions];
+        }
+        _lifetime.Cancel();
+        foreach (var session in sessions) session.RequestStop(cause, manual: true);
+        return _run;
+    }
+
+    /// <summary>Closes connections without waiting for NOTIFICATIONs to drain (used when a stop exceeds its deadline).</summary>
+    public void Abort()
+    {
+        _lifetime.Cancel();
+        _abort.Cancel();
+    }
+
+    public void SetRoutes(IReadOnlyCollection<Route> routes)
+    {
+        if (!Rib.SetDesired(routes)) return;
+        lock (_lock)
+        {
+            foreach (var session in _sessions)
+                if (session.State == BgpState.Established) session.RoutesChanged();
+        }
+        ReportPrefixes();
+    }
+
+    /// <summary>An inbound connection from this peer's address.</summary>
+    public void AcceptInbound(BgpConnection connection)
+    {
+        BgpSession? session = null;
+        byte rejection = 0;
+        lock (_lock)
+        {
+            if (_stopCause is not null) rejection = CeaseSubcode.PeerDeconfigured;
+            else if (_sessions.Exists(s => s.State == BgpState.Established)) rejection = CeaseSubcode.ConnectionCollisionResolution;
+            else if (_sessions.Count >= MaxConnections) rejection = CeaseSubcode.ConnectionRejected;
+            else session = Add(connection, outbound: false);
+        }
+        if (session is null)
+        {
+            SessionLog.RejectedInbound(_logger, Label, connection.RemoteEndPoint);
+            _ = RejectAsync(connection, rejection);
+        }
+    }
+
+    private static async Task RejectAsync(BgpConnection connection, byte ceaseSubcode)
+    {
+        try
+        {
+            NotificationCodec.Write(connection.Output, BgpErrorCode.Cease, ceaseSubcode, []);
+            await connection.Output.FlushAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or System.Net.Sockets.SocketException)
+        {
+            // Closing anyway.
+        }
+        finally
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private BgpSession Add(BgpConnection connection, bool outbound)
+    {
+        var session = new BgpSession(this, connection, outbound, _logger);
+        _sessions.Add(session);
+        if (_sessions.Count == 1) _sessionsIdle = NewIdleSignal(completed: false);
+        session.Start(_abort.Token);
+        return session;
+    }
+
+    private async Task RunAsync(Task predecessor)
+    {
+        await predecessor.ConfigureAwait(false);
+        var backoff = ReconnectBackoff.Create(Time, Config.ConnectRetryTime, (attempt, delay) => SessionLog.Backoff(_logger, Label, attempt, delay));
+        try
+        {
+            while (!_lifetime.IsCancellationRequested)
+            {
+                var outcome = await backoff.ExecuteAsync(static (self, ct) => self.AttemptAsync(ct), this, _lifetime.Token).ConfigureAwait(false);
+                if (outcome == AttemptOutcome.Stopped) break;
+            }
+        }
+        catch (OperationCanceledException) when (_lifetime.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            SetDialState(BgpState.Idle);
+        }
+        Task idle;
+        lock (_lock) idle = _sessionsIdle.Task;
+        await idle.ConfigureAwait(false);
+        ReportPrefixes();
+    }
+
+    private async ValueTask<AttemptOutcome> AttemptAsync(CancellationToken ct)
+    {
+        BgpSession? existing;
+        lock (_lock) existing = _sessions.Count > 0 ? _sessions[0] : null;
+        if (existing is not null) return await existing.Completion.ConfigureAwait(false);
+
+        SetDialState(BgpState.Connect);
+        BgpConnection connection;
+        try
+        {
+            using var timeout = new CancellationTokenSource(Config.ConnectRetryTime, Time);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);
+            connection = await _transport.ConnectAsync(Config, linked.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!ct.IsCancellationRequested && ex is not OutOfMemoryException)
+        {
+            SetDialState(BgpState.Active);
+            var error = ex is OperationCanceledException ? "connect timed out" : ex.Message;
+            SessionLog.ConnectFailed(_logger, Label, error);
+            RecordError($"connect failed: {error}");
+            return AttemptOutcome.Failed;
+        }
+
+        BgpSession session;
+        lock (_lock)
+        {
+            if (_stopCause is not null)
+            {
+                _ = connection.DisposeAsync().AsTask();
+                return AttemptOutcome.Stopped;
+            }
+            session = Add(connection, outbound: true);
+        }
+        SetDialState(BgpState.Idle);
+        return await session.Completion.ConfigureAwait(false);
+    }
+
+    private void SetDialState(BgpState state)
+    {
+        lock (_lock) _dialState = state;
+    }
+
+    /// <summary>
+    /// Called by a session's loop when it has accepted an OPEN. Returns true when that connection must be closed because of a
+    /// collision; when the other connection loses instead, it is told to close (RFC 4271 §6.8: the connection initiated by
+    /// the speaker with the higher BGP identifier survives).
+    /// </summary>
+    public bool OnOpenReceived(BgpSession session, uint remoteId)
+    {
+        lock (_lock)
+        {
+            session.OpenReceived = true;
+            foreach (var other in _sessions)
+            {
+                if (other == session || !other.OpenReceived || other.State == BgpState.Idle) continue;
+                if (other.State == BgpState.Established) return true;
+                var keepOutbound = session.LocalBgpId > remoteId;
+                var loser = session.Outbound == keepOutbound ? other : session;
+                if (loser == session) return true;
+                other.RequestCollisionDump();
+                return false;
+            }
+            return false;
+        }
+    }
+
+    public void OnStateChanged(BgpState oldState, BgpState newState)
+    {
+        if (newState == BgpState.Established) Metrics.SessionUp(Label, true);
+        else if (oldState == BgpState.Established) Metrics.SessionUp(Label, false);
+    }
+
+    public void OnClosed(BgpSession session)
+    {
+        var wasEstablished = session.EstablishedAt is not null;
+        lock (_lock)
+        {
+            _sessions.Remove(session);
+            if (_sessions.Count == 0) _sessionsIdle.TrySetResult();
+        }
+        session.Dispose();
+        if (wasEstablished) Rib.ResetAdvertised();
+        ReportPrefixes();
+    }
+
+    public void RecordError(string error)
+    {
+        lock (_lock) _lastError = error;
+    }
+
+    public void ReportPrefixes() => Metrics.Prefixes(Label, Rib.AdvertisedCount, Rib.PendingCount);
+
+    public PeerStatus Status()
+    {
+        lock (_lock)
+        {
+            var session = _sessions.Count == 0 ? null : _sessions.MaxBy(s => s.State);
+            var negotiated = session?.Negotiated;
+            var state = session?.State ?? _dialState;
+            return new PeerStatus(
+                Config.Key, Config.Name, state,
+                state == BgpState.Established && session!.EstablishedAt is { } at ? Time.GetUtcNow() - at : null,
+                negotiated is null ? null : TimeSpan.FromSeconds(negotiated.HoldTime),
+                negotiated?.PeerAs,
+                negotiated is null ? null : BgpIdentifier.ToAddress(negotiated.PeerBgpId),
+                session?.LocalEndPoint.Address,
+                state == BgpState.Established ? Rib.AdvertisedCount : 0,
+                Counters.Snapshot(),
+                _lastError);
+        }
+    }
+
+    private static TaskCompletionSource NewIdleSignal(bool completed)
+    {
+        var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (completed) tcs.SetResult();
+        return tcs;
+    }
+}

@@ -1,0 +1,60 @@
+using System.Net;
+using System.Net.Sockets;
+using Pipelines.Sockets.Unofficial;
+
+namespace BgpLb.Bgp.Transport;
+
+/// <summary>
+/// TCP transport on Pipelines.Sockets.Unofficial. Active connections bind to the configured source address, use TTL 1 for
+/// single-hop eBGP (255 with eBGP multihop), TCP_NODELAY and the peer's TCP MD5 key.
+/// </summary>
+public sealed class SocketBgpTransportFactory : IBgpTransportFactory
+{
+    private const int MaxTtl = 255;
+
+    public async ValueTask<BgpConnection> ConnectAsync(BgpPeerConfig peer, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(peer);
+        var socket = new Socket(peer.Address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            socket.NoDelay = true;
+            if (TtlFor(peer) is { } ttl) SetTtl(socket, ttl);
+            if (peer.Password is not null) TcpMd5.SetKey(socket, peer.Address, peer.Password);
+            if (peer.SourceAddress is not null) socket.Bind(new IPEndPoint(peer.SourceAddress, 0));
+            await socket.ConnectAsync(new IPEndPoint(peer.Address, peer.Port), ct).ConfigureAwait(false);
+            return Wrap(socket);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    public IBgpListener Listen(IPEndPoint endPoint) => new BgpListener(endPoint);
+
+    /// <summary>Wraps a connected socket (active or accepted) as a <see cref="BgpConnection"/>.</summary>
+    internal static BgpConnection Wrap(Socket socket)
+    {
+        socket.NoDelay = true;
+        var connection = SocketConnection.Create(socket, name: "bgp");
+        return new BgpConnection(connection, (IPEndPoint)socket.LocalEndPoint!, (IPEndPoint)socket.RemoteEndPoint!, connection);
+    }
+
+    /// <summary>TTL for the active side: 1 for single-hop eBGP, 255 for eBGP multihop, the system default for iBGP.</summary>
+    internal static int? TtlFor(BgpPeerConfig peer)
+    {
+        var external = peer.PeerAsn is { } asn ? asn != peer.LocalAsn : peer.DynamicAsn == DynamicAsnMode.External;
+        if (!external) return null;
+        return peer.EbgpMultiHop ? MaxTtl : 1;
+    }
+
+    internal static void SetTtl(Socket socket, int ttl)
+    {
+        if (socket.AddressFamily == AddressFamily.InterNetworkV6)
+            socket.SetSocketOption(SocketOptionLevel.IPv6, SocketOptionName.HopLimit, ttl);
+        else
+            socket.Ttl = (short)ttl;
+    }
+}

@@ -1,0 +1,195 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Threading.Channels;
+using BgpLb.Bgp.Transport;
+using BgpLb.Bgp.Wire;
+
+namespace BgpLb.Bgp.Tests.Session;
+
+/// <summary>In-memory transport: every connect or inbound connection is a pipe pair whose far end is a <see cref="FakePeer"/>.</summary>
+internal sealed class TestTransport : IBgpTransportFactory
+{
+    public static readonly IPEndPoint Local = new(IPAddress.Parse("198.18.0.1"), 40000);
+    private readonly Channel<FakePeer> _connected = Channel.CreateUnbounded<FakePeer>();
+    private readonly Channel<BgpConnection> _inbound = Channel.CreateUnbounded<BgpConnection>();
+
+    /// <summary>When false, connects fail (the peer is "down").</summary>
+    public bool Reachable { get; set; } = true;
+    public int ConnectAttempts;
+
+    public ValueTask<BgpConnection> ConnectAsync(BgpPeerConfig peer, CancellationToken ct)
+    {
+        Interlocked.Increment(ref ConnectAttempts);
+        if (!Reachable) throw new IOException("connection refused");
+        var (local, remote) = Pair(Local, new IPEndPoint(peer.Address, peer.Port));
+        _connected.Writer.TryWrite(remote);
+        return ValueTask.FromResult(local);
+    }
+
+    public IBgpListener Listen(IPEndPoint endPoint) => new Listener(endPoint, _inbound);
+
+    /// <summary>The fake peer at the other end of the next outbound connection.</summary>
+    public async Task<FakePeer> NextConnectionAsync() => await _connected.Reader.ReadAsync().AsTask().WaitAsync(FakePeer.Timeout);
+
+    /// <summary>Simulates the peer at <paramref name="from"/> connecting to our listener.</summary>
+    public FakePeer ConnectInbound(IPAddress from)
+    {
+        var (local, remote) = Pair(new IPEndPoint(Local.Address, 179), new IPEndPoint(from, 50000));
+        _inbound.Writer.TryWrite(local);
+        return remote;
+    }
+
+    private static (BgpConnection Local, FakePeer Remote) Pair(IPEndPoint local, IPEndPoint remote)
+    {
+        var toPeer = new Pipe();
+        var toUs = new Pipe();
+        var connection = new BgpConnection(new DuplexPipe(toUs.Reader, toPeer.Writer), local, remote);
+        return (connection, new FakePeer(toPeer.Reader, toUs.Writer));
+    }
+
+    private sealed record DuplexPipe(PipeReader Input, PipeWriter Output) : IDuplexPipe;
+
+    private sealed class Listener(IPEndPoint endPoint, Channel<BgpConnection> inbound) : IBgpListener
+    {
+        public IPEndPoint LocalEndPoint => endPoint;
+        public Dictionary<IPAddress, string?> Passwords { get; } = [];
+        public ValueTask<BgpConnection> AcceptAsync(CancellationToken ct) => inbound.Reader.ReadAsync(ct);
+        public void SetPeerPassword(IPAddress peer, string? password) => Passwords[peer] = password;
+        public ValueTask DisposeAsync() => default;
+    }
+}
+
+/// <summary>A message read by the fake peer: type and body bytes.</summary>
+internal sealed record Received(BgpMessageType Type, byte[] Body)
+{
+    public override string ToString() => $"{Type} {Convert.ToHexString(Body)}";
+}
+
+/// <summary>The router side of an in-memory connection, speaking through the product's codec.</summary>
+internal sealed class FakePeer
+{
+    private readonly PipeWriter output;
+    private readonly Channel<Received> _messages = Channel.CreateUnbounded<Received>();
+
+    public FakePeer(PipeReader input, PipeWriter output)
+    {
+        this.output = output;
+        _ = PumpAsync(input);
+    }
+
+    private async Task PumpAsync(PipeReader input)
+    {
+        try
+        {
+            while (true)
+            {
+                var result = await input.ReadAsync();
+                var buffer = result.Buffer;
+                try
+                {
+                    while (BgpFraming.TryReadMessage(ref buffer, BgpConstants.ExtendedMaxMessageLength, out var type, out var body))
+                        _messages.Writer.TryWrite(new Received(type, body.ToArray()));
+                    if (result.IsCompleted) break;
+                }
+                finally
+                {
+                    input.AdvanceTo(buffer.Start, buffer.End);
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            _messages.Writer.TryComplete(ex);
+            return;
+        }
+        _messages.Writer.TryComplete();
+    }
+
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+
+    public async Task SendAsync(Action<IBufferWriter<byte>> write)
+    {
+        write(output);
+        await output.FlushAsync().AsTask().WaitAsync(Timeout);
+    }
+
+    public Task SendOpenAsync(uint asn, string id, ushort hold = 90, bool fourOctetAs = true, bool ipv6 = true) =>
+        SendAsync(w => OpenCodec.Write(w, new OpenMessage(4, OpenCodec.MyAsField(asn), hold, BgpIdentifier.FromAddress(IPAddress.Parse(id)),
+            new BgpCapabilities
+            {
+                Multiprotocol = ipv6 ? [AfiSafi.IPv4Unicast, AfiSafi.IPv6Unicast] : [AfiSafi.IPv4Unicast],
+                FourOctetAs = fourOctetAs ? asn : null,
+                RouteRefresh = true,
+                EnhancedRouteRefresh = true,
+            })));
+
+    public Task SendKeepaliveAsync() => SendAsync(KeepaliveCodec.Write);
+
+    /// <summary>Reads the next message, failing the test if none arrives within <see cref="Timeout"/>.</summary>
+    public async Task<Received> ReadAsync()
+    {
+        var received = await TryReadAsync(Timeout);
+        return received ?? throw new Xunit.Sdk.XunitException("connection closed while a message was expected");
+    }
+
+    /// <summary>Reads the next message; null when the connection was closed.</summary>
+    public async Task<Received?> TryReadAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            if (await _messages.Reader.WaitToReadAsync(cts.Token) && _messages.Reader.TryRead(out var m)) return m;
+            return null;
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException("no message from the speaker in time");
+        }
+    }
+
+    /// <summary>Reads until a message of <paramref name="type"/> arrives (skipping others, e.g. keepalives).</summary>
+    public async Task<Received> ReadAsync(BgpMessageType type)
+    {
+        while (true)
+        {
+            var m = await ReadAsync();
+            if (m.Type == type) return m;
+        }
+    }
+
+    /// <summary>Asserts that the connection is closed after any remaining messages, returning those.</summary>
+    public async Task<List<Received>> ReadUntilClosedAsync()
+    {
+        var all = new List<Received>();
+        while (await TryReadAsync(Timeout) is { } m) all.Add(m);
+        return all;
+    }
+
+    /// <summary>True when nothing arrives within a short real-time wait (virtual timers have not fired).</summary>
+    public async Task<bool> IsQuietAsync()
+    {
+        try
+        {
+            await TryReadAsync(TimeSpan.FromMilliseconds(200));
+            return false;
+        }
+        catch (TimeoutException)
+        {
+            return true;
+        }
+    }
+
+    /// <summary>Completes the OPEN / KEEPALIVE exchange after the speaker's OPEN; returns the speaker's OPEN.</summary>
+    public async Task<OpenMessage> EstablishAsync(uint asn, string id = "198.18.0.2", ushort hold = 90, bool fourOctetAs = true)
+    {
+        var open = await ReadAsync();
+        Assert.Equal(BgpMessageType.Open, open.Type);
+        await SendOpenAsync(asn, id, hold, fourOctetAs);
+        Assert.Equal(BgpMessageType.Keepalive, (await ReadAsync()).Type);
+        await SendKeepaliveAsync();
+        return OpenCodec.Read(open.Body);
+    }
+
+    public void Close() => output.Complete();
+}
