@@ -40,13 +40,14 @@ var app = builder.Build();
 app.MapOperationalEndpoints();
 
 var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("BgpLb.Speaker");
-SpeakerLog.Starting(logger, options.NodeName, options.ConfigDirectory, options.BgpListen?.ToString() ?? "disabled", options.MetricsListen);
+SpeakerLog.Starting(logger, options.NodeName, options.ConfigDirectory, options.BgpListenDescription, options.MetricsListen);
 
 // Refuse to start on a first configuration with errors: an operator should fix it before any session comes up.
 var first = await app.Services.GetRequiredService<ConfigFeed>().LoadAsync(CancellationToken.None);
 if (first.HasErrors)
 {
-    SpeakerLog.UnusableFirstConfiguration(logger, first.Errors.Count(e => e.Severity == ConfigSeverity.Error));
+    var errorCount = first.Errors.Count(e => e.Severity == ConfigSeverity.Error);
+    SpeakerLog.UnusableFirstConfiguration(logger, errorCount);
     return 1;
 }
 

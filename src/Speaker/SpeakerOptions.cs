@@ -12,6 +12,7 @@ public sealed record SpeakerOptions
     public required string ConfigDirectory { get; init; }
     /// <summary>Passive BGP listener; null when disabled with port 0.</summary>
     public IPEndPoint? BgpListen { get; init; }
+    public string BgpListenDescription => BgpListen?.ToString() ?? "disabled";
     public required IPEndPoint MetricsListen { get; init; }
     public int MemberlistPort { get; init; } = 7946;
     public LogLevel LogLevel { get; init; } = LogLevel.Information;

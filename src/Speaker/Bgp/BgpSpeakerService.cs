@@ -49,10 +49,11 @@ public sealed class BgpSpeakerService(
         foreach (var decision in plan.Addresses.Where(d => !before.Contains(d)))
         {
             if (decision.Announced)
-                SpeakerLog.Announcing(logger, decision.Address, decision.Service, string.Join(", ", decision.Peers));
+                SpeakerLog.Announcing(logger, decision.Address, decision.Service, decision.Peers);
             else
                 SpeakerLog.NotAnnouncing(logger, decision.Address, decision.Service, decision.Reason);
         }
-        SpeakerLog.Applied(logger, plan.Peers.Length, plan.Peers.Sum(p => p.Routes.Count));
+        var routes = plan.Peers.Sum(p => p.Routes.Count);
+        SpeakerLog.Applied(logger, plan.Peers.Length, routes);
     }
 }
