@@ -179,7 +179,7 @@ internal sealed class ConfigValidator(ConfigOptions options)
     private AddressPool Validate(IPAddressPool pool, List<Problem> problems)
     {
         var spec = pool.Spec;
-        var cidrs = ImmutableArray.CreateBuilder<IPNetwork>();
+        var cidrs = new List<IPNetwork>();
         if (spec.Addresses is not { Count: > 0 })
         {
             Error(problems, "spec.addresses", "the pool has no addresses");
@@ -193,21 +193,12 @@ internal sealed class ConfigValidator(ConfigOptions options)
                 Error(problems, field, error);
                 continue;
             }
-            foreach (var network in networks)
+            var overlap = networks.Select(n => OverlapMessage(cidrs, n)).FirstOrDefault(m => m is not null);
+            if (overlap is not null)
             {
-                if (FirstOverlap(cidrs, network) is { } own)
-                {
-                    Error(problems, field, $"CIDR {network} overlaps with {own} in the same pool");
-                }
-                foreach (var other in _pools.Values)
-                {
-                    if (FirstOverlap(other.Cidrs, network) is { } clash)
-                    {
-                        Error(problems, field, $"CIDR {network} overlaps with {clash} in IPAddressPool {other.Name}");
-                    }
-                }
-                cidrs.Add(network);
+                Error(problems, field, $"'{address}' {overlap}");
             }
+            cidrs.AddRange(networks);
         }
         ServiceAllocation? allocation = null;
         if (spec.ServiceAllocation is { } sa)
@@ -235,20 +226,30 @@ internal sealed class ConfigValidator(ConfigOptions options)
         {
             Name = pool.Name(),
             Labels = Labels(pool),
-            Cidrs = cidrs.ToImmutable(),
+            Cidrs = cidrs.ToEquatableArray(),
             AutoAssign = spec.AutoAssign ?? true,
             AvoidBuggyIPs = spec.AvoidBuggyIPs,
             ServiceAllocation = allocation,
         };
     }
 
-    private static IPNetwork? FirstOverlap(IEnumerable<IPNetwork> networks, IPNetwork network)
+    private string? OverlapMessage(IEnumerable<IPNetwork> samePool, IPNetwork network)
     {
-        foreach (var candidate in networks)
+        foreach (var candidate in samePool)
         {
             if (AddressRanges.Overlaps(candidate, network))
             {
-                return candidate;
+                return $"overlaps with {candidate} in the same pool";
+            }
+        }
+        foreach (var other in _pools.Values)
+        {
+            foreach (var candidate in other.Cidrs)
+            {
+                if (AddressRanges.Overlaps(candidate, network))
+                {
+                    return $"overlaps with {candidate} in IPAddressPool {other.Name}";
+                }
             }
         }
         return null;
@@ -500,7 +501,7 @@ internal sealed class ConfigValidator(ConfigOptions options)
             }
         }
         var pools = SelectPools(spec.IPAddressPools, spec.IPAddressPoolSelectors, problems);
-        foreach (var pool in pools.Select(p => _pools[p]))
+        foreach (var pool in HasErrors(problems) ? [] : pools.Select(p => _pools[p]))
         {
             foreach (var cidr in pool.Cidrs)
             {
@@ -560,7 +561,7 @@ internal sealed class ConfigValidator(ConfigOptions options)
         && a.Pools.ToHashSet().SetEquals(b.Pools) && a.Peers.ToHashSet().SetEquals(b.Peers)
         && a.NodeSelectors.ToHashSet().SetEquals(b.NodeSelectors) && a.ServiceSelectors.ToHashSet().SetEquals(b.ServiceSelectors);
 
-    private bool NodesOverlap(ImmutableArray<LabelSelector> a, ImmutableArray<LabelSelector> b) =>
+    private bool NodesOverlap(EquatableArray<LabelSelector> a, EquatableArray<LabelSelector> b) =>
         a.IsEmpty || b.IsEmpty || a.Intersect(b).Any()
         || _nodes.Any(n => LabelSelector.MatchesAny(a, n.Labels()) && LabelSelector.MatchesAny(b, n.Labels()));
 
@@ -591,7 +592,7 @@ internal sealed class ConfigValidator(ConfigOptions options)
     // ---- shared ----
 
     /// <summary>Pool names by name and by selector; neither given means all pools. An unknown pool name is a warning.</summary>
-    private ImmutableArray<string> SelectPools(IList<string>? names, IList<V1LabelSelector>? selectorSpecs, List<Problem> problems)
+    private EquatableArray<string> SelectPools(IList<string>? names, IList<V1LabelSelector>? selectorSpecs, List<Problem> problems)
     {
         var selectors = Selectors(selectorSpecs, "spec.ipAddressPoolSelectors", problems);
         if (names is not { Count: > 0 } && selectors.IsEmpty)
@@ -622,7 +623,7 @@ internal sealed class ConfigValidator(ConfigOptions options)
         return [.. selected];
     }
 
-    private static ImmutableArray<LabelSelector> Selectors(IList<V1LabelSelector>? selectors, string field, List<Problem> problems)
+    private static EquatableArray<LabelSelector> Selectors(IList<V1LabelSelector>? selectors, string field, List<Problem> problems)
     {
         var result = ImmutableArray.CreateBuilder<LabelSelector>();
         var index = 0;
@@ -658,6 +659,5 @@ internal sealed class ConfigValidator(ConfigOptions options)
         return address;
     }
 
-    private static ImmutableSortedDictionary<string, string> Labels(IKubernetesObject<V1ObjectMeta> resource) =>
-        (resource.Metadata.Labels ?? new Dictionary<string, string>()).ToImmutableSortedDictionary(StringComparer.Ordinal, StringComparer.Ordinal);
+    private static LabelDictionary Labels(IKubernetesObject<V1ObjectMeta> resource) => new(resource.Metadata.Labels);
 }

@@ -204,8 +204,22 @@ public static class ManifestParser
             return $"unknown field '{name}'";
         }
         var cut = message.IndexOf(" Path: ", StringComparison.Ordinal);
-        return cut < 0 ? message : message[..cut];
+        message = cut < 0 ? message : message[..cut];
+        const string conversion = "The JSON value could not be converted to ";
+        return message.StartsWith(conversion, StringComparison.Ordinal) ? "invalid value: expected " + Describe(message[conversion.Length..]) : message;
     }
+
+    private static string Describe(string typeName) =>
+        (typeName.Contains("System.String", StringComparison.Ordinal), typeName.Contains("System.Boolean", StringComparison.Ordinal)) switch
+        {
+            (true, _) => "a string",
+            (_, true) => "true or false",
+            _ when typeName.Contains("System.UInt32", StringComparison.Ordinal) => "a number 0..4294967295",
+            _ when typeName.Contains("System.Int32", StringComparison.Ordinal) => "an integer",
+            _ when typeName.Contains("List", StringComparison.Ordinal) => "a list",
+            _ when typeName.Contains("Dictionary", StringComparison.Ordinal) => "a mapping",
+            _ => typeName.TrimEnd('.'),
+        };
 
     private static string StripMarkPrefix(string message)
     {
