@@ -40,6 +40,10 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
 
     private FileSystemWatcher? StartWatcher(ChannelWriter<bool> changed)
     {
+        if (!options.WatchFileSystem)
+        {
+            return null;
+        }
         try
         {
             var watcher = new FileSystemWatcher(Directory)
