@@ -514,6 +514,15 @@ internal sealed class ConfigValidator(ConfigOptions options)
                 }
             }
         }
+        var advertisesIPv6 = pools.Any(p => _pools[p].Cidrs.Any(c => c.BaseAddress.AddressFamily == AddressFamily.InterNetworkV6));
+        foreach (var peer in _peers.Values)
+        {
+            if (advertisesIPv6 && (spec.Peers is not { Count: > 0 } || spec.Peers.Contains(peer.Name))
+                && peer.BfdProfile is { } profile && _bfdProfiles.TryGetValue(profile, out var bfd) && bfd.EchoMode)
+            {
+                Error(problems, "spec.peers", $"BGPPeer {peer.Name} uses BFD echo mode (BFDProfile {profile}), which cannot be used to advertise IPv6 pools");
+            }
+        }
         var serviceSelectors = Selectors(spec.ServiceSelectors, "spec.serviceSelectors", problems);
         if (serviceSelectors.Length > 0 && (aggregation != 32 || aggregationV6 != 128))
         {

@@ -109,6 +109,8 @@ public class ValidationTests
         { BasePools + Advertisement("a", "communities: ['1:1']") + Advertisement("bad", "communities: ['1:1']"), "BGPAdvertisement", "bad", "spec", "identical to BGPAdvertisement a" },
         { BasePools + Advertisement("a", "localPref: 100") + Advertisement("bad", "localPref: 200\nipAddressPools: [base]"), "BGPAdvertisement", "bad", "spec.localPref", "conflicts with localPref 100 of BGPAdvertisement a" },
 
+        { BasePools + Crd("BFDProfile", "echo", "echoMode: true") + Peer("r", GoodPeerSpec + "\nbfdProfile: echo") + Advertisement("bad", "ipAddressPools: [base6]"), "BGPAdvertisement", "bad", "spec.peers", "BFD echo mode" },
+
         // L2Advertisement
         { BasePools + Crd("L2Advertisement", "bad", "interfaces: ['']"), "L2Advertisement", "bad", "spec.interfaces[0]", "empty" },
         { BasePools + Crd("L2Advertisement", "bad", "nodeSelectors: [{matchExpressions: [{key: '', operator: Exists}]}]"), "L2Advertisement", "bad", "spec.nodeSelectors[0].matchExpressions[0].key", "must not be empty" },
@@ -235,6 +237,15 @@ public class ValidationTests
         Assert.Equal(v2, v1);
         Assert.NotEqual(v2, v1 with { NodeSelectors = [] });
         Assert.Equal(TimeSpan.FromSeconds(10), v1.KeepaliveTime);
+    }
+
+    [Fact]
+    public void Bfd_echo_mode_is_fine_for_IPv4_pools_and_other_peers()
+    {
+        var update = Compile(BasePools + Crd("BFDProfile", "echo", "echoMode: true") + Peer("r", GoodPeerSpec + "\nbfdProfile: echo")
+            + Advertisement("v4", "ipAddressPools: [base]") + Advertisement("v6-other-peer", "ipAddressPools: [base6]\npeers: [other]"));
+        Assert.Empty(update.Errors);
+        Assert.Equal(2, update.Config.BgpAdvertisements.Length);
     }
 
     [Fact]
