@@ -113,7 +113,12 @@ public sealed record L2AdvertisementConfig
     /// <summary>Interface names; empty = all interfaces.</summary>
     public EquatableArray<string> Interfaces { get; init; } = [];
     public EquatableArray<LabelSelector> ServiceSelectors { get; init; } = [];
+    /// <summary>Soft election preference: the weights of matching selectors add up (across advertisements too).</summary>
+    public EquatableArray<WeightedNodeSelector> PreferredNodeSelectors { get; init; } = [];
 }
+
+/// <summary>L2Advertisement.spec.preferredNodeSelectors[]: weight 1..100.</summary>
+public sealed record WeightedNodeSelector(int Weight, LabelSelector Preference);
 
 public sealed record BfdProfileConfig
 {

@@ -588,6 +588,21 @@ internal sealed class ConfigValidator(ConfigOptions options)
             }
             index++;
         }
+        var preferred = new List<WeightedNodeSelector>();
+        index = 0;
+        foreach (var preference in spec.PreferredNodeSelectors ?? [])
+        {
+            var field = $"spec.preferredNodeSelectors[{index++}]";
+            if (preference.Weight is < 1 or > 100)
+            {
+                Error(problems, field + ".weight", $"weight {preference.Weight} is out of range 1..100");
+            }
+            if (!LabelSelector.TryCreate(preference.Preference, out var selector, out var error))
+            {
+                Error(problems, $"{field}.preference.{error.Field}", error.Message);
+            }
+            preferred.Add(new WeightedNodeSelector(preference.Weight, selector));
+        }
         return new L2AdvertisementConfig
         {
             Name = advertisement.Name(),
@@ -595,6 +610,7 @@ internal sealed class ConfigValidator(ConfigOptions options)
             NodeSelectors = Selectors(spec.NodeSelectors, "spec.nodeSelectors", problems),
             Interfaces = [.. (spec.Interfaces ?? []).Distinct(StringComparer.Ordinal)],
             ServiceSelectors = Selectors(spec.ServiceSelectors, "spec.serviceSelectors", problems),
+            PreferredNodeSelectors = preferred.ToEquatableArray(),
         };
     }
 

@@ -50,6 +50,9 @@ public static class ManifestParser
 
     private static readonly HashSet<string> ClusterScopedKinds = ["Node", "Namespace"];
 
+    // MetalLB's status kinds are written by MetalLB itself; a directory exported with kubectl may contain them.
+    private static readonly HashSet<string> MetalLbStatusKinds = ["ServiceL2Status", "ServiceBGPStatus", "ConfigurationState"];
+
     public static ManifestParseResult Parse(string origin, string yaml, ConfigOptions options)
     {
         List<YamlDocument> documents;
@@ -104,7 +107,7 @@ public static class ManifestParser
         var isMetalLb = apiVersion.StartsWith(MetalLbGroup + "/", StringComparison.Ordinal);
         if (!Readers.TryGetValue((apiVersion, kind), out var reader))
         {
-            if (isMetalLb)
+            if (isMetalLb && !MetalLbStatusKinds.Contains(kind))
             {
                 Error(null, "kind", $"unsupported metallb.io kind or version '{apiVersion}, Kind={kind}'");
             }

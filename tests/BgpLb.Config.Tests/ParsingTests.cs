@@ -170,6 +170,14 @@ public class ParsingTests
         Assert.Equal(ConfigSeverity.Warning, Assert.Single(result.Errors).Severity);
     }
 
+    [Fact]
+    public void Metallb_status_kinds_are_warnings_and_ignored()
+    {
+        var result = Parse("apiVersion: metallb.io/v1beta1\nkind: ServiceBGPStatus\nmetadata: {name: bgp-x}\nstatus: {node: a}\n");
+        Assert.Empty(result.Resources);
+        Assert.Equal(ConfigSeverity.Warning, Assert.Single(result.Errors).Severity);
+    }
+
     [Theory]
     [InlineData("metallb.io/v1beta1", "AddressPool")]
     [InlineData("metallb.io/v1alpha1", "IPAddressPool")]

@@ -112,6 +112,9 @@ public class ValidationTests
         { BasePools + Crd("BFDProfile", "echo", "echoMode: true") + Peer("r", GoodPeerSpec + "\nbfdProfile: echo") + Advertisement("bad", "ipAddressPools: [base6]"), "BGPAdvertisement", "bad", "spec.peers", "BFD echo mode" },
 
         // L2Advertisement
+        { BasePools + Crd("L2Advertisement", "bad", "preferredNodeSelectors: [{weight: 0, preference: {matchLabels: {a: b}}}]"), "L2Advertisement", "bad", "spec.preferredNodeSelectors[0].weight", "out of range 1..100" },
+        { BasePools + Crd("L2Advertisement", "bad", "preferredNodeSelectors: [{weight: 101, preference: {matchLabels: {a: b}}}]"), "L2Advertisement", "bad", "spec.preferredNodeSelectors[0].weight", "out of range 1..100" },
+        { BasePools + Crd("L2Advertisement", "bad", "preferredNodeSelectors: [{weight: 5, preference: {matchExpressions: [{key: a, operator: In}]}}]"), "L2Advertisement", "bad", "spec.preferredNodeSelectors[0].preference.matchExpressions[0].values", "at least one value" },
         { BasePools + Crd("L2Advertisement", "bad", "interfaces: ['']"), "L2Advertisement", "bad", "spec.interfaces[0]", "empty" },
         { BasePools + Crd("L2Advertisement", "bad", "nodeSelectors: [{matchExpressions: [{key: '', operator: Exists}]}]"), "L2Advertisement", "bad", "spec.nodeSelectors[0].matchExpressions[0].key", "must not be empty" },
     };
@@ -333,12 +336,14 @@ public class ValidationTests
     [Fact]
     public void L2_advertisement_fields_are_resolved()
     {
-        var update = Compile(BasePools + Crd("L2Advertisement", "l2", "ipAddressPools: [base]\ninterfaces: [eth0, eth1, eth0]\nnodeSelectors: [{matchLabels: {zone: a}}]\nserviceSelectors: [{matchLabels: {app: web}}]"));
+        var update = Compile(BasePools + Crd("L2Advertisement", "l2", "ipAddressPools: [base]\ninterfaces: [eth0, eth1, eth0]\nnodeSelectors: [{matchLabels: {zone: a}}]\nserviceSelectors: [{matchLabels: {app: web}}]\npreferredNodeSelectors: [{weight: 100, preference: {matchLabels: {zone: a}}}]"));
         Assert.Empty(update.Errors);
         var l2 = Assert.Single(update.Config.L2Advertisements);
         Assert.Equal(["base"], l2.Pools.ToArray());
         Assert.Equal(["eth0", "eth1"], l2.Interfaces.ToArray());
         Assert.Single(l2.NodeSelectors);
         Assert.Single(l2.ServiceSelectors);
+        var preferred = Assert.Single(l2.PreferredNodeSelectors);
+        Assert.Equal((100, "zone=a"), (preferred.Weight, preferred.Preference.ToString()));
     }
 }
