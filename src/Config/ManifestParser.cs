@@ -75,10 +75,19 @@ public static class ManifestParser
         return new(resources, errors, Unreadable: false);
     }
 
+    /// <summary>One object given as a JSON tree (e.g. from an API list or watch), with the same rules as a YAML document.</summary>
+    public static ManifestParseResult ParseObject(string origin, JsonNode? root, ConfigOptions options)
+    {
+        var resources = new List<RawResource>();
+        var errors = new List<ConfigError>();
+        ParseDocument(origin, new YamlDocument(root, 0), options, resources, errors);
+        return new(resources, errors, Unreadable: false);
+    }
+
     private static void ParseDocument(string origin, YamlDocument document, ConfigOptions options, List<RawResource> resources, List<ConfigError> errors)
     {
         void Error(ResourceKey? key, string? field, string message, ConfigSeverity severity = ConfigSeverity.Error) =>
-            errors.Add(new ConfigError(severity, origin, key, field, message, document.Line));
+            errors.Add(new ConfigError(severity, origin, key, field, message, document.Line > 0 ? document.Line : null));
 
         switch (document.Root)
         {
@@ -142,19 +151,20 @@ public static class ManifestParser
             metadata.NamespaceProperty = isMetalLb ? options.MetalLbNamespace : "default";
         }
         var key = new ResourceKey(kind, metadata.NamespaceProperty ?? "", metadata.Name);
+        int? line = document.Line > 0 ? document.Line : null;
         try
         {
-            resources.Add(new RawResource(key, origin, reader(root, metadata), document.Line));
+            resources.Add(new RawResource(key, origin, reader(root, metadata), line));
         }
         catch (FieldException e)
         {
             Error(key, e.Field, e.Message);
-            resources.Add(new RawResource(key, origin, null, document.Line));
+            resources.Add(new RawResource(key, origin, null, line));
         }
         catch (JsonException e)
         {
             Error(key, FieldPath(isMetalLb ? "spec" : "", e), ErrorText(e));
-            resources.Add(new RawResource(key, origin, null, document.Line));
+            resources.Add(new RawResource(key, origin, null, line));
         }
     }
 

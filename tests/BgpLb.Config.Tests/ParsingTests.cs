@@ -261,6 +261,17 @@ public class ParsingTests
     }
 
     [Fact]
+    public void Json_objects_from_an_api_parse_like_yaml_documents()
+    {
+        var json = System.Text.Json.Nodes.JsonNode.Parse("""{"apiVersion":"metallb.io/v1beta2","kind":"BGPPeer","metadata":{"name":"p","namespace":"metallb-system"},"spec":{"myASN":1,"peerASN":2,"peerAddress":"198.18.0.1"}}""");
+        var result = ManifestParser.ParseObject("kubernetes", json, new ConfigOptions());
+        Assert.Empty(result.Errors);
+        var raw = Assert.Single(result.Resources);
+        Assert.Equal((new ResourceKey("BGPPeer", "metallb-system", "p"), "kubernetes", (int?)null), (raw.Key, raw.Origin, raw.Line));
+        Assert.Equal(2u, Assert.IsType<BGPPeer>(raw.Resource).Spec.PeerASN);
+    }
+
+    [Fact]
     public void Secret_data_is_base64_decoded()
     {
         var result = Parse("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ntype: kubernetes.io/basic-auth\ndata: {password: aGVsbG8=}\n");
