@@ -389,17 +389,20 @@ internal sealed class ConfigValidator(ConfigOptions options)
         {
             return (null, null);
         }
-        hold ??= keepalive * 3;
-        keepalive ??= hold / 3;
-        if (hold < TimeSpan.Zero || (hold != TimeSpan.Zero && hold < TimeSpan.FromSeconds(3)))
+        var derivedHold = hold is null;
+        var h = hold ?? keepalive!.Value * 3;
+        var k = keepalive ?? h / 3;
+        if (h < TimeSpan.Zero || (h != TimeSpan.Zero && h < TimeSpan.FromSeconds(3)))
         {
-            Error(problems, "spec.holdTime", $"holdTime {hold} must be 0 or at least 3s");
+            Error(problems, derivedHold ? "spec.keepaliveTime" : "spec.holdTime", derivedHold
+                ? $"keepaliveTime {GoDuration.Format(k)} implies holdTime {GoDuration.Format(h)}, but holdTime must be 0 or at least 3s"
+                : $"holdTime {GoDuration.Format(h)} must be 0 or at least 3s");
         }
-        else if (keepalive < TimeSpan.Zero || keepalive > hold)
+        else if (k < TimeSpan.Zero || k > h)
         {
-            Error(problems, "spec.keepaliveTime", $"keepaliveTime {keepalive} must not be negative or greater than holdTime {hold}");
+            Error(problems, "spec.keepaliveTime", $"keepaliveTime {GoDuration.Format(k)} must not be negative or greater than holdTime {GoDuration.Format(h)}");
         }
-        return (hold, keepalive);
+        return (h, k);
     }
 
     private static TimeSpan? Duration(string? text, string field, List<Problem> problems)

@@ -55,10 +55,11 @@ public class ValidationTests
         { PeerWith("peerPort: 65536"), "BGPPeer", "bad", "spec.peerPort", "out of range" },
         { Peer("bad", "myASN: 64512\npeerASN: 64512\npeerAddress: 198.18.0.1\nebgpMultiHop: true"), "BGPPeer", "bad", "spec.ebgpMultiHop", "iBGP" },
         { Peer("bad", "myASN: 64512\ndynamicASN: internal\npeerAddress: 198.18.0.1\nebgpMultiHop: true"), "BGPPeer", "bad", "spec.ebgpMultiHop", "iBGP" },
-        { PeerWith("holdTime: 2s"), "BGPPeer", "bad", "spec.holdTime", "must be 0 or at least 3s" },
+        { PeerWith("holdTime: 2s"), "BGPPeer", "bad", "spec.holdTime", "holdTime 2s must be 0 or at least 3s" },
+        { PeerWith("holdTime: 2999ms"), "BGPPeer", "bad", "spec.holdTime", "holdTime 2.999s must be 0 or at least 3s" },
         { PeerWith("holdTime: -5s"), "BGPPeer", "bad", "spec.holdTime", "must be 0 or at least 3s" },
-        { PeerWith("keepaliveTime: 500ms"), "BGPPeer", "bad", "spec.holdTime", "must be 0 or at least 3s" },
-        { PeerWith("holdTime: 9s\nkeepaliveTime: 10s"), "BGPPeer", "bad", "spec.keepaliveTime", "greater than holdTime" },
+        { PeerWith("keepaliveTime: 500ms"), "BGPPeer", "bad", "spec.keepaliveTime", "keepaliveTime 500ms implies holdTime 1.5s, but holdTime must be 0 or at least 3s" },
+        { PeerWith("holdTime: 9s\nkeepaliveTime: 10s"), "BGPPeer", "bad", "spec.keepaliveTime", "keepaliveTime 10s must not be negative or greater than holdTime 9s" },
         { PeerWith("holdTime: 0s\nkeepaliveTime: 1s"), "BGPPeer", "bad", "spec.keepaliveTime", "greater than holdTime" },
         { PeerWith("holdTime: 90"), "BGPPeer", "bad", "spec.holdTime", "invalid value: expected a string" },
         { PeerWith("holdTime: 90x"), "BGPPeer", "bad", "spec.holdTime", "invalid duration '90x'" },
@@ -167,6 +168,7 @@ public class ValidationTests
     [InlineData("keepaliveTime: 10s", 30, 10)]
     [InlineData("holdTime: 0s", 0, 0)]
     [InlineData("holdTime: 3s", 3, 1)]
+    [InlineData("keepaliveTime: 1s", 3, 1)]
     [InlineData("holdTime: 1m30s\nkeepaliveTime: 1m30s", 90, 90)]
     public void Missing_timer_is_derived(string timers, int hold, int keepalive)
     {
