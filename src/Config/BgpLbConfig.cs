@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using System.Net;
 using k8s.Models;
 
@@ -12,23 +11,23 @@ public sealed record BgpLbConfig
 {
     public static BgpLbConfig Empty { get; } = new();
 
-    public ImmutableArray<AddressPool> Pools { get; init; } = [];
-    public ImmutableArray<PeerConfig> Peers { get; init; } = [];
-    public ImmutableArray<BgpAdvertisementConfig> BgpAdvertisements { get; init; } = [];
-    public ImmutableArray<L2AdvertisementConfig> L2Advertisements { get; init; } = [];
-    public ImmutableArray<BfdProfileConfig> BfdProfiles { get; init; } = [];
-    public ImmutableArray<V1Service> Services { get; init; } = [];
-    public ImmutableArray<V1Node> Nodes { get; init; } = [];
-    public ImmutableArray<V1EndpointSlice> EndpointSlices { get; init; } = [];
-    public ImmutableArray<V1Namespace> Namespaces { get; init; } = [];
+    public EquatableArray<AddressPool> Pools { get; init; } = [];
+    public EquatableArray<PeerConfig> Peers { get; init; } = [];
+    public EquatableArray<BgpAdvertisementConfig> BgpAdvertisements { get; init; } = [];
+    public EquatableArray<L2AdvertisementConfig> L2Advertisements { get; init; } = [];
+    public EquatableArray<BfdProfileConfig> BfdProfiles { get; init; } = [];
+    public EquatableArray<V1Service> Services { get; init; } = [];
+    public EquatableArray<V1Node> Nodes { get; init; } = [];
+    public EquatableArray<V1EndpointSlice> EndpointSlices { get; init; } = [];
+    public EquatableArray<V1Namespace> Namespaces { get; init; } = [];
 }
 
 /// <summary>IPAddressPool. <see cref="Cidrs"/> keeps spec order (ranges are summarized in place).</summary>
 public sealed record AddressPool
 {
     public required string Name { get; init; }
-    public ImmutableSortedDictionary<string, string> Labels { get; init; } = ImmutableSortedDictionary<string, string>.Empty;
-    public required ImmutableArray<IPNetwork> Cidrs { get; init; }
+    public LabelDictionary Labels { get; init; } = LabelDictionary.Empty;
+    public required EquatableArray<IPNetwork> Cidrs { get; init; }
     public bool AutoAssign { get; init; } = true;
     public bool AvoidBuggyIPs { get; init; }
     /// <summary>Null when the pool has no serviceAllocation (usable by every Service).</summary>
@@ -40,9 +39,9 @@ public sealed record ServiceAllocation
 {
     /// <summary>Lower is preferred; 0 means lowest priority.</summary>
     public int Priority { get; init; }
-    public ImmutableArray<string> Namespaces { get; init; } = [];
-    public ImmutableArray<LabelSelector> NamespaceSelectors { get; init; } = [];
-    public ImmutableArray<LabelSelector> ServiceSelectors { get; init; } = [];
+    public EquatableArray<string> Namespaces { get; init; } = [];
+    public EquatableArray<LabelSelector> NamespaceSelectors { get; init; } = [];
+    public EquatableArray<LabelSelector> ServiceSelectors { get; init; } = [];
 }
 
 public enum PeerDynamicAsn
@@ -59,7 +58,7 @@ public enum PeerDynamicAsn
 public sealed record PeerConfig
 {
     public required string Name { get; init; }
-    public ImmutableSortedDictionary<string, string> Labels { get; init; } = ImmutableSortedDictionary<string, string>.Empty;
+    public LabelDictionary Labels { get; init; } = LabelDictionary.Empty;
     public required IPAddress Address { get; init; }
     public ushort Port { get; init; } = 179;
     public required uint MyAsn { get; init; }
@@ -82,7 +81,7 @@ public sealed record PeerConfig
     public bool EnableGracefulRestart { get; init; }
     public bool DualStackAddressFamily { get; init; }
     /// <summary>Nodes that open this session; empty = all nodes. Selectors are ORed.</summary>
-    public ImmutableArray<LabelSelector> NodeSelectors { get; init; } = [];
+    public EquatableArray<LabelSelector> NodeSelectors { get; init; } = [];
 
     /// <summary>True when this peer is iBGP (same AS or dynamicASN internal).</summary>
     public bool IsInternal => PeerAsn is { } asn ? asn == MyAsn : DynamicAsn == PeerDynamicAsn.Internal;
@@ -96,25 +95,30 @@ public sealed record BgpAdvertisementConfig
     public int AggregationLengthV6 { get; init; } = 128;
     /// <summary>LOCAL_PREF for iBGP peers; 0 = not set.</summary>
     public uint LocalPref { get; init; }
-    public ImmutableArray<uint> Communities { get; init; } = [];
-    public ImmutableArray<LargeCommunity> LargeCommunities { get; init; } = [];
+    public EquatableArray<uint> Communities { get; init; } = [];
+    public EquatableArray<LargeCommunity> LargeCommunities { get; init; } = [];
     /// <summary>Names of the pools this advertisement applies to (ipAddressPools ∪ pools matching ipAddressPoolSelectors, or all pools).</summary>
-    public ImmutableArray<string> Pools { get; init; } = [];
-    public ImmutableArray<LabelSelector> NodeSelectors { get; init; } = [];
+    public EquatableArray<string> Pools { get; init; } = [];
+    public EquatableArray<LabelSelector> NodeSelectors { get; init; } = [];
     /// <summary>BGPPeer names; empty = all peers.</summary>
-    public ImmutableArray<string> Peers { get; init; } = [];
-    public ImmutableArray<LabelSelector> ServiceSelectors { get; init; } = [];
+    public EquatableArray<string> Peers { get; init; } = [];
+    public EquatableArray<LabelSelector> ServiceSelectors { get; init; } = [];
 }
 
 public sealed record L2AdvertisementConfig
 {
     public required string Name { get; init; }
-    public ImmutableArray<string> Pools { get; init; } = [];
-    public ImmutableArray<LabelSelector> NodeSelectors { get; init; } = [];
+    public EquatableArray<string> Pools { get; init; } = [];
+    public EquatableArray<LabelSelector> NodeSelectors { get; init; } = [];
     /// <summary>Interface names; empty = all interfaces.</summary>
-    public ImmutableArray<string> Interfaces { get; init; } = [];
-    public ImmutableArray<LabelSelector> ServiceSelectors { get; init; } = [];
+    public EquatableArray<string> Interfaces { get; init; } = [];
+    public EquatableArray<LabelSelector> ServiceSelectors { get; init; } = [];
+    /// <summary>Soft election preference: the weights of matching selectors add up (across advertisements too).</summary>
+    public EquatableArray<WeightedNodeSelector> PreferredNodeSelectors { get; init; } = [];
 }
+
+/// <summary>L2Advertisement.spec.preferredNodeSelectors[]: weight 1..100.</summary>
+public sealed record WeightedNodeSelector(int Weight, LabelSelector Preference);
 
 public sealed record BfdProfileConfig
 {
@@ -129,7 +133,7 @@ public sealed record BfdProfileConfig
 }
 
 /// <summary>A validated configuration plus every problem found producing it.</summary>
-public sealed record ConfigUpdate(BgpLbConfig Config, ImmutableArray<ConfigError> Errors)
+public sealed record ConfigUpdate(BgpLbConfig Config, EquatableArray<ConfigError> Errors)
 {
     public bool HasErrors => Errors.Any(e => e.Severity == ConfigSeverity.Error);
 }

@@ -11,10 +11,11 @@ public readonly record struct LargeCommunity(uint GlobalAdministrator, uint Loca
 /// <summary>MetalLB community syntax: <c>AA:NN</c> (two 16-bit numbers) or <c>large:G:L1:L2</c> (three 32-bit numbers).</summary>
 public static class Communities
 {
-    /// <summary>True when <paramref name="text"/> looks like a literal (not an alias); then exactly one out value is set.</summary>
+    /// <summary>True when <paramref name="text"/> is meant as a literal community rather than a Community alias name.</summary>
     public static bool IsLiteral(string text) =>
         text.StartsWith("large:", StringComparison.OrdinalIgnoreCase) || text.Contains(':', StringComparison.Ordinal);
 
+    /// <summary>On success exactly one of <paramref name="community"/> and <paramref name="large"/> is set.</summary>
     public static bool TryParse(string text, out uint? community, out LargeCommunity? large, out string error)
     {
         community = null;

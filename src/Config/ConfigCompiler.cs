@@ -89,6 +89,7 @@ public sealed class ConfigCompiler(ConfigOptions options)
         return new ConfigUpdate(validator.Build(), errors.ToImmutable());
     }
 
+    // Only metallb.io objects can fail validation, so only they need a content fingerprint.
     private static string Content(IKubernetesObject<V1ObjectMeta>? resource) =>
-        resource is null ? "" : KubernetesJson.Serialize(resource);
+        resource is null || resource.GetType().Namespace == typeof(V1Service).Namespace ? "" : KubernetesJson.Serialize(resource);
 }

@@ -9,6 +9,9 @@ public sealed record ConfigOptions
     /// <summary>FileStore: quiet time after the last file event before the directory is re-read.</summary>
     public TimeSpan Debounce { get; init; } = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>FileStore: use file-system notifications; when false only the periodic rescan notices changes.</summary>
+    public bool WatchFileSystem { get; init; } = true;
+
     /// <summary>FileStore: periodic re-read in case file-system events are lost.</summary>
     public TimeSpan RescanInterval { get; init; } = TimeSpan.FromSeconds(10);
 }

@@ -179,7 +179,7 @@ internal sealed class ConfigValidator(ConfigOptions options)
     private AddressPool Validate(IPAddressPool pool, List<Problem> problems)
     {
         var spec = pool.Spec;
-        var cidrs = ImmutableArray.CreateBuilder<IPNetwork>();
+        var cidrs = new List<IPNetwork>();
         if (spec.Addresses is not { Count: > 0 })
         {
             Error(problems, "spec.addresses", "the pool has no addresses");
@@ -193,21 +193,12 @@ internal sealed class ConfigValidator(ConfigOptions options)
                 Error(problems, field, error);
                 continue;
             }
-            foreach (var network in networks)
+            var overlap = networks.Select(n => OverlapMessage(cidrs, n)).FirstOrDefault(m => m is not null);
+            if (overlap is not null)
             {
-                if (FirstOverlap(cidrs, network) is { } own)
-                {
-                    Error(problems, field, $"CIDR {network} overlaps with {own} in the same pool");
-                }
-                foreach (var other in _pools.Values)
-                {
-                    if (FirstOverlap(other.Cidrs, network) is { } clash)
-                    {
-                        Error(problems, field, $"CIDR {network} overlaps with {clash} in IPAddressPool {other.Name}");
-                    }
-                }
-                cidrs.Add(network);
+                Error(problems, field, $"'{address}' {overlap}");
             }
+            cidrs.AddRange(networks);
         }
         ServiceAllocation? allocation = null;
         if (spec.ServiceAllocation is { } sa)
@@ -235,20 +226,30 @@ internal sealed class ConfigValidator(ConfigOptions options)
         {
             Name = pool.Name(),
             Labels = Labels(pool),
-            Cidrs = cidrs.ToImmutable(),
+            Cidrs = cidrs.ToEquatableArray(),
             AutoAssign = spec.AutoAssign ?? true,
             AvoidBuggyIPs = spec.AvoidBuggyIPs,
             ServiceAllocation = allocation,
         };
     }
 
-    private static IPNetwork? FirstOverlap(IEnumerable<IPNetwork> networks, IPNetwork network)
+    private string? OverlapMessage(IEnumerable<IPNetwork> samePool, IPNetwork network)
     {
-        foreach (var candidate in networks)
+        foreach (var candidate in samePool)
         {
             if (AddressRanges.Overlaps(candidate, network))
             {
-                return candidate;
+                return $"overlaps with {candidate} in the same pool";
+            }
+        }
+        foreach (var other in _pools.Values)
+        {
+            foreach (var candidate in other.Cidrs)
+            {
+                if (AddressRanges.Overlaps(candidate, network))
+                {
+                    return $"overlaps with {candidate} in IPAddressPool {other.Name}";
+                }
             }
         }
         return null;
@@ -388,17 +389,20 @@ internal sealed class ConfigValidator(ConfigOptions options)
         {
             return (null, null);
         }
-        hold ??= keepalive * 3;
-        keepalive ??= hold / 3;
-        if (hold < TimeSpan.Zero || (hold != TimeSpan.Zero && hold < TimeSpan.FromSeconds(3)))
+        var derivedHold = hold is null;
+        var h = hold ?? keepalive!.Value * 3;
+        var k = keepalive ?? h / 3;
+        if (h < TimeSpan.Zero || (h != TimeSpan.Zero && h < TimeSpan.FromSeconds(3)))
         {
-            Error(problems, "spec.holdTime", $"holdTime {hold} must be 0 or at least 3s");
+            Error(problems, derivedHold ? "spec.keepaliveTime" : "spec.holdTime", derivedHold
+                ? $"keepaliveTime {GoDuration.Format(k)} implies holdTime {GoDuration.Format(h)}, but holdTime must be 0 or at least 3s"
+                : $"holdTime {GoDuration.Format(h)} must be 0 or at least 3s");
         }
-        else if (keepalive < TimeSpan.Zero || keepalive > hold)
+        else if (k < TimeSpan.Zero || k > h)
         {
-            Error(problems, "spec.keepaliveTime", $"keepaliveTime {keepalive} must not be negative or greater than holdTime {hold}");
+            Error(problems, "spec.keepaliveTime", $"keepaliveTime {GoDuration.Format(k)} must not be negative or greater than holdTime {GoDuration.Format(h)}");
         }
-        return (hold, keepalive);
+        return (h, k);
     }
 
     private static TimeSpan? Duration(string? text, string field, List<Problem> problems)
@@ -500,7 +504,7 @@ internal sealed class ConfigValidator(ConfigOptions options)
             }
         }
         var pools = SelectPools(spec.IPAddressPools, spec.IPAddressPoolSelectors, problems);
-        foreach (var pool in pools.Select(p => _pools[p]))
+        foreach (var pool in HasErrors(problems) ? [] : pools.Select(p => _pools[p]))
         {
             foreach (var cidr in pool.Cidrs)
             {
@@ -511,6 +515,15 @@ internal sealed class ConfigValidator(ConfigOptions options)
                 {
                     Error(problems, field, $"aggregation length {length} is shorter than prefix {cidr} of IPAddressPool {pool.Name}");
                 }
+            }
+        }
+        var advertisesIPv6 = pools.Any(p => _pools[p].Cidrs.Any(c => c.BaseAddress.AddressFamily == AddressFamily.InterNetworkV6));
+        foreach (var peer in _peers.Values)
+        {
+            if (advertisesIPv6 && (spec.Peers is not { Count: > 0 } || spec.Peers.Contains(peer.Name))
+                && peer.BfdProfile is { } profile && _bfdProfiles.TryGetValue(profile, out var bfd) && bfd.EchoMode)
+            {
+                Error(problems, "spec.peers", $"BGPPeer {peer.Name} uses BFD echo mode (BFDProfile {profile}), which cannot be used to advertise IPv6 pools");
             }
         }
         var serviceSelectors = Selectors(spec.ServiceSelectors, "spec.serviceSelectors", problems);
@@ -560,7 +573,7 @@ internal sealed class ConfigValidator(ConfigOptions options)
         && a.Pools.ToHashSet().SetEquals(b.Pools) && a.Peers.ToHashSet().SetEquals(b.Peers)
         && a.NodeSelectors.ToHashSet().SetEquals(b.NodeSelectors) && a.ServiceSelectors.ToHashSet().SetEquals(b.ServiceSelectors);
 
-    private bool NodesOverlap(ImmutableArray<LabelSelector> a, ImmutableArray<LabelSelector> b) =>
+    private bool NodesOverlap(EquatableArray<LabelSelector> a, EquatableArray<LabelSelector> b) =>
         a.IsEmpty || b.IsEmpty || a.Intersect(b).Any()
         || _nodes.Any(n => LabelSelector.MatchesAny(a, n.Labels()) && LabelSelector.MatchesAny(b, n.Labels()));
 
@@ -578,6 +591,21 @@ internal sealed class ConfigValidator(ConfigOptions options)
             }
             index++;
         }
+        var preferred = new List<WeightedNodeSelector>();
+        index = 0;
+        foreach (var preference in spec.PreferredNodeSelectors ?? [])
+        {
+            var field = $"spec.preferredNodeSelectors[{index++}]";
+            if (preference.Weight is < 1 or > 100)
+            {
+                Error(problems, field + ".weight", $"weight {preference.Weight} is out of range 1..100");
+            }
+            if (!LabelSelector.TryCreate(preference.Preference, out var selector, out var error))
+            {
+                Error(problems, $"{field}.preference.{error.Field}", error.Message);
+            }
+            preferred.Add(new WeightedNodeSelector(preference.Weight, selector));
+        }
         return new L2AdvertisementConfig
         {
             Name = advertisement.Name(),
@@ -585,13 +613,14 @@ internal sealed class ConfigValidator(ConfigOptions options)
             NodeSelectors = Selectors(spec.NodeSelectors, "spec.nodeSelectors", problems),
             Interfaces = [.. (spec.Interfaces ?? []).Distinct(StringComparer.Ordinal)],
             ServiceSelectors = Selectors(spec.ServiceSelectors, "spec.serviceSelectors", problems),
+            PreferredNodeSelectors = preferred.ToEquatableArray(),
         };
     }
 
     // ---- shared ----
 
     /// <summary>Pool names by name and by selector; neither given means all pools. An unknown pool name is a warning.</summary>
-    private ImmutableArray<string> SelectPools(IList<string>? names, IList<V1LabelSelector>? selectorSpecs, List<Problem> problems)
+    private EquatableArray<string> SelectPools(IList<string>? names, IList<V1LabelSelector>? selectorSpecs, List<Problem> problems)
     {
         var selectors = Selectors(selectorSpecs, "spec.ipAddressPoolSelectors", problems);
         if (names is not { Count: > 0 } && selectors.IsEmpty)
@@ -622,7 +651,7 @@ internal sealed class ConfigValidator(ConfigOptions options)
         return [.. selected];
     }
 
-    private static ImmutableArray<LabelSelector> Selectors(IList<V1LabelSelector>? selectors, string field, List<Problem> problems)
+    private static EquatableArray<LabelSelector> Selectors(IList<V1LabelSelector>? selectors, string field, List<Problem> problems)
     {
         var result = ImmutableArray.CreateBuilder<LabelSelector>();
         var index = 0;
@@ -658,6 +687,5 @@ internal sealed class ConfigValidator(ConfigOptions options)
         return address;
     }
 
-    private static ImmutableSortedDictionary<string, string> Labels(IKubernetesObject<V1ObjectMeta> resource) =>
-        (resource.Metadata.Labels ?? new Dictionary<string, string>()).ToImmutableSortedDictionary(StringComparer.Ordinal, StringComparer.Ordinal);
+    private static LabelDictionary Labels(IKubernetesObject<V1ObjectMeta> resource) => new(resource.Metadata.Labels);
 }

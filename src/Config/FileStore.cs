@@ -9,10 +9,15 @@ namespace BgpLb.Config;
 /// Resource source over a directory of Kubernetes-style YAML (every *.yaml / *.yml, not recursive, multi-document).
 /// Watches it with a FileSystemWatcher (debounced, so write-then-rename and partial writes settle) plus a periodic
 /// rescan in case events are lost; a new snapshot is produced only when some file's content changed.
+/// Objects of unchanged files are the same instances from one snapshot to the next: treat them as read-only.
+/// One reader at a time (either <see cref="ReadAsync"/> or one <see cref="WatchAsync"/>).
 /// </summary>
 public sealed class FileStore(string directory, ConfigOptions options, TimeProvider time, ILogger<FileStore> logger) : IResourceSource
 {
     private ImmutableArray<string> _lastFiles = [];
+
+    // YAML parsing dominates reload time (about 1 s for 10,000 Services), so unchanged files are not parsed again.
+    private Dictionary<string, (string Text, ManifestParseResult Result)> _parsed = [];
 
     public string Directory { get; } = Path.GetFullPath(directory);
 
@@ -40,6 +45,10 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
 
     private FileSystemWatcher? StartWatcher(ChannelWriter<bool> changed)
     {
+        if (!options.WatchFileSystem)
+        {
+            return null;
+        }
         try
         {
             var watcher = new FileSystemWatcher(Directory)
@@ -107,6 +116,7 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
         var errors = ImmutableArray.CreateBuilder<ConfigError>();
         var unreadable = ImmutableHashSet.CreateBuilder<string>();
         var contents = ImmutableArray.CreateBuilder<(string, string)>();
+        var parsedNow = new Dictionary<string, (string Text, ManifestParseResult Result)>();
         foreach (var file in files)
         {
             string text;
@@ -126,7 +136,8 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
                 continue;
             }
             contents.Add((file, text));
-            var parsed = ManifestParser.Parse(file, text, options);
+            var parsed = _parsed.TryGetValue(file, out var cached) && cached.Text == text ? cached.Result : ManifestParser.Parse(file, text, options);
+            parsedNow[file] = (text, parsed);
             resources.AddRange(parsed.Resources);
             errors.AddRange(parsed.Errors);
             if (parsed.Unreadable)
@@ -135,6 +146,7 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
             }
         }
         _lastFiles = [.. files];
+        _parsed = parsedNow;
         return (new ResourceSnapshot(resources.ToImmutable(), errors.ToImmutable(), unreadable.ToImmutable()), contents.ToImmutable());
     }
 }

@@ -5,6 +5,12 @@ namespace BgpLb.Config;
 /// <summary>Kubernetes/Go duration strings (<c>metav1.Duration</c>): "90s", "1m30s", "500ms", "1.5h", "0".</summary>
 public static class GoDuration
 {
+    /// <summary>A short form for messages: "90s", "1.5s", "500ms".</summary>
+    public static string Format(TimeSpan value) =>
+        value.Ticks % TimeSpan.TicksPerSecond == 0 || Math.Abs(value.Ticks) >= TimeSpan.TicksPerSecond
+            ? $"{value.TotalSeconds.ToString(CultureInfo.InvariantCulture)}s"
+            : $"{value.TotalMilliseconds.ToString(CultureInfo.InvariantCulture)}ms";
+
     public static bool TryParse(string? text, out TimeSpan value)
     {
         value = default;

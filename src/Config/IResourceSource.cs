@@ -11,7 +11,8 @@ public interface IResourceSource
 
     /// <summary>
     /// The current state first, then a new snapshot after each change. Level-based: each snapshot is complete, and a
-    /// consumer that falls behind only sees the latest state. Ends when <paramref name="cancellationToken"/> is cancelled.
+    /// consumer that falls behind only sees the latest state. Cancelling <paramref name="cancellationToken"/> ends the
+    /// enumeration with an <see cref="OperationCanceledException"/>.
     /// </summary>
     IAsyncEnumerable<ResourceSnapshot> WatchAsync(CancellationToken cancellationToken);
 }

@@ -65,19 +65,20 @@ public sealed class LabelSelector
 
     public bool IsEverything => MatchLabels.Count == 0 && MatchExpressions.IsEmpty;
 
-    public bool Matches(IDictionary<string, string>? labels)
+    /// <summary>True when <paramref name="labels"/> (an object's labels; null = none) satisfy the selector.</summary>
+    public bool Matches(IEnumerable<KeyValuePair<string, string>>? labels)
     {
         foreach (var (key, value) in MatchLabels)
         {
-            if (labels is null || !labels.TryGetValue(key, out var actual) || actual != value)
+            if (Lookup(labels, key) != value)
             {
                 return false;
             }
         }
         foreach (var requirement in MatchExpressions)
         {
-            string? actual = null;
-            var present = labels is not null && labels.TryGetValue(requirement.Key, out actual);
+            var actual = Lookup(labels, requirement.Key);
+            var present = actual is not null;
             var holds = requirement.Operator switch
             {
                 "In" => present && requirement.Values.Contains(actual!),
@@ -94,8 +95,16 @@ public sealed class LabelSelector
     }
 
     /// <summary>MetalLB's list semantics: selectors are ORed and an empty list matches everything.</summary>
-    public static bool MatchesAny(ImmutableArray<LabelSelector> selectors, IDictionary<string, string>? labels) =>
-        selectors.IsDefaultOrEmpty || selectors.Any(s => s.Matches(labels));
+    public static bool MatchesAny(IReadOnlyCollection<LabelSelector> selectors, IEnumerable<KeyValuePair<string, string>>? labels) =>
+        selectors.Count == 0 || selectors.Any(s => s.Matches(labels));
+
+    private static string? Lookup(IEnumerable<KeyValuePair<string, string>>? labels, string key) => labels switch
+    {
+        null => null,
+        IDictionary<string, string> dictionary => dictionary.TryGetValue(key, out var value) ? value : null,
+        IReadOnlyDictionary<string, string> dictionary => dictionary.TryGetValue(key, out var value) ? value : null,
+        _ => labels.Where(p => p.Key == key).Select(p => p.Value).FirstOrDefault(),
+    };
 
     /// <summary>The selector in Kubernetes string syntax, e.g. <c>zone=a,tier in (x,y),!gpu</c>; stable, usable as a key.</summary>
     public override string ToString() => string.Join(',',

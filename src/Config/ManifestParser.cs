@@ -50,6 +50,9 @@ public static class ManifestParser
 
     private static readonly HashSet<string> ClusterScopedKinds = ["Node", "Namespace"];
 
+    // MetalLB's status kinds are written by MetalLB itself; a directory exported with kubectl may contain them.
+    private static readonly HashSet<string> MetalLbStatusKinds = ["ServiceL2Status", "ServiceBGPStatus", "ConfigurationState"];
+
     public static ManifestParseResult Parse(string origin, string yaml, ConfigOptions options)
     {
         List<YamlDocument> documents;
@@ -72,10 +75,19 @@ public static class ManifestParser
         return new(resources, errors, Unreadable: false);
     }
 
+    /// <summary>One object given as a JSON tree (e.g. from an API list or watch), with the same rules as a YAML document.</summary>
+    public static ManifestParseResult ParseObject(string origin, JsonNode? root, ConfigOptions options)
+    {
+        var resources = new List<RawResource>();
+        var errors = new List<ConfigError>();
+        ParseDocument(origin, new YamlDocument(root, 0), options, resources, errors);
+        return new(resources, errors, Unreadable: false);
+    }
+
     private static void ParseDocument(string origin, YamlDocument document, ConfigOptions options, List<RawResource> resources, List<ConfigError> errors)
     {
         void Error(ResourceKey? key, string? field, string message, ConfigSeverity severity = ConfigSeverity.Error) =>
-            errors.Add(new ConfigError(severity, origin, key, field, message, document.Line));
+            errors.Add(new ConfigError(severity, origin, key, field, message, document.Line > 0 ? document.Line : null));
 
         switch (document.Root)
         {
@@ -104,7 +116,7 @@ public static class ManifestParser
         var isMetalLb = apiVersion.StartsWith(MetalLbGroup + "/", StringComparison.Ordinal);
         if (!Readers.TryGetValue((apiVersion, kind), out var reader))
         {
-            if (isMetalLb)
+            if (isMetalLb && !MetalLbStatusKinds.Contains(kind))
             {
                 Error(null, "kind", $"unsupported metallb.io kind or version '{apiVersion}, Kind={kind}'");
             }
@@ -139,19 +151,20 @@ public static class ManifestParser
             metadata.NamespaceProperty = isMetalLb ? options.MetalLbNamespace : "default";
         }
         var key = new ResourceKey(kind, metadata.NamespaceProperty ?? "", metadata.Name);
+        int? line = document.Line > 0 ? document.Line : null;
         try
         {
-            resources.Add(new RawResource(key, origin, reader(root, metadata), document.Line));
+            resources.Add(new RawResource(key, origin, reader(root, metadata), line));
         }
         catch (FieldException e)
         {
             Error(key, e.Field, e.Message);
-            resources.Add(new RawResource(key, origin, null, document.Line));
+            resources.Add(new RawResource(key, origin, null, line));
         }
         catch (JsonException e)
         {
             Error(key, FieldPath(isMetalLb ? "spec" : "", e), ErrorText(e));
-            resources.Add(new RawResource(key, origin, null, document.Line));
+            resources.Add(new RawResource(key, origin, null, line));
         }
     }
 
@@ -204,8 +217,22 @@ public static class ManifestParser
             return $"unknown field '{name}'";
         }
         var cut = message.IndexOf(" Path: ", StringComparison.Ordinal);
-        return cut < 0 ? message : message[..cut];
+        message = cut < 0 ? message : message[..cut];
+        const string conversion = "The JSON value could not be converted to ";
+        return message.StartsWith(conversion, StringComparison.Ordinal) ? "invalid value: expected " + Describe(message[conversion.Length..]) : message;
     }
+
+    private static string Describe(string typeName) =>
+        (typeName.Contains("System.String", StringComparison.Ordinal), typeName.Contains("System.Boolean", StringComparison.Ordinal)) switch
+        {
+            (true, _) => "a string",
+            (_, true) => "true or false",
+            _ when typeName.Contains("System.UInt32", StringComparison.Ordinal) => "a number 0..4294967295",
+            _ when typeName.Contains("System.Int32", StringComparison.Ordinal) => "an integer",
+            _ when typeName.Contains("List", StringComparison.Ordinal) => "a list",
+            _ when typeName.Contains("Dictionary", StringComparison.Ordinal) => "a mapping",
+            _ => typeName.TrimEnd('.'),
+        };
 
     private static string StripMarkPrefix(string message)
     {

@@ -18,7 +18,4 @@ public sealed record RawResource(ResourceKey Key, string Origin, IKubernetesObje
 public sealed record ResourceSnapshot(
     ImmutableArray<RawResource> Resources,
     ImmutableArray<ConfigError> Errors,
-    ImmutableHashSet<string> UnreadableOrigins)
-{
-    public static ResourceSnapshot Empty { get; } = new([], [], []);
-}
+    ImmutableHashSet<string> UnreadableOrigins);

@@ -170,6 +170,14 @@ public class ParsingTests
         Assert.Equal(ConfigSeverity.Warning, Assert.Single(result.Errors).Severity);
     }
 
+    [Fact]
+    public void Metallb_status_kinds_are_warnings_and_ignored()
+    {
+        var result = Parse("apiVersion: metallb.io/v1beta1\nkind: ServiceBGPStatus\nmetadata: {name: bgp-x}\nstatus: {node: a}\n");
+        Assert.Empty(result.Resources);
+        Assert.Equal(ConfigSeverity.Warning, Assert.Single(result.Errors).Severity);
+    }
+
     [Theory]
     [InlineData("metallb.io/v1beta1", "AddressPool")]
     [InlineData("metallb.io/v1alpha1", "IPAddressPool")]
@@ -250,6 +258,17 @@ public class ParsingTests
         Assert.Empty(result.Errors);
         Assert.Equal(["a", "b"], result.Resources.Select(r => r.Key.Name));
         Assert.All(result.Resources, r => Assert.Equal("x", ((V1Node)r.Resource!).Metadata.Labels["zone"]));
+    }
+
+    [Fact]
+    public void Json_objects_from_an_api_parse_like_yaml_documents()
+    {
+        var json = System.Text.Json.Nodes.JsonNode.Parse("""{"apiVersion":"metallb.io/v1beta2","kind":"BGPPeer","metadata":{"name":"p","namespace":"metallb-system"},"spec":{"myASN":1,"peerASN":2,"peerAddress":"198.18.0.1"}}""");
+        var result = ManifestParser.ParseObject("kubernetes", json, new ConfigOptions());
+        Assert.Empty(result.Errors);
+        var raw = Assert.Single(result.Resources);
+        Assert.Equal((new ResourceKey("BGPPeer", "metallb-system", "p"), "kubernetes", (int?)null), (raw.Key, raw.Origin, raw.Line));
+        Assert.Equal(2u, Assert.IsType<BGPPeer>(raw.Resource).Spec.PeerASN);
     }
 
     [Fact]

@@ -153,6 +153,13 @@ public sealed class L2AdvertisementSpec
     [JsonPropertyName("nodeSelectors")] public IList<V1LabelSelector>? NodeSelectors { get; set; }
     [JsonPropertyName("interfaces")] public IList<string>? Interfaces { get; set; }
     [JsonPropertyName("serviceSelectors")] public IList<V1LabelSelector>? ServiceSelectors { get; set; }
+    [JsonPropertyName("preferredNodeSelectors")] public IList<PreferredNodeSelector>? PreferredNodeSelectors { get; set; }
+}
+
+public sealed class PreferredNodeSelector
+{
+    [JsonPropertyName("weight")] public int Weight { get; set; }
+    [JsonPropertyName("preference")] public V1LabelSelector? Preference { get; set; }
 }
 
 public sealed class Community : MetalLbResource<CommunitySpec>;
