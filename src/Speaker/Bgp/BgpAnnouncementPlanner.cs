@@ -37,7 +37,7 @@ public static class BgpAnnouncementPlanner
         var nodeLabels = node?.Metadata?.Labels;
 
         var peers = config.Peers
-            .Where(p => MatchesAny(p.NodeSelectors, nodeLabels))
+            .Where(p => LabelSelector.MatchesAny(p.NodeSelectors, nodeLabels))
             .ToImmutableArray();
         foreach (var peer in peers)
             warnings.AddRange(UnsupportedPeerFeatures(peer));
@@ -79,8 +79,8 @@ public static class BgpAnnouncementPlanner
 
         var advertisements = config.BgpAdvertisements
             .Where(a => a.Pools.Contains(pool.Name)
-                && MatchesAny(a.NodeSelectors, nodeLabels)
-                && MatchesAny(a.ServiceSelectors, service.Metadata?.Labels))
+                && LabelSelector.MatchesAny(a.NodeSelectors, nodeLabels)
+                && LabelSelector.MatchesAny(a.ServiceSelectors, service.Metadata?.Labels))
             .ToList();
         if (advertisements.Count == 0)
             return ($"no BGPAdvertisement selects pool '{pool.Name}' for this node and Service", []);
@@ -133,9 +133,6 @@ public static class BgpAnnouncementPlanner
         }
         return new IPAddress(bytes);
     }
-
-    private static bool MatchesAny(ImmutableArray<LabelSelector> selectors, IDictionary<string, string>? labels) =>
-        selectors.IsEmpty || selectors.Any(s => s.Matches(labels));
 
     private static IEnumerable<string> UnsupportedPeerFeatures(PeerConfig peer)
     {
