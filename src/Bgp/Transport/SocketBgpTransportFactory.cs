@@ -39,7 +39,25 @@ public sealed class SocketBgpTransportFactory : IBgpTransportFactory
     {
         socket.NoDelay = true;
         var connection = SocketConnection.Create(socket, name: "bgp");
-        return new BgpConnection(connection, (IPEndPoint)socket.LocalEndPoint!, (IPEndPoint)socket.RemoteEndPoint!, connection);
+        return new BgpConnection(connection, (IPEndPoint)socket.LocalEndPoint!, (IPEndPoint)socket.RemoteEndPoint!, new DrainingCloser(connection));
+    }
+
+    /// <summary>
+    /// Disposing a <see cref="SocketConnection"/> closes the socket at once, dropping output its send loop has not written yet
+    /// (typically the final NOTIFICATION). The output pipe is already completed when this runs, so wait briefly for it to drain.
+    /// </summary>
+    private sealed class DrainingCloser(SocketConnection connection) : IAsyncDisposable
+    {
+        private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(2);
+        private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(5);
+
+        public async ValueTask DisposeAsync()
+        {
+            var deadline = Environment.TickCount64 + (long)DrainTimeout.TotalMilliseconds;
+            while (connection.GetCounters().BytesWaitingToBeSent > 0 && Environment.TickCount64 < deadline)
+                await Task.Delay(PollInterval).ConfigureAwait(false);
+            connection.Dispose();
+        }
     }
 
     /// <summary>TTL for the active side: 1 for single-hop eBGP, 255 for eBGP multihop, the system default for iBGP.</summary>
