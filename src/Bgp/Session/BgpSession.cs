@@ -94,6 +94,7 @@ internal sealed class BgpSession : IDisposable
 
     public void Start(CancellationToken abort) => Completion = RunAsync(abort);
 
+
     /// <summary>Asks the loop to send Cease with <paramref name="cause"/> and close (ManualStop, or AutomaticStop when not manual).</summary>
     public void RequestStop(NotificationMessage cause, bool manual)
     {
@@ -150,11 +151,19 @@ internal sealed class BgpSession : IDisposable
             stopped = true;
             SetState(BgpState.Idle, "aborted");
         }
-        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
         {
             _peer.RecordError($"connection error: {ex.Message}");
             _closing = true;
             SetState(BgpState.Idle, $"connection error: {ex.Message}");
+        }
+        catch (Exception ex)
+        {
+            // A bug must not kill the peer's connect loop: log it, close this connection and let the backoff retry.
+            SessionLog.SessionFailed(_logger, _label, ex);
+            _peer.RecordError($"internal error: {ex.Message}");
+            _closing = true;
+            SetState(BgpState.Idle, "internal error");
         }
         finally
         {

@@ -88,20 +88,21 @@ internal sealed class PeerSession
     /// <summary>An inbound connection from this peer's address.</summary>
     public void AcceptInbound(BgpConnection connection)
     {
-        BgpSession? session = null;
-        byte rejection = 0;
+        byte rejection;
         lock (_lock)
         {
             if (_stopCause is not null) rejection = CeaseSubcode.PeerDeconfigured;
             else if (_sessions.Exists(s => s.State == BgpState.Established)) rejection = CeaseSubcode.ConnectionCollisionResolution;
             else if (_sessions.Count >= MaxConnections) rejection = CeaseSubcode.ConnectionRejected;
-            else session = Add(connection, outbound: false);
+            else
+            {
+                Add(connection, outbound: false);
+                return;
+            }
         }
-        if (session is null)
-        {
-            SessionLog.RejectedInbound(_logger, Label, connection.RemoteEndPoint);
-            _ = RejectAsync(connection, rejection);
-        }
+        var reason = NotificationNames.Subcode((byte)BgpErrorCode.Cease, rejection);
+        SessionLog.RejectedInbound(_logger, Label, connection.RemoteEndPoint, reason);
+        _ = RejectAsync(connection, rejection);
     }
 
     private static async Task RejectAsync(BgpConnection connection, byte ceaseSubcode)
@@ -121,9 +122,22 @@ internal sealed class PeerSession
         }
     }
 
-    private BgpSession Add(BgpConnection connection, bool outbound)
+    /// <returns>The started session, or null when it could not be created (the connection is then closed).</returns>
+    private BgpSession? Add(BgpConnection connection, bool outbound)
     {
-        var session = new BgpSession(this, connection, outbound, _logger);
+        BgpSession session;
+        try
+        {
+            session = new BgpSession(this, connection, outbound, _logger);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // No usable BGP identifier (no RouterId and no IPv4 address anywhere).
+            SessionLog.SessionFailed(_logger, Label, ex);
+            RecordError(ex.Message);
+            _ = connection.DisposeAsync().AsTask();
+            return null;
+        }
         _sessions.Add(session);
         if (_sessions.Count == 1) _sessionsIdle = NewIdleSignal(completed: false);
         session.Start(_abort.Token);
@@ -178,7 +192,7 @@ internal sealed class PeerSession
             return AttemptOutcome.Failed;
         }
 
-        BgpSession session;
+        BgpSession? session;
         lock (_lock)
         {
             if (_stopCause is not null)
@@ -189,7 +203,7 @@ internal sealed class PeerSession
             session = Add(connection, outbound: true);
         }
         SetDialState(BgpState.Idle);
-        return await session.Completion.ConfigureAwait(false);
+        return session is null ? AttemptOutcome.Failed : await session.Completion.ConfigureAwait(false);
     }
 
     private void SetDialState(BgpState state)
