@@ -338,6 +338,36 @@ public class SessionTests : SessionTestBase
         Assert.Equal([IPNetwork.Parse("203.0.113.1/32")], Decode(await again.ReadAsync()).Nlri);
     }
 
+    [Fact]
+    public async Task Ipv6_session_announces_ipv6_routes_with_the_local_ipv6_next_hop()
+    {
+        Transport.LocalEndPoint = new IPEndPoint(IPAddress.Parse("2001:db8::1"), 40000);
+        var config = Peer() with { Address = IPAddress.Parse("2001:db8::2"), RouterId = IPAddress.Parse("198.18.0.1") };
+        var peer = await EstablishAsync(config, [R("2001:db8:100::1/128"), R("203.0.113.1/32")]);
+
+        var update = Decode(await peer.ReadAsync());
+        var reach = Assert.IsType<MpReachNlri>(update.MpReach);
+        Assert.Equal(AfiSafi.IPv6Unicast, reach.Family);
+        Assert.Equal(IPAddress.Parse("2001:db8::1"), reach.NextHop);
+        Assert.Equal([IPNetwork.Parse("2001:db8:100::1/128")], reach.Nlri);
+        // No IPv4 address on the interface of the local address: IPv4 routes cannot get a next hop and are not sent.
+        Assert.True(IsEndOfRib(await peer.ReadAsync()));
+        Assert.True(IsEndOfRib(await peer.ReadAsync()));
+        Assert.True(await peer.IsQuietAsync());
+    }
+
+    [Fact]
+    public async Task DisableMP_offers_only_the_peer_family_and_hostname_adds_fqdn()
+    {
+        Manager.Apply([Intent(Peer() with { DisableMP = true, Hostname = "node-1" })]);
+        var peer = await Transport.NextConnectionAsync();
+
+        var open = OpenCodec.Read((await peer.ReadAsync()).Body);
+
+        Assert.Equal([AfiSafi.IPv4Unicast], open.Capabilities.Multiprotocol);
+        Assert.Equal("node-1", open.Capabilities.HostName);
+    }
+
     internal static byte[] Message(BgpMessageType type, byte[] body)
     {
         var message = new byte[19 + body.Length];

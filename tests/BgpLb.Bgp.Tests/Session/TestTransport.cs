@@ -14,6 +14,9 @@ internal sealed class TestTransport : IBgpTransportFactory
     private readonly Channel<FakePeer> _connected = Channel.CreateUnbounded<FakePeer>();
     private readonly Channel<BgpConnection> _inbound = Channel.CreateUnbounded<BgpConnection>();
 
+    /// <summary>Local endpoint of outbound connections.</summary>
+    public IPEndPoint LocalEndPoint { get; set; } = Local;
+
     /// <summary>When false, connects fail (the peer is "down").</summary>
     public bool Reachable { get; set; } = true;
     public int ConnectAttempts;
@@ -22,7 +25,7 @@ internal sealed class TestTransport : IBgpTransportFactory
     {
         Interlocked.Increment(ref ConnectAttempts);
         if (!Reachable) throw new IOException("connection refused");
-        var (local, remote) = Pair(Local, new IPEndPoint(peer.Address, peer.Port));
+        var (local, remote) = Pair(LocalEndPoint, new IPEndPoint(peer.Address, peer.Port));
         _connected.Writer.TryWrite(remote);
         return ValueTask.FromResult(local);
     }
