@@ -25,6 +25,7 @@ internal sealed class BgpSession : IDisposable
     private const int StopSignal = 8;
     private const int CollisionSignal = 16;
     private static readonly TimeSpan CloseFlushTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan MinSendHoldTime = TimeSpan.FromMinutes(8);
 
     private readonly PeerSession _peer;
     private readonly BgpConnection _connection;
@@ -192,12 +193,46 @@ internal sealed class BgpSession : IDisposable
         await _connection.DisposeAsync().ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Flushes queued messages. A flush that cannot complete because the peer stops reading is bounded by the RFC 9687 send
+    /// hold timer (the receive hold timer cannot fire while the loop waits here); on expiry the connection is dropped.
+    /// </summary>
     private async ValueTask FlushAsync(CancellationToken abort)
     {
         if (!_unflushed) return;
         _unflushed = false;
-        var result = await _output.FlushAsync(abort).ConfigureAwait(false);
+        var flush = _output.FlushAsync(abort);
+        FlushResult result;
+        if (flush.IsCompletedSuccessfully)
+        {
+            result = flush.Result;
+        }
+        else
+        {
+            try
+            {
+                result = await flush.AsTask().WaitAsync(SendHoldTime, _peer.Time, abort).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                SessionLog.SendHoldTimerExpired(_logger, _label, SendHoldTime);
+                _peer.RecordError("send hold timer expired");
+                _closing = true;
+                SetState(BgpState.Idle, "send hold timer expired");
+                return;
+            }
+        }
         if (result.IsCompleted && !_closing) Fire(BgpEvent.TcpConnectionFails, null, "connection closed by peer");
+    }
+
+    /// <summary>RFC 9687: at least 8 minutes, and at least twice the hold time.</summary>
+    private TimeSpan SendHoldTime
+    {
+        get
+        {
+            var twiceHold = 2 * _timers.HoldTime;
+            return twiceHold > MinSendHoldTime ? twiceHold : MinSendHoldTime;
+        }
     }
 
     private void ReadMessages(ref ReadOnlySequence<byte> buffer)

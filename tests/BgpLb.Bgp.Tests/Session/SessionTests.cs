@@ -368,6 +368,28 @@ public class SessionTests : SessionTestBase
         Assert.Equal("node-1", open.Capabilities.HostName);
     }
 
+    [Fact]
+    public async Task Peer_that_stops_reading_is_dropped_by_the_send_hold_timer()
+    {
+        var config = Peer();
+        var peer = await EstablishAsync(config, []);
+        Assert.True(IsEndOfRib(await peer.ReadAsync()));
+        Assert.True(IsEndOfRib(await peer.ReadAsync()));
+        peer.PauseReading();
+
+        Manager.Apply([Intent(config, [.. Enumerable.Range(0, 30000).Select(i => R($"10.{i >> 16}.{(i >> 8) & 255}.{i & 255}/32"))])]);
+        for (var minute = 0; minute < 10 && Status().State == BgpState.Established; minute++)
+        {
+            await Task.Delay(50);
+            Time.Advance(TimeSpan.FromMinutes(1));
+        }
+
+        await WaitForAsync(() => Status().LastError == "send hold timer expired");
+        peer.ResumeReading();
+        await peer.ReadUntilClosedAsync();
+        await Transport.NextConnectionAsync(); // and the peer loop reconnects
+    }
+
     internal static byte[] Message(BgpMessageType type, byte[] body)
     {
         var message = new byte[19 + body.Length];

@@ -73,13 +73,33 @@ internal sealed record Received(BgpMessageType Type, byte[] Body)
 internal sealed class FakePeer
 {
     private readonly PipeWriter output;
+    private readonly PipeReader _input;
     private readonly Channel<Received> _messages = Channel.CreateUnbounded<Received>();
 
     public FakePeer(PipeReader input, PipeWriter output)
     {
         this.output = output;
+        _input = input;
         _ = PumpAsync(input);
     }
+
+    private volatile TaskCompletionSource _reading = CompletedGate();
+
+    private static TaskCompletionSource CompletedGate()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        gate.SetResult();
+        return gate;
+    }
+
+    /// <summary>Stops reading from the socket (after the read in progress), so the speaker's writes back up.</summary>
+    public void PauseReading()
+    {
+        _reading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _input.CancelPendingRead();
+    }
+
+    public void ResumeReading() => _reading.TrySetResult();
 
     private async Task PumpAsync(PipeReader input)
     {
@@ -87,6 +107,7 @@ internal sealed class FakePeer
         {
             while (true)
             {
+                await _reading.Task;
                 var result = await input.ReadAsync();
                 var buffer = result.Buffer;
                 try
