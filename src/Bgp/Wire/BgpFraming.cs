@@ -36,7 +36,7 @@ internal static class BgpFraming
     }
 
     /// <summary>Checks marker, length and type of a 19-byte header and returns the message length.</summary>
-    public static int ValidateHeader(ReadOnlySpan<byte> header, int maxLength, out BgpMessageType type)
+    private static int ValidateHeader(ReadOnlySpan<byte> header, int maxLength, out BgpMessageType type)
     {
         if (!header[..BgpConstants.MarkerLength].SequenceEqual(BgpConstants.Marker))
         {

@@ -92,9 +92,9 @@ internal static class UpdateDecoder
             throw MalformedAttributeList();
         }
 
-        var attributes = rest.Slice(2, attributesLength);
-        var attributeCount = ReadAttributes(attributes, context, update, out var listMalformed, out var seen);
+        // The NLRI field is read first: whether NEXT_HOP matters depends on it (RFC 4760 §3).
         ReadPrefixes(rest[(2 + attributesLength)..], AddressFamily.InterNetwork, update.Nlri);
+        var attributeCount = ReadAttributes(rest.Slice(2, attributesLength), context, update, out var listMalformed, out var seen);
 
         if (!listMalformed)
         {
@@ -210,6 +210,11 @@ internal static class UpdateDecoder
 
                 break;
             case AttributeType.NextHop:
+                if (update.Nlri.Count == 0)
+                {
+                    break; // RFC 4760 §3: without IPv4 NLRI the NEXT_HOP attribute is ignored
+                }
+
                 if (value.Length != 4)
                 {
                     Withdraw(update, type, "NEXT_HOP length is not 4");

@@ -38,6 +38,31 @@ public class OpenCodecTests
     }
 
     [Fact]
+    public void Reads_a_real_router_open_without_four_octet_as()
+    {
+        // Arista EOS 4.13.10M OPEN, bytes from metallb/metallb internal/bgp/native/messages_test.go (Apache-2.0):
+        // AS 65001, hold 180, MP IPv4/unicast, Route Refresh, Graceful Restart (restart time 180, no families).
+        var message = Hex.Bytes(Hex.Marker + "002B 01 04 FDE9 00B4 B9ECF040 0E 02 0C 01 04 0001 0001 0200 4002 00B4");
+        var buffer = new System.Buffers.ReadOnlySequence<byte>(message);
+        Assert.True(BgpFraming.TryReadMessage(ref buffer, 4096, out var type, out var body));
+        Assert.Equal(BgpMessageType.Open, type);
+        var open = OpenCodec.Read(body);
+        Assert.Equal((65001, 180, "185.236.240.64"), (open.MyAs, open.HoldTime, open.BgpIdAddress.ToString()));
+        Assert.Null(open.Capabilities.FourOctetAs);
+        Assert.Equal([AfiSafi.IPv4Unicast], open.Capabilities.Multiprotocol);
+        Assert.True(open.Capabilities.RouteRefresh);
+        Assert.Equal((0, 180), (open.Capabilities.GracefulRestart!.Flags, open.Capabilities.GracefulRestart.RestartTime));
+        Assert.Empty(open.Capabilities.GracefulRestart.Families);
+
+        var negotiated = OpenNegotiation.Negotiate(open, new LocalOpenPolicy
+        {
+            LocalAs = 64513, PeerAs = 65001, BgpId = 0xC6120002, HoldTime = 90, Families = [AfiSafi.IPv4Unicast, AfiSafi.IPv6Unicast],
+        });
+        Assert.False(negotiated.FourOctetAs);
+        Assert.Equal([AfiSafi.IPv4Unicast], negotiated.Families);
+    }
+
+    [Fact]
     public void Reads_every_known_capability_and_keeps_unknown_ones()
     {
         // Each capability in its own parameter, as GoBGP sends them.

@@ -247,6 +247,15 @@ public class UpdateDecoderTests
     }
 
     [Fact]
+    public void Next_hop_is_ignored_without_ipv4_nlri()
+    {
+        var u = Decode(Origin + AsPath + "40 03 04 00000000" + MpReachV6, "");
+        Assert.Empty(u.Errors);
+        Assert.Null(u.NextHop);
+        Assert.Single(u.MpReach!.Nlri);
+    }
+
+    [Fact]
     public void Missing_origin_with_mp_reach_only_is_treat_as_withdraw()
     {
         AssertOutcome(Decode(AsPath + MpReachV6, ""), 1, AttributeErrorAction.TreatAsWithdraw);
