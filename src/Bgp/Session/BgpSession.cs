@@ -60,8 +60,8 @@ internal sealed class BgpSession : IDisposable
         Outbound = outbound;
         _label = peer.Label;
         var config = peer.Config;
-        _hold = new SessionTimer(peer.Time, SessionTimerKind.Hold, _ => Signal(HoldSignal));
-        _keepalive = new SessionTimer(peer.Time, SessionTimerKind.Keepalive, _ => Signal(KeepaliveSignal));
+        _hold = new SessionTimer(peer.Time, () => Signal(HoldSignal));
+        _keepalive = new SessionTimer(peer.Time, () => Signal(KeepaliveSignal));
         _state = outbound ? BgpState.Connect : BgpState.Active;
         _timers = new SessionTimers(config.ConnectRetryTime, config.HoldTime, config.KeepaliveTime ?? config.HoldTime / 3);
         LocalBgpId = BgpIdentifier.FromAddress(LocalAddresses.RouterId(config.RouterId, connection.LocalEndPoint.Address));

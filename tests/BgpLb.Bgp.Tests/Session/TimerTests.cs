@@ -11,7 +11,7 @@ public class TimerTests
     {
         var time = new FakeTimeProvider();
         var fired = 0;
-        using var timer = new SessionTimer(time, SessionTimerKind.Hold, _ => fired++);
+        using var timer = new SessionTimer(time, () => fired++);
 
         timer.Start(TimeSpan.FromSeconds(3));
         time.Advance(TimeSpan.FromSeconds(2));
@@ -31,7 +31,7 @@ public class TimerTests
     {
         var time = new FakeTimeProvider();
         var fired = 0;
-        using var timer = new SessionTimer(time, SessionTimerKind.Keepalive, _ => fired++);
+        using var timer = new SessionTimer(time, () => fired++);
         timer.Start(TimeSpan.FromSeconds(1));
         timer.Stop();
 
