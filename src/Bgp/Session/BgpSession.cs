@@ -454,7 +454,7 @@ internal sealed class BgpSession : IDisposable
             rest = rest[UpdateWriter.WriteWithdrawals(_output, family, rest, _maxLength)..];
             updates++;
         }
-        _unflushed |= updates > 0;
+        UpdatesWritten(updates);
         return updates;
     }
 
@@ -472,8 +472,16 @@ internal sealed class BgpSession : IDisposable
                 updates++;
             }
         }
-        _unflushed |= updates > 0;
+        UpdatesWritten(updates);
         return (updates, prefixes);
+    }
+
+    /// <summary>RFC 4271 §8.2.2: sending an UPDATE restarts the KeepaliveTimer (when it runs at all).</summary>
+    private void UpdatesWritten(int updates)
+    {
+        if (updates == 0) return;
+        _unflushed = true;
+        if (_keepalive.Running) _keepalive.Start(_keepaliveInterval);
     }
 
     /// <summary>The pre-encoded attribute block for one attribute set, cached for the life of the session.</summary>

@@ -154,6 +154,8 @@ internal sealed class PeerSession
             {
                 var outcome = await backoff.ExecuteAsync(static (self, ct) => self.AttemptAsync(ct), this, _lifetime.Token).ConfigureAwait(false);
                 if (outcome == AttemptOutcome.Stopped) break;
+                // An Established session ended: the backoff starts over, after one base delay of idle hold.
+                await Task.Delay(ReconnectBackoff.BaseDelay, Time, _lifetime.Token).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (_lifetime.IsCancellationRequested)
