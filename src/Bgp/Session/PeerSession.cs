@@ -146,7 +146,7 @@ internal sealed class PeerSession
 
     private async Task RunAsync(Task predecessor)
     {
-        await predecessor.ConfigureAwait(false);
+        await predecessor.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         var backoff = ReconnectBackoff.Create(Time, Config.ConnectRetryTime, (attempt, delay) => SessionLog.Backoff(_logger, Label, attempt, delay));
         try
         {
@@ -168,7 +168,8 @@ internal sealed class PeerSession
         Task idle;
         lock (_lock) idle = _sessionsIdle.Task;
         await idle.ConfigureAwait(false);
-        ReportPrefixes();
+        // The peer is gone from this manager: its gauges must not keep showing prefixes.
+        Metrics.Prefixes(Label, 0, 0);
     }
 
     private async ValueTask<AttemptOutcome> AttemptAsync(CancellationToken ct)
