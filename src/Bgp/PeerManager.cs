@@ -44,7 +44,7 @@ public sealed class PeerManager : IAsyncDisposable
         _metrics = metrics;
     }
 
-    /// <summary>The bound passive endpoint once started (resolves port 0 of a listener created by a test factory), or null.</summary>
+    /// <summary>The bound passive endpoint once started, or null when not listening.</summary>
     public IPEndPoint? ListenEndPoint => _listener?.LocalEndPoint;
 
     /// <summary>Starts the passive listener when <see cref="PeerManagerOptions.ListenEndPoint"/> is set with a non-zero port.</summary>

@@ -11,6 +11,8 @@ namespace BgpLb.Bgp.Transport;
 public sealed class SocketBgpTransportFactory : IBgpTransportFactory
 {
     private const int MaxTtl = 255;
+    private const int IpProtoIPv6 = 41;
+    private const int Ipv6UnicastHops = 16;
 
     public async ValueTask<BgpConnection> ConnectAsync(BgpPeerConfig peer, CancellationToken ct)
     {
@@ -71,8 +73,15 @@ public sealed class SocketBgpTransportFactory : IBgpTransportFactory
     internal static void SetTtl(Socket socket, int ttl)
     {
         if (socket.AddressFamily == AddressFamily.InterNetworkV6)
-            socket.SetSocketOption(SocketOptionLevel.IPv6, SocketOptionName.HopLimit, ttl);
+        {
+            // SocketOptionName.HopLimit is IPV6_HOPLIMIT (a receive option); the unicast hop limit is IPV6_UNICAST_HOPS.
+            Span<byte> value = stackalloc byte[sizeof(int)];
+            BitConverter.TryWriteBytes(value, ttl);
+            socket.SetRawSocketOption(IpProtoIPv6, Ipv6UnicastHops, value);
+        }
         else
+        {
             socket.Ttl = (short)ttl;
+        }
     }
 }

@@ -47,6 +47,20 @@ public class SocketTransportTests
         server.Input.AdvanceTo(read.Buffer.End);
     }
 
+    [Fact]
+    public async Task Ipv6_ebgp_connection_with_md5_connects_over_loopback()
+    {
+        await using var listener = _factory.Listen(new IPEndPoint(IPAddress.IPv6Loopback, 0));
+        listener.SetPeerPassword(IPAddress.IPv6Loopback, "v6-secret");
+        var accept = listener.AcceptAsync(CancellationToken.None).AsTask();
+
+        await using var client = await _factory.ConnectAsync(Peer(IPAddress.IPv6Loopback, listener.LocalEndPoint.Port, "v6-secret"), CancellationToken.None)
+            .AsTask().WaitAsync(Timeout);
+        await using var server = await accept.WaitAsync(Timeout);
+
+        Assert.Equal(IPAddress.IPv6Loopback, server.RemoteEndPoint.Address);
+    }
+
     [Theory]
     [InlineData(64512u, false, 1)]
     [InlineData(64512u, true, 255)]
@@ -55,6 +69,21 @@ public class SocketTransportTests
     {
         var config = Peer(IPAddress.Loopback, 179) with { PeerAsn = peerAs, EbgpMultiHop = multiHop };
         Assert.Equal(expected, SocketBgpTransportFactory.TtlFor(config));
+    }
+
+    [Theory]
+    [InlineData(AddressFamily.InterNetwork, 0, 2)]        // IPPROTO_IP, IP_TTL
+    [InlineData(AddressFamily.InterNetworkV6, 41, 16)]    // IPPROTO_IPV6, IPV6_UNICAST_HOPS
+    public void Ttl_lands_in_the_kernel_option(AddressFamily family, int level, int option)
+    {
+        using var socket = new Socket(family, SocketType.Stream, ProtocolType.Tcp);
+        SocketBgpTransportFactory.SetTtl(socket, 1);
+        var value = new byte[4];
+        socket.GetRawSocketOption(level, option, value);
+        Assert.Equal(1, BitConverter.ToInt32(value));
+        SocketBgpTransportFactory.SetTtl(socket, 255);
+        socket.GetRawSocketOption(level, option, value);
+        Assert.Equal(255, BitConverter.ToInt32(value));
     }
 
     [Fact]
