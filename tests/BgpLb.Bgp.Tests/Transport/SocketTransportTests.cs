@@ -61,6 +61,24 @@ public class SocketTransportTests
         Assert.Equal(IPAddress.IPv6Loopback, server.RemoteEndPoint.Address);
     }
 
+    [Fact]
+    public async Task Dual_stack_listener_applies_md5_to_ipv4_peers_and_reports_plain_ipv4_addresses()
+    {
+        var port = FreePort(IPAddress.IPv6Any);
+        await using var listener = _factory.Listen(new IPEndPoint(IPAddress.IPv6Any, port));
+        listener.SetPeerPassword(IPAddress.Loopback, "dual");
+
+        using (var none = new CancellationTokenSource(TimeSpan.FromSeconds(2)))
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+                await _factory.ConnectAsync(Peer(IPAddress.Loopback, port), none.Token));
+        var accept = listener.AcceptAsync(CancellationToken.None).AsTask();
+        await using var client = await _factory.ConnectAsync(Peer(IPAddress.Loopback, port, "dual"), CancellationToken.None).AsTask().WaitAsync(Timeout);
+        await using var server = await accept.WaitAsync(Timeout);
+
+        Assert.Equal(IPAddress.Loopback, server.RemoteEndPoint.Address);
+        Assert.Equal(IPAddress.Loopback, server.LocalEndPoint.Address);
+    }
+
     [Theory]
     [InlineData(64512u, false, 1)]
     [InlineData(64512u, true, 255)]
