@@ -27,6 +27,7 @@ public sealed class PeerManager : IAsyncDisposable
     private IBgpListener? _listener;
     private Task _acceptLoop = Task.CompletedTask;
     private bool _stopped;
+    private int _disposed;
 
     public PeerManager(PeerManagerOptions options, IBgpTransportFactory transport, TimeProvider time, ILoggerFactory loggerFactory, BgpMetrics metrics)
     {
@@ -43,7 +44,7 @@ public sealed class PeerManager : IAsyncDisposable
         _metrics = metrics;
     }
 
-    /// <summary>The bound passive endpoint once started (resolves port 0 of a listener created by a test factory), or null.</summary>
+    /// <summary>The bound passive endpoint once started, or null when not listening.</summary>
     public IPEndPoint? ListenEndPoint => _listener?.LocalEndPoint;
 
     /// <summary>Starts the passive listener when <see cref="PeerManagerOptions.ListenEndPoint"/> is set with a non-zero port.</summary>
@@ -156,9 +157,9 @@ public sealed class PeerManager : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         using var timeout = new CancellationTokenSource(DisposeTimeout, _time);
         await StopAsync(timeout.Token).ConfigureAwait(false);
-        _acceptCancel.Dispose();
     }
 
     private PeerSession StartPeer(PeerIntent intent, Task predecessor)

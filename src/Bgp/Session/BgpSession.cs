@@ -25,6 +25,7 @@ internal sealed class BgpSession : IDisposable
     private const int StopSignal = 8;
     private const int CollisionSignal = 16;
     private static readonly TimeSpan CloseFlushTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan MinSendHoldTime = TimeSpan.FromMinutes(8);
 
     private readonly PeerSession _peer;
     private readonly BgpConnection _connection;
@@ -59,8 +60,8 @@ internal sealed class BgpSession : IDisposable
         Outbound = outbound;
         _label = peer.Label;
         var config = peer.Config;
-        _hold = new SessionTimer(peer.Time, SessionTimerKind.Hold, _ => Signal(HoldSignal));
-        _keepalive = new SessionTimer(peer.Time, SessionTimerKind.Keepalive, _ => Signal(KeepaliveSignal));
+        _hold = new SessionTimer(peer.Time, () => Signal(HoldSignal));
+        _keepalive = new SessionTimer(peer.Time, () => Signal(KeepaliveSignal));
         _state = outbound ? BgpState.Connect : BgpState.Active;
         _timers = new SessionTimers(config.ConnectRetryTime, config.HoldTime, config.KeepaliveTime ?? config.HoldTime / 3);
         LocalBgpId = BgpIdentifier.FromAddress(LocalAddresses.RouterId(config.RouterId, connection.LocalEndPoint.Address));
@@ -93,6 +94,7 @@ internal sealed class BgpSession : IDisposable
     public Task<AttemptOutcome> Completion { get; private set; } = Task.FromResult(AttemptOutcome.Failed);
 
     public void Start(CancellationToken abort) => Completion = RunAsync(abort);
+
 
     /// <summary>Asks the loop to send Cease with <paramref name="cause"/> and close (ManualStop, or AutomaticStop when not manual).</summary>
     public void RequestStop(NotificationMessage cause, bool manual)
@@ -150,11 +152,19 @@ internal sealed class BgpSession : IDisposable
             stopped = true;
             SetState(BgpState.Idle, "aborted");
         }
-        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
         {
             _peer.RecordError($"connection error: {ex.Message}");
             _closing = true;
             SetState(BgpState.Idle, $"connection error: {ex.Message}");
+        }
+        catch (Exception ex)
+        {
+            // A bug must not kill the peer's connect loop: log it, close this connection and let the backoff retry.
+            SessionLog.SessionFailed(_logger, _label, ex);
+            _peer.RecordError($"internal error: {ex.Message}");
+            _closing = true;
+            SetState(BgpState.Idle, "internal error");
         }
         finally
         {
@@ -183,12 +193,46 @@ internal sealed class BgpSession : IDisposable
         await _connection.DisposeAsync().ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Flushes queued messages. A flush that cannot complete because the peer stops reading is bounded by the RFC 9687 send
+    /// hold timer (the receive hold timer cannot fire while the loop waits here); on expiry the connection is dropped.
+    /// </summary>
     private async ValueTask FlushAsync(CancellationToken abort)
     {
         if (!_unflushed) return;
         _unflushed = false;
-        var result = await _output.FlushAsync(abort).ConfigureAwait(false);
+        var flush = _output.FlushAsync(abort);
+        FlushResult result;
+        if (flush.IsCompletedSuccessfully)
+        {
+            result = flush.Result;
+        }
+        else
+        {
+            try
+            {
+                result = await flush.AsTask().WaitAsync(SendHoldTime, _peer.Time, abort).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                SessionLog.SendHoldTimerExpired(_logger, _label, SendHoldTime);
+                _peer.RecordError("send hold timer expired");
+                _closing = true;
+                SetState(BgpState.Idle, "send hold timer expired");
+                return;
+            }
+        }
         if (result.IsCompleted && !_closing) Fire(BgpEvent.TcpConnectionFails, null, "connection closed by peer");
+    }
+
+    /// <summary>RFC 9687: at least 8 minutes, and at least twice the hold time.</summary>
+    private TimeSpan SendHoldTime
+    {
+        get
+        {
+            var twiceHold = 2 * _timers.HoldTime;
+            return twiceHold > MinSendHoldTime ? twiceHold : MinSendHoldTime;
+        }
     }
 
     private void ReadMessages(ref ReadOnlySequence<byte> buffer)
@@ -410,7 +454,7 @@ internal sealed class BgpSession : IDisposable
             rest = rest[UpdateWriter.WriteWithdrawals(_output, family, rest, _maxLength)..];
             updates++;
         }
-        _unflushed |= updates > 0;
+        UpdatesWritten(updates);
         return updates;
     }
 
@@ -428,8 +472,16 @@ internal sealed class BgpSession : IDisposable
                 updates++;
             }
         }
-        _unflushed |= updates > 0;
+        UpdatesWritten(updates);
         return (updates, prefixes);
+    }
+
+    /// <summary>RFC 4271 §8.2.2: sending an UPDATE restarts the KeepaliveTimer (when it runs at all).</summary>
+    private void UpdatesWritten(int updates)
+    {
+        if (updates == 0) return;
+        _unflushed = true;
+        if (_keepalive.Running) _keepalive.Start(_keepaliveInterval);
     }
 
     /// <summary>The pre-encoded attribute block for one attribute set, cached for the life of the session.</summary>

@@ -88,20 +88,21 @@ internal sealed class PeerSession
     /// <summary>An inbound connection from this peer's address.</summary>
     public void AcceptInbound(BgpConnection connection)
     {
-        BgpSession? session = null;
-        byte rejection = 0;
+        byte rejection;
         lock (_lock)
         {
             if (_stopCause is not null) rejection = CeaseSubcode.PeerDeconfigured;
             else if (_sessions.Exists(s => s.State == BgpState.Established)) rejection = CeaseSubcode.ConnectionCollisionResolution;
             else if (_sessions.Count >= MaxConnections) rejection = CeaseSubcode.ConnectionRejected;
-            else session = Add(connection, outbound: false);
+            else
+            {
+                Add(connection, outbound: false);
+                return;
+            }
         }
-        if (session is null)
-        {
-            SessionLog.RejectedInbound(_logger, Label, connection.RemoteEndPoint);
-            _ = RejectAsync(connection, rejection);
-        }
+        var reason = NotificationNames.Subcode((byte)BgpErrorCode.Cease, rejection);
+        SessionLog.RejectedInbound(_logger, Label, connection.RemoteEndPoint, reason);
+        _ = RejectAsync(connection, rejection);
     }
 
     private static async Task RejectAsync(BgpConnection connection, byte ceaseSubcode)
@@ -121,9 +122,22 @@ internal sealed class PeerSession
         }
     }
 
-    private BgpSession Add(BgpConnection connection, bool outbound)
+    /// <returns>The started session, or null when it could not be created (the connection is then closed).</returns>
+    private BgpSession? Add(BgpConnection connection, bool outbound)
     {
-        var session = new BgpSession(this, connection, outbound, _logger);
+        BgpSession session;
+        try
+        {
+            session = new BgpSession(this, connection, outbound, _logger);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // No usable BGP identifier (no RouterId and no IPv4 address anywhere).
+            SessionLog.SessionFailed(_logger, Label, ex);
+            RecordError(ex.Message);
+            _ = connection.DisposeAsync().AsTask();
+            return null;
+        }
         _sessions.Add(session);
         if (_sessions.Count == 1) _sessionsIdle = NewIdleSignal(completed: false);
         session.Start(_abort.Token);
@@ -132,7 +146,7 @@ internal sealed class PeerSession
 
     private async Task RunAsync(Task predecessor)
     {
-        await predecessor.ConfigureAwait(false);
+        await predecessor.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         var backoff = ReconnectBackoff.Create(Time, Config.ConnectRetryTime, (attempt, delay) => SessionLog.Backoff(_logger, Label, attempt, delay));
         try
         {
@@ -140,6 +154,8 @@ internal sealed class PeerSession
             {
                 var outcome = await backoff.ExecuteAsync(static (self, ct) => self.AttemptAsync(ct), this, _lifetime.Token).ConfigureAwait(false);
                 if (outcome == AttemptOutcome.Stopped) break;
+                // An Established session ended: the backoff starts over, after one base delay of idle hold.
+                await Task.Delay(ReconnectBackoff.BaseDelay, Time, _lifetime.Token).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (_lifetime.IsCancellationRequested)
@@ -152,7 +168,8 @@ internal sealed class PeerSession
         Task idle;
         lock (_lock) idle = _sessionsIdle.Task;
         await idle.ConfigureAwait(false);
-        ReportPrefixes();
+        // The peer is gone from this manager: its gauges must not keep showing prefixes.
+        Metrics.Prefixes(Label, 0, 0);
     }
 
     private async ValueTask<AttemptOutcome> AttemptAsync(CancellationToken ct)
@@ -178,7 +195,7 @@ internal sealed class PeerSession
             return AttemptOutcome.Failed;
         }
 
-        BgpSession session;
+        BgpSession? session;
         lock (_lock)
         {
             if (_stopCause is not null)
@@ -189,7 +206,7 @@ internal sealed class PeerSession
             session = Add(connection, outbound: true);
         }
         SetDialState(BgpState.Idle);
-        return await session.Completion.ConfigureAwait(false);
+        return session is null ? AttemptOutcome.Failed : await session.Completion.ConfigureAwait(false);
     }
 
     private void SetDialState(BgpState state)

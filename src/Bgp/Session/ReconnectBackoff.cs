@@ -8,7 +8,7 @@ internal enum AttemptOutcome
 {
     /// <summary>Connect failed or the session closed before Established: back off before the next attempt.</summary>
     Failed,
-    /// <summary>The session had been Established and then closed: reconnect at once with a fresh backoff.</summary>
+    /// <summary>The session had been Established and then closed: reconnect after <see cref="ReconnectBackoff.BaseDelay"/> with a fresh backoff.</summary>
     WasEstablished,
     Stopped,
 }

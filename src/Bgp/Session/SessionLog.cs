@@ -50,8 +50,11 @@ internal static partial class SessionLog
     [LoggerMessage(EventId = 1213, Level = LogLevel.Error, Message = "Peer {Peer} session failed")]
     public static partial void SessionFailed(ILogger logger, string peer, Exception exception);
 
-    [LoggerMessage(EventId = 1214, Level = LogLevel.Information, Message = "Peer {Peer} inbound connection from {Remote} rejected: a session is already Established")]
-    public static partial void RejectedInbound(ILogger logger, string peer, IPEndPoint remote);
+    [LoggerMessage(EventId = 1214, Level = LogLevel.Information, Message = "Peer {Peer} inbound connection from {Remote} rejected with Cease/{Reason}")]
+    public static partial void RejectedInbound(ILogger logger, string peer, IPEndPoint remote, string reason);
+
+    [LoggerMessage(EventId = 1215, Level = LogLevel.Warning, Message = "Peer {Peer} send hold timer expired: the peer read nothing for {SendHoldTime}; closing")]
+    public static partial void SendHoldTimerExpired(ILogger logger, string peer, TimeSpan sendHoldTime);
 }
 
 internal static class NotificationNames

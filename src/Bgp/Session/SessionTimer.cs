@@ -1,11 +1,5 @@
 namespace BgpLb.Bgp.Session;
 
-internal enum SessionTimerKind
-{
-    Hold,
-    Keepalive,
-}
-
 /// <summary>
 /// One restartable one-shot timer on an injected <see cref="TimeProvider"/>. Restarting reuses the same <see cref="ITimer"/>
 /// (the hold timer restarts on every received message, which must not allocate). A callback from an earlier schedule can
@@ -18,18 +12,16 @@ internal sealed class SessionTimer : IDisposable
     private readonly ITimer _timer;
     private long _deadlineTicks = long.MaxValue;
 
-    private readonly Action<SessionTimerKind> _fired;
-    private readonly SessionTimerKind _kind;
+    private readonly Action _fired;
 
-    public SessionTimer(TimeProvider time, SessionTimerKind kind, Action<SessionTimerKind> fired)
+    public SessionTimer(TimeProvider time, Action fired)
     {
         _time = time;
-        _kind = kind;
         _fired = fired;
         _timer = time.CreateTimer(static s => ((SessionTimer)s!).OnFired(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
-    private void OnFired() => _fired(_kind);
+    private void OnFired() => _fired();
 
     public bool Running => _deadlineTicks != long.MaxValue;
 

@@ -11,6 +11,8 @@ namespace BgpLb.Bgp.Transport;
 public sealed class SocketBgpTransportFactory : IBgpTransportFactory
 {
     private const int MaxTtl = 255;
+    private const int IpProtoIPv6 = 41;
+    private const int Ipv6UnicastHops = 16;
 
     public async ValueTask<BgpConnection> ConnectAsync(BgpPeerConfig peer, CancellationToken ct)
     {
@@ -39,7 +41,25 @@ public sealed class SocketBgpTransportFactory : IBgpTransportFactory
     {
         socket.NoDelay = true;
         var connection = SocketConnection.Create(socket, name: "bgp");
-        return new BgpConnection(connection, (IPEndPoint)socket.LocalEndPoint!, (IPEndPoint)socket.RemoteEndPoint!, connection);
+        return new BgpConnection(connection, (IPEndPoint)socket.LocalEndPoint!, (IPEndPoint)socket.RemoteEndPoint!, new DrainingCloser(connection));
+    }
+
+    /// <summary>
+    /// Disposing a <see cref="SocketConnection"/> closes the socket at once, dropping output its send loop has not written yet
+    /// (typically the final NOTIFICATION). The output pipe is already completed when this runs, so wait briefly for it to drain.
+    /// </summary>
+    private sealed class DrainingCloser(SocketConnection connection) : IAsyncDisposable
+    {
+        private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(2);
+        private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(5);
+
+        public async ValueTask DisposeAsync()
+        {
+            var deadline = Environment.TickCount64 + (long)DrainTimeout.TotalMilliseconds;
+            while (connection.GetCounters().BytesWaitingToBeSent > 0 && Environment.TickCount64 < deadline)
+                await Task.Delay(PollInterval).ConfigureAwait(false);
+            connection.Dispose();
+        }
     }
 
     /// <summary>TTL for the active side: 1 for single-hop eBGP, 255 for eBGP multihop, the system default for iBGP.</summary>
@@ -53,8 +73,15 @@ public sealed class SocketBgpTransportFactory : IBgpTransportFactory
     internal static void SetTtl(Socket socket, int ttl)
     {
         if (socket.AddressFamily == AddressFamily.InterNetworkV6)
-            socket.SetSocketOption(SocketOptionLevel.IPv6, SocketOptionName.HopLimit, ttl);
+        {
+            // SocketOptionName.HopLimit is IPV6_HOPLIMIT (a receive option); the unicast hop limit is IPV6_UNICAST_HOPS.
+            Span<byte> value = stackalloc byte[sizeof(int)];
+            BitConverter.TryWriteBytes(value, ttl);
+            socket.SetRawSocketOption(IpProtoIPv6, Ipv6UnicastHops, value);
+        }
         else
+        {
             socket.Ttl = (short)ttl;
+        }
     }
 }

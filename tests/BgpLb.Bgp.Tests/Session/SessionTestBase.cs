@@ -30,7 +30,8 @@ public abstract class SessionTestBase : IAsyncLifetime, IDisposable
     internal const uint RouterAs = 64512;
     internal static readonly IPAddress RouterAddress = IPAddress.Parse("198.18.0.2");
 
-    internal readonly FakeTimeProvider Time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+    internal static readonly DateTimeOffset Start = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    internal readonly FakeTimeProvider Time = new(Start);
     internal readonly TestTransport Transport = new();
     internal readonly TestMeterFactory MeterFactory = new();
     private PeerManager? _manager;
@@ -77,6 +78,19 @@ public abstract class SessionTestBase : IAsyncLifetime, IDisposable
         Assert.Equal(BgpMessageType.Notification, m.Type);
         var n = NotificationCodec.Read(m.Body);
         Assert.Equal((code, subcode), (n.Code, n.Subcode));
+    }
+
+    /// <summary>Advances virtual time in <paramref name="step"/>s until <paramref name="condition"/> holds (the loops arm their
+    /// delays asynchronously, so a single advance could come too early).</summary>
+    internal async Task AdvanceUntilAsync(Func<bool> condition, TimeSpan step)
+    {
+        var deadline = DateTime.UtcNow + FakePeer.Timeout;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) Assert.Fail("condition not met in time");
+            Time.Advance(step);
+            await Task.Delay(10);
+        }
     }
 
     internal async Task WaitForStateAsync(BgpState state)

@@ -145,6 +145,33 @@ public class SessionTests : SessionTestBase
     }
 
     [Fact]
+    public async Task Sending_an_update_postpones_the_next_keepalive()
+    {
+        var config = Peer();
+        var peer = await EstablishAsync(config, []);
+        Assert.True(IsEndOfRib(await peer.ReadAsync()));
+        Assert.True(IsEndOfRib(await peer.ReadAsync()));
+
+        Time.Advance(TimeSpan.FromSeconds(20));
+        Manager.Apply([Intent(config, R("203.0.113.1/32"))]);
+        Assert.Single(Decode(await peer.ReadAsync()).Nlri);
+        Time.Advance(TimeSpan.FromSeconds(29));
+        Assert.True(await peer.IsQuietAsync());
+        Time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(BgpMessageType.Keepalive, (await peer.ReadAsync()).Type);
+    }
+
+    [Fact]
+    public async Task Ebgp_two_octet_peer_gets_two_octet_as_path()
+    {
+        var peer = await EstablishAsync(Peer(), [R("203.0.113.1/32")], fourOctetAs: false);
+
+        var update = UpdateDecoder.Decode((await peer.ReadAsync()).Body, new UpdateDecodeContext(FourOctetAs: false, IsInternal: false));
+        Assert.Equal([LocalAs], Assert.Single(update.AsPath!).Asns);
+        Assert.Equal(RouterAs, Status().RemoteAsn);
+    }
+
+    [Fact]
     public async Task Zero_hold_time_sends_no_keepalives_and_never_expires()
     {
         var peer = await EstablishAsync(Peer(hold: TimeSpan.Zero), []);
@@ -286,6 +313,20 @@ public class SessionTests : SessionTestBase
     }
 
     [Fact]
+    public async Task Session_level_update_error_sends_its_notification_and_reconnects_after_backoff()
+    {
+        var peer = await EstablishAsync(Peer(), []);
+        await peer.SendAsync(w => w.Write(Message(BgpMessageType.Update, Convert.FromHexString("FFFF0000"))));
+
+        var rest = await peer.ReadUntilClosedAsync();
+        AssertNotification(rest[^1], BgpErrorCode.Update, UpdateSubcode.MalformedAttributeList);
+        await Task.Delay(200);
+        Assert.Equal(1, Transport.ConnectAttempts);
+        await AdvanceUntilAsync(() => Transport.ConnectAttempts == 2, TimeSpan.FromMilliseconds(250));
+        Assert.InRange(Time.GetUtcNow() - Start, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2));
+    }
+
+    [Fact]
     public async Task Notification_from_peer_closes_and_is_recorded()
     {
         var peer = await EstablishAsync(Peer(), []);
@@ -317,10 +358,10 @@ public class SessionTests : SessionTestBase
         Assert.Equal(BgpState.Active, Status().State);
         Assert.Contains("connect failed", Status().LastError, StringComparison.Ordinal);
 
-        Time.Advance(TimeSpan.FromSeconds(2)); // the first delay is at most 2 x the 1 s base with jitter
-        await WaitForAsync(() => Transport.ConnectAttempts == 2);
+        await AdvanceUntilAsync(() => Transport.ConnectAttempts == 2, TimeSpan.FromMilliseconds(100));
+        Assert.True(Time.GetUtcNow() - Start < TimeSpan.FromSeconds(3), "the first retry follows the 1 s base delay (with jitter)");
         Transport.Reachable = true;
-        Time.Advance(TimeSpan.FromSeconds(5)); // capped at ConnectRetryTime
+        await AdvanceUntilAsync(() => Transport.ConnectAttempts == 3, TimeSpan.FromSeconds(1));
         var peer = await Transport.NextConnectionAsync();
         await peer.EstablishAsync(RouterAs);
         await WaitForStateAsync(BgpState.Established);
@@ -332,10 +373,63 @@ public class SessionTests : SessionTestBase
         var peer = await EstablishAsync(Peer(), [R("203.0.113.1/32")]);
         await WaitForStateAsync(BgpState.Established);
         peer.Close();
+        await AdvanceUntilAsync(() => Transport.ConnectAttempts == 2, TimeSpan.FromMilliseconds(250));
 
         var again = await Transport.NextConnectionAsync();
         await again.EstablishAsync(RouterAs);
         Assert.Equal([IPNetwork.Parse("203.0.113.1/32")], Decode(await again.ReadAsync()).Nlri);
+    }
+
+    [Fact]
+    public async Task Ipv6_session_announces_ipv6_routes_with_the_local_ipv6_next_hop()
+    {
+        Transport.LocalEndPoint = new IPEndPoint(IPAddress.Parse("2001:db8::1"), 40000);
+        var config = Peer() with { Address = IPAddress.Parse("2001:db8::2"), RouterId = IPAddress.Parse("198.18.0.1") };
+        var peer = await EstablishAsync(config, [R("2001:db8:100::1/128"), R("203.0.113.1/32")]);
+
+        var update = Decode(await peer.ReadAsync());
+        var reach = Assert.IsType<MpReachNlri>(update.MpReach);
+        Assert.Equal(AfiSafi.IPv6Unicast, reach.Family);
+        Assert.Equal(IPAddress.Parse("2001:db8::1"), reach.NextHop);
+        Assert.Equal([IPNetwork.Parse("2001:db8:100::1/128")], reach.Nlri);
+        // No IPv4 address on the interface of the local address: IPv4 routes cannot get a next hop and are not sent.
+        Assert.True(IsEndOfRib(await peer.ReadAsync()));
+        Assert.True(IsEndOfRib(await peer.ReadAsync()));
+        Assert.True(await peer.IsQuietAsync());
+    }
+
+    [Fact]
+    public async Task DisableMP_offers_only_the_peer_family_and_hostname_adds_fqdn()
+    {
+        Manager.Apply([Intent(Peer() with { DisableMP = true, Hostname = "node-1" })]);
+        var peer = await Transport.NextConnectionAsync();
+
+        var open = OpenCodec.Read((await peer.ReadAsync()).Body);
+
+        Assert.Equal([AfiSafi.IPv4Unicast], open.Capabilities.Multiprotocol);
+        Assert.Equal("node-1", open.Capabilities.HostName);
+    }
+
+    [Fact]
+    public async Task Peer_that_stops_reading_is_dropped_by_the_send_hold_timer()
+    {
+        var config = Peer();
+        var peer = await EstablishAsync(config, []);
+        Assert.True(IsEndOfRib(await peer.ReadAsync()));
+        Assert.True(IsEndOfRib(await peer.ReadAsync()));
+        peer.PauseReading();
+
+        Manager.Apply([Intent(config, [.. Enumerable.Range(0, 30000).Select(i => R($"10.{i >> 16}.{(i >> 8) & 255}.{i & 255}/32"))])]);
+        for (var minute = 0; minute < 10 && Status().State == BgpState.Established; minute++)
+        {
+            await Task.Delay(50);
+            Time.Advance(TimeSpan.FromMinutes(1));
+        }
+
+        await WaitForAsync(() => Status().LastError == "send hold timer expired");
+        peer.ResumeReading();
+        await peer.ReadUntilClosedAsync();
+        await AdvanceUntilAsync(() => Transport.ConnectAttempts == 2, TimeSpan.FromSeconds(1));
     }
 
     internal static byte[] Message(BgpMessageType type, byte[] body)

@@ -14,6 +14,9 @@ internal sealed class TestTransport : IBgpTransportFactory
     private readonly Channel<FakePeer> _connected = Channel.CreateUnbounded<FakePeer>();
     private readonly Channel<BgpConnection> _inbound = Channel.CreateUnbounded<BgpConnection>();
 
+    /// <summary>Local endpoint of outbound connections.</summary>
+    public IPEndPoint LocalEndPoint { get; set; } = Local;
+
     /// <summary>When false, connects fail (the peer is "down").</summary>
     public bool Reachable { get; set; } = true;
     public int ConnectAttempts;
@@ -22,7 +25,7 @@ internal sealed class TestTransport : IBgpTransportFactory
     {
         Interlocked.Increment(ref ConnectAttempts);
         if (!Reachable) throw new IOException("connection refused");
-        var (local, remote) = Pair(Local, new IPEndPoint(peer.Address, peer.Port));
+        var (local, remote) = Pair(LocalEndPoint, new IPEndPoint(peer.Address, peer.Port));
         _connected.Writer.TryWrite(remote);
         return ValueTask.FromResult(local);
     }
@@ -70,13 +73,33 @@ internal sealed record Received(BgpMessageType Type, byte[] Body)
 internal sealed class FakePeer
 {
     private readonly PipeWriter output;
+    private readonly PipeReader _input;
     private readonly Channel<Received> _messages = Channel.CreateUnbounded<Received>();
 
     public FakePeer(PipeReader input, PipeWriter output)
     {
         this.output = output;
+        _input = input;
         _ = PumpAsync(input);
     }
+
+    private volatile TaskCompletionSource _reading = CompletedGate();
+
+    private static TaskCompletionSource CompletedGate()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        gate.SetResult();
+        return gate;
+    }
+
+    /// <summary>Stops reading from the socket (after the read in progress), so the speaker's writes back up.</summary>
+    public void PauseReading()
+    {
+        _reading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _input.CancelPendingRead();
+    }
+
+    public void ResumeReading() => _reading.TrySetResult();
 
     private async Task PumpAsync(PipeReader input)
     {
@@ -84,6 +107,7 @@ internal sealed class FakePeer
         {
             while (true)
             {
+                await _reading.Task;
                 var result = await input.ReadAsync();
                 var buffer = result.Buffer;
                 try
