@@ -51,10 +51,12 @@ internal sealed class AllocationRun
             else
                 pending.Add(request);
         }
-        // PreferDualStack consumers that hold one family try to add the other from the same pool once every holder is placed.
+        // PreferDualStack consumers that hold one family (and did not ask for exactly that address) try to add the other
+        // from the same pool once every holder is placed.
         foreach (var (request, pool) in kept)
         {
-            if (request.Policy == FamilyPolicy.PreferDualStack && _entries[request.Key].Addresses.Length < request.Families.Length)
+            if (request.Policy == FamilyPolicy.PreferDualStack && request.RequestedAddresses.IsEmpty
+                && _entries[request.Key].Addresses.Length < request.Families.Length)
                 TryAddMissingFamily(request, pool);
         }
 
