@@ -8,7 +8,7 @@ using Grpc.Core;
 namespace BgpLb.Controller;
 
 /// <summary>proto/allocation.proto served from the <see cref="AllocationOwner"/>'s published state.</summary>
-public sealed class AllocationGrpcService(AllocationOwner owner) : V1.AllocationService.AllocationServiceBase
+public sealed class AllocationGrpcService(AllocationOwner owner, IHostApplicationLifetime lifetime) : V1.AllocationService.AllocationServiceBase
 {
     public override async Task<V1.ListAllocationsResponse> ListAllocations(V1.ListAllocationsRequest request, ServerCallContext context)
     {
@@ -45,11 +45,23 @@ public sealed class AllocationGrpcService(AllocationOwner owner) : V1.Allocation
     /// <summary>
     /// Waits for the first allocation (an empty snapshot from a controller that has not read its configuration yet would
     /// withdraw everything), then streams a snapshot or the missed changes, then each new revision. A watcher that falls
-    /// behind the history gets a snapshot instead of a queue: nothing is buffered per client.
+    /// behind the history gets a snapshot instead of a queue: nothing is buffered per client. Streams end when the
+    /// controller stops, so shutdown does not wait for watchers (they reconnect and resume).
     /// </summary>
     public override async Task WatchAllocations(V1.WatchAllocationsRequest request, IServerStreamWriter<V1.WatchAllocationsResponse> responseStream, ServerCallContext context)
     {
-        var cancellationToken = context.CancellationToken;
+        using var watch = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
+        try
+        {
+            await StreamAsync(request, responseStream, watch.Token);
+        }
+        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task StreamAsync(V1.WatchAllocationsRequest request, IServerStreamWriter<V1.WatchAllocationsResponse> responseStream, CancellationToken cancellationToken)
+    {
         await owner.Ready.WaitAsync(cancellationToken);
         var sent = request.Epoch == owner.Epoch ? request.Revision : ulong.MaxValue;
         while (true)

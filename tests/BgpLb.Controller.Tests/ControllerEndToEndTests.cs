@@ -229,7 +229,9 @@ public sealed class ControllerEndToEndTests : IAsyncLifetime, IAsyncDisposable
         Assert.Equal(["default/svc"], snapshots.Current.Allocated.Select(e => e.Key));
         var firstEpoch = snapshots.Current.Epoch;
 
+        var stopping = System.Diagnostics.Stopwatch.StartNew();
         await _fixture.StopAsync();
+        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(3), $"stopping with a watcher connected took {stopping.Elapsed}");
         await Task.Delay(500, cancel.Token); // several failed reconnects
         Assert.Equal(["default/svc"], watcher.Latest!.Allocated.Select(e => e.Key));
 
