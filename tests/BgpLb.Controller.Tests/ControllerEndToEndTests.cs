@@ -91,7 +91,8 @@ public sealed class ControllerEndToEndTests : IAsyncLifetime, IAsyncDisposable
     [Fact]
     public async Task Allocate_is_idempotent_persisted_and_released()
     {
-        _fixture.Write("config.yaml", Pool("main", "203.0.113.0/30") + Service("svc"));
+        var yaml = Pool("main", "203.0.113.0/30") + Service("svc");
+        _fixture.Write("config.yaml", yaml);
         await _fixture.StartAsync();
         var client = _fixture.Client();
 
@@ -123,6 +124,8 @@ public sealed class ControllerEndToEndTests : IAsyncLifetime, IAsyncDisposable
         var gone = await Assert.ThrowsAsync<RpcException>(async () => await client.GetAllocationAsync(new GetAllocationRequest { Key = "tool" }, cancellationToken: Timeout));
         Assert.Equal(StatusCode.NotFound, gone.StatusCode);
         Assert.DoesNotContain("\"tool\"", await File.ReadAllTextAsync(_fixture.StatePath), StringComparison.Ordinal);
+        Assert.Equal(yaml, await File.ReadAllTextAsync(Path.Combine(_fixture.Directory, "config.yaml"))); // never rewritten
+        Assert.Equal([".bgplb-state.json", "config.yaml"], Directory.GetFiles(_fixture.Directory).Select(Path.GetFileName).Order());
     }
 
     [Fact]
