@@ -1,0 +1,87 @@
+using System.Collections.Immutable;
+using System.Net;
+using System.Net.Sockets;
+
+namespace BgpLb.Allocation;
+
+/// <summary>Kubernetes spec.ipFamilyPolicy.</summary>
+public enum FamilyPolicy
+{
+    SingleStack,
+    PreferDualStack,
+    RequireDualStack,
+}
+
+/// <summary>One (protocol, port) a Service exposes; two sharing Services must not have one in common.</summary>
+public readonly record struct ServicePort(string Protocol, int Port)
+{
+    public override string ToString() => $"{Protocol}/{Port}";
+}
+
+/// <summary>
+/// What one consumer asks of the allocator: a LoadBalancer Service (<see cref="ServiceRequests.FromService"/>) or a
+/// named allocation made over gRPC by a tool outside Kubernetes (<see cref="External"/>).
+/// </summary>
+public sealed record AllocationRequest
+{
+    /// <summary>"namespace/name" for Services; the caller-chosen name (no '/') for external allocations.</summary>
+    public required string Key { get; init; }
+
+    /// <summary>The Service's namespace; empty for external allocations.</summary>
+    public string Namespace { get; init; } = "";
+    public IDictionary<string, string>? Labels { get; init; }
+    public IDictionary<string, string>? NamespaceLabels { get; init; }
+
+    public FamilyPolicy Policy { get; init; } = FamilyPolicy.SingleStack;
+
+    /// <summary>The families the consumer may get, primary first (one for SingleStack, two otherwise).</summary>
+    public ImmutableArray<AddressFamily> Families { get; init; } = [AddressFamily.InterNetwork];
+
+    /// <summary>Explicitly requested addresses (metallb.io/loadBalancerIPs or spec.loadBalancerIP), at most one per family.</summary>
+    public ImmutableArray<IPAddress> RequestedAddresses { get; init; } = [];
+
+    /// <summary>metallb.io/address-pool.</summary>
+    public string? Pool { get; init; }
+
+    /// <summary>metallb.io/allow-shared-ip; null when the consumer does not share.</summary>
+    public string? SharingKey { get; init; }
+
+    /// <summary>"" for externalTrafficPolicy Cluster; the pod selector for Local (sharing Services must have equal keys).</summary>
+    public string BackendKey { get; init; } = "";
+
+    public ImmutableArray<ServicePort> Ports { get; init; } = [];
+
+    /// <summary>Addresses the consumer holds according to itself (status.loadBalancer.ingress); used when there is no previous allocation.</summary>
+    public ImmutableArray<IPAddress> CurrentAddresses { get; init; } = [];
+
+    /// <summary>Why the request itself is unusable (e.g. both the annotation and spec.loadBalancerIP); null when it is fine.</summary>
+    public string? Problem { get; init; }
+
+    public bool IsExternal => Namespace.Length == 0;
+
+    /// <summary>A named allocation for a tool outside Kubernetes. It can use pools without a namespace or selector restriction.</summary>
+    public static AllocationRequest External(string name, FamilyPolicy policy = FamilyPolicy.SingleStack,
+        ImmutableArray<AddressFamily> families = default, string? pool = null, ImmutableArray<IPAddress> requestedAddresses = default,
+        string? sharingKey = null, ImmutableArray<ServicePort> ports = default)
+    {
+        var chosen = families.IsDefaultOrEmpty ? [AddressFamily.InterNetwork] : families;
+        return new AllocationRequest
+        {
+            Key = name,
+            Policy = policy,
+            Families = ServiceRequests.CompleteFamilies(policy, chosen),
+            Pool = string.IsNullOrEmpty(pool) ? null : pool,
+            RequestedAddresses = requestedAddresses.IsDefault ? [] : requestedAddresses,
+            SharingKey = string.IsNullOrEmpty(sharingKey) ? null : sharingKey,
+            Ports = ports.IsDefault ? [] : ports,
+            Problem = ValidateExternalName(name),
+        };
+    }
+
+    /// <summary>Null when <paramref name="name"/> is usable as an external allocation name.</summary>
+    public static string? ValidateExternalName(string name) =>
+        string.IsNullOrWhiteSpace(name) ? "the allocation name must not be empty"
+        : name.Contains('/', StringComparison.Ordinal) ? $"allocation name '{name}' must not contain '/' (reserved for namespace/name of Services)"
+        : name.Length > 253 ? "the allocation name must be at most 253 characters"
+        : null;
+}

@@ -1,0 +1,109 @@
+using System.Net;
+using BgpLb.Config;
+using BgpLb.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace BgpLb.Controller;
+
+/// <summary>The controller refused to start; the reason has been logged.</summary>
+public sealed class ControllerStartupException(string message) : Exception(message);
+
+/// <summary>
+/// bgplb-controller assembled and started: state file loaded, first configuration checked, allocation service (gRPC,
+/// HTTP/2 cleartext) and operational endpoints listening. Port 0 binds an ephemeral port; the bound ones are exposed.
+/// </summary>
+public sealed class ControllerHost : IAsyncDisposable
+{
+    private readonly ListenOptions _grpc;
+    private readonly ListenOptions _metrics;
+
+    private ControllerHost(WebApplication app, ListenOptions grpc, ListenOptions metrics)
+    {
+        App = app;
+        _grpc = grpc;
+        _metrics = metrics;
+    }
+
+    public WebApplication App { get; }
+    public IPEndPoint GrpcEndPoint => _grpc.IPEndPoint!;
+    public IPEndPoint MetricsEndPoint => _metrics.IPEndPoint!;
+    public AllocationOwner Owner => App.Services.GetRequiredService<AllocationOwner>();
+
+    /// <summary>Throws <see cref="ControllerStartupException"/> (already logged) on a corrupt state file or an unusable first configuration.</summary>
+    public static async Task<ControllerHost> StartAsync(ControllerOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.AddDaemonLogging(options.LogLevel);
+        ListenOptions? grpc = null;
+        ListenOptions? metrics = null;
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Listen(options.GrpcListen, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http2;
+                grpc = listen;
+            });
+            kestrel.Listen(options.MetricsListen, listen => metrics = listen);
+        });
+        builder.Host.ConfigureHostOptions(host => host.ShutdownTimeout = TimeSpan.FromSeconds(10));
+
+        var stateFile = new StateFile(options.StateFile);
+        StateData? initial = null;
+        var services = builder.Services;
+        services.AddSingleton(options);
+        services.AddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.AddOperationalEndpoints();
+        services.AddGrpc();
+        services.AddSingleton(new ConfigOptions());
+        services.AddSingleton<IResourceSource>(sp => ActivatorUtilities.CreateInstance<FileStore>(sp, options.ConfigDirectory));
+        services.AddSingleton<ConfigFeed>();
+        services.AddSingleton(sp => new AllocationOwner(stateFile, initial!, sp.GetRequiredService<ILogger<AllocationOwner>>()));
+        services.AddSingleton<ControllerMetrics>();
+        services.AddHostedService<ControllerService>();
+
+        var app = builder.Build();
+        app.MapOperationalEndpoints();
+        app.MapGrpcService<AllocationGrpcService>();
+
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("BgpLb.Controller");
+        ControllerLog.Starting(logger, options.ConfigDirectory, options.StateFile, options.GrpcListen, options.MetricsListen);
+        try
+        {
+            initial = stateFile.Load(out var discardedTempFile);
+            if (discardedTempFile)
+                ControllerLog.DiscardedTempFile(logger, stateFile.TempPath, stateFile.Path);
+            ControllerLog.StateLoaded(logger, initial.Allocations.Count, initial.External.Count, stateFile.Path);
+
+            // Refuse a first configuration with errors: an operator should fix it before addresses are handed out.
+            var first = await app.Services.GetRequiredService<ConfigFeed>().LoadAsync(cancellationToken);
+            if (first.HasErrors)
+            {
+                var errorCount = first.Errors.Count(e => e.Severity == ConfigSeverity.Error);
+                ControllerLog.UnusableFirstConfiguration(logger, errorCount);
+                throw new ControllerStartupException($"the first configuration has {errorCount} errors");
+            }
+        }
+        catch (Exception e) when (e is StateFileException or IOException or UnauthorizedAccessException)
+        {
+            ControllerLog.UnusableStateFile(logger, e.Message);
+            await app.DisposeAsync();
+            throw new ControllerStartupException(e.Message);
+        }
+        catch (ControllerStartupException)
+        {
+            await app.DisposeAsync();
+            throw;
+        }
+        app.Services.GetRequiredService<ControllerMetrics>();
+        await app.StartAsync(cancellationToken);
+        return new ControllerHost(app, grpc!, metrics!);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await App.StopAsync();
+        await App.DisposeAsync();
+    }
+}

@@ -1,0 +1,65 @@
+using System.Net;
+using BgpLb.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace BgpLb.Controller;
+
+/// <summary>The validated command line of bgplb-controller (DESIGN.md §3).</summary>
+public sealed record ControllerOptions
+{
+    public const string DefaultStateFileName = ".bgplb-state.json";
+
+    public required string ConfigDirectory { get; init; }
+    public required string StateFile { get; init; }
+    public required IPEndPoint GrpcListen { get; init; }
+    public required IPEndPoint MetricsListen { get; init; }
+    public LogLevel LogLevel { get; init; } = LogLevel.Information;
+
+    /// <summary>Parses the command line and BGPLB_* environment; throws <see cref="CommandLineException"/> with an operator-facing message.</summary>
+    public static ControllerOptions Parse(string[] args, Func<string, string?> environment)
+    {
+        var config = CommandLineContract.Flag("config", "Directory of MetalLB-style YAML files (standalone mode)", environment);
+        var kubeconfig = CommandLineContract.Flag("kubeconfig", "Kubeconfig file (Kubernetes mode)", environment);
+        var inCluster = CommandLineContract.Switch("in-cluster", "Use the in-cluster service account (Kubernetes mode)", environment);
+        var state = CommandLineContract.Flag("state", "Where allocations persist in standalone mode", environment, "DIR/" + DefaultStateFileName);
+        var grpcListen = CommandLineContract.Flag("grpc-listen", "Address of the allocation service (gRPC, HTTP/2 cleartext)", environment, "127.0.0.1:7473");
+        var metricsListen = CommandLineContract.Flag("metrics-listen", "Address for /metrics, /healthz and /readyz", environment, "127.0.0.1:7472");
+        var logLevel = CommandLineContract.Flag("log-level", "trace, debug, information, warning or error", environment, "information");
+
+        var root = new System.CommandLine.RootCommand("bgplb-controller: allocates LoadBalancer Service addresses from MetalLB IPAddressPools")
+        {
+            config, kubeconfig, inCluster, state, grpcListen, metricsListen, logLevel,
+        };
+        var result = root.Parse(args);
+        if (result.Errors.Count > 0)
+            throw new CommandLineException(string.Join(Environment.NewLine, result.Errors.Select(e => e.Message)));
+
+        var configDirectory = result.GetValue(config);
+        var sources = (configDirectory is null ? 0 : 1) + (result.GetValue(kubeconfig) is null ? 0 : 1) + (result.GetValue(inCluster) ? 1 : 0);
+        if (sources != 1)
+            throw new CommandLineException("exactly one of --config DIR, --kubeconfig FILE or --in-cluster is required");
+        if (configDirectory is null)
+            throw new CommandLineException("Kubernetes mode (--kubeconfig, --in-cluster) is not available in this version; use --config DIR");
+        if (!Directory.Exists(configDirectory))
+            throw new CommandLineException($"--config: directory '{configDirectory}' does not exist");
+        configDirectory = Path.GetFullPath(configDirectory);
+
+        var stateValue = result.GetValue(state)!;
+        var stateFile = stateValue == "DIR/" + DefaultStateFileName ? Path.Combine(configDirectory, DefaultStateFileName) : Path.GetFullPath(stateValue);
+        if (!Directory.Exists(Path.GetDirectoryName(stateFile)))
+            throw new CommandLineException($"--state: directory of '{stateFile}' does not exist");
+        if (Directory.Exists(stateFile))
+            throw new CommandLineException($"--state: '{stateFile}' is a directory, not a file");
+        if (stateFile.EndsWith(".yaml", StringComparison.Ordinal) || stateFile.EndsWith(".yml", StringComparison.Ordinal))
+            throw new CommandLineException($"--state: '{stateFile}' would be read as configuration; choose a name that does not end in .yaml or .yml");
+
+        return new ControllerOptions
+        {
+            ConfigDirectory = configDirectory,
+            StateFile = stateFile,
+            GrpcListen = CommandLineContract.ParseEndPoint("grpc-listen", result.GetValue(grpcListen)!),
+            MetricsListen = CommandLineContract.ParseEndPoint("metrics-listen", result.GetValue(metricsListen)!),
+            LogLevel = CommandLineContract.ParseLogLevel(result.GetValue(logLevel)!),
+        };
+    }
+}

@@ -1,0 +1,69 @@
+using System.Collections.Immutable;
+using System.Net;
+using BgpLb.Config;
+using k8s.Models;
+
+namespace BgpLb.Allocation.Tests;
+
+/// <summary>Terse builders for pools, Services and allocation runs.</summary>
+internal static class Build
+{
+    public static AddressPool Pool(string name, params string[] addresses) => new()
+    {
+        Name = name,
+        Cidrs = [.. addresses.SelectMany(a => AddressRanges.TryParse(a, out var networks, out var error) ? networks : throw new ArgumentException(error))],
+    };
+
+    public static V1Service Service(string name, string ns = "default", Dictionary<string, string>? annotations = null,
+        Dictionary<string, string>? labels = null, string? policy = null, IList<string>? families = null, params int[] ports) => new()
+    {
+        Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = ns, Annotations = annotations, Labels = labels },
+        Spec = new V1ServiceSpec
+        {
+            Type = "LoadBalancer",
+            IpFamilyPolicy = policy,
+            IpFamilies = families,
+            Ports = [.. ports.Select(p => new V1ServicePort { Port = p, Protocol = "TCP" })],
+        },
+    };
+
+    public static V1Service WithIngress(this V1Service service, params string[] addresses)
+    {
+        service.Status = new V1ServiceStatus
+        {
+            LoadBalancer = new V1LoadBalancerStatus { Ingress = [.. addresses.Select(a => new V1LoadBalancerIngress { Ip = a })] },
+        };
+        return service;
+    }
+
+    public static Dictionary<string, string> Requesting(string addresses) => new() { [ServiceHelpers.LoadBalancerIPsAnnotation] = addresses };
+
+    public static Dictionary<string, string> FromPool(string pool) => new() { [ServiceRequests.AddressPoolAnnotation] = pool };
+
+    public static Dictionary<string, string> Sharing(string key) => new() { [ServiceRequests.AllowSharedIPAnnotation] = key };
+
+    public static BgpLbConfig ConfigOf(IEnumerable<AddressPool> pools, IEnumerable<V1Service> services, IEnumerable<V1Namespace>? namespaces = null) => new()
+    {
+        Pools = [.. pools],
+        Services = [.. services],
+        Namespaces = [.. namespaces ?? []],
+    };
+
+    public static AllocationResult Run(IEnumerable<AddressPool> pools, params V1Service[] services) =>
+        Allocator.Allocate(ConfigOf(pools, services), ImmutableDictionary<string, ImmutableArray<IPAddress>>.Empty);
+
+    public static AllocationResult Rerun(AllocationResult previous, IEnumerable<AddressPool> pools, params V1Service[] services) =>
+        Allocator.Allocate(ConfigOf(pools, services), previous.Addresses);
+
+    public static string[] AddressesOf(this AllocationResult result, string key) =>
+        [.. result.Entries[key].Addresses.Select(a => a.ToString())];
+
+    public static AllocationEntry Failed(this AllocationResult result, string key, AllocationFailure failure)
+    {
+        var entry = result.Entries[key];
+        Assert.False(entry.IsAllocated, $"{key} unexpectedly got {string.Join(", ", entry.Addresses)}");
+        Assert.Equal(failure, entry.Failure);
+        Assert.Empty(entry.Addresses);
+        return entry;
+    }
+}

@@ -1,0 +1,69 @@
+using BgpLb.Hosting;
+
+namespace BgpLb.Controller.Tests;
+
+public sealed class ControllerOptionsTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("bgplb-ctl-opt-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static ControllerOptions Parse(string[] args, Dictionary<string, string>? env = null) =>
+        ControllerOptions.Parse(args, name => env?.GetValueOrDefault(name));
+
+    [Fact]
+    public void Defaults_follow_the_design_contract()
+    {
+        var options = Parse(["--config", _dir]);
+        Assert.Equal(Path.Combine(_dir, ".bgplb-state.json"), options.StateFile);
+        Assert.Equal("127.0.0.1:7473", options.GrpcListen.ToString());
+        Assert.Equal("127.0.0.1:7472", options.MetricsListen.ToString());
+    }
+
+    [Fact]
+    public void Every_flag_reads_its_environment_variable_and_the_command_line_wins()
+    {
+        var env = new Dictionary<string, string>
+        {
+            ["BGPLB_CONFIG"] = _dir,
+            ["BGPLB_STATE"] = Path.Combine(_dir, "state.json"),
+            ["BGPLB_GRPC_LISTEN"] = "127.0.0.1:9000",
+            ["BGPLB_METRICS_LISTEN"] = "127.0.0.1:9001",
+            ["BGPLB_LOG_LEVEL"] = "debug",
+        };
+        var options = Parse(["--grpc-listen", "127.0.0.1:9100"], env);
+        Assert.Equal(Path.Combine(_dir, "state.json"), options.StateFile);
+        Assert.Equal(9100, options.GrpcListen.Port);
+        Assert.Equal(9001, options.MetricsListen.Port);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Debug, options.LogLevel);
+    }
+
+    [Theory]
+    [InlineData("--kubeconfig", "/etc/kubeconfig")]
+    [InlineData("--in-cluster", null)]
+    public void Kubernetes_mode_is_refused_clearly(string flag, string? value)
+    {
+        var e = Assert.Throws<CommandLineException>(() => Parse(value is null ? [flag] : [flag, value]));
+        Assert.Contains("not available in this version", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Exactly_one_source_is_required()
+    {
+        Assert.Contains("exactly one of", Assert.Throws<CommandLineException>(() => Parse([])).Message, StringComparison.Ordinal);
+        Assert.Contains("exactly one of", Assert.Throws<CommandLineException>(() => Parse(["--config", _dir, "--in-cluster"])).Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--config", "/nonexistent/dir", "does not exist")]
+    [InlineData("--grpc-listen", "localhost", "not ADDR:PORT")]
+    [InlineData("--metrics-listen", "1.2.3.4:99999", "not ADDR:PORT")]
+    [InlineData("--log-level", "loud", "--log-level")]
+    [InlineData("--state", "/nonexistent/dir/state.json", "--state")]
+    [InlineData("--state", "STATE.yaml", "would be read as configuration")]
+    public void Bad_values_are_refused_with_the_flag_named(string flag, string value, string message)
+    {
+        var args = flag == "--config" ? new[] { flag, value } : ["--config", _dir, flag, value.Replace("STATE", _dir + "/s", StringComparison.Ordinal)];
+        Assert.Contains(message, Assert.Throws<CommandLineException>(() => Parse(args)).Message, StringComparison.Ordinal);
+    }
+}
