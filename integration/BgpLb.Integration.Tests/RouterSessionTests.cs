@@ -37,7 +37,7 @@ public sealed class RouterSessionTests(ITestOutputHelper output)
     [InlineData(RouterKind.Gobgp, true)]
     public async Task Ipv4_and_ipv6_sessions_carry_routes_with_communities(RouterKind routerKind, bool internalSession)
     {
-        using var lab = await Lab.CreateAsync($"sess-{routerKind.ToString().ToLowerInvariant()}-{(internalSession ? "i" : "e")}", 1, output);
+        await using var lab = await Lab.CreateAsync($"sess-{routerKind.ToString().ToLowerInvariant()}-{(internalSession ? "i" : "e")}", 1, output);
         var node = lab.Nodes[0];
         var speakerAs = internalSession ? RouterAs : SpeakerAs;
         var router = await Router.StartAsync(routerKind, lab, lab.RouterNamespace, "router", RouterFor(lab, speakerAs));
@@ -79,7 +79,7 @@ public sealed class RouterSessionTests(ITestOutputHelper output)
     [InlineData(RouterKind.Gobgp)]
     public async Task Gobgp_advertiser_reaches_each_router(RouterKind routerKind)
     {
-        using var lab = await Lab.CreateAsync($"gobgp-adv-{routerKind.ToString().ToLowerInvariant()}", 1, output);
+        await using var lab = await Lab.CreateAsync($"gobgp-adv-{routerKind.ToString().ToLowerInvariant()}", 1, output);
         var node = lab.Nodes[0];
         var router = await Router.StartAsync(routerKind, lab, lab.RouterNamespace, "router", RouterFor(lab, SpeakerAs));
         await Router.StartAsync(RouterKind.Gobgp, lab, node.Namespace, "speaker1", SpeakerFor(node, SpeakerAs, Service4, Service6));
@@ -100,7 +100,7 @@ public sealed class RouterSessionTests(ITestOutputHelper output)
     [InlineData(RouterKind.Frr)]
     public async Task Two_advertisers_of_one_address_make_an_ecmp_kernel_route(RouterKind routerKind)
     {
-        using var lab = await Lab.CreateAsync($"ecmp-{routerKind.ToString().ToLowerInvariant()}", 2, output);
+        await using var lab = await Lab.CreateAsync($"ecmp-{routerKind.ToString().ToLowerInvariant()}", 2, output);
         var router = await Router.StartAsync(routerKind, lab, lab.RouterNamespace, "router", RouterFor(lab, SpeakerAs));
         foreach (var node in lab.Nodes)
         {
@@ -121,7 +121,7 @@ public sealed class RouterSessionTests(ITestOutputHelper output)
     [InlineData(RouterKind.Gobgp)]
     public async Task Md5_password_must_match_for_the_session_to_establish(RouterKind routerKind)
     {
-        using var lab = await Lab.CreateAsync($"md5-{routerKind.ToString().ToLowerInvariant()}", 2, output);
+        await using var lab = await Lab.CreateAsync($"md5-{routerKind.ToString().ToLowerInvariant()}", 2, output);
         var (matching, mismatching) = (lab.Nodes[0], lab.Nodes[1]);
         var router = await Router.StartAsync(routerKind, lab, lab.RouterNamespace, "router", RouterFor(lab, SpeakerAs, password: "lab-secret"));
         await Router.StartAsync(RouterKind.Bird, lab, matching.Namespace, "speaker-match", SpeakerFor(matching, SpeakerAs, password: "lab-secret", Service4));
@@ -145,7 +145,7 @@ public sealed class RouterSessionTests(ITestOutputHelper output)
     [InlineData(RouterKind.Frr, "STOP")]
     public async Task Failed_advertiser_next_hop_is_withdrawn(RouterKind routerKind, string signal)
     {
-        using var lab = await Lab.CreateAsync($"fail-{routerKind.ToString().ToLowerInvariant()}-{signal.ToLowerInvariant()}", 2, output);
+        await using var lab = await Lab.CreateAsync($"fail-{routerKind.ToString().ToLowerInvariant()}-{signal.ToLowerInvariant()}", 2, output);
         var router = await Router.StartAsync(routerKind, lab, lab.RouterNamespace, "router", RouterFor(lab, SpeakerAs, holdTime: 3));
         var speakers = new List<Router>();
         foreach (var node in lab.Nodes)

@@ -84,16 +84,24 @@ public static partial class BirdOutput
         }
     }
 
-    /// <summary>Parses <c>show protocols all NAME</c> of a BGP protocol.</summary>
+    /// <summary>
+    /// Parses <c>show protocols all NAME</c> of a BGP protocol. The last error is what follows the state in the
+    /// summary line's Info column ("Active        Socket: Connection refused"), or a "Last error:" line.
+    /// </summary>
     public static PeerState ParsePeerState(string output)
     {
         string? state = null;
         string? lastError = null;
+        string? summary = null;
         foreach (var line in output.Split('\n'))
         {
             var text = line.Trim();
             state ??= Attribute(text, "BGP state:");
             lastError ??= Attribute(text, "Last error:");
+            if (summary is null && SummaryLine().IsMatch(line))
+            {
+                summary = line.TrimEnd();
+            }
         }
 
         if (state is null)
@@ -101,10 +109,17 @@ public static partial class BirdOutput
             throw new FormatException($"no 'BGP state' in birdc output: {output}");
         }
 
+        if (lastError is null && summary is not null)
+        {
+            var info = summary.LastIndexOf("  " + state, StringComparison.Ordinal);
+            var error = info < 0 ? string.Empty : summary[(info + 2 + state.Length)..].Trim();
+            lastError = error.Length == 0 ? null : error;
+        }
+
         return new PeerState(state == "Established", state, lastError);
     }
 
-    /// <summary>Sums "N of M routes for K networks in table T" over all tables of <c>show route count</c>.</summary>
+    /// <summary>Sums "N of M routes for K networks in table T" over the tables of <c>show route count</c> (not the "Total:" line).</summary>
     public static long ParseRouteCount(string output)
     {
         var counts = RouteCount().Matches(output);
@@ -124,10 +139,13 @@ public static partial class BirdOutput
     [GeneratedRegex(@"^(?<prefix>[0-9a-fA-F.:]+/\d+)?\s+\w+ \[\S+ [^\]]*\]", RegexOptions.CultureInvariant)]
     private static partial Regex PathHeader();
 
+    [GeneratedRegex(@"^\S+\s+BGP\s", RegexOptions.CultureInvariant)]
+    private static partial Regex SummaryLine();
+
     [GeneratedRegex(@"\(([0-9, ]+)\)", RegexOptions.CultureInvariant)]
     private static partial Regex Tuples();
 
-    [GeneratedRegex(@"(\d+) of \d+ routes", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^(\d+) of \d+ routes for \d+ networks in table ", RegexOptions.CultureInvariant | RegexOptions.Multiline)]
     private static partial Regex RouteCount();
 
     private sealed class PathBuilder(string prefix)

@@ -113,7 +113,7 @@ public sealed class BirdRouter : Router
     {
         var config = Lab.WriteFile(Name + ".bird.conf", RenderConfig(Options));
         _process = await Lab.StartProcessAsync(Namespace, Name + ".bird", "bird", "-f", "-c", config, "-s", ControlSocket);
-        await Wait.UntilAsync($"{Name} control socket", TimeSpan.FromSeconds(10), async () =>
+        await _process.WaitUntilReadyAsync("control socket", TimeSpan.FromSeconds(10), async () =>
             File.Exists(ControlSocket) && (await Command.RunAsync("birdc", "-s", ControlSocket, "show", "status")).Succeeded);
     }
 

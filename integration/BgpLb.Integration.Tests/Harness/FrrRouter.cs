@@ -136,12 +136,14 @@ public sealed class FrrRouter : Router
         (await Command.RunAsync("chown", "frr:frr", runDirectory)).EnsureSuccess();
         var zebraConfig = Lab.WriteFile(Name + ".zebra.conf", $"hostname {Options.RouterId}\nlog stdout informational\n");
         var bgpdConfig = Lab.WriteFile(Name + ".bgpd.conf", RenderBgpdConfig(Options));
-        _processes.Add(await Lab.StartProcessAsync(Namespace, Name + ".zebra", Path.Combine(Daemons, "zebra"), "-N", Namespace, "-f", zebraConfig));
+        var zebra = await Lab.StartProcessAsync(Namespace, Name + ".zebra", Path.Combine(Daemons, "zebra"), "-N", Namespace, "-f", zebraConfig);
+        _processes.Add(zebra);
         var zserv = Path.Combine(runDirectory, "zserv.api");
-        await Wait.UntilAsync($"{Name} zebra socket {zserv}", TimeSpan.FromSeconds(10), () => Task.FromResult(File.Exists(zserv)));
-        _processes.Add(await Lab.StartProcessAsync(Namespace, Name + ".bgpd", Path.Combine(Daemons, "bgpd"), "-N", Namespace, "-f", bgpdConfig));
-        await Wait.UntilAsync($"{Name} bgpd to answer vtysh", TimeSpan.FromSeconds(10), async () =>
-            (await Command.RunAsync("vtysh", "-N", Namespace, "-c", "show bgp summary json")).StandardOutput.Contains("routerId", StringComparison.Ordinal));
+        await zebra.WaitUntilReadyAsync($"socket {zserv}", TimeSpan.FromSeconds(10), () => Task.FromResult(File.Exists(zserv)));
+        var bgpd = await Lab.StartProcessAsync(Namespace, Name + ".bgpd", Path.Combine(Daemons, "bgpd"), "-N", Namespace, "-f", bgpdConfig);
+        _processes.Add(bgpd);
+        await bgpd.WaitUntilReadyAsync("to answer vtysh", TimeSpan.FromSeconds(10), async () =>
+            (await Command.RunAsync("vtysh", "-N", Namespace, "-c", "show daemons")).StandardOutput.Contains("bgpd", StringComparison.Ordinal));
     }
 }
 

@@ -100,7 +100,7 @@ public sealed class GobgpRouter : Router
         var config = Lab.WriteFile(Name + ".gobgp.toml", RenderConfig(Options));
         _process = await Lab.StartProcessAsync(
             Namespace, Name + ".gobgpd", "gobgpd", "-f", config, "--api-hosts", $"127.0.0.1:{ApiPort}", "--log-plain", "--pprof-disable");
-        await Wait.UntilAsync($"{Name} gRPC API", TimeSpan.FromSeconds(10), async () =>
+        await _process.WaitUntilReadyAsync("gRPC API", TimeSpan.FromSeconds(10), async () =>
             (await Command.InNamespaceAsync(Namespace, "gobgp", "--port", ApiPort.ToString(CultureInfo.InvariantCulture), "global", "-j")).Succeeded);
         foreach (var route in Options.Advertise)
         {

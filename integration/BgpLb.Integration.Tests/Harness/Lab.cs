@@ -34,9 +34,10 @@ public sealed record KernelRoute(string Destination, IReadOnlyList<KernelNextHop
 /// <summary>
 /// A lab: a router namespace <c>bgplb-TEST-r</c> and speaker-node namespaces <c>bgplb-TEST-nI</c>, every process
 /// started in them, and a directory for configs and logs. Dispose always kills the processes and deletes the
-/// namespaces, also when creation failed halfway; the directory is deleted only after <see cref="Passed"/>.
+/// namespaces, also when creation failed halfway, then checks nothing leaked; the directory is deleted only after
+/// <see cref="Passed"/>. Use as <c>await using var lab = await Lab.CreateAsync(...)</c>.
 /// </summary>
-public sealed partial class Lab : IDisposable
+public sealed partial class Lab : IAsyncDisposable
 {
     public const string RouterRole = "r";
     private const string DirectoryRoot = "/tmp/bgplb-it";
@@ -109,7 +110,7 @@ public sealed partial class Lab : IDisposable
         }
         catch
         {
-            lab.Dispose();
+            await lab.DisposeAsync();
             throw;
         }
 
@@ -216,7 +217,7 @@ public sealed partial class Lab : IDisposable
         }
     }
 
-    public void Dispose()
+    public async ValueTask DisposeAsync()
     {
         if (_disposed)
         {
@@ -241,7 +242,7 @@ public sealed partial class Lab : IDisposable
         {
             try
             {
-                DeleteNamespaceAsync(name).GetAwaiter().GetResult();
+                await DeleteNamespaceAsync(name);
             }
             catch (Exception exception) when (exception is InvalidOperationException or IOException or TimeoutException)
             {
@@ -249,7 +250,8 @@ public sealed partial class Lab : IDisposable
             }
         }
 
-        if (_passed)
+        errors.AddRange(await FindLeaksAsync());
+        if (_passed && errors.Count == 0)
         {
             System.IO.Directory.Delete(Directory, recursive: true);
         }
@@ -263,6 +265,15 @@ public sealed partial class Lab : IDisposable
         {
             throw new AggregateException($"lab {TestName} teardown failed", errors);
         }
+    }
+
+    /// <summary>After teardown: every process must be gone and every namespace deleted.</summary>
+    private async Task<IEnumerable<Exception>> FindLeaksAsync()
+    {
+        var remaining = await ListNamespacesAsync();
+        return _processes.Where(p => System.IO.Directory.Exists($"/proc/{p.Pid}"))
+            .Select(p => new InvalidOperationException($"{p.Name} (pid {p.Pid}) still runs after teardown"))
+            .Concat(_namespaces.Intersect(remaining).Select(n => new InvalidOperationException($"namespace {n} still exists after teardown")));
     }
 
     private async Task AddNamespaceAsync(string name)

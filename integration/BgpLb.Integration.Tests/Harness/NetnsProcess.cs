@@ -80,7 +80,7 @@ public sealed class NetnsProcess : IDisposable
             {
                 if (process.HasExited)
                 {
-                    throw new InvalidOperationException($"{name} exited with {process.ExitCode} at start; see {stderrPath}");
+                    throw new ProcessExitedException($"{name} exited with {process.ExitCode} at start: {LastLines(stderrPath)} (log: {stderrPath})");
                 }
 
                 return Task.FromResult(started.Executable() is { } exe && exe != "/usr/bin/ip" && exe != "/usr/sbin/ip" && exe != "/bin/ip" && exe != "/sbin/ip");
@@ -93,6 +93,27 @@ public sealed class NetnsProcess : IDisposable
         }
 
         return started;
+    }
+
+    /// <summary>
+    /// Polls <paramref name="ready"/> until it holds; fails at once with the log's last lines if the process exits meanwhile.
+    /// </summary>
+    public Task WaitUntilReadyAsync(string description, TimeSpan timeout, Func<Task<bool>> ready) =>
+        Wait.UntilAsync($"{Name} {description}", timeout, async () =>
+        {
+            if (_process.HasExited)
+            {
+                throw new ProcessExitedException($"{Name} exited with {_process.ExitCode} before {description}: {LastLines(StandardErrorPath)} | {LastLines(StandardOutputPath)} (logs: {StandardErrorPath})");
+            }
+
+            return await ready();
+        });
+
+    private static string LastLines(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        return string.Join(" | ", reader.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(3));
     }
 
     /// <summary>The target of /proc/PID/exe, or null when the process is gone.</summary>
@@ -184,3 +205,6 @@ public sealed class NetnsProcess : IDisposable
         }
     }
 }
+
+/// <summary>A lab process exited while it was expected to run (bad configuration, missing file...).</summary>
+public sealed class ProcessExitedException(string message) : Exception(message);
