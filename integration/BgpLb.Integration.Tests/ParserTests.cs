@@ -35,7 +35,7 @@ public sealed class ParserTests
         	Type: BGP univ
         	BGP.origin: IGP
         	BGP.as_path: 
-        	BGP.next_hop: 2001:db8:ffff:1::2
+        	BGP.next_hop: 2001:db8:ffff:1::2 fe80::a8c1:abff:fe00:1
         	BGP.local_pref: 150
         	BGP.community: (64513,600)
         	BGP.large_community: (64513, 6, 6) (4200000000, 0, 4294967295)
@@ -55,6 +55,7 @@ public sealed class ParserTests
         Assert.Equal([IPAddress.Parse("198.18.0.6")], routes[1].NextHops);
         Assert.Equal([64513u, 64520u], routes[1].AsPath);
         Assert.Empty(routes[1].Communities);
+        Assert.Equal([IPAddress.Parse("2001:db8:ffff:1::2")], routes[2].NextHops);
         Assert.Empty(routes[2].AsPath);
         Assert.Equal(150u, routes[2].LocalPreference);
         Assert.Equal(["64513:6:6", "4200000000:0:4294967295"], routes[2].LargeCommunities);

@@ -176,6 +176,64 @@ public sealed class RouterSessionTests(ITestOutputHelper output)
         lab.Passed();
     }
 
+    [NetnsTheory]
+    [InlineData(RouterKind.Bird)]
+    [InlineData(RouterKind.Frr)]
+    [InlineData(RouterKind.Gobgp)]
+    public async Task Passive_router_accepts_an_active_speaker_but_never_connects_itself(RouterKind routerKind)
+    {
+        await using var lab = await Lab.CreateAsync($"passive-{routerKind.ToString().ToLowerInvariant()}", 2, output);
+        var (active, passive) = (lab.Nodes[0], lab.Nodes[1]);
+        var router = await Router.StartAsync(routerKind, lab, lab.RouterNamespace, "router", new RouterOptions(
+            IPAddress.Parse("198.18.255.1"),
+            [new BgpNeighbor(active.Address, SpeakerAs) { Passive = true }, new BgpNeighbor(passive.Address, SpeakerAs) { Passive = true }]));
+        await Router.StartAsync(RouterKind.Bird, lab, active.Namespace, "speaker-active", new RouterOptions(active.Address, [new BgpNeighbor(active.RouterAddress, RouterAs)]) { LocalAs = SpeakerAs });
+        await Router.StartAsync(RouterKind.Bird, lab, passive.Namespace, "speaker-passive", new RouterOptions(passive.Address, [new BgpNeighbor(passive.RouterAddress, RouterAs) { Passive = true }]) { LocalAs = SpeakerAs });
+
+        await router.WaitForEstablishedAsync(active.Address, SessionTimeout);
+        // Two passive ends never meet; GoBGP's first connect alone can take 5-10 s, hence 12 s.
+        await Wait.HoldsForAsync(
+            $"passive session with {passive.Address} not Established",
+            TimeSpan.FromSeconds(12),
+            () => router.GetPeerStateAsync(passive.Address),
+            state => !state.Established);
+        lab.Passed();
+    }
+
+    [NetnsTheory]
+    [InlineData(RouterKind.Bird)]
+    [InlineData(RouterKind.Frr)]
+    [InlineData(RouterKind.Gobgp)]
+    public async Task Multihop_session_between_router_link_and_speaker_loopback(RouterKind routerKind)
+    {
+        await using var lab = await Lab.CreateAsync($"multihop-{routerKind.ToString().ToLowerInvariant()}", 1, output);
+        var node = lab.Nodes[0];
+        var loopback = IPAddress.Parse("198.18.200.2");
+        await Lab.AddAddressAsync(node, $"{loopback}/32");
+        await Lab.AddRouteAsync(lab.RouterNamespace, $"{loopback}/32", node.Address);
+        var router = await Router.StartAsync(routerKind, lab, lab.RouterNamespace, "router", new RouterOptions(
+            IPAddress.Parse("198.18.255.1"),
+            [new BgpNeighbor(loopback, SpeakerAs) { Multihop = 2, LocalAddress = node.RouterAddress }]));
+        await Router.StartAsync(RouterKind.Bird, lab, node.Namespace, "speaker", new RouterOptions(
+            loopback,
+            [new BgpNeighbor(node.RouterAddress, RouterAs) { Multihop = 2, LocalAddress = loopback }])
+        {
+            LocalAs = SpeakerAs,
+            Advertise = [Service4],
+        });
+
+        await router.WaitForEstablishedAsync(loopback, SessionTimeout);
+        var path = Assert.Single(await router.WaitForPathsAsync(Service4.Prefix, RouteTimeout, paths => paths.Count > 0));
+        Assert.Equal([loopback], path.NextHops);
+        if (routerKind != RouterKind.Gobgp)
+        {
+            // The next hop resolves recursively through the static route to the speaker's loopback.
+            var kernel = await router.WaitForKernelRouteAsync(Service4.Prefix, RouteTimeout, r => r is not null);
+            Assert.Equal([node.Address], kernel!.Gateways);
+        }
+        lab.Passed();
+    }
+
     /// <summary>The lab router: one IPv4 and one IPv6 session per node, passive towards nothing (both sides connect).</summary>
     internal static RouterOptions RouterFor(Lab lab, uint speakerAs, string? password = null, int holdTime = 9) =>
         new(IPAddress.Parse("198.18.255.1"), [.. lab.Nodes.SelectMany(n => (IPAddress[])[n.Address, n.Address6])

@@ -10,7 +10,7 @@ public static partial class BirdOutput
     /// <summary>
     /// Parses <c>show route all</c>: a line starting with a prefix opens a network, an indented line with
     /// "[protocol ...]" opens a further path of the same network, tab-indented lines are that path's attributes.
-    /// Only BGP paths are returned.
+    /// Only BGP paths are returned; next hops are the BGP NEXT_HOP (also when unresolved, so without "via").
     /// </summary>
     public static IReadOnlyList<RouterRoute> ParseRoutes(string output)
     {
@@ -42,9 +42,12 @@ public static partial class BirdOutput
             }
 
             var text = line.Trim();
-            if (text.StartsWith("via ", StringComparison.Ordinal))
+            if (Attribute(text, "BGP.next_hop:") is { } nextHop)
             {
-                path.NextHops.Add(IPAddress.Parse(text.Split(' ')[1]));
+                // IPv6 next hops may carry the link-local address after the global one.
+                path.NextHops.AddRange(nextHop.Split(' ', StringSplitOptions.RemoveEmptyEntries)
+                    .Select(IPAddress.Parse)
+                    .Where(a => !a.IsIPv6LinkLocal));
             }
             else if (text.StartsWith("Type: BGP", StringComparison.Ordinal))
             {

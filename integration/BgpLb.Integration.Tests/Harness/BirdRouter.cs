@@ -7,7 +7,8 @@ namespace BgpLb.Integration.Tests.Harness;
 
 /// <summary>
 /// BIRD 2 (<c>bird -f -c CONF -s SOCK</c>, one control socket per instance). BGP routes go to the namespace's kernel
-/// table with <c>merge paths on</c>, so equal paths from several speakers become one ECMP route.
+/// table with <c>merge paths on</c>, so equal paths from several speakers become one ECMP route. Static routes a test
+/// adds to the kernel table are learnt, so that multihop next hops resolve.
 /// </summary>
 public sealed class BirdRouter : Router
 {
@@ -36,8 +37,8 @@ public sealed class BirdRouter : Router
             log stderr all;
             router id {{options.RouterId}};
             protocol device { scan time 1; }
-            protocol kernel kernel4 { ipv4 { import none; export where source = RTS_BGP; }; merge paths on; }
-            protocol kernel kernel6 { ipv6 { import none; export where source = RTS_BGP; }; merge paths on; }
+            protocol kernel kernel4 { ipv4 { import all; export where source = RTS_BGP; }; learn; merge paths on; }
+            protocol kernel kernel6 { ipv6 { import all; export where source = RTS_BGP; }; learn; merge paths on; }
             """);
         foreach (var family in (AddressFamily[])[AddressFamily.InterNetwork, AddressFamily.InterNetworkV6])
         {

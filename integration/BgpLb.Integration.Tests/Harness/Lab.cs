@@ -164,6 +164,10 @@ public sealed partial class Lab : IAsyncDisposable
     public static async Task AddAddressAsync(LabNode node, string cidr, string device = "lo") =>
         (await Command.RunAsync("ip", "-n", node.Namespace, "addr", "add", cidr, "dev", device, "nodad")).EnsureSuccess();
 
+    /// <summary>Adds a static route in a namespace, e.g. to reach a node's loopback for a multihop session.</summary>
+    public static async Task AddRouteAsync(string netns, string destination, IPAddress via) =>
+        (await Command.RunAsync("ip", "-n", netns, "route", "add", destination, "via", via.ToString())).EnsureSuccess();
+
     /// <summary>The main routing table of a namespace, multipath routes with all their next hops.</summary>
     public static async Task<IReadOnlyList<KernelRoute>> GetKernelRoutesAsync(string netns, AddressFamily family)
     {
