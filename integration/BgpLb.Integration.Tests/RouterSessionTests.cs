@@ -41,7 +41,7 @@ public sealed class RouterSessionTests(ITestOutputHelper output)
         var node = lab.Nodes[0];
         var speakerAs = internalSession ? RouterAs : SpeakerAs;
         var router = await Router.StartAsync(routerKind, lab, lab.RouterNamespace, "router", RouterFor(lab, speakerAs));
-        await Router.StartAsync(RouterKind.Bird, lab, node.Namespace, "speaker1", SpeakerFor(node, speakerAs, Service4, Service6));
+        await Router.StartAsync(RouterKind.Bird, lab, node.Namespace, "speaker1", SpeakerFor(node, speakerAs, [Service4, Service6]));
 
         await router.WaitForEstablishedAsync(node.Address, SessionTimeout);
         await router.WaitForEstablishedAsync(node.Address6, SessionTimeout);
@@ -82,7 +82,7 @@ public sealed class RouterSessionTests(ITestOutputHelper output)
         await using var lab = await Lab.CreateAsync($"gobgp-adv-{routerKind.ToString().ToLowerInvariant()}", 1, output);
         var node = lab.Nodes[0];
         var router = await Router.StartAsync(routerKind, lab, lab.RouterNamespace, "router", RouterFor(lab, SpeakerAs));
-        await Router.StartAsync(RouterKind.Gobgp, lab, node.Namespace, "speaker1", SpeakerFor(node, SpeakerAs, Service4, Service6));
+        await Router.StartAsync(RouterKind.Gobgp, lab, node.Namespace, "speaker1", SpeakerFor(node, SpeakerAs, [Service4, Service6]));
 
         var path4 = Assert.Single(await router.WaitForPathsAsync(Service4.Prefix, SessionTimeout, paths => paths.Count > 0));
         var path6 = Assert.Single(await router.WaitForPathsAsync(Service6.Prefix, RouteTimeout, paths => paths.Count > 0));
@@ -104,7 +104,7 @@ public sealed class RouterSessionTests(ITestOutputHelper output)
         var router = await Router.StartAsync(routerKind, lab, lab.RouterNamespace, "router", RouterFor(lab, SpeakerAs));
         foreach (var node in lab.Nodes)
         {
-            await Router.StartAsync(RouterKind.Bird, lab, node.Namespace, "speaker-" + node.Role, SpeakerFor(node, SpeakerAs, Service4, Service6));
+            await Router.StartAsync(RouterKind.Bird, lab, node.Namespace, "speaker-" + node.Role, SpeakerFor(node, SpeakerAs, [Service4, Service6]));
         }
 
         var route4 = await router.WaitForKernelRouteAsync(Service4.Prefix, SessionTimeout, r => r?.Gateways.Count == 2);
@@ -124,8 +124,8 @@ public sealed class RouterSessionTests(ITestOutputHelper output)
         await using var lab = await Lab.CreateAsync($"md5-{routerKind.ToString().ToLowerInvariant()}", 2, output);
         var (matching, mismatching) = (lab.Nodes[0], lab.Nodes[1]);
         var router = await Router.StartAsync(routerKind, lab, lab.RouterNamespace, "router", RouterFor(lab, SpeakerAs, password: "lab-secret"));
-        await Router.StartAsync(RouterKind.Bird, lab, matching.Namespace, "speaker-match", SpeakerFor(matching, SpeakerAs, password: "lab-secret", Service4));
-        await Router.StartAsync(RouterKind.Bird, lab, mismatching.Namespace, "speaker-mismatch", SpeakerFor(mismatching, SpeakerAs, password: "wrong-secret", Service4));
+        await Router.StartAsync(RouterKind.Bird, lab, matching.Namespace, "speaker-match", SpeakerFor(matching, SpeakerAs, [Service4], password: "lab-secret"));
+        await Router.StartAsync(RouterKind.Bird, lab, mismatching.Namespace, "speaker-mismatch", SpeakerFor(mismatching, SpeakerAs, [Service4], password: "wrong-secret"));
 
         await router.WaitForEstablishedAsync(matching.Address, SessionTimeout);
         // Both speakers retry every 1-2 s: within 6 s a session without a valid signature would have come up.
@@ -150,7 +150,7 @@ public sealed class RouterSessionTests(ITestOutputHelper output)
         var speakers = new List<Router>();
         foreach (var node in lab.Nodes)
         {
-            speakers.Add(await Router.StartAsync(RouterKind.Bird, lab, node.Namespace, "speaker-" + node.Role, SpeakerFor(node, SpeakerAs, holdTime: 3, Service4)));
+            speakers.Add(await Router.StartAsync(RouterKind.Bird, lab, node.Namespace, "speaker-" + node.Role, SpeakerFor(node, SpeakerAs, [Service4], holdTime: 3)));
         }
 
         await router.WaitForKernelRouteAsync(Service4.Prefix, SessionTimeout, r => r?.Gateways.Count == 2);
@@ -191,10 +191,11 @@ public sealed class RouterSessionTests(ITestOutputHelper output)
         await Router.StartAsync(RouterKind.Bird, lab, passive.Namespace, "speaker-passive", new RouterOptions(passive.Address, [new BgpNeighbor(passive.RouterAddress, RouterAs) { Passive = true }]) { LocalAs = SpeakerAs });
 
         await router.WaitForEstablishedAsync(active.Address, SessionTimeout);
-        // Two passive ends never meet; GoBGP's first connect alone can take 5-10 s, hence 12 s.
+        // Two passive ends never meet. A router that did connect would within its retry time: 1-2 s for BIRD and
+        // FRR as configured, 5-10 s for GoBGP's first attempt.
         await Wait.HoldsForAsync(
             $"passive session with {passive.Address} not Established",
-            TimeSpan.FromSeconds(12),
+            TimeSpan.FromSeconds(routerKind == RouterKind.Gobgp ? 12 : 5),
             () => router.GetPeerStateAsync(passive.Address),
             state => !state.Established);
         lab.Passed();
@@ -234,7 +235,28 @@ public sealed class RouterSessionTests(ITestOutputHelper output)
         lab.Passed();
     }
 
-    /// <summary>The lab router: one IPv4 and one IPv6 session per node, passive towards nothing (both sides connect).</summary>
+    [NetnsTheory]
+    [InlineData(RouterKind.Bird)]
+    [InlineData(RouterKind.Frr)]
+    public async Task Graceful_stop_of_an_advertiser_shows_the_cease_on_the_router(RouterKind routerKind)
+    {
+        await using var lab = await Lab.CreateAsync($"cease-{routerKind.ToString().ToLowerInvariant()}", 1, output);
+        var node = lab.Nodes[0];
+        var router = await Router.StartAsync(routerKind, lab, lab.RouterNamespace, "router", RouterFor(lab, SpeakerAs));
+        var speaker = await Router.StartAsync(RouterKind.Bird, lab, node.Namespace, "speaker", SpeakerFor(node, SpeakerAs, [Service4]));
+        await router.WaitForEstablishedAsync(node.Address, SessionTimeout);
+
+        // BIRD sends Cease/Administrative Shutdown to every peer when it stops on SIGTERM.
+        await speaker.BgpProcess.SignalAsync("TERM");
+        var state = await Wait.ForAsync(
+            "session closed with a Cease", TimeSpan.FromSeconds(10), () => router.GetPeerStateAsync(node.Address), s => !s.Established && s.LastError is not null);
+
+        lab.Log($"{routerKind} shows: {state}");
+        Assert.Contains("administrative shutdown", state.LastError, StringComparison.OrdinalIgnoreCase);
+        lab.Passed();
+    }
+
+    /// <summary>The lab router: one IPv4 and one IPv6 session per node; both sides connect.</summary>
     internal static RouterOptions RouterFor(Lab lab, uint speakerAs, string? password = null, int holdTime = 9) =>
         new(IPAddress.Parse("198.18.255.1"), [.. lab.Nodes.SelectMany(n => (IPAddress[])[n.Address, n.Address6])
             .Select(a => new BgpNeighbor(a, speakerAs) { Password = password, HoldTime = holdTime })])
@@ -243,16 +265,7 @@ public sealed class RouterSessionTests(ITestOutputHelper output)
         };
 
     /// <summary>A daemon standing in for bgplb-speaker on a node: sessions to the router over both address families.</summary>
-    internal static RouterOptions SpeakerFor(LabNode node, uint speakerAs, params AdvertisedRoute[] routes) =>
-        SpeakerFor(node, speakerAs, password: null, holdTime: 9, routes);
-
-    internal static RouterOptions SpeakerFor(LabNode node, uint speakerAs, string? password, params AdvertisedRoute[] routes) =>
-        SpeakerFor(node, speakerAs, password, holdTime: 9, routes);
-
-    internal static RouterOptions SpeakerFor(LabNode node, uint speakerAs, int holdTime, params AdvertisedRoute[] routes) =>
-        SpeakerFor(node, speakerAs, password: null, holdTime, routes);
-
-    private static RouterOptions SpeakerFor(LabNode node, uint speakerAs, string? password, int holdTime, AdvertisedRoute[] routes) =>
+    internal static RouterOptions SpeakerFor(LabNode node, uint speakerAs, IReadOnlyList<AdvertisedRoute> routes, string? password = null, int holdTime = 9) =>
         new(node.Address,
         [
             new BgpNeighbor(node.RouterAddress, RouterAs) { Password = password, HoldTime = holdTime },

@@ -55,7 +55,4 @@ public static class Command
     /// <summary>Runs a command inside a network namespace.</summary>
     public static Task<CommandResult> InNamespaceAsync(string netns, string file, params string[] arguments) =>
         RunAsync("ip", ["netns", "exec", netns, file, .. arguments]);
-
-    public static async Task<string> OutputAsync(string file, params string[] arguments) =>
-        (await RunAsync(file, arguments)).EnsureSuccess().StandardOutput;
 }

@@ -18,7 +18,7 @@ public sealed class NetnsTheoryAttribute : TheoryAttribute
 public static class LabPrerequisites
 {
     private static readonly string[] RequiredExecutables =
-        ["ip", "bird", "birdc", "vtysh", "/usr/lib/frr/bgpd", "/usr/lib/frr/zebra", "gobgpd", "gobgp"];
+        ["ip", "bird", "birdc", "vtysh", "/usr/lib/frr/bgpd", "/usr/lib/frr/zebra", "gobgpd", "gobgp", "arping", "ndisc6", "python3"];
 
     /// <summary>Null when every prerequisite is present, else the reason the lab cannot run.</summary>
     public static string? MissingReason { get; } = FindMissing();
@@ -38,7 +38,8 @@ public static class LabPrerequisites
         problems.AddRange(RequiredExecutables.Where(e => FindExecutable(e) is null).Select(e => $"'{e}' not found"));
         return problems.Count == 0
             ? null
-            : "integration lab unavailable (netns tests need root, iproute2, bird2, frr and gobgpd): " + string.Join(", ", problems);
+            : "integration lab unavailable (netns tests need root, iproute2, bird2, frr, gobgpd, arping, ndisc6, python3; .ci/run installs them): "
+                + string.Join(", ", problems);
     }
 
     private static bool IsEffectiveRoot()

@@ -75,15 +75,14 @@ public sealed class NetnsProcess : IDisposable
 
         try
         {
-            var resolved = Path.GetFullPath(executable);
-            await Wait.UntilAsync($"{name} (pid {started.Pid}) to exec {resolved}", TimeSpan.FromSeconds(5), () =>
+            await Wait.UntilAsync($"{name} (pid {started.Pid}) to exec {executable}", TimeSpan.FromSeconds(5), () =>
             {
                 if (process.HasExited)
                 {
                     throw new ProcessExitedException($"{name} exited with {process.ExitCode} at start: {LastLines(stderrPath)} (log: {stderrPath})");
                 }
 
-                return Task.FromResult(started.Executable() is { } exe && exe != "/usr/bin/ip" && exe != "/usr/sbin/ip" && exe != "/bin/ip" && exe != "/sbin/ip");
+                return Task.FromResult(started.Executable() is { } exe && Path.GetFileName(exe) != "ip");
             });
         }
         catch
