@@ -245,6 +245,11 @@ public sealed class RouterSessionTests(ITestOutputHelper output)
         var router = await Router.StartAsync(routerKind, lab, lab.RouterNamespace, "router", RouterFor(lab, SpeakerAs));
         var speaker = await Router.StartAsync(RouterKind.Bird, lab, node.Namespace, "speaker", SpeakerFor(node, SpeakerAs, [Service4]));
         await router.WaitForEstablishedAsync(node.Address, SessionTimeout);
+        // Let the initial exchange settle: a BIRD that exits with unread data in its socket (the router's End-of-RIB)
+        // resets the connection, and the router then reports "Connection reset by peer" instead of the Cease.
+        // Not an assertion: the router's End-of-RIB is not visible in birdc, so a short settle time stands in.
+        await router.WaitForPathsAsync(Service4.Prefix, RouteTimeout, paths => paths.Count > 0);
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
 
         // BIRD sends Cease/Administrative Shutdown to every peer when it stops on SIGTERM.
         await speaker.BgpProcess.SignalAsync("TERM");
