@@ -3,6 +3,7 @@
 
 Prints the skipped integration tests (CI treats them as failures) and, as the very last line,
 "N passed, N failed" with ", N skipped" appended when any test was skipped.
+A run error outside any test (xunit cleanup failure) counts as one failed test.
 Exit status: 0 only when nothing failed and no integration test was skipped.
 """
 import glob
@@ -35,6 +36,12 @@ def main(results_dir: str) -> int:
             else:
                 failed += 1
                 failures.append(f"{outcome}: {name}")
+        # Failures outside any test (xunit collection/assembly cleanup, e.g. the lab leak check) appear only here.
+        for info in root.iterfind(".//t:ResultSummary/t:RunInfos/t:RunInfo", NS):
+            if info.get("outcome") == "Error":
+                text = info.find("t:Text", NS)
+                failed += 1
+                failures.append(f"Error: {text.text.strip() if text is not None and text.text else 'run error'}")
     print(f"TRX files: {len(files)} in {results_dir}")
     for failure in failures:
         print(f"  {failure}")

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -79,6 +80,11 @@ public sealed partial class Lab : IAsyncDisposable
 
     public IReadOnlyList<NetnsProcess> Processes => _processes;
 
+    /// <summary>Every namespace and process of every lab in this test run, for <see cref="LabLeakCheck"/>.</summary>
+    internal static ConcurrentQueue<string> CreatedNamespaces { get; } = new();
+
+    internal static ConcurrentQueue<NetnsProcess> StartedProcesses { get; } = new();
+
     public static string NamespaceName(string testName, string role) => $"bgplb-{testName}-{role}";
 
     /// <summary>
@@ -156,6 +162,7 @@ public sealed partial class Lab : IAsyncDisposable
     {
         var process = await NetnsProcess.StartAsync(netns, name, Directory, file, arguments);
         _processes.Add(process);
+        StartedProcesses.Enqueue(process);
         Log($"started {name} in {netns}: pid {process.Pid}");
         return process;
     }
@@ -284,6 +291,7 @@ public sealed partial class Lab : IAsyncDisposable
     {
         (await Command.RunAsync("ip", "netns", "add", name)).EnsureSuccess();
         _namespaces.Add(name);
+        CreatedNamespaces.Enqueue(name);
         (await Command.RunAsync("ip", "-n", name, "link", "set", "lo", "up")).EnsureSuccess();
     }
 
@@ -322,7 +330,8 @@ public sealed partial class Lab : IAsyncDisposable
     private static async Task SysctlAsync(string netns, string key, string value) =>
         (await Command.InNamespaceAsync(netns, "sysctl", "-q", "-w", $"{key}={value}")).EnsureSuccess();
 
-    private static async Task DeleteNamespaceAsync(string name)
+    /// <summary>Kills the processes in a namespace (by PID), deletes it and its FRR run directory.</summary>
+    internal static async Task DeleteNamespaceAsync(string name)
     {
         var pids = await Command.RunAsync("ip", "netns", "pids", name);
         foreach (var pid in pids.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))

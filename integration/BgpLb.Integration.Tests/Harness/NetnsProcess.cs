@@ -14,6 +14,7 @@ public sealed class NetnsProcess : IDisposable
     private readonly StreamWriter _stderr;
     private readonly Lock _writeLock = new();
     private bool _closed;
+    private bool _disposed;
 
     private NetnsProcess(string name, string netns, Process process, StreamWriter stdout, StreamWriter stderr, string stdoutPath, string stderrPath)
     {
@@ -37,7 +38,7 @@ public sealed class NetnsProcess : IDisposable
 
     public string StandardErrorPath { get; }
 
-    public bool HasExited => _process.HasExited;
+    public bool HasExited => _disposed || _process.HasExited;
 
     public int ExitCode => _process.ExitCode;
 
@@ -168,6 +169,12 @@ public sealed class NetnsProcess : IDisposable
 
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         if (!_process.HasExited)
         {
             _process.Kill();
