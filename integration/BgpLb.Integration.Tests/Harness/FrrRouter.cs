@@ -1,0 +1,228 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+
+namespace BgpLb.Integration.Tests.Harness;
+
+/// <summary>
+/// FRR 8: zebra (installs multipath routes in the namespace's kernel table) and bgpd, both in the foreground with the
+/// pathspace <c>-N NAMESPACE</c> (sockets in /run/frr/NAMESPACE, owned by frr:frr); queried with <c>vtysh -N</c>.
+/// One FRR instance per namespace.
+/// </summary>
+public sealed class FrrRouter : Router
+{
+    private const string Daemons = "/usr/lib/frr";
+    private readonly List<NetnsProcess> _processes = [];
+
+    public FrrRouter(Lab lab, string netns, string name, RouterOptions options)
+        : base(lab, netns, name, options)
+    {
+    }
+
+    public override RouterKind Kind => RouterKind.Frr;
+
+    public override IReadOnlyList<NetnsProcess> Processes => _processes;
+
+    public static string RunDirectory(string netns) => Path.Combine("/run/frr", netns);
+
+    public static string RenderBgpdConfig(RouterOptions options)
+    {
+        var config = new StringBuilder();
+        config.AppendLine(CultureInfo.InvariantCulture, $"""
+            hostname {options.RouterId}
+            log stdout debugging
+            """);
+        for (var index = 0; index < options.Advertise.Count; index++)
+        {
+            var route = options.Advertise[index];
+            config.AppendLine(CultureInfo.InvariantCulture, $"route-map originate-{index} permit 10");
+            if (route.Communities.Count > 0)
+            {
+                config.AppendLine(CultureInfo.InvariantCulture, $" set community {string.Join(' ', route.Communities)}");
+            }
+
+            if (route.LargeCommunities.Count > 0)
+            {
+                config.AppendLine(CultureInfo.InvariantCulture, $" set large-community {string.Join(' ', route.LargeCommunities)}");
+            }
+        }
+
+        config.AppendLine(CultureInfo.InvariantCulture, $"""
+            router bgp {options.LocalAs}
+             bgp router-id {options.RouterId}
+             no bgp ebgp-requires-policy
+             no bgp default ipv4-unicast
+             no bgp network import-check
+             bgp bestpath as-path multipath-relax
+            """);
+        foreach (var neighbour in options.Neighbors)
+        {
+            var address = neighbour.Address;
+            config.AppendLine(CultureInfo.InvariantCulture, $" neighbor {address} remote-as {neighbour.RemoteAs}");
+            config.AppendLine(CultureInfo.InvariantCulture, $" neighbor {address} timers {Math.Max(1, neighbour.HoldTime / 3)} {neighbour.HoldTime}");
+            config.AppendLine(CultureInfo.InvariantCulture, $" neighbor {address} timers connect 1");
+            if (neighbour.Passive)
+            {
+                config.AppendLine(CultureInfo.InvariantCulture, $" neighbor {address} passive");
+            }
+
+            if (neighbour.Password is not null)
+            {
+                config.AppendLine(CultureInfo.InvariantCulture, $" neighbor {address} password {neighbour.Password}");
+            }
+
+            if (neighbour.Multihop is { } ttl)
+            {
+                config.AppendLine(CultureInfo.InvariantCulture, $" neighbor {address} ebgp-multihop {ttl}");
+            }
+
+            if (neighbour.LocalAddress is { } local)
+            {
+                config.AppendLine(CultureInfo.InvariantCulture, $" neighbor {address} update-source {local}");
+            }
+        }
+
+        foreach (var family in (AddressFamily[])[AddressFamily.InterNetwork, AddressFamily.InterNetworkV6])
+        {
+            config.AppendLine(family == AddressFamily.InterNetworkV6 ? " address-family ipv6 unicast" : " address-family ipv4 unicast");
+            config.AppendLine("  maximum-paths 8");
+            config.AppendLine("  maximum-paths ibgp 8");
+            for (var index = 0; index < options.Advertise.Count; index++)
+            {
+                if (options.Advertise[index].Family == family)
+                {
+                    config.AppendLine(CultureInfo.InvariantCulture, $"  network {options.Advertise[index].Prefix} route-map originate-{index}");
+                }
+            }
+
+            foreach (var neighbour in options.Neighbors.Where(n => n.Family == family))
+            {
+                config.AppendLine(CultureInfo.InvariantCulture, $"  neighbor {neighbour.Address} activate");
+                if (neighbour.RemoteAs == options.LocalAs)
+                {
+                    config.AppendLine(CultureInfo.InvariantCulture, $"  neighbor {neighbour.Address} next-hop-self");
+                }
+            }
+
+            config.AppendLine(" exit-address-family");
+        }
+
+        return config.ToString();
+    }
+
+    public override async Task<IReadOnlyList<RouterRoute>> GetRoutesAsync() =>
+    [
+        .. FrrOutput.ParseRoutes(await VtyshAsync("show bgp ipv4 unicast json detail")),
+        .. FrrOutput.ParseRoutes(await VtyshAsync("show bgp ipv6 unicast json detail")),
+    ];
+
+    public override async Task<PeerState> GetPeerStateAsync(IPAddress neighbour) =>
+        FrrOutput.ParsePeerState(await VtyshAsync($"show bgp neighbors {neighbour} json"), neighbour);
+
+    public async Task<string> VtyshAsync(string command) =>
+        (await Command.RunAsync("vtysh", "-N", Namespace, "-c", command)).EnsureSuccess().StandardOutput;
+
+    protected override async Task StartAsync()
+    {
+        var runDirectory = RunDirectory(Namespace);
+        if (Directory.Exists(runDirectory))
+        {
+            throw new InvalidOperationException($"{runDirectory} exists: only one FRR instance per namespace");
+        }
+
+        Directory.CreateDirectory(runDirectory);
+        (await Command.RunAsync("chown", "frr:frr", runDirectory)).EnsureSuccess();
+        var zebraConfig = Lab.WriteFile(Name + ".zebra.conf", $"hostname {Options.RouterId}\nlog stdout informational\n");
+        var bgpdConfig = Lab.WriteFile(Name + ".bgpd.conf", RenderBgpdConfig(Options));
+        var zebra = await Lab.StartProcessAsync(Namespace, Name + ".zebra", Path.Combine(Daemons, "zebra"), "-N", Namespace, "-f", zebraConfig);
+        _processes.Add(zebra);
+        var zserv = Path.Combine(runDirectory, "zserv.api");
+        await zebra.WaitUntilReadyAsync($"socket {zserv}", TimeSpan.FromSeconds(10), () => Task.FromResult(File.Exists(zserv)));
+        var bgpd = await Lab.StartProcessAsync(Namespace, Name + ".bgpd", Path.Combine(Daemons, "bgpd"), "-N", Namespace, "-f", bgpdConfig);
+        _processes.Add(bgpd);
+        await bgpd.WaitUntilReadyAsync("to answer vtysh", TimeSpan.FromSeconds(10), async () =>
+            (await Command.RunAsync("vtysh", "-N", Namespace, "-c", "show daemons")).StandardOutput.Contains("bgpd", StringComparison.Ordinal));
+    }
+}
+
+/// <summary>Parsers for FRR's vtysh JSON output (FRR 8.4).</summary>
+public static class FrrOutput
+{
+    /// <summary>
+    /// Parses <c>show bgp ipv4|ipv6 unicast json detail</c>: "routes" maps each prefix to an array whose first element
+    /// describes the prefix and whose other elements are its paths.
+    /// </summary>
+    public static IReadOnlyList<RouterRoute> ParseRoutes(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        var routes = new List<RouterRoute>();
+        if (!document.RootElement.TryGetProperty("routes", out var table))
+        {
+            return routes;
+        }
+
+        foreach (var network in table.EnumerateObject())
+        {
+            foreach (var path in network.Value.EnumerateArray().Where(p => p.TryGetProperty("nexthops", out _)))
+            {
+                routes.Add(new RouterRoute(
+                    network.Name,
+                    [.. path.GetProperty("nexthops").EnumerateArray()
+                        .Where(h => !(h.TryGetProperty("scope", out var scope) && scope.GetString() == "link-local"))
+                        .Select(h => IPAddress.Parse(h.GetProperty("ip").GetString()!))],
+                    Strings(path, "community"),
+                    Strings(path, "largeCommunity"),
+                    path.TryGetProperty("locPrf", out var localPreference) ? localPreference.GetUInt32() : null,
+                    path.TryGetProperty("aspath", out var asPath)
+                        ? [.. asPath.GetProperty("segments").EnumerateArray().SelectMany(s => s.GetProperty("list").EnumerateArray()).Select(a => a.GetUInt32())]
+                        : []));
+            }
+        }
+
+        return routes;
+
+        static IReadOnlyList<string> Strings(JsonElement path, string name) =>
+            path.TryGetProperty(name, out var value)
+                ? [.. value.GetProperty("list").EnumerateArray().Select(c => WellKnownCommunities.GetValueOrDefault(c.GetString()!, c.GetString()!))]
+                : [];
+    }
+
+    /// <summary>FRR prints well-known communities (RFC 1997, 7999, 8326, 9494) by name; the harness compares numbers.</summary>
+    private static readonly Dictionary<string, string> WellKnownCommunities = new(StringComparer.Ordinal)
+    {
+        ["gshut"] = "65535:0",
+        ["acceptown"] = "65535:1",
+        ["llgr-stale"] = "65535:6",
+        ["no-llgr"] = "65535:7",
+        ["blackhole"] = "65535:666",
+        ["noExport"] = "65535:65281",
+        ["noAdvertise"] = "65535:65282",
+        ["localAs"] = "65535:65283",
+        ["noPeer"] = "65535:65284",
+    };
+
+    /// <summary>Parses <c>show bgp neighbors ADDRESS json</c>.</summary>
+    public static PeerState ParsePeerState(string json, IPAddress neighbour)
+    {
+        using var document = JsonDocument.Parse(json);
+        if (!document.RootElement.TryGetProperty(neighbour.ToString(), out var peer))
+        {
+            throw new FormatException($"vtysh shows no neighbour {neighbour}: {json}");
+        }
+
+        var state = peer.GetProperty("bgpState").GetString()!;
+        string? lastError = null;
+        if (peer.TryGetProperty("lastNotificationReason", out var notification))
+        {
+            lastError = notification.GetString();
+        }
+        else if (peer.TryGetProperty("lastResetDueTo", out var reset))
+        {
+            lastError = reset.GetString();
+        }
+
+        return new PeerState(state == "Established", state, lastError);
+    }
+}

@@ -1,0 +1,147 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+
+namespace BgpLb.Integration.Tests.Harness;
+
+/// <summary>
+/// Kubernetes-style YAML documents for a bgplb-speaker config directory (DESIGN.md §4): the MetalLB CRDs in
+/// metallb-system, Services with their allocated address in status.loadBalancer.ingress, EndpointSlices and Nodes.
+/// </summary>
+public static class MetalLbManifests
+{
+    private const string MetalLbNamespace = "metallb-system";
+
+    public static string Node(string name, IPAddress internalIp) => $"""
+        apiVersion: v1
+        kind: Node
+        metadata:
+          name: {name}
+          labels:
+            kubernetes.io/hostname: {name}
+        status:
+          addresses:
+          - type: InternalIP
+            address: {internalIp}
+        """;
+
+    public static string IpAddressPool(string name, params string[] addresses) => $"""
+        apiVersion: metallb.io/v1beta1
+        kind: IPAddressPool
+        metadata:
+          name: {name}
+          namespace: {MetalLbNamespace}
+        spec:
+          addresses:
+        {Items(addresses, "  ")}
+        """;
+
+    /// <summary>A BGPPeer (v1beta2). <paramref name="holdTime"/> is a Go duration such as "3s".</summary>
+    public static string BgpPeer(
+        string name, uint myAsn, uint peerAsn, IPAddress peerAddress, string? holdTime = null, string? password = null, IPAddress? sourceAddress = null, bool ebgpMultiHop = false)
+    {
+        var yaml = new StringBuilder($"""
+            apiVersion: metallb.io/v1beta2
+            kind: BGPPeer
+            metadata:
+              name: {name}
+              namespace: {MetalLbNamespace}
+            spec:
+              myASN: {myAsn}
+              peerASN: {peerAsn}
+              peerAddress: {peerAddress}
+            """);
+        AppendIf(yaml, holdTime, "  holdTime: ");
+        AppendIf(yaml, password is null ? null : $"\"{password}\"", "  password: ");
+        AppendIf(yaml, sourceAddress?.ToString(), "  sourceAddress: ");
+        AppendIf(yaml, ebgpMultiHop ? "true" : null, "  ebgpMultiHop: ");
+        return yaml.ToString();
+    }
+
+    /// <summary>A BGPAdvertisement; communities as "AA:NN" or "large:G:L1:L2".</summary>
+    public static string BgpAdvertisement(string name, IReadOnlyList<string> pools, IReadOnlyList<string>? communities = null, uint? localPref = null)
+    {
+        var yaml = new StringBuilder($"""
+            apiVersion: metallb.io/v1beta1
+            kind: BGPAdvertisement
+            metadata:
+              name: {name}
+              namespace: {MetalLbNamespace}
+            spec:
+              ipAddressPools:
+            {Items(pools, "  ")}
+            """);
+        if (communities is { Count: > 0 })
+        {
+            yaml.Append("\n  communities:\n").Append(Items(communities, "  "));
+        }
+
+        AppendIf(yaml, localPref?.ToString(CultureInfo.InvariantCulture), "  localPref: ");
+        return yaml.ToString();
+    }
+
+    /// <summary>A LoadBalancer Service whose allocated address is already in status.loadBalancer.ingress.</summary>
+    public static string Service(string name, IPAddress ingress, string externalTrafficPolicy = "Cluster", string serviceNamespace = "default") => $"""
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: {name}
+          namespace: {serviceNamespace}
+        spec:
+          type: LoadBalancer
+          externalTrafficPolicy: {externalTrafficPolicy}
+          selector:
+            app: {name}
+          ports:
+          - name: http
+            port: 80
+            protocol: TCP
+            targetPort: 8080
+        status:
+          loadBalancer:
+            ingress:
+            - ip: {ingress}
+        """;
+
+    /// <summary>An EndpointSlice of <paramref name="service"/> with one endpoint on <paramref name="nodeName"/>.</summary>
+    public static string EndpointSlice(string service, string nodeName, IPAddress endpoint, bool ready = true, string serviceNamespace = "default") => $"""
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata:
+          name: {service}-{nodeName}
+          namespace: {serviceNamespace}
+          labels:
+            kubernetes.io/service-name: {service}
+        addressType: {(endpoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? "IPv6" : "IPv4")}
+        endpoints:
+        - addresses:
+          - {endpoint}
+          conditions:
+            ready: {(ready ? "true" : "false")}
+          nodeName: {nodeName}
+        ports:
+        - name: http
+          port: 8080
+          protocol: TCP
+        """;
+
+    /// <summary>Writes the documents as one multi-document YAML file into <paramref name="directory"/>.</summary>
+    public static string Write(string directory, string fileName, IEnumerable<string> documents)
+    {
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, fileName);
+        File.WriteAllText(path, string.Join("\n---\n", documents) + "\n");
+        return path;
+    }
+
+    private static string Items(IEnumerable<string> values, string indent) =>
+        string.Join('\n', values.Select(v => $"{indent}- \"{v}\""));
+
+    private static void AppendIf(StringBuilder yaml, string? value, string key)
+    {
+        if (value is not null)
+        {
+            yaml.Append('\n').Append(key).Append(value);
+        }
+    }
+}

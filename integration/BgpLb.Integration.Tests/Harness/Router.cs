@@ -1,0 +1,153 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace BgpLb.Integration.Tests.Harness;
+
+public enum RouterKind
+{
+    Bird,
+    Frr,
+    Gobgp,
+}
+
+/// <summary>
+/// One BGP session of a router daemon. The session carries the address family of <see cref="Address"/>
+/// (IPv4 unicast over an IPv4 session, IPv6 unicast over an IPv6 session).
+/// </summary>
+public sealed record BgpNeighbor(IPAddress Address, uint RemoteAs)
+{
+    /// <summary>Source address of the session; the daemon picks one when null.</summary>
+    public IPAddress? LocalAddress { get; init; }
+
+    /// <summary>Only accept connections, never connect.</summary>
+    public bool Passive { get; init; }
+
+    /// <summary>Proposed hold time in seconds; keepalive is a third of it.</summary>
+    public int HoldTime { get; init; } = 9;
+
+    /// <summary>TCP MD5 signature password (RFC 2385).</summary>
+    public string? Password { get; init; }
+
+    /// <summary>eBGP multihop TTL; null for directly connected.</summary>
+    public int? Multihop { get; init; }
+
+    public AddressFamily Family => Address.AddressFamily;
+}
+
+/// <summary>A route the daemon originates (it then stands in for a speaker), sent on every session of its family.</summary>
+public sealed record AdvertisedRoute(string Prefix)
+{
+    /// <summary>Standard communities as "ASN:VALUE".</summary>
+    public IReadOnlyList<string> Communities { get; init; } = [];
+
+    /// <summary>Large communities as "GLOBAL:LOCAL1:LOCAL2".</summary>
+    public IReadOnlyList<string> LargeCommunities { get; init; } = [];
+
+    public AddressFamily Family => Prefix.Contains(':', StringComparison.Ordinal) ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork;
+}
+
+public sealed record RouterOptions(IPAddress RouterId, IReadOnlyList<BgpNeighbor> Neighbors)
+{
+    /// <summary>The router's AS; 64512 for the lab router, 64513 for an eBGP stand-in speaker.</summary>
+    public uint LocalAs { get; init; } = 64512;
+
+    public IReadOnlyList<AdvertisedRoute> Advertise { get; init; } = [];
+}
+
+/// <summary>One path of a prefix in a router's BGP table (Loc-RIB / Adj-RIB-In after policy).</summary>
+public sealed record RouterRoute(
+    string Prefix,
+    IReadOnlyList<IPAddress> NextHops,
+    IReadOnlyList<string> Communities,
+    IReadOnlyList<string> LargeCommunities,
+    uint? LocalPreference,
+    IReadOnlyList<uint> AsPath)
+{
+    public override string ToString() =>
+        $"{Prefix} via [{string.Join(", ", NextHops)}] as-path [{string.Join(' ', AsPath)}] local-pref {LocalPreference} " +
+        $"communities [{string.Join(' ', Communities)}] large [{string.Join(' ', LargeCommunities)}]";
+}
+
+/// <summary>The state of one session as the daemon shows it; <see cref="LastError"/> when the CLI reports one.</summary>
+public sealed record PeerState(bool Established, string State, string? LastError)
+{
+    public override string ToString() => LastError is null ? State : $"{State} (last error: {LastError})";
+}
+
+/// <summary>A real BGP daemon running in a lab namespace, with a common query interface.</summary>
+public abstract class Router
+{
+    protected Router(Lab lab, string netns, string name, RouterOptions options)
+    {
+        Lab = lab;
+        Namespace = netns;
+        Name = name;
+        Options = options;
+    }
+
+    public abstract RouterKind Kind { get; }
+
+    public Lab Lab { get; }
+
+    public string Namespace { get; }
+
+    /// <summary>Unique within the lab; prefixes its config and log file names.</summary>
+    public string Name { get; }
+
+    public RouterOptions Options { get; }
+
+    /// <summary>The daemon processes (FRR: zebra then bgpd).</summary>
+    public abstract IReadOnlyList<NetnsProcess> Processes { get; }
+
+    /// <summary>The process that speaks BGP (to SIGKILL or SIGSTOP it).</summary>
+    public NetnsProcess BgpProcess => Processes[^1];
+
+    /// <summary>Starts a daemon of <paramref name="kind"/> in <paramref name="netns"/> and waits until its CLI answers.</summary>
+    public static Task<Router> StartAsync(RouterKind kind, Lab lab, string netns, string name, RouterOptions options) => kind switch
+    {
+        RouterKind.Bird => Started(new BirdRouter(lab, netns, name, options)),
+        RouterKind.Frr => Started(new FrrRouter(lab, netns, name, options)),
+        RouterKind.Gobgp => Started(new GobgpRouter(lab, netns, name, options)),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown router kind"),
+    };
+
+    /// <summary>Every path in the BGP table, IPv4 and IPv6.</summary>
+    public abstract Task<IReadOnlyList<RouterRoute>> GetRoutesAsync();
+
+    public abstract Task<PeerState> GetPeerStateAsync(IPAddress neighbour);
+
+    /// <summary>The kernel table of the router's namespace (where BIRD's kernel protocol and FRR's zebra install routes).</summary>
+    public Task<IReadOnlyList<KernelRoute>> GetKernelRoutesAsync(AddressFamily family) => Lab.GetKernelRoutesAsync(Namespace, family);
+
+    public Task<PeerState> WaitForEstablishedAsync(IPAddress neighbour, TimeSpan timeout) =>
+        Wait.ForAsync($"{Name} session with {neighbour} to be Established", timeout, () => GetPeerStateAsync(neighbour), s => s.Established);
+
+    /// <summary>Waits until the BGP table's paths for <paramref name="prefix"/> satisfy <paramref name="accept"/>.</summary>
+    public Task<IReadOnlyList<RouterRoute>> WaitForPathsAsync(string prefix, TimeSpan timeout, Func<IReadOnlyList<RouterRoute>, bool> accept) =>
+        Wait.ForAsync(
+            $"{Name} paths for {prefix}",
+            timeout,
+            async () => (IReadOnlyList<RouterRoute>)[.. (await GetRoutesAsync()).Where(r => r.Prefix == prefix)],
+            accept,
+            paths => paths.Count == 0 ? "no path" : string.Join("; ", paths));
+
+    /// <summary>Waits until the kernel route for <paramref name="prefix"/> in the router's namespace satisfies <paramref name="accept"/> (null: no route).</summary>
+    public Task<KernelRoute?> WaitForKernelRouteAsync(string prefix, TimeSpan timeout, Func<KernelRoute?, bool> accept)
+    {
+        var family = prefix.Contains(':', StringComparison.Ordinal) ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork;
+        return Wait.ForAsync(
+            $"kernel route {prefix} in {Namespace}",
+            timeout,
+            async () => (await GetKernelRoutesAsync(family)).FirstOrDefault(r => r.Destination == prefix),
+            accept,
+            route => route?.ToString() ?? "no route");
+    }
+
+    protected abstract Task StartAsync();
+
+    private static async Task<Router> Started(Router router)
+    {
+        await router.StartAsync();
+        return router;
+    }
+}

@@ -1,0 +1,100 @@
+using System.Globalization;
+using System.Reflection;
+
+namespace BgpLb.Integration.Tests.Harness;
+
+/// <summary>
+/// bgplb-speaker running in a node namespace: <c>bgplb-speaker --node NAME --config DIR --bgp-listen ADDR
+/// --metrics-listen 127.0.0.1:PORT</c>. The metrics endpoint is on the namespace's loopback, so it is fetched from inside
+/// the namespace.
+/// </summary>
+public sealed class SpeakerProcess
+{
+    public const string PathVariable = "BGPLB_SPEAKER_PATH";
+
+    private SpeakerProcess(NetnsProcess process, LabNode node, int metricsPort)
+    {
+        Process = process;
+        Node = node;
+        MetricsPort = metricsPort;
+    }
+
+    public NetnsProcess Process { get; }
+
+    public LabNode Node { get; }
+
+    public int MetricsPort { get; }
+
+    public Uri MetricsUrl => new($"http://127.0.0.1:{MetricsPort}/metrics");
+
+    /// <summary>
+    /// $BGPLB_SPEAKER_PATH, else src/Speaker/bin/CONFIGURATION/net10.0/bgplb-speaker of the repository holding this test
+    /// assembly, CONFIGURATION being the one the tests were built with.
+    /// </summary>
+    public static string ResolveExecutable()
+    {
+        if (Environment.GetEnvironmentVariable(PathVariable) is { Length: > 0 } configured)
+        {
+            return File.Exists(configured) ? configured : throw new FileNotFoundException($"{PathVariable}={configured} does not exist", configured);
+        }
+
+        var configuration = typeof(SpeakerProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
+        var repository = new DirectoryInfo(AppContext.BaseDirectory);
+        while (repository is not null && !File.Exists(Path.Combine(repository.FullName, "BgpLb.sln")))
+        {
+            repository = repository.Parent;
+        }
+
+        if (repository is null)
+        {
+            throw new DirectoryNotFoundException($"no BgpLb.sln above {AppContext.BaseDirectory}; set {PathVariable}");
+        }
+
+        var path = Path.Combine(repository.FullName, "src", "Speaker", "bin", configuration, "net10.0", "bgplb-speaker");
+        return File.Exists(path) ? path : throw new FileNotFoundException($"{path} not built (dotnet build -c {configuration}) and {PathVariable} not set", path);
+    }
+
+    /// <summary>Starts the speaker for <paramref name="node"/> with the config directory the test wrote.</summary>
+    public static async Task<SpeakerProcess> StartAsync(
+        Lab lab, LabNode node, string nodeName, string configDirectory, int metricsPort = 7474, string bgpListen = "0.0.0.0:179", string logLevel = "debug")
+    {
+        var process = await lab.StartProcessAsync(
+            node.Namespace,
+            "speaker-" + node.Role,
+            ResolveExecutable(),
+            "--node", nodeName,
+            "--config", configDirectory,
+            "--bgp-listen", bgpListen,
+            "--metrics-listen", $"127.0.0.1:{metricsPort}",
+            "--log-level", logLevel);
+        return new SpeakerProcess(process, node, metricsPort);
+    }
+
+    /// <summary>GETs a path of the metrics listener (/metrics, /healthz, /readyz) from inside the node's namespace.</summary>
+    public async Task<CommandResult> GetAsync(string path) =>
+        await Command.InNamespaceAsync(
+            Node.Namespace,
+            "python3",
+            "-c",
+            "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=2).read().decode())",
+            new Uri(MetricsUrl, path).ToString());
+
+    public Task WaitUntilReadyAsync(TimeSpan timeout) =>
+        Process.WaitUntilReadyAsync("/readyz", timeout, async () => (await GetAsync("/readyz")).Succeeded);
+
+    /// <summary>SIGTERM (graceful stop: Cease NOTIFICATION to every peer) and the exit code.</summary>
+    public async Task<int> TerminateAsync(TimeSpan timeout)
+    {
+        await Process.SignalAsync("TERM");
+        return await Process.WaitForExitAsync(timeout);
+    }
+
+    /// <summary>SIGKILL: the kernel closes the speaker's sockets, no NOTIFICATION.</summary>
+    public async Task KillAsync()
+    {
+        await Process.SignalAsync("KILL");
+        await Process.WaitForExitAsync(TimeSpan.FromSeconds(5));
+    }
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"bgplb-speaker {Node.Role} pid {Process.Pid}");
+}
