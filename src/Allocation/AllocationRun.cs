@@ -35,8 +35,8 @@ internal sealed class AllocationRun
         var pending = new List<AllocationRequest>();
         foreach (var request in unique.Values)
         {
-            var current = previous.TryGetValue(request.Key, out var held) && !held.IsDefaultOrEmpty ? held : request.CurrentAddresses;
-            if (current.IsDefaultOrEmpty)
+            var current = previous.TryGetValue(request.Key, out var held) && !held.IsEmpty ? held : request.CurrentAddresses;
+            if (current.IsEmpty)
                 pending.Add(request);
             else
                 holding.Add((request, current));
@@ -288,12 +288,12 @@ internal sealed class AllocationRun
     {
         if (pool.ServiceAllocation is not { } allocation)
             return true;
-        if ((!allocation.Namespaces.IsDefaultOrEmpty || !allocation.NamespaceSelectors.IsDefaultOrEmpty)
+        if ((!allocation.Namespaces.IsEmpty || !allocation.NamespaceSelectors.IsEmpty)
             && !allocation.Namespaces.Contains(request.Namespace)
-            && !(!allocation.NamespaceSelectors.IsDefaultOrEmpty && !request.IsExternal
+            && !(!allocation.NamespaceSelectors.IsEmpty && !request.IsExternal
                  && allocation.NamespaceSelectors.Any(s => s.Matches(request.NamespaceLabels))))
             return false;
-        return allocation.ServiceSelectors.IsDefaultOrEmpty || allocation.ServiceSelectors.Any(s => s.Matches(request.Labels));
+        return allocation.ServiceSelectors.IsEmpty || allocation.ServiceSelectors.Any(s => s.Matches(request.Labels));
     }
 
     private static string NotAdmitted(AddressPool pool, AllocationRequest request) => request.IsExternal

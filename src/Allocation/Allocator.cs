@@ -16,7 +16,7 @@ public static class Allocator
         IEnumerable<AllocationRequest>? external = null, string? loadBalancerClass = null)
     {
         ArgumentNullException.ThrowIfNull(config);
-        return Allocate(config.Pools, [.. ServiceRequests.FromConfig(config, loadBalancerClass), .. external ?? []], previous);
+        return Allocate(config.Pools.AsImmutableArray(), [.. ServiceRequests.FromConfig(config, loadBalancerClass), .. external ?? []], previous);
     }
 
     /// <summary>

@@ -138,7 +138,7 @@ public class AllocatorPropertyTests
         Gen.Select(GenPools, GenServices).Where((pools, _) => pools.Any(p => p.Cidrs.Length > 1)).Sample((pools, services) =>
         {
             var before = Allocator.Allocate(ConfigOf(pools, services), Nothing);
-            var shrunk = pools.Select(p => p.Cidrs.Length > 1 ? p with { Cidrs = p.Cidrs.RemoveAt(0) } : p).ToArray();
+            var shrunk = pools.Select(p => p.Cidrs.Length > 1 ? p with { Cidrs = p.Cidrs.AsImmutableArray().RemoveAt(0) } : p).ToArray();
             var after = Allocator.Allocate(ConfigOf(shrunk, services), before.Addresses);
             foreach (var entry in before.Entries.Values.Where(e => e.IsAllocated))
             {
