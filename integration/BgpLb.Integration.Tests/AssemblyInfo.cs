@@ -1,2 +1,3 @@
+using BgpLb.Netlab;
 [assembly: CollectionBehavior(DisableTestParallelization = true)]
 [assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]

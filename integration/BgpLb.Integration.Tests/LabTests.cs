@@ -1,3 +1,4 @@
+using BgpLb.Netlab;
 using System.Net;
 using BgpLb.Integration.Tests.Harness;
 using Xunit.Abstractions;
@@ -11,7 +12,7 @@ public sealed class LabTests(ITestOutputHelper output)
     [NetnsFact]
     public async Task Process_pid_is_the_daemon_itself_not_the_ip_wrapper()
     {
-        await using var lab = await Lab.CreateAsync("pid", 0, output);
+        await using var lab = await Lab.CreateAsync("pid", 0, output.WriteLine);
         var router = await Router.StartAsync(RouterKind.Bird, lab, lab.RouterNamespace, "router", new RouterOptions(IPAddress.Parse("198.18.255.1"), []));
         var process = router.BgpProcess;
 
@@ -25,7 +26,7 @@ public sealed class LabTests(ITestOutputHelper output)
     [NetnsFact]
     public async Task Teardown_kills_every_daemon_and_deletes_every_namespace()
     {
-        var lab = await Lab.CreateAsync("teardown", 2, output);
+        var lab = await Lab.CreateAsync("teardown", 2, output.WriteLine);
         var routerId = IPAddress.Parse("198.18.255.1");
         await Router.StartAsync(RouterKind.Bird, lab, lab.RouterNamespace, "router", new RouterOptions(routerId, []));
         await Router.StartAsync(RouterKind.Frr, lab, lab.Nodes[0].Namespace, "frr", new RouterOptions(routerId, []));
@@ -48,7 +49,7 @@ public sealed class LabTests(ITestOutputHelper output)
     [NetnsFact]
     public async Task A_daemon_failing_at_start_is_reported_with_its_log_and_the_lab_still_tears_down()
     {
-        var lab = await Lab.CreateAsync("badstart", 1, output);
+        var lab = await Lab.CreateAsync("badstart", 1, output.WriteLine);
         var config = lab.WriteFile("broken.bird.conf", "protocol bgp {\n");
 
         var failure = await Assert.ThrowsAsync<ProcessExitedException>(async () =>
@@ -95,7 +96,7 @@ public sealed class LabTests(ITestOutputHelper output)
     [NetnsFact]
     public async Task Nodes_reach_the_router_over_both_address_families_and_carry_extra_addresses()
     {
-        await using var lab = await Lab.CreateAsync("links", 2, output);
+        await using var lab = await Lab.CreateAsync("links", 2, output.WriteLine);
         var node = lab.Nodes[1];
         await Lab.AddAddressAsync(node, "203.0.113.77/32");
 

@@ -1,3 +1,4 @@
+using BgpLb.Netlab;
 using System.Net;
 using System.Text.Json;
 using BgpLb.Integration.Tests.Harness;

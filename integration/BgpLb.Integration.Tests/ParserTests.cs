@@ -1,3 +1,4 @@
+using BgpLb.Netlab;
 using System.Net;
 using System.Net.Sockets;
 using BgpLb.Integration.Tests.Harness;

@@ -1,3 +1,4 @@
+using BgpLb.Netlab;
 using System.Net;
 using System.Net.Sockets;
 using BgpLb.Integration.Tests.Harness;
@@ -37,7 +38,7 @@ public sealed class RouterSessionTests(ITestOutputHelper output)
     [InlineData(RouterKind.Gobgp, true)]
     public async Task Ipv4_and_ipv6_sessions_carry_routes_with_communities(RouterKind routerKind, bool internalSession)
     {
-        await using var lab = await Lab.CreateAsync($"sess-{routerKind.ToString().ToLowerInvariant()}-{(internalSession ? "i" : "e")}", 1, output);
+        await using var lab = await Lab.CreateAsync($"sess-{routerKind.ToString().ToLowerInvariant()}-{(internalSession ? "i" : "e")}", 1, output.WriteLine);
         var node = lab.Nodes[0];
         var speakerAs = internalSession ? RouterAs : SpeakerAs;
         var router = await Router.StartAsync(routerKind, lab, lab.RouterNamespace, "router", RouterFor(lab, speakerAs));
@@ -79,7 +80,7 @@ public sealed class RouterSessionTests(ITestOutputHelper output)
     [InlineData(RouterKind.Gobgp)]
     public async Task Gobgp_advertiser_reaches_each_router(RouterKind routerKind)
     {
-        await using var lab = await Lab.CreateAsync($"gobgp-adv-{routerKind.ToString().ToLowerInvariant()}", 1, output);
+        await using var lab = await Lab.CreateAsync($"gobgp-adv-{routerKind.ToString().ToLowerInvariant()}", 1, output.WriteLine);
         var node = lab.Nodes[0];
         var router = await Router.StartAsync(routerKind, lab, lab.RouterNamespace, "router", RouterFor(lab, SpeakerAs));
         await Router.StartAsync(RouterKind.Gobgp, lab, node.Namespace, "speaker1", SpeakerFor(node, SpeakerAs, [Service4, Service6]));
@@ -100,7 +101,7 @@ public sealed class RouterSessionTests(ITestOutputHelper output)
     [InlineData(RouterKind.Frr)]
     public async Task Two_advertisers_of_one_address_make_an_ecmp_kernel_route(RouterKind routerKind)
     {
-        await using var lab = await Lab.CreateAsync($"ecmp-{routerKind.ToString().ToLowerInvariant()}", 2, output);
+        await using var lab = await Lab.CreateAsync($"ecmp-{routerKind.ToString().ToLowerInvariant()}", 2, output.WriteLine);
         var router = await Router.StartAsync(routerKind, lab, lab.RouterNamespace, "router", RouterFor(lab, SpeakerAs));
         foreach (var node in lab.Nodes)
         {
@@ -121,7 +122,7 @@ public sealed class RouterSessionTests(ITestOutputHelper output)
     [InlineData(RouterKind.Gobgp)]
     public async Task Md5_password_must_match_for_the_session_to_establish(RouterKind routerKind)
     {
-        await using var lab = await Lab.CreateAsync($"md5-{routerKind.ToString().ToLowerInvariant()}", 2, output);
+        await using var lab = await Lab.CreateAsync($"md5-{routerKind.ToString().ToLowerInvariant()}", 2, output.WriteLine);
         var (matching, mismatching) = (lab.Nodes[0], lab.Nodes[1]);
         var router = await Router.StartAsync(routerKind, lab, lab.RouterNamespace, "router", RouterFor(lab, SpeakerAs, password: "lab-secret"));
         await Router.StartAsync(RouterKind.Bird, lab, matching.Namespace, "speaker-match", SpeakerFor(matching, SpeakerAs, [Service4], password: "lab-secret"));
@@ -145,7 +146,7 @@ public sealed class RouterSessionTests(ITestOutputHelper output)
     [InlineData(RouterKind.Frr, "STOP")]
     public async Task Failed_advertiser_next_hop_is_withdrawn(RouterKind routerKind, string signal)
     {
-        await using var lab = await Lab.CreateAsync($"fail-{routerKind.ToString().ToLowerInvariant()}-{signal.ToLowerInvariant()}", 2, output);
+        await using var lab = await Lab.CreateAsync($"fail-{routerKind.ToString().ToLowerInvariant()}-{signal.ToLowerInvariant()}", 2, output.WriteLine);
         var router = await Router.StartAsync(routerKind, lab, lab.RouterNamespace, "router", RouterFor(lab, SpeakerAs, holdTime: 3));
         var speakers = new List<Router>();
         foreach (var node in lab.Nodes)
@@ -182,7 +183,7 @@ public sealed class RouterSessionTests(ITestOutputHelper output)
     [InlineData(RouterKind.Gobgp)]
     public async Task Passive_router_accepts_an_active_speaker_but_never_connects_itself(RouterKind routerKind)
     {
-        await using var lab = await Lab.CreateAsync($"passive-{routerKind.ToString().ToLowerInvariant()}", 2, output);
+        await using var lab = await Lab.CreateAsync($"passive-{routerKind.ToString().ToLowerInvariant()}", 2, output.WriteLine);
         var (active, passive) = (lab.Nodes[0], lab.Nodes[1]);
         var router = await Router.StartAsync(routerKind, lab, lab.RouterNamespace, "router", new RouterOptions(
             IPAddress.Parse("198.18.255.1"),
@@ -207,7 +208,7 @@ public sealed class RouterSessionTests(ITestOutputHelper output)
     [InlineData(RouterKind.Gobgp)]
     public async Task Multihop_session_between_router_link_and_speaker_loopback(RouterKind routerKind)
     {
-        await using var lab = await Lab.CreateAsync($"multihop-{routerKind.ToString().ToLowerInvariant()}", 1, output);
+        await using var lab = await Lab.CreateAsync($"multihop-{routerKind.ToString().ToLowerInvariant()}", 1, output.WriteLine);
         var node = lab.Nodes[0];
         var loopback = IPAddress.Parse("198.18.200.2");
         await Lab.AddAddressAsync(node, $"{loopback}/32");
@@ -240,7 +241,7 @@ public sealed class RouterSessionTests(ITestOutputHelper output)
     [InlineData(RouterKind.Frr)]
     public async Task Graceful_stop_of_an_advertiser_shows_the_cease_on_the_router(RouterKind routerKind)
     {
-        await using var lab = await Lab.CreateAsync($"cease-{routerKind.ToString().ToLowerInvariant()}", 1, output);
+        await using var lab = await Lab.CreateAsync($"cease-{routerKind.ToString().ToLowerInvariant()}", 1, output.WriteLine);
         var node = lab.Nodes[0];
         var router = await Router.StartAsync(routerKind, lab, lab.RouterNamespace, "router", RouterFor(lab, SpeakerAs));
         var speaker = await Router.StartAsync(RouterKind.Bird, lab, node.Namespace, "speaker", SpeakerFor(node, SpeakerAs, [Service4]));

@@ -1,4 +1,6 @@
+using BgpLb.Netlab;
 namespace BgpLb.Integration.Tests.Harness;
+
 
 /// <summary>
 /// Every lab test belongs to this one collection: they share the host's CPU, /run/frr and the kernel's

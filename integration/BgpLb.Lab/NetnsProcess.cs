@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace BgpLb.Integration.Tests.Harness;
+namespace BgpLb.Netlab;
 
 /// <summary>
 /// A long-running process inside a network namespace, started as <c>ip netns exec NS FILE ARGS</c>. <c>ip</c> execs the

@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace BgpLb.Integration.Tests.Harness;
+namespace BgpLb.Netlab;
 
 /// <summary>
 /// BIRD 2 (<c>bird -f -c CONF -s SOCK</c>, one control socket per instance). BGP routes go to the namespace's kernel

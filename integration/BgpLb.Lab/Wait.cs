@@ -1,4 +1,4 @@
-namespace BgpLb.Integration.Tests.Harness;
+namespace BgpLb.Netlab;
 
 /// <summary>
 /// Polls a condition until it holds or a deadline passes. Tests assert through these, never through fixed sleeps.

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Reflection;
 
-namespace BgpLb.Integration.Tests.Harness;
+namespace BgpLb.Netlab;
 
 /// <summary>
 /// bgplb-speaker running in a node namespace: <c>bgplb-speaker --node NAME --config DIR --bgp-listen ADDR

@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 
-namespace BgpLb.Integration.Tests.Harness;
+namespace BgpLb.Netlab;
 
 /// <summary>
 /// GoBGP 3 (<c>gobgpd -f CONF.toml --api-hosts 127.0.0.1:PORT</c>). Its gRPC API listens on the namespace's own loopback,

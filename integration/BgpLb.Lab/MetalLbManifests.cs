@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 
-namespace BgpLb.Integration.Tests.Harness;
+namespace BgpLb.Netlab;
 
 /// <summary>
 /// Kubernetes-style YAML documents for a bgplb-speaker config directory (DESIGN.md §4): the MetalLB CRDs in

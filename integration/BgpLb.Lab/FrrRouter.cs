@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 
-namespace BgpLb.Integration.Tests.Harness;
+namespace BgpLb.Netlab;
 
 /// <summary>
 /// FRR 8: zebra (installs multipath routes in the namespace's kernel table) and bgpd, both in the foreground with the

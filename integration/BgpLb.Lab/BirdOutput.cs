@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
 
-namespace BgpLb.Integration.Tests.Harness;
+namespace BgpLb.Netlab;
 
 /// <summary>Parsers for birdc's text output (BIRD 2.0).</summary>
 public static partial class BirdOutput

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace BgpLb.Integration.Tests.Harness;
+namespace BgpLb.Netlab;
 
 public sealed record CommandResult(string CommandLine, int ExitCode, string StandardOutput, string StandardError)
 {

@@ -4,9 +4,9 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Xunit.Abstractions;
 
-namespace BgpLb.Integration.Tests.Harness;
+
+namespace BgpLb.Netlab;
 
 /// <summary>
 /// One speaker-node namespace joined to the router namespace by a veth pair: a /30 from 198.18.0.0/15
@@ -43,14 +43,14 @@ public sealed partial class Lab : IAsyncDisposable
     public const string RouterRole = "r";
     private const string DirectoryRoot = "/tmp/bgplb-it";
 
-    private readonly ITestOutputHelper? _output;
+    private readonly Action<string>? _output;
     private readonly List<string> _namespaces = [];
     private readonly List<NetnsProcess> _processes = [];
     private readonly List<LabNode> _nodes = [];
     private bool _passed;
     private bool _disposed;
 
-    private Lab(string testName, ITestOutputHelper? output)
+    private Lab(string testName, Action<string>? output)
     {
         TestName = testName;
         _output = output;
@@ -91,7 +91,7 @@ public sealed partial class Lab : IAsyncDisposable
     /// Creates the router namespace and <paramref name="nodeCount"/> node namespaces, after removing leftovers of an
     /// earlier run of the same test. <paramref name="testName"/>: lowercase letters, digits and '-', at most 24 chars.
     /// </summary>
-    public static async Task<Lab> CreateAsync(string testName, int nodeCount, ITestOutputHelper? output = null)
+    public static async Task<Lab> CreateAsync(string testName, int nodeCount, Action<string>? output = null)
     {
         if (!TestNamePattern().IsMatch(testName))
         {
@@ -220,7 +220,7 @@ public sealed partial class Lab : IAsyncDisposable
     {
         try
         {
-            _output?.WriteLine(message);
+            _output?.Invoke(message);
         }
         catch (InvalidOperationException)
         {
