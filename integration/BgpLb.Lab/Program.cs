@@ -1,1 +1,82 @@
+using System.Net;
+using System.Net.Sockets;
+using BgpLb.Netlab;
+
+// bgplb-lab: the lab demo of README (./demo.sh). One BIRD router, two speaker nodes running bgplb-speaker on
+// examples/bgp, the router's table with an ECMP route per Service; everything is torn down on exit.
+if (args is not ["demo", ..])
+{
+    await Console.Error.WriteLineAsync("usage: bgplb-lab demo [--examples DIR] [--log-level LEVEL] [--keep]");
+    return 2;
+}
+
+var examples = ArgValue("--examples") ?? Path.Combine(RepositoryRoot(), "examples", "bgp");
+var keep = args.Contains("--keep");
+using var stop = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+
+Console.WriteLine($"== lab: router namespace + 2 node namespaces, BIRD {RouterAs} <-> bgplb-speaker {SpeakerAs}, config {examples}");
+await using var lab = await Lab.CreateAsync("demo", 2, Console.WriteLine);
+var neighbours = lab.Nodes.Select(n => new BgpNeighbor(n.Address, SpeakerAs) { HoldTime = 9 }).ToArray();
+var router = await Router.StartAsync(RouterKind.Bird, lab, lab.RouterNamespace, "bird",
+    new RouterOptions(IPAddress.Parse("198.18.255.1"), neighbours) { LocalAs = RouterAs });
+
+string[] nodeNames = ["node-a", "node-b"];
+var speakers = new List<SpeakerProcess>();
+for (var i = 0; i < lab.Nodes.Count; i++)
+{
+    var speaker = await SpeakerProcess.StartAsync(lab, lab.Nodes[i], nodeNames[i], examples, metricsPort: 7474, logLevel: ArgValue("--log-level") ?? "information");
+    speakers.Add(speaker);
+    Console.WriteLine($"   {nodeNames[i]}: {speaker} in {lab.Nodes[i].Namespace}, address {lab.Nodes[i].Address}, logs in {lab.Directory}");
+}
+
+foreach (var node in lab.Nodes)
+{
+    await router.WaitForEstablishedAsync(node.Address, TimeSpan.FromSeconds(30));
+    Console.WriteLine($"== BGP session with {node.Address} Established");
+}
+
+// "web" (ETP Cluster, endpoints on both nodes) gets both next hops; "api" (ETP Local, endpoint on node-a) one.
+await router.WaitForKernelRouteAsync("203.0.113.1/32", TimeSpan.FromSeconds(30), r => r?.NextHops.Count == 2);
+await router.WaitForKernelRouteAsync("203.0.113.2/32", TimeSpan.FromSeconds(30), r => r?.NextHops.Count == 1);
+
+Console.WriteLine("== router: birdc show route all");
+Console.WriteLine(await ((BirdRouter)router).BirdcAsync("show route all"));
+Console.WriteLine($"== router namespace kernel table (ip route show proto bird)");
+foreach (var route in await router.GetKernelRoutesAsync(AddressFamily.InterNetwork))
+{
+    if (route.Protocol == "bird") Console.WriteLine($"   {route}");
+}
+
+if (keep)
+{
+    Console.WriteLine($"== lab is up; try: ip netns exec {lab.RouterNamespace} birdc -s {((BirdRouter)router).ControlSocket} show route. Ctrl+C tears it down.");
+    try { await Task.Delay(Timeout.Infinite, stop.Token); } catch (OperationCanceledException) { }
+}
+
+Console.WriteLine("== tearing down: SIGTERM to the speakers (Cease/Administrative Shutdown), then the namespaces go");
+foreach (var speaker in speakers)
+{
+    Console.WriteLine($"   {speaker} exited with {await speaker.TerminateAsync(TimeSpan.FromSeconds(10))}");
+}
+lab.Passed();
 return 0;
+
+string? ArgValue(string name)
+{
+    var index = Array.IndexOf(args, name);
+    return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
+}
+
+static string RepositoryRoot()
+{
+    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        if (File.Exists(Path.Combine(dir.FullName, "BgpLb.sln"))) return dir.FullName;
+    throw new InvalidOperationException("run bgplb-lab from inside the BgpLb repository");
+}
+
+internal static partial class Program
+{
+    private const uint RouterAs = 64512;
+    private const uint SpeakerAs = 64513;
+}

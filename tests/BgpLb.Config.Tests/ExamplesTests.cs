@@ -40,8 +40,9 @@ public class ExamplesTests
         Assert.Equal([IPNetwork.Parse("2001:db8:100::/124")], config.Pools[1].Cidrs.ToArray());
         Assert.False(config.Pools[1].AutoAssign);
 
-        var peer = Assert.Single(config.Peers);
-        Assert.Equal("router", peer.Name);
+        Assert.Equal(["router-a", "router-b"], config.Peers.Select(p => p.Name));
+        Assert.Equal(IPAddress.Parse("198.18.0.5"), config.Peers[1].Address);
+        var peer = config.Peers[0];
         Assert.Equal(IPAddress.Parse("198.18.0.1"), peer.Address);
         Assert.Equal((ushort)179, peer.Port);
         Assert.Equal(64513u, peer.MyAsn);
@@ -49,13 +50,13 @@ public class ExamplesTests
         Assert.False(peer.IsInternal);
         Assert.Equal(TimeSpan.FromSeconds(9), peer.HoldTime);
         Assert.Equal(TimeSpan.FromSeconds(3), peer.KeepaliveTime);
-        Assert.Equal("bgplb.io/bgp=enabled", Assert.Single(peer.NodeSelectors).ToString());
+        Assert.Equal("kubernetes.io/hostname=node-a", Assert.Single(peer.NodeSelectors).ToString());
 
         var advertisement = Assert.Single(config.BgpAdvertisements);
         Assert.Equal(["lab-v4", "lab-v6"], advertisement.Pools.ToArray());
         Assert.Equal([0xFFFF_FF01u, (64513u << 16) | 100], advertisement.Communities.ToArray());
         Assert.Equal([new LargeCommunity(64513, 100, 1)], advertisement.LargeCommunities.ToArray());
-        Assert.Equal(["router"], advertisement.Peers.ToArray());
+        Assert.Equal(["router-a", "router-b"], advertisement.Peers.ToArray());
         Assert.Equal(32, advertisement.AggregationLength);
         Assert.Equal(128, advertisement.AggregationLengthV6);
     }
@@ -69,7 +70,8 @@ public class ExamplesTests
         Assert.Equal(IPAddress.Parse("198.18.0.2"), ServiceHelpers.InternalAddress(config.Nodes[0]));
         Assert.Equal(IPAddress.Parse("198.18.0.6"), ServiceHelpers.InternalAddress(config.Nodes[1]));
         Assert.All(config.Nodes, n => Assert.False(ServiceHelpers.IsExcludedFromLoadBalancers(n)));
-        Assert.All(config.Nodes, n => Assert.True(LabelSelector.MatchesAny(config.Peers[0].NodeSelectors, n.Metadata.Labels)));
+        // Each node opens exactly the session to the router address on its own link.
+        Assert.All(config.Nodes, n => Assert.Single(config.Peers, p => LabelSelector.MatchesAny(p.NodeSelectors, n.Metadata.Labels)));
 
         Assert.Equal(["api", "web"], config.Services.Select(s => s.Metadata.Name));
         var api = config.Services[0];

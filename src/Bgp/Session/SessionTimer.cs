@@ -37,10 +37,19 @@ internal sealed class SessionTimer : IDisposable
         _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
-    /// <summary>True when the timer is running and its deadline has passed; marks it stopped.</summary>
+    /// <summary>
+    /// True when the timer is running and its deadline has passed; marks it stopped. A system timer may fire a little
+    /// before the deadline as the clock reads it: then the timer is re-armed for the rest, so it is never lost.
+    /// </summary>
     public bool IsDue()
     {
-        if (_time.GetUtcNow().UtcTicks < _deadlineTicks) return false;
+        if (_deadlineTicks == long.MaxValue) return false;
+        var remaining = _deadlineTicks - _time.GetUtcNow().UtcTicks;
+        if (remaining > 0)
+        {
+            _timer.Change(TimeSpan.FromTicks(remaining), Timeout.InfiniteTimeSpan);
+            return false;
+        }
         _deadlineTicks = long.MaxValue;
         return true;
     }

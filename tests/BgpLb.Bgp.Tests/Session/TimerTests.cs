@@ -26,6 +26,47 @@ public class TimerTests
         Assert.False(timer.Running);
     }
 
+    /// <summary>Timers that fire a little before they are due, as real system timers do at times.</summary>
+    private sealed class EarlyFiringTimeProvider(FakeTimeProvider inner, TimeSpan early) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => inner.GetUtcNow();
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>
+            new EarlyTimer(inner.CreateTimer(callback, state, Shorten(dueTime), period), early);
+
+        private TimeSpan Shorten(TimeSpan due) => due > early ? due - early : due;
+
+        private sealed class EarlyTimer(ITimer timer, TimeSpan early) : ITimer
+        {
+            public bool Change(TimeSpan dueTime, TimeSpan period) =>
+                timer.Change(dueTime > early && dueTime != Timeout.InfiniteTimeSpan ? dueTime - early : dueTime, period);
+
+            public void Dispose() => timer.Dispose();
+
+            public ValueTask DisposeAsync() => timer.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public void Timer_that_fires_before_its_deadline_is_rearmed_not_lost()
+    {
+        var fake = new FakeTimeProvider();
+        var time = new EarlyFiringTimeProvider(fake, TimeSpan.FromMilliseconds(10));
+        var fired = 0;
+        using var timer = new SessionTimer(time, () => fired++);
+
+        timer.Start(TimeSpan.FromSeconds(3));
+        fake.Advance(TimeSpan.FromMilliseconds(2990));
+        Assert.Equal(1, fired);
+        Assert.False(timer.IsDue());
+        Assert.True(timer.Running);
+
+        // Re-armed for the remaining 10 ms (which fires early again, at 0 ms), then it is due at its real deadline.
+        fake.Advance(TimeSpan.FromMilliseconds(10));
+        Assert.True(fired >= 2);
+        Assert.True(timer.IsDue());
+    }
+
     [Fact]
     public void Stopped_timer_never_fires_and_is_not_due()
     {
