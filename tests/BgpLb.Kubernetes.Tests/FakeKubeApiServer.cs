@@ -132,7 +132,17 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
     }
 
     /// <summary>Aborts every open watch connection mid-stream.</summary>
-    public void BreakWatches() => ForEachWatch(w => w.Context.Abort());
+    public void BreakWatches() => ForEachWatch(w =>
+    {
+        try
+        {
+            w.Context.Abort();
+        }
+        catch (ObjectDisposedException)
+        {
+            // the request finished meanwhile
+        }
+    });
 
     /// <summary>Sends an ERROR event carrying a 410 Status on every open watch (as the API server does for an expired version).</summary>
     public void SendGoneToWatches() => ForEachWatch(w => w.Control.Writer.TryWrite(ErrorEvent(HttpStatusCode.Gone, "Expired", "too old resource version")));
