@@ -23,6 +23,8 @@ namespace BgpLb.Kubernetes;
 public sealed class KubeStore(IKubernetes client, ConfigOptions options, KubeStoreOptions storeOptions, TimeProvider time, ILogger<KubeStore> logger)
     : IResourceSource
 {
+    private static readonly TimeSpan QuickCloseThreshold = TimeSpan.FromSeconds(1);
+
     private readonly IReadOnlyList<WatchedKind> _kinds = WatchedKind.All(options.MetalLbNamespace);
     private volatile bool _ready;
 
@@ -127,6 +129,7 @@ public sealed class KubeStore(IKubernetes client, ConfigOptions options, KubeSto
         }
 
         var events = 0;
+        var started = time.GetTimestamp();
         try
         {
             var request = new WatchRequest(resourceVersion, storeOptions.WatchTimeoutSeconds, OnError, watch.Token);
@@ -166,10 +169,10 @@ public sealed class KubeStore(IKubernetes client, ConfigOptions options, KubeSto
         {
             KubeLog.WatchSilent(logger, kind.Kind, timeout);
         }
-        else if (events == 0)
+        else if (events == 0 && time.GetElapsedTime(started) < QuickCloseThreshold)
         {
             // A server or proxy that closes watches at once would otherwise make this a busy loop.
-            throw new KubernetesWatchException($"watch of {kind.Kind} closed without any event");
+            throw new KubernetesWatchException($"watch of {kind.Kind} closed at once without any event");
         }
         return resourceVersion;
     }

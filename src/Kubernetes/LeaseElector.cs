@@ -83,8 +83,12 @@ public sealed class LeaseElector(IKubernetes client, LeaseElectorOptions options
         Failed,
     }
 
-    private async Task<Outcome> TryAcquireOrRenewAsync(CancellationToken cancellationToken)
+    /// <summary>One attempt, bounded by the renew deadline so a hung API server cannot keep a stale leader in office.</summary>
+    private async Task<Outcome> TryAcquireOrRenewAsync(CancellationToken stopping)
     {
+        using var deadline = new CancellationTokenSource(options.RenewDeadline, time);
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(stopping, deadline.Token);
+        var cancellationToken = attempt.Token;
         try
         {
             var now = time.GetUtcNow();
@@ -123,7 +127,7 @@ public sealed class LeaseElector(IKubernetes client, LeaseElectorOptions options
         {
             return Outcome.HeldByOther; // another candidate wrote first
         }
-        catch (Exception e) when (e is HttpOperationException or HttpRequestException || e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is HttpOperationException or HttpRequestException || e is OperationCanceledException && !stopping.IsCancellationRequested)
         {
             KubeLog.LeaseUpdateFailed(logger, LeaseName, e.Message);
             return Outcome.Failed;

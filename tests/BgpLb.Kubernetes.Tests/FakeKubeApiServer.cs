@@ -53,6 +53,9 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
     /// <summary>Watches send response headers and then nothing at all.</summary>
     public bool SilentWatches { get; set; }
 
+    /// <summary>A watch from a compacted resourceVersion is refused with HTTP 410 instead of an ERROR event in a 200 stream.</summary>
+    public bool GoneAsHttpStatus { get; set; }
+
     /// <summary>Called (outside the lock) before a PUT/PATCH/POST/DELETE is processed, with method and path.</summary>
     public Action<string, string>? BeforeWrite { get; set; }
 
@@ -337,6 +340,11 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         }
         try
         {
+            if (tooOld && GoneAsHttpStatus)
+            {
+                await WriteStatusAsync(context, HttpStatusCode.Gone, "Expired", $"too old resource version: {sinceText}");
+                return;
+            }
             context.Response.StatusCode = 200;
             context.Response.ContentType = "application/json";
             await context.Response.StartAsync();

@@ -180,9 +180,12 @@ public sealed class KubeStoreTests : IAsyncLifetime, IDisposable
         await UntilAsync(snapshots, s => Has(s, "IPAddressPool", Ns, "pool-a") && Has(s, "IPAddressPool", Ns, "pool-b"));
     }
 
-    [Fact]
-    public async Task Watch_from_a_compacted_resource_version_relists_and_sees_deletions()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Watch_from_a_compacted_resource_version_relists_and_sees_deletions(bool goneAsHttpStatus)
     {
+        _server.GoneAsHttpStatus = goneAsHttpStatus;
         _server.Apply("ipaddresspools", Pool("pool-a", "203.0.113.0/28"));
         await using var snapshots = Store().WatchAsync(_stop.Token).GetAsyncEnumerator();
         await UntilAsync(snapshots, s => Has(s, "IPAddressPool", Ns, "pool-a"));

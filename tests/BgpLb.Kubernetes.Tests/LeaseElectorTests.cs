@@ -102,4 +102,22 @@ public sealed class LeaseElectorTests : IAsyncLifetime
         await run;
         Assert.Equal("usurper", Holder()); // not ours, so not released
     }
+
+    [Fact]
+    public async Task Leader_steps_down_when_renewing_hangs_past_the_deadline()
+    {
+        var a = Candidate("a");
+        using var stop = new CancellationTokenSource();
+        var run = a.RunAsync(stop.Token);
+        await KubeStoreTests.WaitForAsync(() => a.IsLeader);
+
+        _server.Delay = TimeSpan.FromSeconds(5);
+        var hungAt = DateTime.UtcNow;
+        await KubeStoreTests.WaitForAsync(() => !a.IsLeader);
+        Assert.True(DateTime.UtcNow - hungAt < TimeSpan.FromSeconds(3), "stepped down only after the API server answered");
+
+        _server.Delay = TimeSpan.Zero;
+        await stop.CancelAsync();
+        await run;
+    }
 }
