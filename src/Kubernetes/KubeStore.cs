@@ -31,13 +31,14 @@ public sealed class KubeStore(IKubernetes client, ConfigOptions options, KubeSto
     /// <summary>True once the running <see cref="WatchAsync"/> has listed every kind (for /readyz).</summary>
     public bool IsReady => _ready;
 
-    /// <summary>Lists every kind once (no retries: an unreachable API server is an error the caller reports).</summary>
+    /// <summary>Lists every kind once, in parallel (no retries: an unreachable API server is an error the caller reports).</summary>
     public async ValueTask<ResourceSnapshot> ReadAsync(CancellationToken cancellationToken)
     {
         var cache = new ObjectCache(_kinds);
-        foreach (var kind in _kinds)
+        var lists = await Task.WhenAll(_kinds.Select(kind => kind.List(client, cancellationToken)));
+        for (var i = 0; i < _kinds.Count; i++)
         {
-            cache.Replace(kind, (await kind.List(client, cancellationToken)).Items, options);
+            cache.Replace(_kinds[i], lists[i].Items, options);
         }
         return cache.Snapshot();
     }
@@ -112,7 +113,14 @@ public sealed class KubeStore(IKubernetes client, ConfigOptions options, KubeSto
         using var watchdog = time.CreateTimer(_ =>
         {
             silent = true;
-            watch.Cancel();
+            try
+            {
+                watch.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // fired while the watch was ending
+            }
         }, null, timeout, Timeout.InfiniteTimeSpan);
 
         void OnError(Exception e)
