@@ -86,7 +86,7 @@ public sealed class EventRecorder(IKubernetes client, string component, string? 
             }, ns, cancellationToken: cancellationToken);
             Remember(key, name, 1);
         }
-        catch (Exception e) when (e is HttpOperationException or HttpRequestException)
+        catch (Exception e) when (e is HttpOperationException or HttpRequestException || e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
             KubeLog.EventFailed(logger, reason, $"{involved.Kind} {ns}/{involved.Name}", e.Message);
         }

@@ -34,6 +34,6 @@ internal static partial class KubeLog
     [LoggerMessage(EventId = 5132, Level = LogLevel.Warning, Message = "Leader election {Lease}: updating the lease failed: {Reason}")]
     public static partial void LeaseUpdateFailed(ILogger logger, string lease, string reason);
 
-    [LoggerMessage(EventId = 5140, Level = LogLevel.Warning, Message = "Recording event {Reason} on {Object} failed: {Reason2}")]
-    public static partial void EventFailed(ILogger logger, string reason, string @object, string reason2);
+    [LoggerMessage(EventId = 5140, Level = LogLevel.Warning, Message = "Recording event {Reason} on {Object} failed: {Error}")]
+    public static partial void EventFailed(ILogger logger, string reason, string @object, string error);
 }

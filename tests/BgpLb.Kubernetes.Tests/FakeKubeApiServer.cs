@@ -56,6 +56,9 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
     /// <summary>A watch from a compacted resourceVersion is refused with HTTP 410 instead of an ERROR event in a 200 stream.</summary>
     public bool GoneAsHttpStatus { get; set; }
 
+    /// <summary>Requests for which this returns true (given e.g. "LIST services") get 500 Internal Server Error.</summary>
+    public Func<string, bool>? Fail { get; set; }
+
     /// <summary>Called (outside the lock) before a PUT/PATCH/POST/DELETE is processed, with method and path.</summary>
     public Action<string, string>? BeforeWrite { get; set; }
 
@@ -238,7 +241,13 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         if (method == "GET" && route.Name is null)
         {
             var watch = query["watch"] == "true" || query["watch"] == "1";
-            Count((watch ? "WATCH " : "LIST ") + route.Resource);
+            var what = (watch ? "WATCH " : "LIST ") + route.Resource;
+            Count(what);
+            if (Fail?.Invoke(what) == true)
+            {
+                await WriteStatusAsync(context, HttpStatusCode.InternalServerError, "InternalError", "injected failure");
+                return;
+            }
             if (watch)
             {
                 await WatchAsync(context, route);

@@ -243,6 +243,23 @@ public sealed class KubeStoreTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task A_kind_that_cannot_be_listed_keeps_the_store_unready_until_it_recovers()
+    {
+        var failing = true;
+        _server.Fail = what => failing && what == "LIST endpointslices";
+        var store = Store();
+        await using var snapshots = store.WatchAsync(_stop.Token).GetAsyncEnumerator();
+        var first = snapshots.MoveNextAsync().AsTask();
+        await WaitForAsync(() => _server.Requests("LIST endpointslices") >= 3 && _server.OpenWatches == KindCount - 1);
+        Assert.False(first.IsCompleted);
+        Assert.False(store.IsReady);
+
+        failing = false;
+        Assert.True(await first.WaitAsync(Patience));
+        Assert.True(store.IsReady);
+    }
+
+    [Fact]
     public async Task Invalid_object_from_the_api_names_object_and_field_and_keeps_the_last_good_version()
     {
         _server.Apply("ipaddresspools", Pool("pool-a", "203.0.113.0/28"));
