@@ -288,4 +288,4 @@ public sealed class KubeStore(IKubernetes client, ConfigOptions options, KubeSto
 }
 
 /// <summary>A watch ended in a way that calls for a backoff before reconnecting.</summary>
-public sealed class KubernetesWatchException(string message, Exception? inner = null) : Exception(message, inner);
+internal sealed class KubernetesWatchException(string message, Exception? inner = null) : Exception(message, inner);
