@@ -1,0 +1,86 @@
+using System.Text.Json.Nodes;
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+
+namespace BgpLb.Kubernetes;
+
+/// <summary>A Service announced over BGP from this node and the BGPPeers it is configured to reach.</summary>
+public sealed record ServiceBgpStatusEntry(string ServiceNamespace, string ServiceName, IReadOnlyList<string> Peers);
+
+/// <summary>A Service announced over L2 from this node and the interfaces it is announced on.</summary>
+public sealed record ServiceL2StatusEntry(string ServiceNamespace, string ServiceName, IReadOnlyList<string> Interfaces);
+
+/// <summary>
+/// Converges this node's ServiceBGPStatus objects (metallb.io/v1beta1, named <c>bgp-*</c>, labelled with node and
+/// Service) to the given set. <paramref name="owner"/> (the speaker pod) makes them go away with the pod.
+/// </summary>
+public sealed class BgpStatusWriter(IKubernetes client, string metalLbNamespace, string node, V1OwnerReference? owner, ILogger<BgpStatusWriter> logger)
+{
+    private readonly PerServiceStatusSet _set = new(new StatusObjects(client, metalLbNamespace, "servicebgpstatuses", "ServiceBGPStatus", owner, logger), node, "bgp-");
+
+    public Task ConvergeAsync(IReadOnlyCollection<ServiceBgpStatusEntry> desired, CancellationToken cancellationToken) =>
+        _set.ConvergeAsync(desired.Select(d => (d.ServiceNamespace, d.ServiceName,
+            new JsonObject { ["peers"] = new JsonArray([.. d.Peers.Order(StringComparer.Ordinal).Select(p => JsonValue.Create(p))]) })), cancellationToken);
+}
+
+/// <summary>Converges this node's ServiceL2Status objects (named <c>l2-*</c>) to the given set, like <see cref="BgpStatusWriter"/>.</summary>
+public sealed class L2StatusWriter(IKubernetes client, string metalLbNamespace, string node, V1OwnerReference? owner, ILogger<L2StatusWriter> logger)
+{
+    private readonly PerServiceStatusSet _set = new(new StatusObjects(client, metalLbNamespace, "servicel2statuses", "ServiceL2Status", owner, logger), node, "l2-");
+
+    public Task ConvergeAsync(IReadOnlyCollection<ServiceL2StatusEntry> desired, CancellationToken cancellationToken) =>
+        _set.ConvergeAsync(desired.Select(d => (d.ServiceNamespace, d.ServiceName,
+            new JsonObject
+            {
+                ["interfaces"] = new JsonArray([.. d.Interfaces.Order(StringComparer.Ordinal).Select(i => new JsonObject { ["name"] = i })]),
+            })), cancellationToken);
+}
+
+public enum ConfigurationResult
+{
+    Valid,
+    Invalid,
+    Unknown,
+}
+
+/// <summary>
+/// Writes a component's ConfigurationState (metallb.io/v1beta1): <c>status.result</c> and <c>status.errorSummary</c>,
+/// labelled <c>metallb.io/component-type</c> and, for speakers, <c>metallb.io/node-name</c>. The object is named
+/// <c>controller</c> or <c>speaker-NODE</c>.
+/// </summary>
+public sealed class ConfigurationStateWriter
+{
+    private readonly StatusObjects _objects;
+    private readonly string _name;
+    private readonly Dictionary<string, string> _labels;
+
+    /// <param name="componentType"><c>controller</c> or <c>speaker</c>.</param>
+    /// <param name="node">The speaker's node; null for the controller.</param>
+    public ConfigurationStateWriter(IKubernetes client, string metalLbNamespace, string componentType, string? node, V1OwnerReference? owner,
+        ILogger<ConfigurationStateWriter> logger)
+    {
+        _objects = new StatusObjects(client, metalLbNamespace, "configurationstates", "ConfigurationState", owner, logger);
+        _name = node is null ? componentType : $"{componentType}-{node}";
+        _labels = new Dictionary<string, string> { [StatusLabels.ComponentType] = componentType };
+        if (node is not null)
+        {
+            _labels[StatusLabels.NodeName] = node;
+        }
+    }
+
+    /// <param name="errorSummary">Empty when valid; otherwise the problems, e.g. one line per ConfigError.</param>
+    public async Task WriteAsync(ConfigurationResult result, string errorSummary, CancellationToken cancellationToken)
+    {
+        var status = new JsonObject { ["result"] = result.ToString() };
+        if (errorSummary.Length > 0)
+        {
+            status["errorSummary"] = errorSummary;
+        }
+        if (await _objects.GetAsync(_name, cancellationToken) is { } current && await _objects.UpdateStatusAsync(current, status, cancellationToken))
+        {
+            return;
+        }
+        await _objects.CreateAsync(_name, null, _labels, status, cancellationToken);
+    }
+}
