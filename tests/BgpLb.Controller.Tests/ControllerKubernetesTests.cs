@@ -1,0 +1,207 @@
+using System.Globalization;
+using System.Net;
+using System.Text.Json.Nodes;
+using BgpLb.Kubernetes.Testing;
+using static BgpLb.Kubernetes.Testing.KubeObjects;
+
+namespace BgpLb.Controller.Tests;
+
+/// <summary>The real bgplb-controller process in Kubernetes mode (--kubeconfig) against the in-test fake API server.</summary>
+public sealed class ControllerKubernetesTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    private const string PoolAnnotation = "metallb.io/ip-allocated-from-pool";
+
+    private readonly string _dir = Directory.CreateTempSubdirectory("bgplb-ctl-kube-").FullName;
+    private readonly List<DaemonProcess> _processes = [];
+    private FakeKubeApiServer _server = null!;
+    private string _kubeconfig = null!;
+
+    public async Task InitializeAsync()
+    {
+        _server = await FakeKubeApiServer.StartAsync();
+        _kubeconfig = Path.Combine(_dir, "kubeconfig");
+        _server.WriteKubeconfig(_kubeconfig);
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var process in _processes)
+            await process.DisposeAsync();
+        await _server.DisposeAsync();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private (DaemonProcess Process, int MetricsPort) StartController(string podName)
+    {
+        var metricsPort = DaemonProcess.FreeTcpPort();
+        var process = DaemonProcess.Start("bgplb-controller.dll",
+            ["--kubeconfig", _kubeconfig, "--grpc-listen", "127.0.0.1:0", "--metrics-listen", $"127.0.0.1:{metricsPort}"],
+            new Dictionary<string, string> { ["POD_NAME"] = podName, ["POD_NAMESPACE"] = MetalLbNamespace, ["POD_UID"] = Guid.NewGuid().ToString() });
+        _processes.Add(process);
+        return (process, metricsPort);
+    }
+
+    private static async Task<JsonObject> UntilAsync(Func<JsonObject?> read, Func<JsonObject, bool> condition, DaemonProcess process, string what)
+    {
+        using var cancel = new CancellationTokenSource(Timeout);
+        while (true)
+        {
+            if (read() is { } obj && condition(obj))
+                return obj;
+            try
+            {
+                await Task.Delay(50, cancel.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"{what} did not happen within {Timeout}:\n{process.Output}");
+            }
+        }
+    }
+
+    private Task<JsonObject> UntilIngressAsync(string name, DaemonProcess process) =>
+        UntilAsync(() => _server.Get("services", "default", name), s => Ingress(s).Count > 0, process, $"status of default/{name}");
+
+    private IEnumerable<JsonObject> EventsAbout(string name, string reason) =>
+        _server.All("events").Where(e => e["involvedObject"]?["name"]?.GetValue<string>() == name && e["reason"]?.GetValue<string>() == reason);
+
+    private static async Task<HttpStatusCode> ReadyzAsync(int port)
+    {
+        using var http = new HttpClient();
+        try
+        {
+            using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}/readyz"));
+            return response.StatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return 0; // not listening yet
+        }
+    }
+
+    [Fact]
+    public async Task Allocates_writes_status_annotation_and_event_and_a_restart_keeps_the_address()
+    {
+        _server.Apply("ipaddresspools", Pool("main", "203.0.113.0/30"));
+        _server.Apply("services", Service("default", "web"));
+        var (first, _) = StartController("ctl-a");
+
+        var web = await UntilIngressAsync("web", first);
+        Assert.Equal(["203.0.113.0"], Ingress(web));
+        Assert.Equal("main", Annotation(web, PoolAnnotation));
+        var allocated = await UntilAsync(() => EventsAbout("web", "IPAllocated").FirstOrDefault(), _ => true, first, "IPAllocated event");
+        Assert.Equal("Assigned IP [\"203.0.113.0\"]", allocated["message"]!.GetValue<string>());
+        Assert.Equal("ctl-a", allocated["reportingInstance"]!.GetValue<string>());
+        var state = await UntilAsync(() => _server.Get("configurationstates", MetalLbNamespace, "controller"), _ => true, first, "ConfigurationState");
+        Assert.Equal("Valid", state["status"]!["result"]!.GetValue<string>());
+        Assert.Equal(0, await first.StopAsync(Timeout));
+
+        // "aaa" sorts first: without the address read back from web's status it would take 203.0.113.0.
+        _server.Apply("services", Service("default", "aaa"));
+        var (second, _) = StartController("ctl-b");
+        Assert.Equal(["203.0.113.1"], Ingress(await UntilIngressAsync("aaa", second)));
+        Assert.Equal(["203.0.113.0"], Ingress(_server.Get("services", "default", "web")));
+        Assert.Single(EventsAbout("web", "IPAllocated"));
+    }
+
+    [Fact]
+    public async Task A_conflict_on_the_status_write_is_retried_and_keeps_the_concurrent_change()
+    {
+        _server.Apply("ipaddresspools", Pool("main", "203.0.113.0/30"));
+        _server.Apply("services", Service("default", "web"));
+        var interfered = 0;
+        _server.BeforeWrite = (method, path) =>
+        {
+            if (method == "PATCH" && path.EndsWith("/services/web/status", StringComparison.Ordinal) && Interlocked.Exchange(ref interfered, 1) == 0)
+            {
+                var changed = _server.Get("services", "default", "web")!;
+                changed["metadata"]!["labels"] = new JsonObject { ["team"] = "blue" };
+                _server.Apply("services", changed);
+            }
+        };
+        var (controller, _) = StartController("ctl-a");
+
+        var web = await UntilIngressAsync("web", controller);
+        Assert.Equal(1, interfered);
+        Assert.Equal(["203.0.113.0"], Ingress(web));
+        Assert.Equal("blue", web["metadata"]!["labels"]!["team"]!.GetValue<string>());
+        Assert.True(_server.Requests("PATCH services/status") >= 2);
+    }
+
+    [Fact]
+    public async Task Allocation_failure_is_an_event_with_the_reason_and_an_address_no_longer_allowed_is_cleared()
+    {
+        _server.Apply("ipaddresspools", Pool("main", "203.0.113.0/32"));
+        _server.Apply("services", Service("default", "web"));
+        var (controller, _) = StartController("ctl-a");
+        await UntilIngressAsync("web", controller);
+
+        _server.Apply("services", Service("default", "second"));
+        var failed = await UntilAsync(() => EventsAbout("second", "AllocationFailed").FirstOrDefault(), _ => true, controller, "AllocationFailed event");
+        Assert.Equal("Warning", failed["type"]!.GetValue<string>());
+        Assert.Contains("PoolExhausted", failed["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Empty(Ingress(_server.Get("services", "default", "second")));
+
+        // The pool moves away from web's address: MetalLB's ClearAssignment, then web gets the new address.
+        _server.Apply("ipaddresspools", Pool("main", "198.51.100.7/32"));
+        var cleared = await UntilAsync(() => EventsAbout("web", "ClearAssignment").FirstOrDefault(), _ => true, controller, "ClearAssignment event");
+        Assert.Contains("not allowed", cleared["message"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_invalid_object_makes_the_configuration_state_invalid_naming_object_and_field()
+    {
+        _server.Apply("ipaddresspools", Pool("main", "203.0.113.0/30"));
+        _server.Apply("ipaddresspools", Pool("broken", "not-an-address"));
+        var (controller, metricsPort) = StartController("ctl-a");
+
+        var state = await UntilAsync(() => _server.Get("configurationstates", MetalLbNamespace, "controller"), _ => true, controller, "ConfigurationState");
+        Assert.Equal("Invalid", state["status"]!["result"]!.GetValue<string>());
+        var summary = state["status"]!["errorSummary"]!.GetValue<string>();
+        Assert.Contains("IPAddressPool", summary, StringComparison.Ordinal);
+        Assert.Contains("broken", summary, StringComparison.Ordinal);
+        Assert.Contains("spec.addresses[0]", summary, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, await ReadyzAsync(metricsPort)); // still running on the valid rest
+
+        _server.Remove("ipaddresspools", MetalLbNamespace, "broken");
+        state = await UntilAsync(() => _server.Get("configurationstates", MetalLbNamespace, "controller"),
+            s => s["status"]!["result"]!.GetValue<string>() == "Valid", controller, "ConfigurationState Valid");
+        Assert.Null(state["status"]!["errorSummary"]);
+    }
+
+    [Fact]
+    public async Task Nothing_is_written_while_another_instance_holds_the_lease_and_everything_once_it_is_released()
+    {
+        _server.Apply("leases", Lease("bgplb-controller", "ctl-other", seconds: 3600));
+        _server.Apply("ipaddresspools", Pool("main", "203.0.113.0/30"));
+        _server.Apply("services", Service("default", "web"));
+        _server.Fail = what => what.StartsWith("LIST", StringComparison.Ordinal);
+        var (standby, metricsPort) = StartController("ctl-b");
+
+        // Not ready while the store cannot list.
+        await standby.WaitForOutputAsync("Controller starting in Kubernetes mode", Timeout);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, await ReadyzAsync(metricsPort));
+        _server.Fail = null;
+        using (var cancel = new CancellationTokenSource(Timeout))
+        {
+            while (await ReadyzAsync(metricsPort) != HttpStatusCode.OK)
+                await Task.Delay(50, cancel.Token);
+        }
+
+        // Ready (it allocated in memory and serves gRPC) but not the leader: several election rounds pass without a write.
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        Assert.Empty(Ingress(_server.Get("services", "default", "web")));
+        Assert.Empty(_server.All("events"));
+        Assert.Empty(_server.All("configurationstates"));
+        Assert.Equal(0, _server.Requests("PATCH services/status"));
+
+        var lease = _server.Get("leases", MetalLbNamespace, "bgplb-controller")!;
+        lease["spec"]!["holderIdentity"] = null;
+        _server.Apply("leases", lease);
+        Assert.Equal(["203.0.113.0"], Ingress(await UntilIngressAsync("web", standby)));
+        Assert.Equal("ctl-b", _server.Get("leases", MetalLbNamespace, "bgplb-controller")!["spec"]!["holderIdentity"]!.GetValue<string>());
+        await UntilAsync(() => _server.Get("configurationstates", MetalLbNamespace, "controller"), _ => true, standby, "ConfigurationState");
+    }
+}
