@@ -2,8 +2,10 @@ using BgpLb.Bgp;
 using BgpLb.Bgp.Transport;
 using BgpLb.Config;
 using BgpLb.Hosting;
+using BgpLb.Kubernetes;
 using BgpLb.Speaker;
 using BgpLb.Speaker.Bgp;
+using BgpLb.Speaker.Kubernetes;
 
 SpeakerOptions options;
 try
@@ -26,8 +28,10 @@ services.AddSingleton(options);
 services.AddSingleton(TimeProvider.System);
 services.AddMetrics();
 services.AddOperationalEndpoints();
-services.AddSingleton(new ConfigOptions());
-services.AddSingleton<IResourceSource>(sp => ActivatorUtilities.CreateInstance<FileStore>(sp, options.ConfigDirectory));
+if (options.Kubernetes is { } kubernetes)
+    services.AddKubernetesSpeaker(options, kubernetes, PodIdentity.FromEnvironment(Environment.GetEnvironmentVariable));
+else
+    services.AddSingleton(new ConfigOptions()).AddSingleton<IResourceSource>(sp => ActivatorUtilities.CreateInstance<FileStore>(sp, options.ConfigDirectory!));
 services.AddSingleton<ConfigFeed>();
 services.AddSingleton<BgpMetrics>();
 services.AddSingleton<SpeakerMetrics>();
@@ -40,11 +44,14 @@ var app = builder.Build();
 app.MapOperationalEndpoints();
 
 var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("BgpLb.Speaker");
-SpeakerLog.Starting(logger, options.NodeName, options.ConfigDirectory, options.BgpListenDescription, options.MetricsListen);
+SpeakerLog.Starting(logger, options.NodeName, options.SourceDescription, options.BgpListenDescription, options.MetricsListen);
+if (options.Kubernetes is not null && !KubernetesSpeaker.CanConnect(app.Services, logger))
+    return 1;
 
 // Refuse to start on a first configuration with errors: an operator should fix it before any session comes up.
-var first = await app.Services.GetRequiredService<ConfigFeed>().LoadAsync(CancellationToken.None);
-if (first.HasErrors)
+// (Kubernetes mode reports them in its ConfigurationState instead and runs on the valid rest.)
+var first = options.Kubernetes is null ? await app.Services.GetRequiredService<ConfigFeed>().LoadAsync(CancellationToken.None) : null;
+if (first is { HasErrors: true })
 {
     var errorCount = first.Errors.Count(e => e.Severity == ConfigSeverity.Error);
     SpeakerLog.UnusableFirstConfiguration(logger, errorCount);
