@@ -80,6 +80,13 @@ public sealed class ControllerKubernetesTests : IAsyncLifetime
         }
     }
 
+    private static async Task UntilReadyzAsync(int port, Func<HttpStatusCode, bool> condition)
+    {
+        using var cancel = new CancellationTokenSource(Timeout);
+        while (!condition(await ReadyzAsync(port)))
+            await Task.Delay(50, cancel.Token);
+    }
+
     [Fact]
     public async Task Allocates_writes_status_annotation_and_event_and_a_restart_keeps_the_address()
     {
@@ -180,15 +187,12 @@ public sealed class ControllerKubernetesTests : IAsyncLifetime
         var (standby, metricsPort) = StartController("ctl-b");
 
         // Not ready while the store cannot list.
-        await standby.WaitForOutputAsync("Controller starting in Kubernetes mode", Timeout);
+        await UntilReadyzAsync(metricsPort, status => status != 0);
         await Task.Delay(TimeSpan.FromSeconds(1));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, await ReadyzAsync(metricsPort));
+        Assert.True(_server.Requests("LIST services") > 0);
         _server.Fail = null;
-        using (var cancel = new CancellationTokenSource(Timeout))
-        {
-            while (await ReadyzAsync(metricsPort) != HttpStatusCode.OK)
-                await Task.Delay(50, cancel.Token);
-        }
+        await UntilReadyzAsync(metricsPort, status => status == HttpStatusCode.OK);
 
         // Ready (it allocated in memory and serves gRPC) but not the leader: several election rounds pass without a write.
         await Task.Delay(TimeSpan.FromSeconds(5));
