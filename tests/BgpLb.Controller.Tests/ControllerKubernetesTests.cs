@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Net;
 using System.Text.Json.Nodes;
+using BgpLb.Allocation.V1;
 using BgpLb.Kubernetes.Testing;
+using Grpc.Net.Client;
 using static BgpLb.Kubernetes.Testing.KubeObjects;
 
 namespace BgpLb.Controller.Tests;
@@ -32,11 +34,11 @@ public sealed class ControllerKubernetesTests : IAsyncLifetime
         Directory.Delete(_dir, recursive: true);
     }
 
-    private (DaemonProcess Process, int MetricsPort) StartController(string podName)
+    private (DaemonProcess Process, int MetricsPort) StartController(string podName, int grpcPort = 0)
     {
         var metricsPort = DaemonProcess.FreeTcpPort();
         var process = DaemonProcess.Start("bgplb-controller.dll",
-            ["--kubeconfig", _kubeconfig, "--grpc-listen", "127.0.0.1:0", "--metrics-listen", $"127.0.0.1:{metricsPort}"],
+            ["--kubeconfig", _kubeconfig, "--grpc-listen", $"127.0.0.1:{grpcPort}", "--metrics-listen", $"127.0.0.1:{metricsPort}"],
             new Dictionary<string, string> { ["POD_NAME"] = podName, ["POD_NAMESPACE"] = MetalLbNamespace, ["POD_UID"] = Guid.NewGuid().ToString() });
         _processes.Add(process);
         return (process, metricsPort);
@@ -184,7 +186,8 @@ public sealed class ControllerKubernetesTests : IAsyncLifetime
         _server.Apply("ipaddresspools", Pool("main", "203.0.113.0/30"));
         _server.Apply("services", Service("default", "web"));
         _server.Fail = what => what.StartsWith("LIST", StringComparison.Ordinal);
-        var (standby, metricsPort) = StartController("ctl-b");
+        var grpcPort = DaemonProcess.FreeTcpPort();
+        var (standby, metricsPort) = StartController("ctl-b", grpcPort);
 
         // Not ready while the store cannot list.
         await UntilReadyzAsync(metricsPort, status => status != 0);
@@ -195,6 +198,11 @@ public sealed class ControllerKubernetesTests : IAsyncLifetime
         await UntilReadyzAsync(metricsPort, status => status == HttpStatusCode.OK);
 
         // Ready (it allocated in memory and serves gRPC) but not the leader: several election rounds pass without a write.
+        using (var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}"))
+        {
+            var allocation = await new AllocationService.AllocationServiceClient(channel).GetAllocationAsync(new GetAllocationRequest { Key = "default/web" });
+            Assert.Equal(["203.0.113.0"], allocation.Addresses);
+        }
         await Task.Delay(TimeSpan.FromSeconds(5));
         Assert.Empty(Ingress(_server.Get("services", "default", "web")));
         Assert.Empty(_server.All("events"));
