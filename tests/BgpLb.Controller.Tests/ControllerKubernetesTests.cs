@@ -152,10 +152,26 @@ public sealed class ControllerKubernetesTests : IAsyncLifetime
         Assert.Contains("PoolExhausted", failed["message"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Empty(Ingress(_server.Get("services", "default", "second")));
 
-        // The pool moves away from web's address: MetalLB's ClearAssignment, then web gets the new address.
+        // web stops being a LoadBalancer: its address goes to "second", and is never shown on both at once.
+        var shownTwice = false;
+        _server.BeforeWrite = (method, path) => shownTwice |= Ingress(_server.Get("services", "default", "web")).Contains("203.0.113.0")
+            && Ingress(_server.Get("services", "default", "second")).Contains("203.0.113.0");
+        var web = _server.Get("services", "default", "web")!;
+        web["spec"]!["type"] = "ClusterIP";
+        _server.Apply("services", web);
+        await UntilAsync(() => _server.Get("services", "default", "second"), s => Ingress(s).SequenceEqual(["203.0.113.0"]), controller, "second's address");
+        web = await UntilAsync(() => _server.Get("services", "default", "web"), s => Ingress(s).Count == 0, controller, "web cleared");
+        Assert.Null(Annotation(web, PoolAnnotation));
+        Assert.False(shownTwice);
+        _server.BeforeWrite = null;
+
+        // The pool moves away from second's address: MetalLB's ClearAssignment, then the new address (IPAllocated again).
         _server.Apply("ipaddresspools", Pool("main", "198.51.100.7/32"));
-        var cleared = await UntilAsync(() => EventsAbout("web", "ClearAssignment").FirstOrDefault(), _ => true, controller, "ClearAssignment event");
+        await UntilAsync(() => _server.Get("services", "default", "second"), s => Ingress(s).SequenceEqual(["198.51.100.7"]), controller, "second's new address");
+        var cleared = await UntilAsync(() => EventsAbout("second", "ClearAssignment").FirstOrDefault(), _ => true, controller, "ClearAssignment event");
         Assert.Contains("not allowed", cleared["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        await UntilAsync(() => EventsAbout("second", "IPAllocated").FirstOrDefault(e => e["message"]!.GetValue<string>().Contains("198.51.100.7", StringComparison.Ordinal)),
+            _ => true, controller, "IPAllocated for the new address");
     }
 
     [Fact]

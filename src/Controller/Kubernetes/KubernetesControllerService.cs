@@ -122,7 +122,8 @@ public sealed class KubernetesControllerService(
         if (gained)
             ControllerLog.RewritingAll(logger);
         var complete = await WriteConfigurationStateAsync(update, cancellationToken);
-        foreach (var service in update.Config.Services)
+        // Clearing first: an address moving between Services is never shown on both at once.
+        foreach (var service in update.Config.Services.OrderBy(s => result.Entries.TryGetValue(ServiceRequests.KeyOf(s), out var e) && e.IsAllocated))
             complete &= await ShowAsync(service, result, rewrite: gained, cancellationToken);
         var present = update.Config.Services.Select(ServiceRequests.KeyOf).ToHashSet(StringComparer.Ordinal);
         foreach (var gone in _shown.Keys.Where(k => !present.Contains(k)).ToList())
@@ -176,18 +177,19 @@ public sealed class KubernetesControllerService(
             return true;
         }
         var involved = Reference(service);
+        if (shownAddresses.Count > 0 && !shownAddresses.SequenceEqual(addresses.Select(a => a.ToString())))
+        {
+            await events.RecordAsync(involved, EventRecorder.Warning, EventReasons.ClearAssignment,
+                entry.IsAllocated ? "current IP not allowed by config, clearing" : $"current IP not allowed by config, clearing: {entry.Reason}",
+                cancellationToken);
+        }
         if (entry.IsAllocated)
         {
             await events.RecordAsync(involved, EventRecorder.Normal, EventReasons.IPAllocated,
                 $"Assigned IP [{string.Join(' ', entry.Addresses.Select(a => $"\"{a}\""))}]", cancellationToken);
         }
-        else if (!entry.IsAllocated)
+        else
         {
-            if (shownAddresses.Count > 0)
-            {
-                await events.RecordAsync(involved, EventRecorder.Warning, EventReasons.ClearAssignment,
-                    $"current IP not allowed by config, clearing: {entry.Reason}", cancellationToken);
-            }
             await events.RecordAsync(involved, EventRecorder.Warning, EventReasons.AllocationFailed,
                 $"Failed to allocate IP for \"{key}\": {entry.Failure}: {entry.Reason}", cancellationToken);
         }
