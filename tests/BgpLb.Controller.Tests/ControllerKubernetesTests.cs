@@ -111,7 +111,9 @@ public sealed class ControllerKubernetesTests : IAsyncLifetime
         var (second, _) = StartController("ctl-b");
         Assert.Equal(["203.0.113.1"], Ingress(await UntilIngressAsync("aaa", second)));
         Assert.Equal(["203.0.113.0"], Ingress(_server.Get("services", "default", "web")));
-        Assert.Single(EventsAbout("web", "IPAllocated"));
+        await UntilAsync(() => EventsAbout("aaa", "IPAllocated").FirstOrDefault(), _ => true, second, "IPAllocated for aaa");
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.Single(EventsAbout("web", "IPAllocated")); // nothing new to say about web
     }
 
     [Fact]
@@ -231,5 +233,30 @@ public sealed class ControllerKubernetesTests : IAsyncLifetime
         Assert.Equal(["203.0.113.0"], Ingress(await UntilIngressAsync("web", standby)));
         Assert.Equal("ctl-b", _server.Get("leases", MetalLbNamespace, "bgplb-controller")!["spec"]!["holderIdentity"]!.GetValue<string>());
         await UntilAsync(() => _server.Get("configurationstates", MetalLbNamespace, "controller"), _ => true, standby, "ConfigurationState");
+    }
+
+    [Fact]
+    public async Task A_second_instance_stands_by_while_the_first_leads_and_takes_over_when_it_stops()
+    {
+        _server.Apply("ipaddresspools", Pool("main", "203.0.113.0/29"));
+        _server.Apply("services", Service("default", "web"));
+        var (leader, _) = StartController("ctl-a");
+        await UntilIngressAsync("web", leader);
+        var (standby, standbyMetrics) = StartController("ctl-b");
+        await UntilReadyzAsync(standbyMetrics, status => status == HttpStatusCode.OK);
+
+        _server.Apply("services", Service("default", "later"));
+        await UntilIngressAsync("later", leader);
+        await Task.Delay(TimeSpan.FromSeconds(3)); // a few election rounds of the standby
+        Assert.All(_server.All("events"), e => Assert.Equal("ctl-a", e["reportingInstance"]!.GetValue<string>()));
+        Assert.Equal("ctl-a", _server.Get("leases", MetalLbNamespace, "bgplb-controller")!["spec"]!["holderIdentity"]!.GetValue<string>());
+
+        Assert.Equal(0, await leader.StopAsync(Timeout)); // releases the lease
+        _server.Apply("services", Service("default", "after"));
+        Assert.Equal(["203.0.113.2"], Ingress(await UntilIngressAsync("after", standby)));
+        var allocated = await UntilAsync(() => EventsAbout("after", "IPAllocated").FirstOrDefault(), _ => true, standby, "IPAllocated for after");
+        Assert.Equal("ctl-b", allocated["reportingInstance"]!.GetValue<string>());
+        Assert.Equal(["203.0.113.0"], Ingress(_server.Get("services", "default", "web")));
+        Assert.Equal(["203.0.113.1"], Ingress(_server.Get("services", "default", "later")));
     }
 }
