@@ -3,6 +3,7 @@ using BgpLb.Bgp.Transport;
 using BgpLb.Config;
 using BgpLb.Hosting;
 using BgpLb.Speaker;
+using BgpLb.Speaker.Allocations;
 using BgpLb.Speaker.Bgp;
 
 SpeakerOptions options;
@@ -34,6 +35,7 @@ services.AddSingleton<SpeakerMetrics>();
 services.AddSingleton<IBgpTransportFactory, SocketBgpTransportFactory>();
 services.AddSingleton(new PeerManagerOptions { ListenEndPoint = options.BgpListen });
 services.AddSingleton<PeerManager>();
+services.AddAllocationSource(options.Controller);
 services.AddHostedService<BgpSpeakerService>();
 
 var app = builder.Build();

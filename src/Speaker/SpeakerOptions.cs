@@ -10,6 +10,8 @@ public sealed record SpeakerOptions
 {
     public required string NodeName { get; init; }
     public required string ConfigDirectory { get; init; }
+    /// <summary>bgplb-controller's allocation service; null: the speaker allocates in process (single node).</summary>
+    public Uri? Controller { get; init; }
     /// <summary>Passive BGP listener; null when disabled with port 0.</summary>
     public IPEndPoint? BgpListen { get; init; }
     public string BgpListenDescription => BgpListen?.ToString() ?? "disabled";
@@ -50,18 +52,23 @@ public sealed record SpeakerOptions
             throw new CommandLineException("Kubernetes mode (--kubeconfig, --in-cluster) is not available in this version; use --config DIR");
         if (!Directory.Exists(configDirectory))
             throw new CommandLineException($"--config: directory '{configDirectory}' does not exist");
-        if (result.GetValue(controller) is not null)
-            throw new CommandLineException("--controller is not available in this version; without it the speaker announces the addresses the Services already carry");
 
         var listen = CommandLineContract.ParseEndPoint("bgp-listen", result.GetValue(bgpListen)!);
         return new SpeakerOptions
         {
             NodeName = nodeName,
             ConfigDirectory = Path.GetFullPath(configDirectory),
+            Controller = ParseController(result.GetValue(controller)),
             BgpListen = listen.Port == 0 ? null : listen,
             MetricsListen = CommandLineContract.ParseEndPoint("metrics-listen", result.GetValue(metricsListen)!),
             MemberlistPort = CommandLineContract.ParsePort("memberlist-port", result.GetValue(memberlistPort)!),
             LogLevel = CommandLineContract.ParseLogLevel(result.GetValue(logLevel)!),
         };
     }
+
+    private static Uri? ParseController(string? value) =>
+        value is null ? null
+        : Uri.TryCreate(value, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps) && uri.AbsolutePath == "/"
+            ? uri
+            : throw new CommandLineException($"--controller: '{value}' is not a URL like http://HOST:7473 (http or https, no path)");
 }

@@ -1,4 +1,6 @@
+using System.Collections.Immutable;
 using System.Net;
+using BgpLb.Allocation;
 using BgpLb.Bgp;
 using BgpLb.Config;
 using BgpLb.Speaker.Bgp;
@@ -63,6 +65,10 @@ public sealed class BgpAnnouncementPlannerTests
         return update.Config;
     }
 
+    /// <summary>Plans with the addresses the Services carry in status, as the in-process allocator keeps them.</summary>
+    private static BgpPlan Plan(BgpLbConfig config, string node) =>
+        BgpAnnouncementPlanner.Plan(config, node, config.Services.ToDictionary(ServiceRequests.KeyOf, s => ServiceHelpers.ExistingAddresses(s).ToImmutableArray()));
+
     private static Route[] RoutesTo(BgpPlan plan, string peer) =>
         [.. plan.Peers.Single(p => p.Config.Name == peer).Routes.OrderBy(r => r.Prefix.ToString())];
 
@@ -78,7 +84,7 @@ public sealed class BgpAnnouncementPlannerTests
 
             """ + Service("web", "203.0.113.1") + Service("web6", "2001:db8:100::1") + Endpoints("web", "node-b") + Endpoints("web6", "node-b"));
 
-        var plan = BgpAnnouncementPlanner.Plan(config, "node-a");
+        var plan = Plan(config, "node-a");
 
         var routes = RoutesTo(plan, "tor");
         Assert.Equal([IPNetwork.Parse("2001:db8:100::1/128"), IPNetwork.Parse("203.0.113.1/32")], routes.Select(r => r.Prefix));
@@ -96,8 +102,8 @@ public sealed class BgpAnnouncementPlannerTests
         var config = Config(Base + "apiVersion: metallb.io/v1beta1\nkind: BGPAdvertisement\nmetadata: { name: ad }\n---\n"
             + Service("api", "203.0.113.2", "Local") + Endpoints("api", "node-a") + Endpoints("api", "node-b", ready: false));
 
-        Assert.Single(RoutesTo(BgpAnnouncementPlanner.Plan(config, "node-a"), "tor"));
-        var planB = BgpAnnouncementPlanner.Plan(config, "node-b");
+        Assert.Single(RoutesTo(Plan(config, "node-a"), "tor"));
+        var planB = Plan(config, "node-b");
         Assert.Empty(RoutesTo(planB, "tor"));
         Assert.Contains("no serving endpoint on this node", planB.Addresses.Single().Reason, StringComparison.Ordinal);
     }
@@ -107,7 +113,7 @@ public sealed class BgpAnnouncementPlannerTests
     {
         var config = Config(Base + "apiVersion: metallb.io/v1beta1\nkind: BGPAdvertisement\nmetadata: { name: ad }\n---\n"
             + Service("web", "203.0.113.1") + Endpoints("web", "node-b", ready: false));
-        var plan = BgpAnnouncementPlanner.Plan(config, "node-a");
+        var plan = Plan(config, "node-a");
         Assert.Empty(RoutesTo(plan, "tor"));
         Assert.Equal("no serving endpoint", plan.Addresses.Single().Reason);
     }
@@ -128,13 +134,13 @@ public sealed class BgpAnnouncementPlannerTests
 
             """ + Service("web", "203.0.113.5") + Service("web6", "2001:db8:100::1") + Endpoints("web", "node-a") + Endpoints("web6", "node-a"));
 
-        var planA = BgpAnnouncementPlanner.Plan(config, "node-a");
+        var planA = Plan(config, "node-a");
         var route = Assert.Single(RoutesTo(planA, "tor"));
         Assert.Equal(IPNetwork.Parse("203.0.113.0/28"), route.Prefix);
         Assert.Equal(200u, route.Attributes.LocalPref);
         Assert.Contains(planA.Addresses, d => !d.Announced && d.Reason.Contains("no BGPAdvertisement selects pool 'v6'", StringComparison.Ordinal));
 
-        Assert.Empty(RoutesTo(BgpAnnouncementPlanner.Plan(config, "node-b"), "tor"));
+        Assert.Empty(RoutesTo(Plan(config, "node-b"), "tor"));
     }
 
     [Fact]
@@ -148,8 +154,8 @@ public sealed class BgpAnnouncementPlannerTests
             ---
 
             """);
-        Assert.Equal(["tor"], BgpAnnouncementPlanner.Plan(config, "node-a").Peers.Select(p => p.Config.Name));
-        Assert.Equal(["rack2-tor", "tor"], BgpAnnouncementPlanner.Plan(config, "node-b").Peers.Select(p => p.Config.Name).Order());
+        Assert.Equal(["tor"], Plan(config, "node-a").Peers.Select(p => p.Config.Name));
+        Assert.Equal(["rack2-tor", "tor"], Plan(config, "node-b").Peers.Select(p => p.Config.Name).Order());
     }
 
     [Fact]
@@ -168,7 +174,7 @@ public sealed class BgpAnnouncementPlannerTests
             ---
 
             """ + Service("web", "203.0.113.1") + Endpoints("web", "node-a"));
-        var plan = BgpAnnouncementPlanner.Plan(config, "node-a");
+        var plan = Plan(config, "node-a");
         Assert.Empty(RoutesTo(plan, "tor"));
         Assert.Single(RoutesTo(plan, "other"));
         Assert.Equal(["other"], plan.Addresses.Single().Peers.ToArray());
@@ -190,7 +196,7 @@ public sealed class BgpAnnouncementPlannerTests
             ---
 
             """ + Service("web", "203.0.113.1") + Endpoints("web", "node-a"));
-        var route = Assert.Single(RoutesTo(BgpAnnouncementPlanner.Plan(config, "node-a"), "tor"));
+        var route = Assert.Single(RoutesTo(Plan(config, "node-a"), "tor"));
         Assert.Equal([1u << 16 | 1, 2u << 16 | 2], route.Attributes.Communities.ToArray());
     }
 
@@ -213,12 +219,12 @@ public sealed class BgpAnnouncementPlannerTests
             """
             + Service("web", "203.0.113.1") + Service("stray", "192.0.2.1") + Endpoints("web", "node-a") + Endpoints("stray", "node-a"));
 
-        var plan = BgpAnnouncementPlanner.Plan(config, "node-a");
+        var plan = Plan(config, "node-a");
         Assert.Equal([IPNetwork.Parse("203.0.113.1/32")], RoutesTo(plan, "tor").Select(r => r.Prefix));
         Assert.Contains(plan.Addresses, d => d.Service == "default/stray" && d.Reason == "address is in no IPAddressPool");
         Assert.DoesNotContain(plan.Addresses, d => d.Service == "default/other-class");
 
-        var excluded = BgpAnnouncementPlanner.Plan(config, "node-x");
+        var excluded = Plan(config, "node-x");
         Assert.Empty(RoutesTo(excluded, "tor"));
         Assert.All(excluded.Addresses, d => Assert.Contains("excluded", d.Reason, StringComparison.Ordinal));
     }
@@ -233,8 +239,22 @@ public sealed class BgpAnnouncementPlannerTests
             ---
 
             """);
-        var plan = BgpAnnouncementPlanner.Plan(config, "ghost");
+        var plan = Plan(config, "ghost");
         Assert.Contains(plan.Warnings, w => w.Contains("no Node object named 'ghost'", StringComparison.Ordinal));
         Assert.Contains(plan.Warnings, w => w.Contains("L2Advertisement 'l2'", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Announces_the_allocated_addresses_not_the_ones_the_service_carries()
+    {
+        var config = Config(Base + "apiVersion: metallb.io/v1beta1\nkind: BGPAdvertisement\nmetadata: { name: ad }\n---\n"
+            + Service("web", "203.0.113.1") + Service("api", "203.0.113.2") + Endpoints("web", "node-a") + Endpoints("api", "node-a"));
+        var allocated = new Dictionary<string, ImmutableArray<IPAddress>> { ["default/web"] = [IPAddress.Parse("203.0.113.9")] };
+
+        var plan = BgpAnnouncementPlanner.Plan(config, "node-a", allocated);
+
+        Assert.Equal([IPNetwork.Parse("203.0.113.9/32")], RoutesTo(plan, "tor").Select(r => r.Prefix));
+        var decision = Assert.Single(plan.Addresses);
+        Assert.Equal(("default/web", IPAddress.Parse("203.0.113.9"), true), (decision.Service, decision.Address, decision.Announced));
     }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Net;
 using System.Net.Sockets;
+using BgpLb.Allocation;
 using BgpLb.Bgp;
 using BgpLb.Config;
 using k8s.Models;
@@ -19,7 +20,7 @@ public sealed record BgpPlan(
     ImmutableArray<string> Warnings);
 
 /// <summary>
-/// Pure function from the validated configuration to this node's BGP sessions and routes, following MetalLB's
+/// Pure function from the validated configuration and the Services' allocated addresses to this node's BGP sessions and routes, following MetalLB's
 /// ShouldAnnounce rules: an advertisement must select the address's pool, this node and the Service; the node must not
 /// be excluded; externalTrafficPolicy Local needs a serving endpoint on this node, Cluster one anywhere.
 /// </summary>
@@ -28,7 +29,8 @@ public static class BgpAnnouncementPlanner
     /// <summary>Hold time when a BGPPeer sets neither holdTime nor keepaliveTime (MetalLB's native default).</summary>
     public static readonly TimeSpan DefaultHoldTime = TimeSpan.FromSeconds(90);
 
-    public static BgpPlan Plan(BgpLbConfig config, string nodeName)
+    /// <param name="addresses">The addresses each Service holds, keyed "namespace/name" (from the controller or the in-process allocator).</param>
+    public static BgpPlan Plan(BgpLbConfig config, string nodeName, IReadOnlyDictionary<string, ImmutableArray<IPAddress>> addresses)
     {
         var warnings = ImmutableArray.CreateBuilder<string>();
         var node = config.Nodes.FirstOrDefault(n => n.Metadata?.Name == nodeName);
@@ -52,8 +54,8 @@ public static class BgpAnnouncementPlanner
         {
             if (!ServiceHelpers.IsLoadBalancer(service) || !ServiceHelpers.MatchesLoadBalancerClass(service, configuredClass: null))
                 continue;
-            var serviceName = $"{service.Metadata?.NamespaceProperty}/{service.Metadata?.Name}";
-            foreach (var address in ServiceHelpers.ExistingAddresses(service))
+            var serviceName = ServiceRequests.KeyOf(service);
+            foreach (var address in addresses.GetValueOrDefault(serviceName, []))
             {
                 var (reason, announcedTo) = excluded
                     ? ("node is excluded from load balancers (NetworkUnavailable or exclude label)", [])
