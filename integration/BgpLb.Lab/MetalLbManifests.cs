@@ -103,6 +103,24 @@ public static class MetalLbManifests
             - ip: {ingress}
         """;
 
+    /// <summary>A LoadBalancer Service without an address: the controller (or the speaker's own allocator) picks one from the pools.</summary>
+    public static string ServiceWithoutAddress(string name, string serviceNamespace = "default") => $"""
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: {name}
+          namespace: {serviceNamespace}
+        spec:
+          type: LoadBalancer
+          selector:
+            app: {name}
+          ports:
+          - name: http
+            port: 80
+            protocol: TCP
+            targetPort: 8080
+        """;
+
     /// <summary>An EndpointSlice of <paramref name="service"/> with one endpoint on <paramref name="nodeName"/>.</summary>
     public static string EndpointSlice(string service, string nodeName, IPAddress endpoint, bool ready = true, string serviceNamespace = "default") => $"""
         apiVersion: discovery.k8s.io/v1
