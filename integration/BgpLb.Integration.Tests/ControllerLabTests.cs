@@ -108,19 +108,50 @@ public sealed class ControllerLabTests(ITestOutputHelper output)
         lab.Passed();
     }
 
+    [NetnsFact]
+    public async Task Without_controller_a_speaker_allocates_in_process_and_addresses_do_not_move()
+    {
+        await using var lab = await Lab.CreateAsync("ctl-inproc", 1, output.WriteLine);
+        var node = lab.Nodes[0];
+        var router = await Router.StartAsync(RouterKind.Bird, lab, lab.RouterNamespace, "router",
+            new RouterOptions(IPAddress.Parse("198.18.255.1"), [new BgpNeighbor(node.Address, SpeakerAs) { HoldTime = 3 }]) { LocalAs = RouterAs });
+        MetalLbManifests.Write(SpeakerConfig(lab, node), "peers.yaml",
+        [
+            MetalLbManifests.Node(NodeName(lab, node), node.Address),
+            MetalLbManifests.IpAddressPool("pool", "203.0.113.10-203.0.113.19"),
+            MetalLbManifests.BgpPeer("router", SpeakerAs, RouterAs, node.RouterAddress, holdTime: "3s"),
+            MetalLbManifests.BgpAdvertisement("adv", ["pool"]),
+            MetalLbManifests.Service("carried", IPAddress.Parse("203.0.113.15")),
+            MetalLbManifests.EndpointSlice("carried", NodeName(lab, node), IPAddress.Parse("10.0.0.5")),
+        ]);
+        WriteServices(lab, null, ["web-m"]);
+        await SpeakerProcess.StartAsync(lab, node, NodeName(lab, node), SpeakerConfig(lab, node));
+
+        await router.WaitForKernelRouteAsync("203.0.113.10/32", SessionTimeout, r => r is not null);
+        await router.WaitForKernelRouteAsync("203.0.113.15/32", RouteTimeout, r => r is not null);
+
+        // web-a sorts first: allocated from scratch it would take .10; web-m keeps it, web-a gets the next free one.
+        WriteServices(lab, null, ["web-a", "web-m"]);
+        await router.WaitForKernelRouteAsync("203.0.113.11/32", RouteTimeout, r => r is not null);
+        var routes = (await router.GetKernelRoutesAsync(AddressFamily.InterNetwork)).Select(r => r.Destination).Where(d => d.StartsWith("203.0.113.", StringComparison.Ordinal));
+        Assert.Equal(["203.0.113.10/32", "203.0.113.11/32", "203.0.113.15/32"], routes.Order());
+        lab.Passed();
+    }
+
     private static string NodeName(Lab lab, LabNode node) => "node" + (lab.Nodes.ToList().IndexOf(node) + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static string SpeakerConfig(Lab lab, LabNode node) => Path.Combine(lab.Directory, "config-" + node.Role);
 
     /// <summary>The same Services (no address, a ready endpoint on every node) for the controller and every speaker; each file replaced in one rename.</summary>
-    private static void WriteServices(Lab lab, string controllerConfig, IReadOnlyList<string> services)
+    private static void WriteServices(Lab lab, string? controllerConfig, IReadOnlyList<string> services)
     {
         var documents = services.SelectMany(service => (IEnumerable<string>)
         [
             MetalLbManifests.ServiceWithoutAddress(service),
             .. lab.Nodes.Select(n => MetalLbManifests.EndpointSlice(service, NodeName(lab, n), IPAddress.Parse("10.0.0.5"))),
         ]).ToList();
-        foreach (var directory in lab.Nodes.Select(n => SpeakerConfig(lab, n)).Prepend(controllerConfig))
+        var speakerDirectories = lab.Nodes.Select(n => SpeakerConfig(lab, n));
+        foreach (var directory in controllerConfig is null ? speakerDirectories : speakerDirectories.Prepend(controllerConfig))
         {
             var staging = MetalLbManifests.Write(Path.Combine(lab.Directory, "staging"), "services.yaml", documents);
             File.Move(staging, Path.Combine(directory, "services.yaml"), overwrite: true);
