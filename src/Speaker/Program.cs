@@ -48,6 +48,8 @@ services.AddHostedService<L2SpeakerService>();
 
 var app = builder.Build();
 app.MapOperationalEndpoints();
+// Listen from the start: counters (metallb_layer2_*) incremented before the first scrape would otherwise be lost.
+app.Services.GetRequiredService<PrometheusExporter>();
 
 var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("BgpLb.Speaker");
 SpeakerLog.Starting(logger, options.NodeName, options.ConfigDirectory, options.BgpListenDescription, options.MetricsListen);

@@ -234,7 +234,7 @@ public sealed class AnnouncerTests : IAsyncLifetime
 
         eth0.Inject(Solicitation(Vip6, Client));
         var answer = ParseNdp(Assert.Single(await WaitForSent(eth0, 1)), out var answerHeader);
-        Assert.Equal((Client, NdpAdvertisementBits.Solicited, ClientV6, IPBits.ToUInt128(Eth0LinkLocal), (MacAddress?)Eth0Mac),
+        Assert.Equal((Client, NdpAdvertisementBits.Solicited, ClientV6, IPBits.ToUInt128(Vip6), (MacAddress?)Eth0Mac),
             (answerHeader.Destination, answer.Flags, answer.Destination, answer.Source, answer.LinkLayerAddress));
 
         eth0.Inject(Solicitation(Vip6, null)); // MetalLB ignores solicitations without a source link-layer address

@@ -103,15 +103,15 @@ public sealed class CodecTests
         Assert.Equal(ns, parsed);
         Assert.Equal(IPAddress.Parse("ff02::1:ff00:10"), IPBits.ToAddress(parsed.Destination));
 
-        var answer = L2Frames.Advertisement(parsed, Ours, LinkLocal);
-        Assert.Equal((NdpMessageType.NeighborAdvertisement, LinkLocal, clientAddress, Vip6, NdpAdvertisementBits.Solicited, (MacAddress?)Ours),
+        var answer = L2Frames.Advertisement(parsed, Ours);
+        Assert.Equal((NdpMessageType.NeighborAdvertisement, Vip6, clientAddress, Vip6, NdpAdvertisementBits.Solicited, (MacAddress?)Ours),
             (answer.Type, answer.Source, answer.Destination, answer.Target, answer.Flags, answer.LinkLayerAddress));
 
         var dad = L2Frames.DuplicateAddressProbe(Vip6);
         Assert.True(dad.IsDuplicateAddressDetection);
         Assert.Null(dad.LinkLayerAddress);
-        var dadAnswer = L2Frames.Advertisement(dad, Ours, LinkLocal);
-        Assert.Equal((L2Frames.AllNodes, NdpAdvertisementBits.Override), (dadAnswer.Destination, dadAnswer.Flags));
+        var dadAnswer = L2Frames.Advertisement(dad, Ours);
+        Assert.Equal((Vip6, L2Frames.AllNodes, NdpAdvertisementBits.Override), (dadAnswer.Source, dadAnswer.Destination, dadAnswer.Flags));
         Assert.Equal(new MacAddress(0x3333_FF00_0010), L2Frames.MulticastMac(L2Frames.SolicitedNodeMulticast(Vip6)));
     }
 

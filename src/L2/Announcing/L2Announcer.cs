@@ -403,7 +403,7 @@ public sealed class L2Announcer : IAsyncDisposable
         _metrics.RequestReceived(label);
         Span<byte> reply = stackalloc byte[L2Frames.MaxFrameLength];
         var destination = ndp.IsDuplicateAddressDetection ? L2Frames.MulticastMac(L2Frames.AllNodes) : ndp.LinkLayerAddress!.Value;
-        var length = L2Frames.WriteNdp(reply, destination, mac, L2Frames.Advertisement(ndp, mac, link.LinkLocal));
+        var length = L2Frames.WriteNdp(reply, destination, mac, L2Frames.Advertisement(ndp, mac));
         if (Send(link, channel, reply[..length]))
         {
             _metrics.ResponseSent(label);

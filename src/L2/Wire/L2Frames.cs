@@ -66,11 +66,13 @@ public static class L2Frames
     /// <summary>
     /// Answer to a solicitation for an address we own: solicited NA (S=1, O=0 as MetalLB) to the soliciting address, or to
     /// all-nodes with S=0 when the solicitation came from the unspecified address (duplicate address detection, RFC 4861 §7.2.4).
+    /// The source is the solicited address itself, as a Linux host owning it answers: MetalLB sources it from the
+    /// link-local address, which the kernel accepts but tools like ndisc6 drop (a link-scoped answer for a global target).
     /// </summary>
-    public static NdpPacket Advertisement(in NdpPacket solicitation, MacAddress mac, UInt128 linkLocal) =>
+    public static NdpPacket Advertisement(in NdpPacket solicitation, MacAddress mac) =>
         solicitation.IsDuplicateAddressDetection
-            ? new(NdpMessageType.NeighborAdvertisement, linkLocal, AllNodes, solicitation.Target, NdpAdvertisementBits.Override, mac)
-            : new(NdpMessageType.NeighborAdvertisement, linkLocal, solicitation.Source, solicitation.Target, NdpAdvertisementBits.Solicited, mac);
+            ? new(NdpMessageType.NeighborAdvertisement, solicitation.Target, AllNodes, solicitation.Target, NdpAdvertisementBits.Override, mac)
+            : new(NdpMessageType.NeighborAdvertisement, solicitation.Target, solicitation.Source, solicitation.Target, NdpAdvertisementBits.Solicited, mac);
 
     /// <summary>Duplicate address detection probe (RFC 4862 §5.4.2): NS from :: to the solicited-node group, no LLA option.</summary>
     public static NdpPacket DuplicateAddressProbe(UInt128 address) =>
