@@ -3,7 +3,7 @@ using BgpLb.L2.Announcing;
 using BgpLb.L2.Sockets;
 using BgpLb.L2.Wire;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
-using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace BgpLb.L2.Tests;
@@ -30,10 +30,11 @@ public sealed class AnnouncerTests : IAsyncLifetime
         new LinkInfo("noarp0", 5, new MacAddress(0x0200_0000_0005), true, true, false, true, null),
         new LinkInfo("bond-slave", 6, new MacAddress(0x0200_0000_0006), true, false, true, true, IPAddress.Parse("fe80::6")),
         new LinkInfo("down0", 7, new MacAddress(0x0200_0000_0007), false, false, false, true, IPAddress.Parse("fe80::7")));
+    private readonly FakeLogger _logger = new();
     private readonly L2Announcer _announcer;
 
     public AnnouncerTests() =>
-        _announcer = new L2Announcer(new L2AnnouncerOptions(), _links, _time, _meters, NullLogger.Instance);
+        _announcer = new L2Announcer(new L2AnnouncerOptions(), _links, _time, _meters, _logger);
 
     public Task InitializeAsync() => _announcer.StartAsync(CancellationToken.None);
 
@@ -163,6 +164,7 @@ public sealed class AnnouncerTests : IAsyncLifetime
         Assert.Empty(eth0.Sent);
 
         _announcer.SetAnnouncements([]);
+        Assert.Contains(_logger.Collector.GetSnapshot(), r => r.Id.Id == 4107 && r.Message == "Released 203.0.113.10: no longer answering for it");
         eth0.Inject(ArpRequest(Vip, MacAddress.Broadcast));
         await Task.Delay(50);
         Assert.Empty(eth0.Sent);
@@ -196,6 +198,7 @@ public sealed class AnnouncerTests : IAsyncLifetime
         _time.Advance(TimeSpan.FromMilliseconds(200));
         await MembershipTests.WaitUntil(() => !_announcer.Conflicts.IsEmpty);
         var conflict = Assert.Single(_announcer.Conflicts);
+        Assert.Contains(_logger.Collector.GetSnapshot(), r => r.Id.Id == 4108 && r.Level == Microsoft.Extensions.Logging.LogLevel.Error);
         Assert.Equal((Vip, "eth0", Intruder), (conflict.Address, conflict.Interface, conflict.OtherHost));
         using (var gauge = new MetricCollector<int>(_meters.Meters.Single(), "bgplb_layer2_address_conflict"))
         {
@@ -270,6 +273,7 @@ public sealed class AnnouncerTests : IAsyncLifetime
         await Announce(Vip, eth0, 2, "eth0");
         await _announcer.StopAsync(CancellationToken.None);
         Assert.Empty(_announcer.Announced);
+        Assert.Contains(_logger.Collector.GetSnapshot(), r => r.Id.Id == 4107);
         Assert.All(_links.Channels.Values, c => Assert.True(c.Disposed));
     }
 }

@@ -256,6 +256,15 @@ public sealed class SpeakerNode(string nodeName, string ns, string internalIP, s
         await _process.WaitForExitAsync();
     }
 
+    /// <summary>SIGTERM by process id; returns the exit code.</summary>
+    public async Task<int> TerminateAsync()
+    {
+        ArgumentNullException.ThrowIfNull(_process);
+        await L2Lab.Run("kill", $"-TERM {_process.Id}");
+        await _process.WaitForExitAsync();
+        return _process.ExitCode;
+    }
+
     public async Task<string> MetricsAsync() =>
         (await L2Lab.Run("ip", $"netns exec {Namespace} curl -s http://127.0.0.1:7474/metrics", check: false)).Output;
 

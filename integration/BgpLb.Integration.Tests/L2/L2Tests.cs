@@ -93,6 +93,39 @@ public sealed class L2Tests(ITestOutputHelper output)
     }
 
     [L2NetnsFact]
+    public async Task A_gracefully_stopped_owner_releases_and_the_next_node_takes_over_at_once()
+    {
+        await using var lab = await L2Lab.CreateAsync(speakers: 2);
+        try
+        {
+            await lab.WriteConfigAsync(Resources());
+            lab.StartSpeakers();
+            var order = ElectionOrder(lab.Speakers);
+            var (owner, next) = (order[0], order[1]);
+            await L2Wait.UntilAsync(() => L2Lab.ArpingAsync(L2Lab.ClientNamespace, "eth0", Vip), m => m.Contains(owner.Mac),
+                TimeSpan.FromSeconds(15), "an ARP answer from " + owner.NodeName);
+            await L2Lab.ResolveFromClientAsync(Vip);
+            await L2Wait.UntilAsync(() => L2Lab.ClientNeighbourAsync(Vip), m => m == owner.Mac, TimeSpan.FromSeconds(3), "neighbour entry");
+            await Task.Delay(TimeSpan.FromSeconds(1.2));
+
+            var clock = Stopwatch.StartNew();
+            Assert.Equal(0, await owner.TerminateAsync());
+            await L2Wait.UntilAsync(() => L2Lab.ClientNeighbourAsync(Vip), m => m == next.Mac, TimeSpan.FromSeconds(3), "neighbour entry moved to " + next.NodeName);
+            output.WriteLine($"graceful handover: {clock.Elapsed.TotalSeconds.ToString("F3", CultureInfo.InvariantCulture)} s");
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"handover after a leave took {clock.Elapsed}");
+            Assert.Contains($"Released {Vip}", owner.Log, StringComparison.Ordinal);
+            Assert.Contains("Speaker node-", next.Log, StringComparison.Ordinal);
+            Assert.Contains(" left", next.Log, StringComparison.Ordinal);
+        }
+        catch
+        {
+            foreach (var speaker in lab.Speakers)
+                output.WriteLine($"--- {speaker.NodeName} ({speaker.Mac})\n{speaker.Log}");
+            throw;
+        }
+    }
+
+    [L2NetnsFact]
     public async Task An_interface_restriction_answers_on_that_interface_only()
     {
         await using var lab = await L2Lab.CreateAsync(speakers: 1, secondSegment: true);

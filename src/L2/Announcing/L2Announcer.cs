@@ -93,9 +93,9 @@ public sealed class L2Announcer : IAsyncDisposable
             foreach (var (address, state) in _addresses.Where(a => !wanted.ContainsKey(a.Key)).ToList())
             {
                 _addresses.Remove(address);
-                state.Cancel();
                 if (state.Phase == AddressPhase.Announced)
                     L2Log.Released(_logger, address);
+                state.Cancel();
             }
             foreach (var announcement in wanted.Values)
             {
@@ -125,9 +125,9 @@ public sealed class L2Announcer : IAsyncDisposable
             _stopped = true;
             foreach (var (address, state) in _addresses)
             {
-                state.Cancel();
                 if (state.Phase == AddressPhase.Announced)
                     L2Log.Released(_logger, address);
+                state.Cancel();
             }
             tasks = [.. _addresses.Values.Select(a => a.Run), .. _links.Values.SelectMany(l => l.Loops), _rescanLoop];
             _addresses.Clear();
