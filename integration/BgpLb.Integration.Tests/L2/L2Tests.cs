@@ -83,6 +83,7 @@ public sealed class L2Tests(ITestOutputHelper output)
             var metrics = await next.MetricsAsync();
             Assert.Contains("metallb_layer2_gratuitous_sent{ip=\"203.0.113.10\"}", metrics, StringComparison.Ordinal);
             Assert.Contains("metallb_layer2_responses_sent{ip=\"203.0.113.10\"}", metrics, StringComparison.Ordinal);
+            Assert.Contains("metallb_speaker_announced{ip=\"203.0.113.10\",node=\"" + next.NodeName + "\",protocol=\"layer2\",service=\"default/web\"} 1", metrics, StringComparison.Ordinal);
         }
         catch
         {

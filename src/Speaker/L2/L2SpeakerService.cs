@@ -12,7 +12,8 @@ namespace BgpLb.Speaker.L2;
 /// message tells the other speakers to take over at once.
 /// </summary>
 public sealed class L2SpeakerService(
-    SpeakerOptions options, ConfigBroadcast configs, SpeakerMembership membership, L2Announcer announcer, ILogger<L2SpeakerService> logger)
+    SpeakerOptions options, ConfigBroadcast configs, SpeakerMembership membership, L2Announcer announcer, SpeakerMetrics metrics,
+    ILogger<L2SpeakerService> logger)
     : BackgroundService
 {
     private readonly Channel<bool> _dirty = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest });
@@ -74,6 +75,7 @@ public sealed class L2SpeakerService(
             }
             if (_announcerStarted)
                 announcer.SetAnnouncements(plan.Announcements);
+            metrics.L2PlanApplied(plan);
             LogChanges(plan, alive.Count);
             _previous = plan;
         }
