@@ -223,14 +223,19 @@ public sealed class L2Announcer : IAsyncDisposable
         {
             await Task.Yield();
             var hadConflict = false;
+            var answered = 0;
             while (_options.ProbeTimeout > TimeSpan.Zero)
             {
                 SetPhase(state, AddressPhase.Probing);
-                L2Log.Probing(_logger, state.Address);
+                if (answered == 0)
+                    L2Log.Probing(_logger, state.Address);
                 SendToLinks(state, SendProbe);
                 await Task.Delay(_options.ProbeTimeout, _time, cancellationToken).ConfigureAwait(false);
                 if (state.TakeProbeAnswer() is not { } conflict)
                     break;
+                if (++answered < _options.ProbeAttempts)
+                    continue;
+                answered = 0;
                 hadConflict = true;
                 lock (_gate)
                     state.ActiveConflict = conflict;

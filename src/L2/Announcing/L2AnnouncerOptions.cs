@@ -18,6 +18,11 @@ public sealed record L2AnnouncerOptions
     public TimeSpan GratuitousDuration { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>How long to wait for an answer to the conflict probe before announcing; zero disables probing.</summary>
     public TimeSpan ProbeTimeout { get; init; } = TimeSpan.FromMilliseconds(200);
+    /// <summary>
+    /// Consecutive answered probes before the address counts as in conflict. A previous owner that has not yet noticed the
+    /// handover answers one probe or two; a host that really holds the address answers them all.
+    /// </summary>
+    public int ProbeAttempts { get; init; } = 3;
     /// <summary>After a conflict, probe again this often; the address is announced once nobody answers.</summary>
     public TimeSpan ConflictRetryInterval { get; init; } = TimeSpan.FromSeconds(5);
     public TimeSpan InterfaceRescanInterval { get; init; } = TimeSpan.FromSeconds(10);
