@@ -4,7 +4,6 @@ using BgpLb.L2.Sockets;
 using BgpLb.L2.Wire;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging.Testing;
-using Microsoft.Extensions.Time.Testing;
 
 namespace BgpLb.L2.Tests;
 
@@ -21,7 +20,8 @@ public sealed class AnnouncerTests : IAsyncLifetime
     private static readonly UInt128 ClientV6 = IPBits.ToUInt128(IPAddress.Parse("2001:db8::c1"));
     private static readonly IPAddress Eth0LinkLocal = IPAddress.Parse("fe80::1");
 
-    private readonly FakeTimeProvider _time = new();
+    private readonly CountingTimeProvider _time = new();
+    private int _timersConsumed;
     private readonly TestMeterFactory _meters = new();
     private readonly FakeLinkLayer _links = new(
         new LinkInfo("eth0", 2, Eth0Mac, true, false, false, true, Eth0LinkLocal),
@@ -36,7 +36,11 @@ public sealed class AnnouncerTests : IAsyncLifetime
     public AnnouncerTests() =>
         _announcer = new L2Announcer(new L2AnnouncerOptions(), _links, _time, _meters, _logger);
 
-    public Task InitializeAsync() => _announcer.StartAsync(CancellationToken.None);
+    public async Task InitializeAsync()
+    {
+        await _announcer.StartAsync(CancellationToken.None);
+        _timersConsumed = _time.TimersCreated; // the interface rescan timer
+    }
 
     public async Task DisposeAsync()
     {
@@ -90,13 +94,23 @@ public sealed class AnnouncerTests : IAsyncLifetime
         return channel.TakeSent();
     }
 
+    /// <summary>Advances virtual time once the announcer has armed its next wait (a timer created since the last advance).</summary>
+    private async Task AdvanceWhenArmed(TimeSpan by)
+    {
+        await MembershipTests.WaitUntil(() => _time.TimersCreated > _timersConsumed);
+        _timersConsumed = _time.TimersCreated;
+        _time.Advance(by);
+    }
+
+    private static Task Drained(FakeChannel channel) => MembershipTests.WaitUntil(() => channel.Drained);
+
     /// <summary>Announces <paramref name="address"/>: waits for the probe, lets the probe time pass, returns the first burst.</summary>
     private async Task<byte[][]> Announce(IPAddress address, FakeChannel channel, int burstFrames, params string[] interfaces)
     {
         _announcer.SetAnnouncements([new L2Announcement(address, [.. interfaces])]);
         var probe = await WaitForSent(channel, 1);
         Assert.Single(probe);
-        _time.Advance(TimeSpan.FromMilliseconds(200));
+        await AdvanceWhenArmed(TimeSpan.FromMilliseconds(200));
         return await WaitForSent(channel, burstFrames);
     }
 
@@ -117,7 +131,7 @@ public sealed class AnnouncerTests : IAsyncLifetime
         Assert.Equal((MacAddress.Broadcast, IPBits.ToUInt32(Vip)), (probeHeader.Destination, probe.TargetProtocol));
         Assert.Empty(_announcer.Announced);
 
-        _time.Advance(TimeSpan.FromMilliseconds(199));
+        await AdvanceWhenArmed(TimeSpan.FromMilliseconds(199));
         await Task.Delay(30);
         Assert.Empty(eth0.Sent);
         _time.Advance(TimeSpan.FromMilliseconds(1));
@@ -132,7 +146,7 @@ public sealed class AnnouncerTests : IAsyncLifetime
 
         for (var i = 0; i < 4; i++)
         {
-            _time.Advance(TimeSpan.FromMilliseconds(1100));
+            await AdvanceWhenArmed(TimeSpan.FromMilliseconds(1100));
             Assert.Equal(2, (await WaitForSent(eth0, 2)).Length);
         }
         _time.Advance(TimeSpan.FromSeconds(10));
@@ -160,13 +174,13 @@ public sealed class AnnouncerTests : IAsyncLifetime
         eth0.Inject(ArpRequest(Vip, Intruder)); // unicast to someone else: not ours to answer
         eth0.Inject(ArpRequest(IPAddress.Parse("203.0.113.11"), MacAddress.Broadcast));
         eth0.Inject(ArpFrom(Client, ArpOperation.Reply, Vip));
-        await Task.Delay(50);
+        await Drained(eth0);
         Assert.Empty(eth0.Sent);
 
         _announcer.SetAnnouncements([]);
         Assert.Contains(_logger.Collector.GetSnapshot(), r => r.Id.Id == 4107 && r.Message == "Released 203.0.113.10: no longer answering for it");
         eth0.Inject(ArpRequest(Vip, MacAddress.Broadcast));
-        await Task.Delay(50);
+        await Drained(eth0);
         Assert.Empty(eth0.Sent);
         Assert.Empty(_announcer.Announced);
     }
@@ -197,8 +211,8 @@ public sealed class AnnouncerTests : IAsyncLifetime
             Assert.Empty(_announcer.Conflicts);
             // The Linux answer to a probe: a reply from the holder, sender IP = the address.
             eth0.Inject(ArpFrom(Intruder, ArpOperation.Reply, Vip));
-            await Task.Delay(30);
-            _time.Advance(TimeSpan.FromMilliseconds(200));
+            await Drained(eth0);
+            await AdvanceWhenArmed(TimeSpan.FromMilliseconds(200));
         }
         await MembershipTests.WaitUntil(() => !_announcer.Conflicts.IsEmpty);
         var conflict = Assert.Single(_announcer.Conflicts);
@@ -211,13 +225,13 @@ public sealed class AnnouncerTests : IAsyncLifetime
         }
 
         eth0.Inject(ArpRequest(Vip, MacAddress.Broadcast));
-        await Task.Delay(50);
+        await Drained(eth0);
         Assert.Empty(eth0.Sent); // neither gratuitous nor an answer
         Assert.Empty(_announcer.Announced);
 
-        _time.Advance(TimeSpan.FromSeconds(5)); // probe again; nobody answers this time
+        await AdvanceWhenArmed(TimeSpan.FromSeconds(5)); // probe again; nobody answers this time
         Assert.True(ParseArp(Assert.Single(await WaitForSent(eth0, 1)), out _).IsProbe);
-        _time.Advance(TimeSpan.FromMilliseconds(200));
+        await AdvanceWhenArmed(TimeSpan.FromMilliseconds(200));
         Assert.Equal(2, (await WaitForSent(eth0, 2)).Length);
         Assert.Empty(_announcer.Conflicts);
         Assert.Equal([Vip], _announcer.Announced.ToArray());
@@ -230,10 +244,10 @@ public sealed class AnnouncerTests : IAsyncLifetime
         _announcer.SetAnnouncements([new L2Announcement(Vip, ["eth0"])]);
         await WaitForSent(eth0, 1);
         eth0.Inject(ArpFrom(Intruder, ArpOperation.Reply, Vip));
-        await Task.Delay(30);
-        _time.Advance(TimeSpan.FromMilliseconds(200));
+        await Drained(eth0);
+        await AdvanceWhenArmed(TimeSpan.FromMilliseconds(200));
         Assert.True(ParseArp(Assert.Single(await WaitForSent(eth0, 1)), out _).IsProbe); // the second probe: nobody answers
-        _time.Advance(TimeSpan.FromMilliseconds(200));
+        await AdvanceWhenArmed(TimeSpan.FromMilliseconds(200));
         Assert.Equal(2, (await WaitForSent(eth0, 2)).Length);
         Assert.Empty(_announcer.Conflicts);
         Assert.Equal([Vip], _announcer.Announced.ToArray());
@@ -249,7 +263,7 @@ public sealed class AnnouncerTests : IAsyncLifetime
         Assert.Equal(new MacAddress(0x3333_FF00_0010), dadHeader.Destination);
         Assert.Empty(eth0.Groups);
 
-        _time.Advance(TimeSpan.FromMilliseconds(200));
+        await AdvanceWhenArmed(TimeSpan.FromMilliseconds(200));
         var unsolicited = ParseNdp(Assert.Single(await WaitForSent(eth0, 1)), out var header);
         Assert.Equal(new MacAddress(0x3333_0000_0001), header.Destination);
         Assert.Equal(L2Frames.UnsolicitedAdvertisement(Eth0Mac, IPBits.ToUInt128(Eth0LinkLocal), IPBits.ToUInt128(Vip6)), unsolicited);
@@ -262,7 +276,7 @@ public sealed class AnnouncerTests : IAsyncLifetime
 
         eth0.Inject(Solicitation(Vip6, null)); // MetalLB ignores solicitations without a source link-layer address
         eth0.Inject(Solicitation(IPAddress.Parse("2001:db8::11"), Client));
-        await Task.Delay(50);
+        await Drained(eth0);
         Assert.Empty(eth0.Sent);
 
         _announcer.SetAnnouncements([]);
@@ -281,8 +295,8 @@ public sealed class AnnouncerTests : IAsyncLifetime
         {
             await WaitForSent(eth0, 1);
             eth0.Inject(frame[..length]);
-            await Task.Delay(30);
-            _time.Advance(TimeSpan.FromMilliseconds(200));
+            await Drained(eth0);
+            await AdvanceWhenArmed(TimeSpan.FromMilliseconds(200));
         }
         await MembershipTests.WaitUntil(() => !_announcer.Conflicts.IsEmpty);
         Assert.Equal(Intruder, Assert.Single(_announcer.Conflicts).OtherHost);

@@ -23,14 +23,25 @@ internal sealed class FakeChannel : IFrameChannel
 {
     private readonly Channel<byte[]> _inbound = Channel.CreateUnbounded<byte[]>();
 
+    private int _injected;
+    private int _receiveCalls;
+
     public ConcurrentQueue<byte[]> Sent { get; } = new();
+
+    /// <summary>True once the receive loop has handled every injected frame and waits for the next one.</summary>
+    public bool Drained => Volatile.Read(ref _receiveCalls) > Volatile.Read(ref _injected);
     public IReadOnlySet<UInt128> Groups { get; private set; } = new HashSet<UInt128>();
     public bool Disposed { get; private set; }
 
-    public void Inject(byte[] frame) => _inbound.Writer.TryWrite(frame);
+    public void Inject(byte[] frame)
+    {
+        Interlocked.Increment(ref _injected);
+        _inbound.Writer.TryWrite(frame);
+    }
 
     public async ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
+        Interlocked.Increment(ref _receiveCalls);
         var frame = await _inbound.Reader.ReadAsync(cancellationToken);
         frame.CopyTo(buffer);
         return frame.Length;
@@ -46,6 +57,21 @@ internal sealed class FakeChannel : IFrameChannel
         while (Sent.TryDequeue(out var frame))
             frames.Add(frame);
         return [.. frames];
+    }
+}
+
+/// <summary>Counts the timers the code under test creates, so a test advances time only once a wait is armed.</summary>
+internal sealed class CountingTimeProvider : Microsoft.Extensions.Time.Testing.FakeTimeProvider
+{
+    private int _created;
+
+    public int TimersCreated => Volatile.Read(ref _created);
+
+    public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+    {
+        var timer = base.CreateTimer(callback, state, dueTime, period);
+        Interlocked.Increment(ref _created);
+        return timer;
     }
 }
 
