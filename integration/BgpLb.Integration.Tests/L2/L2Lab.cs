@@ -265,8 +265,9 @@ public sealed class SpeakerNode(string nodeName, string ns, string internalIP, s
         return _process.ExitCode;
     }
 
+    /// <summary>GET /metrics on the namespace's loopback with bash's /dev/tcp (no HTTP client needed in the lab).</summary>
     public async Task<string> MetricsAsync() =>
-        (await L2Lab.Run("ip", $"netns exec {Namespace} curl -s http://127.0.0.1:7474/metrics", check: false)).Output;
+        (await L2Lab.Run("ip", $"netns exec {Namespace} bash -c \"exec 3<>/dev/tcp/127.0.0.1/7474 && printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3\"", check: false)).Output;
 
     public async ValueTask DisposeAsync()
     {
@@ -275,7 +276,7 @@ public sealed class SpeakerNode(string nodeName, string ns, string internalIP, s
     }
 }
 
-/// <summary>Needs root, iproute2, arping, ndisc6, curl and a built bgplb-speaker; otherwise skipped with the reason.</summary>
+/// <summary>Needs root, iproute2, arping, ndisc6, bash and a built bgplb-speaker; otherwise skipped with the reason.</summary>
 public sealed class L2NetnsFactAttribute : FactAttribute
 {
     public L2NetnsFactAttribute() => Skip = MissingReason();
@@ -286,7 +287,7 @@ public sealed class L2NetnsFactAttribute : FactAttribute
             return "L2 lab needs Linux";
         if (Environment.UserName != "root")
             return "L2 lab needs root (network namespaces, raw sockets)";
-        var missing = new[] { "ip", "arping", "ndisc6", "curl" }
+        var missing = new[] { "ip", "arping", "ndisc6", "bash" }
             .Where(tool => !new[] { "/usr/sbin", "/sbin", "/usr/bin", "/bin" }.Any(dir => File.Exists(Path.Combine(dir, tool))))
             .ToList();
         if (L2Lab.SpeakerExecutable() is null)

@@ -11,7 +11,7 @@ public sealed class L2Metrics
     private readonly Counter<long> _responses;
     private readonly Counter<long> _gratuitous;
 
-    public L2Metrics(IMeterFactory meterFactory, Func<IEnumerable<Measurement<int>>> conflicts)
+    internal L2Metrics(IMeterFactory meterFactory, Func<IEnumerable<Measurement<int>>> conflicts)
     {
         var meter = meterFactory.Create(MeterName);
         _requests = meter.CreateCounter<long>("metallb_layer2_requests_received", description: "ARP requests and neighbor solicitations received for owned addresses");
