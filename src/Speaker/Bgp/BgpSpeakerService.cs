@@ -9,7 +9,7 @@ namespace BgpLb.Speaker.Bgp;
 /// the <see cref="PeerManager"/>, which converges sessions and routes to it (level-based; only differences reach the wire).
 /// </summary>
 public sealed class BgpSpeakerService(
-    SpeakerOptions options, ConfigFeed feed, PeerManager peers, SpeakerMetrics metrics, Readiness readiness, ILogger<BgpSpeakerService> logger)
+    SpeakerOptions options, ConfigBroadcast configs, PeerManager peers, SpeakerMetrics metrics, Readiness readiness, ILogger<BgpSpeakerService> logger)
     : BackgroundService
 {
     private BgpPlan? _previous;
@@ -22,7 +22,7 @@ public sealed class BgpSpeakerService(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        await foreach (var update in feed.WatchAsync(stoppingToken))
+        await foreach (var update in configs.WatchAsync(stoppingToken))
         {
             var plan = BgpAnnouncementPlanner.Plan(update.Config, options.NodeName);
             LogChanges(plan);
