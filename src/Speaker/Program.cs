@@ -2,9 +2,12 @@ using BgpLb.Bgp;
 using BgpLb.Bgp.Transport;
 using BgpLb.Config;
 using BgpLb.Hosting;
+using BgpLb.L2.Announcing;
+using BgpLb.L2.Membership;
 using BgpLb.Speaker;
 using BgpLb.Speaker.Allocations;
 using BgpLb.Speaker.Bgp;
+using BgpLb.Speaker.L2;
 
 SpeakerOptions options;
 try
@@ -30,6 +33,8 @@ services.AddOperationalEndpoints();
 services.AddSingleton(new ConfigOptions());
 services.AddSingleton<IResourceSource>(sp => ActivatorUtilities.CreateInstance<FileStore>(sp, options.ConfigDirectory));
 services.AddSingleton<ConfigFeed>();
+services.AddSingleton<ConfigBroadcast>();
+services.AddHostedService(sp => sp.GetRequiredService<ConfigBroadcast>());
 services.AddSingleton<BgpMetrics>();
 services.AddSingleton<SpeakerMetrics>();
 services.AddSingleton<IBgpTransportFactory, SocketBgpTransportFactory>();
@@ -37,9 +42,16 @@ services.AddSingleton(new PeerManagerOptions { ListenEndPoint = options.BgpListe
 services.AddSingleton<PeerManager>();
 services.AddAllocationSource(options.Controller);
 services.AddHostedService<BgpSpeakerService>();
+services.AddSingleton(new MembershipOptions { NodeName = options.NodeName, Port = options.MemberlistPort });
+services.AddSingleton<SpeakerMembership>();
+services.AddSingleton(new L2AnnouncerOptions());
+services.AddSingleton<L2Announcer>();
+services.AddHostedService<L2SpeakerService>();
 
 var app = builder.Build();
 app.MapOperationalEndpoints();
+// Listen from the start: counters (metallb_layer2_*) incremented before the first scrape would otherwise be lost.
+app.Services.GetRequiredService<PrometheusExporter>();
 
 var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("BgpLb.Speaker");
 SpeakerLog.Starting(logger, options.NodeName, options.ConfigDirectory, options.BgpListenDescription, options.MetricsListen);

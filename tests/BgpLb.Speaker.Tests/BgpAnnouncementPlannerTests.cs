@@ -230,7 +230,7 @@ public sealed class BgpAnnouncementPlannerTests
     }
 
     [Fact]
-    public void Unknown_node_and_unsupported_features_are_reported_not_ignored()
+    public void Unknown_node_is_reported_and_L2Advertisements_are_no_longer_flagged_as_unavailable()
     {
         var config = Config(Base + """
             apiVersion: metallb.io/v1beta1
@@ -241,7 +241,7 @@ public sealed class BgpAnnouncementPlannerTests
             """);
         var plan = Plan(config, "ghost");
         Assert.Contains(plan.Warnings, w => w.Contains("no Node object named 'ghost'", StringComparison.Ordinal));
-        Assert.Contains(plan.Warnings, w => w.Contains("L2Advertisement 'l2'", StringComparison.Ordinal));
+        Assert.DoesNotContain(plan.Warnings, w => w.Contains("L2Advertisement 'l2'", StringComparison.Ordinal));
     }
 
     [Fact]

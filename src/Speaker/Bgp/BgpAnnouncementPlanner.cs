@@ -43,8 +43,6 @@ public static class BgpAnnouncementPlanner
             .ToImmutableArray();
         foreach (var peer in peers)
             warnings.AddRange(UnsupportedPeerFeatures(peer));
-        foreach (var l2 in config.L2Advertisements)
-            warnings.Add($"L2Advertisement '{l2.Name}' has no effect: L2 mode is not available in this version");
 
         var routes = peers.ToDictionary(p => p.Name, _ => new Dictionary<IPNetwork, RouteAttributes>(), StringComparer.Ordinal);
         var decisions = ImmutableArray.CreateBuilder<AddressDecision>();

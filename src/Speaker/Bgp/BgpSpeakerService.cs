@@ -10,7 +10,7 @@ namespace BgpLb.Speaker.Bgp;
 /// the <see cref="PeerManager"/>, which converges sessions and routes to it (level-based; only differences reach the wire).
 /// </summary>
 public sealed class BgpSpeakerService(
-    SpeakerOptions options, ConfigFeed feed, IAllocationSource allocations, PeerManager peers, SpeakerMetrics metrics, Readiness readiness, ILogger<BgpSpeakerService> logger)
+    SpeakerOptions options, ConfigBroadcast configs, IAllocationSource allocations, PeerManager peers, SpeakerMetrics metrics, Readiness readiness, ILogger<BgpSpeakerService> logger)
     : BackgroundService
 {
     private BgpPlan? _previous;
@@ -23,7 +23,7 @@ public sealed class BgpSpeakerService(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        await foreach (var (update, addresses) in AllocatedConfig.WatchAsync(feed.WatchAsync(stoppingToken), allocations, stoppingToken))
+        await foreach (var (update, addresses) in AllocatedConfig.WatchAsync(configs.WatchAsync(stoppingToken), allocations, stoppingToken))
         {
             var plan = BgpAnnouncementPlanner.Plan(update.Config, options.NodeName, addresses);
             LogChanges(plan);
