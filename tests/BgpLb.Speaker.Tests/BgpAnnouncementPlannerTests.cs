@@ -257,4 +257,20 @@ public sealed class BgpAnnouncementPlannerTests
         var decision = Assert.Single(plan.Addresses);
         Assert.Equal(("default/web", IPAddress.Parse("203.0.113.9"), true), (decision.Service, decision.Address, decision.Announced));
     }
+
+    [Fact]
+    public void Addresses_of_layer2_only_pools_are_left_to_the_l2_planner()
+    {
+        var config = Config(Base + """
+            apiVersion: metallb.io/v1beta1
+            kind: L2Advertisement
+            metadata: { name: l2 }
+            spec: { ipAddressPools: [v4] }
+            ---
+
+            """ + Service("web", "203.0.113.1") + Endpoints("web", "node-a"));
+        var plan = Plan(config, "node-a");
+        Assert.Empty(plan.Addresses);
+        Assert.Empty(RoutesTo(plan, "tor"));
+    }
 }

@@ -55,6 +55,8 @@ public static class BgpAnnouncementPlanner
             var serviceName = ServiceRequests.KeyOf(service);
             foreach (var address in addresses.GetValueOrDefault(serviceName, []))
             {
+                if (IsLayer2Only(config, address))
+                    continue; // announced by the L2 planner; not a BGP decision
                 var (reason, announcedTo) = excluded
                     ? ("node is excluded from load balancers (NetworkUnavailable or exclude label)", [])
                     : PlanAddress(config, service, address, nodeName, nodeLabels, peers, routes);
@@ -68,6 +70,11 @@ public static class BgpAnnouncementPlanner
             .ToImmutableArray();
         return new BgpPlan(intents, decisions.ToImmutable(), warnings.ToImmutable());
     }
+
+    private static bool IsLayer2Only(BgpLbConfig config, IPAddress address) =>
+        config.Pools.FirstOrDefault(p => p.Cidrs.Any(c => c.Contains(address))) is { } pool
+        && !config.BgpAdvertisements.Any(a => a.Pools.Contains(pool.Name))
+        && config.L2Advertisements.Any(a => a.Pools.Contains(pool.Name));
 
     private static (string Reason, ImmutableArray<string> Peers) PlanAddress(
         BgpLbConfig config, V1Service service, IPAddress address, string nodeName, IDictionary<string, string>? nodeLabels,

@@ -1,3 +1,4 @@
+using BgpLb.Allocation;
 using System.Collections.Immutable;
 using System.Net;
 using BgpLb.Config;
@@ -29,7 +30,9 @@ public sealed record L2Plan(ImmutableArray<L2AddressDecision> Addresses)
 /// </summary>
 public static class L2AnnouncementPlanner
 {
-    public static L2Plan Plan(BgpLbConfig config, string nodeName, IReadOnlySet<string> liveSpeakers)
+    /// <param name="addresses">The addresses each Service holds, keyed "namespace/name" (from the controller or the in-process allocator).</param>
+    public static L2Plan Plan(
+        BgpLbConfig config, string nodeName, IReadOnlyDictionary<string, ImmutableArray<IPAddress>> addresses, IReadOnlySet<string> liveSpeakers)
     {
         var decisions = ImmutableArray.CreateBuilder<L2AddressDecision>();
         if (config.L2Advertisements.IsEmpty)
@@ -42,17 +45,17 @@ public static class L2AnnouncementPlanner
         {
             if (!ServiceHelpers.IsLoadBalancer(service) || !ServiceHelpers.MatchesLoadBalancerClass(service, configuredClass: null))
                 continue;
-            var addresses = ServiceHelpers.ExistingAddresses(service);
-            if (addresses.Count == 0)
+            var serviceName = ServiceRequests.KeyOf(service);
+            var held = addresses.GetValueOrDefault(serviceName, []);
+            if (held.IsEmpty)
                 continue;
-            var serviceName = $"{service.Metadata?.NamespaceProperty}/{service.Metadata?.Name}";
-            var key = addresses[0];
+            var key = held[0];
             var keyAdvertisements = AdvertisementsFor(config, service, key);
             if (keyAdvertisements.Count == 0)
                 continue; // not an L2 Service (or its pool has only BGP advertisements)
 
             var (owner, reason) = Elect(config, service, key, keyAdvertisements, nodes, liveSpeakers);
-            foreach (var address in addresses)
+            foreach (var address in held)
             {
                 if (owner != nodeName)
                 {

@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using BgpLb.Config;
 using BgpLb.L2.Announcing;
 using BgpLb.L2.Membership;
+using BgpLb.Speaker.Allocations;
 
 namespace BgpLb.Speaker.L2;
 
@@ -12,12 +13,12 @@ namespace BgpLb.Speaker.L2;
 /// message tells the other speakers to take over at once.
 /// </summary>
 public sealed class L2SpeakerService(
-    SpeakerOptions options, ConfigBroadcast configs, SpeakerMembership membership, L2Announcer announcer, SpeakerMetrics metrics,
+    SpeakerOptions options, ConfigBroadcast configs, IAllocationSource allocations, SpeakerMembership membership, L2Announcer announcer, SpeakerMetrics metrics,
     ILogger<L2SpeakerService> logger)
     : BackgroundService
 {
     private readonly Channel<bool> _dirty = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest });
-    private volatile BgpLbConfig? _config;
+    private volatile AllocatedConfig? _config;
     private L2Plan? _previous;
     private bool _announcerStarted;
 
@@ -46,10 +47,10 @@ public sealed class L2SpeakerService(
 
     private async Task FollowConfigAsync(CancellationToken cancellationToken)
     {
-        await foreach (var update in configs.WatchAsync(cancellationToken))
+        await foreach (var allocated in AllocatedConfig.WatchAsync(configs.WatchAsync(cancellationToken), allocations, cancellationToken))
         {
-            _config = update.Config;
-            membership.SetPeers(L2AnnouncementPlanner.Peers(update.Config, options.NodeName));
+            _config = allocated;
+            membership.SetPeers(L2AnnouncementPlanner.Peers(allocated.Update.Config, options.NodeName));
             _dirty.Writer.TryWrite(true);
         }
     }
@@ -64,10 +65,10 @@ public sealed class L2SpeakerService(
     {
         await foreach (var _ in _dirty.Reader.ReadAllAsync(cancellationToken))
         {
-            if (_config is not { } config)
+            if (_config is not { Update.Config: var config, Addresses: var addresses })
                 continue;
             var alive = membership.Alive;
-            var plan = L2AnnouncementPlanner.Plan(config, options.NodeName, alive);
+            var plan = L2AnnouncementPlanner.Plan(config, options.NodeName, addresses, alive);
             if (!_announcerStarted && !config.L2Advertisements.IsEmpty)
             {
                 await announcer.StartAsync(cancellationToken);

@@ -1,3 +1,5 @@
+using BgpLb.Allocation;
+using System.Collections.Immutable;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
@@ -84,7 +86,8 @@ public sealed class L2AnnouncementPlannerTests
         [.. nodes.OrderBy(n => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(n + "#" + ip))), StringComparer.Ordinal)];
 
     private static L2Plan PlanOn(BgpLbConfig config, string node, params string[] alive) =>
-        L2AnnouncementPlanner.Plan(config, node, alive.ToHashSet());
+        L2AnnouncementPlanner.Plan(config, node,
+            config.Services.ToDictionary(ServiceRequests.KeyOf, s => ServiceHelpers.ExistingAddresses(s).ToImmutableArray()), alive.ToHashSet());
 
     [Fact]
     public void Exactly_the_elected_node_announces_and_the_others_name_it()
