@@ -91,6 +91,21 @@ public sealed class BgpAnnouncementPlannerTests
     }
 
     [Fact]
+    public void Planning_the_same_configuration_twice_gives_equal_decisions()
+    {
+        // The speaker logs only decisions absent from the previous plan: equal plans must compare equal, peers included.
+        var config = Config(Base + "apiVersion: metallb.io/v1beta1\nkind: BGPAdvertisement\nmetadata: { name: ad }\n---\n"
+            + Service("web", "203.0.113.1") + Endpoints("web", "node-a"));
+
+        var first = BgpAnnouncementPlanner.Plan(config, "node-a").Addresses.Single();
+        var second = BgpAnnouncementPlanner.Plan(config, "node-a").Addresses.Single();
+
+        Assert.True(first.Announced);
+        Assert.Equal(first, second);
+        Assert.NotEqual(first, second with { Peers = ["other"] });
+    }
+
+    [Fact]
     public void Local_policy_announces_only_from_nodes_with_a_serving_endpoint()
     {
         var config = Config(Base + "apiVersion: metallb.io/v1beta1\nkind: BGPAdvertisement\nmetadata: { name: ad }\n---\n"

@@ -37,10 +37,20 @@ internal sealed class SessionTimer : IDisposable
         _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
-    /// <summary>True when the timer is running and its deadline has passed; marks it stopped.</summary>
+    /// <summary>
+    /// True when the timer is running and its deadline has passed; marks it stopped. A firing before the deadline (the
+    /// timer's clock and <see cref="TimeProvider.GetUtcNow"/> differ by up to a millisecond) re-arms it for the rest, or
+    /// the timer would never fire again.
+    /// </summary>
     public bool IsDue()
     {
-        if (_time.GetUtcNow().UtcTicks < _deadlineTicks) return false;
+        if (_deadlineTicks == long.MaxValue) return false;
+        var remaining = _deadlineTicks - _time.GetUtcNow().UtcTicks;
+        if (remaining > 0)
+        {
+            _timer.Change(TimeSpan.FromTicks(Math.Max(remaining, TimeSpan.TicksPerMillisecond)), Timeout.InfiniteTimeSpan);
+            return false;
+        }
         _deadlineTicks = long.MaxValue;
         return true;
     }

@@ -10,7 +10,8 @@ using Route = BgpLb.Bgp.Route;
 namespace BgpLb.Speaker.Bgp;
 
 /// <summary>Why one Service address is or is not announced from this node (for logs, metrics and status).</summary>
-public sealed record AddressDecision(string Service, IPAddress Address, bool Announced, string Reason, ImmutableArray<string> Peers);
+/// <remarks>Value equality (also of <see cref="Peers"/>): the speaker logs only decisions that differ from the previous plan.</remarks>
+public sealed record AddressDecision(string Service, IPAddress Address, bool Announced, string Reason, EquatableArray<string> Peers);
 
 /// <summary>What this node should do in BGP mode: the sessions with their routes, and the reason behind every address.</summary>
 public sealed record BgpPlan(

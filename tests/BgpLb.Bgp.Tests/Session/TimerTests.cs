@@ -27,6 +27,46 @@ public class TimerTests
     }
 
     [Fact]
+    public void Timer_that_fires_before_its_deadline_fires_again_at_the_deadline()
+    {
+        var time = new FakeTimeProvider();
+        var due = 0;
+        SessionTimer? timer = null;
+        // As the session loop does: act on a firing only when IsDue.
+        timer = new SessionTimer(new EarlyTimers(time), () => { if (timer!.IsDue()) due++; });
+        using var disposeTimer = timer;
+
+        timer.Start(TimeSpan.FromSeconds(1));
+        time.Advance(TimeSpan.FromMilliseconds(999));
+        Assert.Equal(0, due);
+        Assert.True(timer.Running);
+
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal(1, due);
+        Assert.False(timer.Running);
+    }
+
+    /// <summary>Timers that fire 1 ms before GetUtcNow reaches their due time, as System.Threading timers can.</summary>
+    private sealed class EarlyTimers(FakeTimeProvider time) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => time.GetUtcNow();
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>
+            new EarlyTimer(time.CreateTimer(callback, state, Early(dueTime), period));
+
+        private static TimeSpan Early(TimeSpan due) => due >= TimeSpan.FromMilliseconds(2) ? due - TimeSpan.FromMilliseconds(1) : due;
+
+        private sealed class EarlyTimer(ITimer inner) : ITimer
+        {
+            public bool Change(TimeSpan dueTime, TimeSpan period) => inner.Change(dueTime == Timeout.InfiniteTimeSpan ? dueTime : Early(dueTime), period);
+
+            public void Dispose() => inner.Dispose();
+
+            public ValueTask DisposeAsync() => inner.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public void Stopped_timer_never_fires_and_is_not_due()
     {
         var time = new FakeTimeProvider();
