@@ -269,7 +269,7 @@ run_once() {
   "prepare_$sender" "$count"
   start_router
   "start_$sender"
-  wait_until 60 router_established_at_nonempty
+  wait_until 300 router_established_at_nonempty
   local established_at; established_at=$(router_established_at)
   local deadline; deadline=$(calc "$(now) + 120")
   until [ "$(router_count)" = "$count" ]; do
