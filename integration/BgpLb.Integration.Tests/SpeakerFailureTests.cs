@@ -32,26 +32,30 @@ public sealed class SpeakerFailureTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// A killed speaker's next hop goes at the latest when the router's 3 s hold timer expires (here sooner: the kernel
-    /// closes the killed process's socket); the other speakers' next hops stay.
+    /// A failed speaker's next hop goes, the other speakers' next hops stay. SIGKILL: the kernel closes the killed
+    /// process's socket, so the router sees the session end at once. SIGSTOP: the connection stays open and only the
+    /// router's 3 s hold timer (minus up to one 1 s keepalive interval already elapsed) ends it.
     /// </summary>
     [NetnsTheory]
-    [InlineData(RouterKind.Bird)]
-    [InlineData(RouterKind.Frr)]
-    public async Task Killed_speaker_loses_its_next_hop_and_the_others_stay(RouterKind routerKind)
+    [InlineData(RouterKind.Bird, "KILL")]
+    [InlineData(RouterKind.Frr, "KILL")]
+    [InlineData(RouterKind.Bird, "STOP")]
+    [InlineData(RouterKind.Frr, "STOP")]
+    public async Task Failed_speaker_loses_its_next_hop_and_the_others_stay(RouterKind routerKind, string signal)
     {
-        await using var lab = await Lab.CreateAsync($"spk-kill-{SpeakerScenarioTests.Short(routerKind)}", 3, output.WriteLine);
+        await using var lab = await Lab.CreateAsync($"spk-fail-{SpeakerScenarioTests.Short(routerKind)}-{signal.ToLowerInvariant()}", 3, output.WriteLine);
         var router = await StartRouterAsync(routerKind, lab, SpeakerAs, holdTime: 3);
         var speakers = await StartSpeakersAsync(lab, n => PeerDocuments(lab, n, SpeakerAs), WebService(lab));
         await router.WaitForKernelRouteAsync("203.0.113.10/32", SessionTimeout, r => r?.Gateways.Count == 3);
 
         var stopwatch = Stopwatch.StartNew();
-        await speakers[1].KillAsync();
-        var route = await router.WaitForKernelRouteAsync("203.0.113.10/32", TimeSpan.FromSeconds(6), r => r?.Gateways.Count == 2);
-        lab.Log($"{routerKind}: SIGKILL -> next hop withdrawn after {stopwatch.Elapsed.TotalSeconds:F2} s");
+        await speakers[1].Process.SignalAsync(signal);
+        var route = await router.WaitForKernelRouteAsync("203.0.113.10/32", TimeSpan.FromSeconds(8), r => r?.Gateways.Count == 2);
+        var detection = stopwatch.Elapsed;
+        lab.Log($"{routerKind}: SIG{signal} -> next hop withdrawn after {detection.TotalSeconds:F2} s");
 
         Assert.Equal(new[] { lab.Nodes[0], lab.Nodes[2] }.Select(n => n.Address.ToString()).Order(), route!.Gateways.Select(g => g.ToString()).Order());
-        Assert.InRange(stopwatch.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(4.5));
+        Assert.InRange(detection, signal == "STOP" ? TimeSpan.FromSeconds(1.5) : TimeSpan.Zero, signal == "STOP" ? TimeSpan.FromSeconds(6) : TimeSpan.FromSeconds(2));
         // The survivors' sessions keep going past another hold time.
         await Wait.HoldsForAsync(
             "the other two next hops to stay", TimeSpan.FromSeconds(4),
