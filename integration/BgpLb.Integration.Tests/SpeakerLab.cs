@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using System.Text.Json;
 using BgpLb.Netlab;
 
@@ -18,13 +19,14 @@ internal static class SpeakerLab
     public static readonly IPAddress Service4 = IPAddress.Parse("203.0.113.10");
     public static readonly IPAddress Service6 = IPAddress.Parse("2001:db8:100::10");
 
+    /// <summary>The lab router with a session per node on its IPv4 link (both families with <paramref name="multiprotocol"/>) and, with <paramref name="ipv6"/>, its IPv6 link.</summary>
     public static Task<Router> StartRouterAsync(
-        RouterKind kind, Lab lab, uint speakerAs, bool ipv6 = false, int holdTime = 3, string? password = null, string name = "router") =>
-        Router.StartAsync(kind, lab, lab.RouterNamespace, name, RouterOptionsFor(lab, speakerAs, ipv6, holdTime, password));
+        RouterKind kind, Lab lab, uint speakerAs, bool ipv6 = false, int holdTime = 3, string? password = null, bool multiprotocol = false) =>
+        Router.StartAsync(kind, lab, lab.RouterNamespace, "router", RouterOptionsFor(lab, speakerAs, ipv6, holdTime, password, multiprotocol));
 
-    public static RouterOptions RouterOptionsFor(Lab lab, uint speakerAs, bool ipv6 = false, int holdTime = 3, string? password = null) =>
+    public static RouterOptions RouterOptionsFor(Lab lab, uint speakerAs, bool ipv6 = false, int holdTime = 3, string? password = null, bool multiprotocol = false) =>
         new(IPAddress.Parse("198.18.255.1"), [.. lab.Nodes.SelectMany(n => ipv6 ? (IPAddress[])[n.Address, n.Address6] : [n.Address])
-            .Select(a => new BgpNeighbor(a, speakerAs) { HoldTime = holdTime, Password = password })])
+            .Select(a => new BgpNeighbor(a, speakerAs) { HoldTime = holdTime, Password = password, BothFamilies = multiprotocol && a.AddressFamily == AddressFamily.InterNetwork })])
         {
             LocalAs = RouterAs,
         };

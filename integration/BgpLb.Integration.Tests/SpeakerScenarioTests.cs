@@ -102,5 +102,44 @@ public sealed class SpeakerScenarioTests(ITestOutputHelper output)
         lab.Passed();
     }
 
+    /// <summary>
+    /// One BGPPeer on the router's IPv4 link address, both families negotiated (MP-BGP, RFC 4760): the /128 travels over
+    /// the IPv4 session with the node's global IPv6 address on that interface as next hop.
+    /// </summary>
+    [NetnsTheory]
+    [InlineData(RouterKind.Bird)]
+    [InlineData(RouterKind.Frr)]
+    [InlineData(RouterKind.Gobgp)]
+    public async Task Ipv6_route_over_an_ipv4_session(RouterKind routerKind)
+    {
+        await using var lab = await Lab.CreateAsync($"spk-mp-{Short(routerKind)}", 1, output.WriteLine);
+        var node = lab.Nodes[0];
+        var router = await StartRouterAsync(routerKind, lab, SpeakerAs, multiprotocol: true);
+        await StartSpeakersAsync(
+            lab,
+            n => PeerDocuments(lab, n, SpeakerAs),
+            [
+                .. WebService(lab),
+                MetalLbManifests.Service("web6", Service6),
+                MetalLbManifests.EndpointSlice("web6", "node1", IPAddress.Parse("fd00::5")),
+            ]);
+
+        await router.WaitForEstablishedAsync(node.Address, SessionTimeout);
+        var path4 = Assert.Single(await router.WaitForPathsAsync("203.0.113.10/32", RouteTimeout, p => p.Count > 0));
+        var path6 = Assert.Single(await router.WaitForPathsAsync("2001:db8:100::10/128", RouteTimeout, p => p.Count > 0));
+        lab.Log($"{path4}\n{path6}");
+
+        Assert.Equal([node.Address], path4.NextHops);
+        Assert.Equal([node.Address6], path6.NextHops);
+        Assert.Equal(["64513:100"], path6.Communities);
+        if (routerKind != RouterKind.Gobgp)
+        {
+            var kernel6 = await router.WaitForKernelRouteAsync("2001:db8:100::10/128", RouteTimeout, r => r is not null);
+            Assert.Equal([node.RouterInterface], kernel6!.NextHops.Select(h => h.Device));
+        }
+
+        lab.Passed();
+    }
+
     internal static string Short(RouterKind kind) => kind.ToString().ToLowerInvariant();
 }
