@@ -82,7 +82,8 @@ public sealed class SpeakerChangeTests(ITestOutputHelper output)
             line => line is not null);
         lab.Log($"speaker logged: {error}");
         Assert.Contains("peers.yaml", error, StringComparison.Ordinal);
-        Assert.Contains("router", error, StringComparison.Ordinal);
+        Assert.Contains("BGPPeer metallb-system/router", error, StringComparison.Ordinal);
+        Assert.Contains("spec.holdTime", error, StringComparison.Ordinal);
 
         // Longer than the 3 s hold time: a session reset or a lost route would show within it.
         await Wait.HoldsForAsync(
