@@ -54,19 +54,26 @@ public sealed class SpeakerProcess
         return File.Exists(path) ? path : throw new FileNotFoundException($"{path} not built (dotnet build -c {configuration}) and {PathVariable} not set", path);
     }
 
-    /// <summary>Starts the speaker for <paramref name="node"/> with the config directory the test wrote.</summary>
+    /// <summary>
+    /// Starts the speaker for <paramref name="node"/> with the config directory the test wrote; with
+    /// <paramref name="controller"/> it announces that controller's allocations (--controller).
+    /// </summary>
     public static async Task<SpeakerProcess> StartAsync(
-        Lab lab, LabNode node, string nodeName, string configDirectory, int metricsPort = 7474, string bgpListen = "0.0.0.0:179", string logLevel = "debug")
+        Lab lab, LabNode node, string nodeName, string configDirectory, int metricsPort = 7474, string bgpListen = "0.0.0.0:179", string logLevel = "debug",
+        Uri? controller = null)
     {
         var process = await lab.StartProcessAsync(
             node.Namespace,
             "speaker-" + node.Role,
             ResolveExecutable(),
-            "--node", nodeName,
-            "--config", configDirectory,
-            "--bgp-listen", bgpListen,
-            "--metrics-listen", $"127.0.0.1:{metricsPort}",
-            "--log-level", logLevel);
+            [
+                "--node", nodeName,
+                "--config", configDirectory,
+                "--bgp-listen", bgpListen,
+                "--metrics-listen", $"127.0.0.1:{metricsPort}",
+                "--log-level", logLevel,
+                .. controller is null ? (string[])[] : ["--controller", controller.ToString()],
+            ]);
         return new SpeakerProcess(process, node, metricsPort);
     }
 

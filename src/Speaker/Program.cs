@@ -3,9 +3,13 @@ using BgpLb.Bgp.Transport;
 using BgpLb.Config;
 using BgpLb.Hosting;
 using BgpLb.Kubernetes;
+using BgpLb.L2.Announcing;
+using BgpLb.L2.Membership;
 using BgpLb.Speaker;
+using BgpLb.Speaker.Allocations;
 using BgpLb.Speaker.Bgp;
 using BgpLb.Speaker.Kubernetes;
+using BgpLb.Speaker.L2;
 
 SpeakerOptions options;
 try
@@ -33,15 +37,26 @@ if (options.Kubernetes is { } kubernetes)
 else
     services.AddSingleton(new ConfigOptions()).AddSingleton<IResourceSource>(sp => ActivatorUtilities.CreateInstance<FileStore>(sp, options.ConfigDirectory!));
 services.AddSingleton<ConfigFeed>();
+services.AddSingleton<ConfigBroadcast>();
+services.AddHostedService(sp => sp.GetRequiredService<ConfigBroadcast>());
 services.AddSingleton<BgpMetrics>();
 services.AddSingleton<SpeakerMetrics>();
 services.AddSingleton<IBgpTransportFactory, SocketBgpTransportFactory>();
 services.AddSingleton(new PeerManagerOptions { ListenEndPoint = options.BgpListen });
 services.AddSingleton<PeerManager>();
+if (options.Kubernetes is null || options.Controller is not null)
+    services.AddAllocationSource(options.Controller); // Kubernetes mode without --controller: the Services' status (AddKubernetesSpeaker)
 services.AddHostedService<BgpSpeakerService>();
+services.AddSingleton(new MembershipOptions { NodeName = options.NodeName, Port = options.MemberlistPort });
+services.AddSingleton<SpeakerMembership>();
+services.AddSingleton(new L2AnnouncerOptions());
+services.AddSingleton<L2Announcer>();
+services.AddHostedService<L2SpeakerService>();
 
 var app = builder.Build();
 app.MapOperationalEndpoints();
+// Listen from the start: counters (metallb_layer2_*) incremented before the first scrape would otherwise be lost.
+app.Services.GetRequiredService<PrometheusExporter>();
 
 var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("BgpLb.Speaker");
 SpeakerLog.Starting(logger, options.NodeName, options.SourceDescription, options.BgpListenDescription, options.MetricsListen);

@@ -9,7 +9,7 @@ internal static partial class SpeakerLog
     public static partial void Starting(ILogger logger, string node, string configDirectory, string bgpListen, IPEndPoint metricsListen);
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Announcing {Address} of {Service} to {Peers}")]
-    public static partial void Announcing(ILogger logger, IPAddress address, string service, System.Collections.Immutable.ImmutableArray<string> peers);
+    public static partial void Announcing(ILogger logger, IPAddress address, string service, BgpLb.Config.EquatableArray<string> peers);
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Information, Message = "Not announcing {Address} of {Service}: {Reason}")]
     public static partial void NotAnnouncing(ILogger logger, IPAddress address, string service, string reason);

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using BgpLb.Speaker.Bgp;
+using BgpLb.Speaker.L2;
 
 namespace BgpLb.Speaker;
 
@@ -9,6 +10,7 @@ public sealed class SpeakerMetrics
     public const string MeterName = "BgpLb.Speaker";
 
     private volatile BgpPlan? _plan;
+    private volatile L2Plan? _l2Plan;
     private volatile bool _configLoaded;
     private volatile bool _configStale;
 
@@ -30,10 +32,15 @@ public sealed class SpeakerMetrics
         _configStale = hasErrors;
     }
 
+    /// <summary>The addresses this node owns in L2 mode (protocol "layer2" in metallb_speaker_announced).</summary>
+    public void L2PlanApplied(L2Plan plan) => _l2Plan = plan;
+
     private IEnumerable<Measurement<int>> Announced(string node) =>
-        (_plan?.Addresses ?? []).Where(a => a.Announced).Select(a => new Measurement<int>(1,
-            new KeyValuePair<string, object?>("service", a.Service),
-            new KeyValuePair<string, object?>("protocol", "bgp"),
-            new KeyValuePair<string, object?>("node", node),
-            new KeyValuePair<string, object?>("ip", a.Address.ToString())));
+        (_plan?.Addresses ?? []).Where(a => a.Announced).Select(a => (a.Service, Protocol: "bgp", a.Address))
+            .Concat((_l2Plan?.Addresses ?? []).Where(a => a.Announced).Select(a => (a.Service, Protocol: "layer2", a.Address)))
+            .Select(a => new Measurement<int>(1,
+                new KeyValuePair<string, object?>("service", a.Service),
+                new KeyValuePair<string, object?>("protocol", a.Protocol),
+                new KeyValuePair<string, object?>("node", node),
+                new KeyValuePair<string, object?>("ip", a.Address.ToString())));
 }

@@ -15,6 +15,8 @@ public sealed record SpeakerOptions
     /// <summary>Kubernetes mode: how to reach the API server; null in standalone mode.</summary>
     public KubernetesConnection? Kubernetes { get; init; }
     public string SourceDescription => ConfigDirectory ?? (Kubernetes!.InCluster ? "in-cluster" : $"kubeconfig {Kubernetes.Kubeconfig}");
+    /// <summary>bgplb-controller's allocation service; null: the speaker allocates in process (single node).</summary>
+    public Uri? Controller { get; init; }
     /// <summary>Passive BGP listener; null when disabled with port 0.</summary>
     public IPEndPoint? BgpListen { get; init; }
     public string BgpListenDescription => BgpListen?.ToString() ?? "disabled";
@@ -56,8 +58,6 @@ public sealed record SpeakerOptions
             throw new CommandLineException($"--kubeconfig: file '{kubeconfigFile}' does not exist");
         if (configDirectory is not null && !Directory.Exists(configDirectory))
             throw new CommandLineException($"--config: directory '{configDirectory}' does not exist");
-        if (result.GetValue(controller) is not null)
-            throw new CommandLineException("--controller is not available in this version; without it the speaker announces the addresses the Services already carry");
 
         var listen = CommandLineContract.ParseEndPoint("bgp-listen", result.GetValue(bgpListen)!);
         return new SpeakerOptions
@@ -65,10 +65,17 @@ public sealed record SpeakerOptions
             NodeName = nodeName,
             ConfigDirectory = configDirectory is null ? null : Path.GetFullPath(configDirectory),
             Kubernetes = configDirectory is null ? new KubernetesConnection(kubeconfigFile is null ? null : Path.GetFullPath(kubeconfigFile), result.GetValue(inCluster)) : null,
+            Controller = ParseController(result.GetValue(controller)),
             BgpListen = listen.Port == 0 ? null : listen,
             MetricsListen = CommandLineContract.ParseEndPoint("metrics-listen", result.GetValue(metricsListen)!),
             MemberlistPort = CommandLineContract.ParsePort("memberlist-port", result.GetValue(memberlistPort)!),
             LogLevel = CommandLineContract.ParseLogLevel(result.GetValue(logLevel)!),
         };
     }
+
+    private static Uri? ParseController(string? value) =>
+        value is null ? null
+        : Uri.TryCreate(value, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps) && uri.AbsolutePath == "/"
+            ? uri
+            : throw new CommandLineException($"--controller: '{value}' is not a URL like http://HOST:7473 (http or https, no path)");
 }

@@ -58,11 +58,16 @@ public sealed class SpeakerKubernetesTests : IAsyncLifetime
         _server.Apply("services", Service("default", "web", "203.0.113.5"));
         _server.Apply("endpointslices", EndpointSlice("default", "web", "node-1", "10.0.0.5"));
         _server.Apply("services", Service("default", "idle", "203.0.113.6")); // no endpoints: not announced
+        var requested = Service("default", "requested"); // an address only asked for, not (yet) allocated by the controller
+        requested["metadata"]!["annotations"] = new JsonObject { ["metallb.io/loadBalancerIPs"] = "203.0.113.7" };
+        _server.Apply("services", requested);
+        _server.Apply("endpointslices", EndpointSlice("default", "requested", "node-1", "10.0.0.7"));
         var kubeconfig = Path.Combine(_dir, "kubeconfig");
         _server.WriteKubeconfig(kubeconfig);
 
         _speaker = DaemonProcess.Start("bgplb-speaker.dll",
-            ["--kubeconfig", kubeconfig, "--node", "node-1", "--bgp-listen", "127.0.0.1:0", "--metrics-listen", $"127.0.0.1:{DaemonProcess.FreeTcpPort()}"],
+            ["--kubeconfig", kubeconfig, "--node", "node-1", "--bgp-listen", "127.0.0.1:0", "--metrics-listen", $"127.0.0.1:{DaemonProcess.FreeTcpPort()}",
+             "--memberlist-port", $"{DaemonProcess.FreeTcpPort()}"],
             new Dictionary<string, string> { ["POD_NAME"] = "speaker-abcde", ["POD_UID"] = PodUid });
 
         var status = await UntilAsync(() => BgpStatusOf("web"), _ => true, "ServiceBGPStatus for default/web");
@@ -72,6 +77,7 @@ public sealed class SpeakerKubernetesTests : IAsyncLifetime
         var owner = Assert.Single(status["metadata"]!["ownerReferences"]!.AsArray())!;
         Assert.Equal(("Pod", "speaker-abcde", PodUid), (owner["kind"]!.GetValue<string>(), owner["name"]!.GetValue<string>(), owner["uid"]!.GetValue<string>()));
         Assert.Null(BgpStatusOf("idle"));
+        Assert.Null(BgpStatusOf("requested"));
 
         var state = await UntilAsync(() => _server.Get("configurationstates", MetalLbNamespace, "speaker-node-1"), _ => true, "ConfigurationState");
         Assert.Equal("Valid", state["status"]!["result"]!.GetValue<string>());

@@ -58,6 +58,14 @@ public sealed class SpeakerOptionsTests : IDisposable
     }
 
     [Fact]
+    public void Controller_url_selects_controller_allocations_and_its_absence_in_process_allocation()
+    {
+        Assert.Null(SpeakerOptions.Parse(["--node", "n", "--config", _dir], Env()).Controller);
+        Assert.Equal(new Uri("http://198.18.0.1:7473"), SpeakerOptions.Parse(["--node", "n", "--config", _dir, "--controller", "http://198.18.0.1:7473"], Env()).Controller);
+        Assert.Equal(new Uri("https://ctl.example:8443"), SpeakerOptions.Parse(["--node", "n", "--config", _dir], Env(("BGPLB_CONTROLLER", "https://ctl.example:8443"))).Controller);
+    }
+
+    [Fact]
     public void Port_zero_disables_the_listener() =>
         Assert.Null(SpeakerOptions.Parse(["--node", "n", "--config", _dir, "--bgp-listen", "0.0.0.0:0"], Env()).BgpListen);
 
@@ -71,6 +79,9 @@ public sealed class SpeakerOptionsTests : IDisposable
     [InlineData(new[] { "--node", "n", "--config", "DIR", "--log-level", "loud" }, "--log-level: 'loud'")]
     [InlineData(new[] { "--node", "n", "--config", "DIR", "--memberlist-port", "70000" }, "--memberlist-port")]
     [InlineData(new[] { "--node", "n", "--config", "DIR", "--bogus" }, "--bogus")]
+    [InlineData(new[] { "--node", "n", "--config", "DIR", "--controller", "198.18.0.1:7473" }, "--controller: '198.18.0.1:7473'")]
+    [InlineData(new[] { "--node", "n", "--config", "DIR", "--controller", "ftp://ctl:7473" }, "--controller: 'ftp://ctl:7473'")]
+    [InlineData(new[] { "--node", "n", "--config", "DIR", "--controller", "http://ctl:7473/v1" }, "no path")]
     public void Bad_flags_are_refused_with_a_message_naming_the_flag(string[] args, string expected)
     {
         var resolved = args.Select(a => a == "DIR" ? _dir : a).ToArray();

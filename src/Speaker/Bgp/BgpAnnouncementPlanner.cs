@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Net;
 using System.Net.Sockets;
+using BgpLb.Allocation;
 using BgpLb.Bgp;
 using BgpLb.Config;
 using k8s.Models;
@@ -10,7 +11,8 @@ using Route = BgpLb.Bgp.Route;
 namespace BgpLb.Speaker.Bgp;
 
 /// <summary>Why one Service address is or is not announced from this node (for logs, metrics and status).</summary>
-public sealed record AddressDecision(string Service, IPAddress Address, bool Announced, string Reason, ImmutableArray<string> Peers);
+/// <remarks>Value equality (also of <see cref="Peers"/>): the speaker logs only decisions that differ from the previous plan.</remarks>
+public sealed record AddressDecision(string Service, IPAddress Address, bool Announced, string Reason, EquatableArray<string> Peers);
 
 /// <summary>What this node should do in BGP mode: the sessions with their routes, and the reason behind every address.</summary>
 public sealed record BgpPlan(
@@ -19,7 +21,7 @@ public sealed record BgpPlan(
     ImmutableArray<string> Warnings);
 
 /// <summary>
-/// Pure function from the validated configuration to this node's BGP sessions and routes, following MetalLB's
+/// Pure function from the validated configuration and the Services' allocated addresses to this node's BGP sessions and routes, following MetalLB's
 /// ShouldAnnounce rules: an advertisement must select the address's pool, this node and the Service; the node must not
 /// be excluded; externalTrafficPolicy Local needs a serving endpoint on this node, Cluster one anywhere.
 /// </summary>
@@ -28,7 +30,8 @@ public static class BgpAnnouncementPlanner
     /// <summary>Hold time when a BGPPeer sets neither holdTime nor keepaliveTime (MetalLB's native default).</summary>
     public static readonly TimeSpan DefaultHoldTime = TimeSpan.FromSeconds(90);
 
-    public static BgpPlan Plan(BgpLbConfig config, string nodeName)
+    /// <param name="addresses">The addresses each Service holds, keyed "namespace/name" (from the controller or the in-process allocator).</param>
+    public static BgpPlan Plan(BgpLbConfig config, string nodeName, IReadOnlyDictionary<string, ImmutableArray<IPAddress>> addresses)
     {
         var warnings = ImmutableArray.CreateBuilder<string>();
         var node = config.Nodes.FirstOrDefault(n => n.Metadata?.Name == nodeName);
@@ -41,23 +44,26 @@ public static class BgpAnnouncementPlanner
             .ToImmutableArray();
         foreach (var peer in peers)
             warnings.AddRange(UnsupportedPeerFeatures(peer));
-        foreach (var l2 in config.L2Advertisements)
-            warnings.Add($"L2Advertisement '{l2.Name}' has no effect: L2 mode is not available in this version");
 
         var routes = peers.ToDictionary(p => p.Name, _ => new Dictionary<IPNetwork, RouteAttributes>(), StringComparer.Ordinal);
         var decisions = ImmutableArray.CreateBuilder<AddressDecision>();
         var excluded = node is not null && ServiceHelpers.IsExcludedFromLoadBalancers(node);
+        // Each Service looks only at its own slices: scanning all slices per Service is quadratic (minutes at 100k Services).
+        var slicesByService = config.EndpointSlices.ToLookup(s =>
+            (s.Metadata?.NamespaceProperty, s.Metadata?.Labels?.TryGetValue(ServiceHelpers.ServiceNameLabel, out var name) == true ? name : null));
 
         foreach (var service in config.Services)
         {
             if (!ServiceHelpers.IsLoadBalancer(service) || !ServiceHelpers.MatchesLoadBalancerClass(service, configuredClass: null))
                 continue;
-            var serviceName = $"{service.Metadata?.NamespaceProperty}/{service.Metadata?.Name}";
-            foreach (var address in ServiceHelpers.ExistingAddresses(service))
+            var serviceName = ServiceRequests.KeyOf(service);
+            foreach (var address in addresses.GetValueOrDefault(serviceName, []))
             {
+                if (IsLayer2Only(config, address))
+                    continue; // announced by the L2 planner; not a BGP decision
                 var (reason, announcedTo) = excluded
                     ? ("node is excluded from load balancers (NetworkUnavailable or exclude label)", [])
-                    : PlanAddress(config, service, address, nodeName, nodeLabels, peers, routes);
+                    : PlanAddress(config, service, slicesByService[(service.Metadata?.NamespaceProperty, service.Metadata?.Name)], address, nodeName, nodeLabels, peers, routes);
                 decisions.Add(new AddressDecision(serviceName, address, !announcedTo.IsEmpty, reason, announcedTo));
             }
         }
@@ -69,8 +75,13 @@ public static class BgpAnnouncementPlanner
         return new BgpPlan(intents, decisions.ToImmutable(), warnings.ToImmutable());
     }
 
+    private static bool IsLayer2Only(BgpLbConfig config, IPAddress address) =>
+        config.Pools.FirstOrDefault(p => p.Cidrs.Any(c => c.Contains(address))) is { } pool
+        && !config.BgpAdvertisements.Any(a => a.Pools.Contains(pool.Name))
+        && config.L2Advertisements.Any(a => a.Pools.Contains(pool.Name));
+
     private static (string Reason, ImmutableArray<string> Peers) PlanAddress(
-        BgpLbConfig config, V1Service service, IPAddress address, string nodeName, IDictionary<string, string>? nodeLabels,
+        BgpLbConfig config, V1Service service, IEnumerable<V1EndpointSlice> serviceSlices, IPAddress address, string nodeName, IDictionary<string, string>? nodeLabels,
         ImmutableArray<PeerConfig> peers, Dictionary<string, Dictionary<IPNetwork, RouteAttributes>> routes)
     {
         var pool = config.Pools.FirstOrDefault(p => p.Cidrs.Any(c => c.Contains(address)));
@@ -89,8 +100,8 @@ public static class BgpAnnouncementPlanner
             return ($"BGPAdvertisements {string.Join(", ", advertisements.Select(a => a.Name))} set different localPref values", []);
 
         var hasEndpoint = ServiceHelpers.IsLocalTrafficPolicy(service)
-            ? ServiceHelpers.HasServingEndpointOnNode(service, config.EndpointSlices, nodeName)
-            : ServiceHelpers.HasServingEndpoint(service, config.EndpointSlices);
+            ? ServiceHelpers.HasServingEndpointOnNode(service, serviceSlices, nodeName)
+            : ServiceHelpers.HasServingEndpoint(service, serviceSlices);
         if (!hasEndpoint)
             return (ServiceHelpers.IsLocalTrafficPolicy(service)
                 ? "externalTrafficPolicy Local and no serving endpoint on this node"

@@ -1,15 +1,16 @@
 using BgpLb.Bgp;
 using BgpLb.Config;
 using BgpLb.Hosting;
+using BgpLb.Speaker.Allocations;
 
 namespace BgpLb.Speaker.Bgp;
 
 /// <summary>
-/// The speaker's reconcile loop: every configuration change recomputes the whole BGP plan for this node and hands it to
+/// The speaker's reconcile loop: every change of the configuration or of the allocations recomputes the whole BGP plan for this node and hands it to
 /// the <see cref="PeerManager"/>, which converges sessions and routes to it (level-based; only differences reach the wire).
 /// </summary>
 public sealed class BgpSpeakerService(
-    SpeakerOptions options, ConfigFeed feed, PeerManager peers, SpeakerMetrics metrics, Readiness readiness, ILogger<BgpSpeakerService> logger,
+    SpeakerOptions options, ConfigBroadcast configs, IAllocationSource allocations, PeerManager peers, SpeakerMetrics metrics, Readiness readiness, ILogger<BgpSpeakerService> logger,
     IEnumerable<IBgpPlanObserver> observers)
     : BackgroundService
 {
@@ -23,9 +24,9 @@ public sealed class BgpSpeakerService(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        await foreach (var update in feed.WatchAsync(stoppingToken))
+        await foreach (var (update, addresses) in AllocatedConfig.WatchAsync(configs.WatchAsync(stoppingToken), allocations, stoppingToken))
         {
-            var plan = BgpAnnouncementPlanner.Plan(update.Config, options.NodeName);
+            var plan = BgpAnnouncementPlanner.Plan(update.Config, options.NodeName, addresses);
             LogChanges(plan);
             peers.Apply(plan.Peers);
             metrics.ConfigurationApplied(plan, update.HasErrors);

@@ -1,5 +1,6 @@
 using System.Net.Http;
 using System.Threading.Channels;
+using BgpLb.Allocation;
 using BgpLb.Config;
 using BgpLb.Kubernetes;
 using BgpLb.Speaker.Bgp;
@@ -86,7 +87,7 @@ public sealed class SpeakerStatusService(
         var now = announced.Select(a => a.Service).ToHashSet(StringComparer.Ordinal);
         foreach (var service in update.Config.Services)
         {
-            var key = $"{service.Metadata?.NamespaceProperty}/{service.Metadata?.Name}";
+            var key = ServiceRequests.KeyOf(service);
             if (now.Contains(key) && !_announced.Contains(key))
             {
                 await events.RecordAsync(Reference(service), EventRecorder.Normal, EventReasons.NodeAssigned,
@@ -119,7 +120,7 @@ public sealed class SpeakerStatusService(
     {
         ApiVersion = "v1",
         Kind = "Service",
-        NamespaceProperty = service.Metadata.NamespaceProperty,
+        NamespaceProperty = ServiceRequests.NamespaceOf(service),
         Name = service.Metadata.Name,
         Uid = service.Metadata.Uid,
         ResourceVersion = service.Metadata.ResourceVersion,

@@ -1,0 +1,102 @@
+using System.Globalization;
+using System.Reflection;
+
+namespace BgpLb.Netlab;
+
+/// <summary>
+/// bgplb-controller running in a lab namespace: <c>bgplb-controller --config DIR --state FILE --grpc-listen ADDR:PORT
+/// --metrics-listen 127.0.0.1:PORT</c>. Speakers in other namespaces reach its gRPC service over the lab links.
+/// </summary>
+public sealed class ControllerProcess
+{
+    public const string PathVariable = "BGPLB_CONTROLLER_PATH";
+
+    private ControllerProcess(NetnsProcess process, string netns, int metricsPort)
+    {
+        Process = process;
+        Namespace = netns;
+        MetricsPort = metricsPort;
+    }
+
+    public NetnsProcess Process { get; }
+
+    public string Namespace { get; }
+
+    public int MetricsPort { get; }
+
+    /// <summary>
+    /// $BGPLB_CONTROLLER_PATH, else src/Controller/bin/CONFIGURATION/net10.0/bgplb-controller of the repository holding
+    /// this assembly, CONFIGURATION being the one it was built with.
+    /// </summary>
+    public static string ResolveExecutable()
+    {
+        if (Environment.GetEnvironmentVariable(PathVariable) is { Length: > 0 } configured)
+        {
+            return File.Exists(configured) ? configured : throw new FileNotFoundException($"{PathVariable}={configured} does not exist", configured);
+        }
+
+        var configuration = typeof(ControllerProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
+        var repository = new DirectoryInfo(AppContext.BaseDirectory);
+        while (repository is not null && !File.Exists(Path.Combine(repository.FullName, "BgpLb.sln")))
+        {
+            repository = repository.Parent;
+        }
+
+        if (repository is null)
+        {
+            throw new DirectoryNotFoundException($"no BgpLb.sln above {AppContext.BaseDirectory}; set {PathVariable}");
+        }
+
+        var path = Path.Combine(repository.FullName, "src", "Controller", "bin", configuration, "net10.0", "bgplb-controller");
+        return File.Exists(path) ? path : throw new FileNotFoundException($"{path} not built (dotnet build -c {configuration}) and {PathVariable} not set", path);
+    }
+
+    /// <summary>Starts the controller in <paramref name="netns"/>; <paramref name="name"/> names its log files (NAME.stderr).</summary>
+    public static async Task<ControllerProcess> StartAsync(
+        Lab lab, string netns, string configDirectory, string stateFile, string grpcListen = "0.0.0.0:7473", int metricsPort = 7472, string name = "controller")
+    {
+        var process = await lab.StartProcessAsync(
+            netns,
+            name,
+            ResolveExecutable(),
+            "--config", configDirectory,
+            "--state", stateFile,
+            "--grpc-listen", grpcListen,
+            "--metrics-listen", $"127.0.0.1:{metricsPort}",
+            "--log-level", "debug");
+        return new ControllerProcess(process, netns, metricsPort);
+    }
+
+    /// <summary>GETs a path of the metrics listener (/metrics, /healthz, /readyz) from inside the namespace.</summary>
+    public async Task<CommandResult> GetAsync(string path) =>
+        await Command.InNamespaceAsync(
+            Namespace,
+            "python3",
+            "-c",
+            "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=2).read().decode())",
+            string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{MetricsPort}{path}"));
+
+    /// <summary>Ready once the first configuration is allocated (and persisted).</summary>
+    public Task WaitUntilReadyAsync(TimeSpan timeout) =>
+        Process.WaitUntilReadyAsync("/readyz", timeout, async () => (await GetAsync("/readyz")).Succeeded);
+
+    /// <summary>The controller's log: everything it wrote to stdout and stderr so far.</summary>
+    public string ReadLog() =>
+        ReadShared(Process.StandardOutputPath) + ReadShared(Process.StandardErrorPath);
+
+    private static string ReadShared(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
+    /// <summary>SIGKILL: no graceful stop, the state file is whatever was last saved.</summary>
+    public async Task KillAsync()
+    {
+        await Process.SignalAsync("KILL");
+        await Process.WaitForExitAsync(TimeSpan.FromSeconds(5));
+    }
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"bgplb-controller in {Namespace} pid {Process.Pid}");
+}

@@ -1,0 +1,235 @@
+using System.Collections.Immutable;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Threading.Channels;
+using BgpLb.L2.Announcing;
+using Microsoft.Extensions.Logging;
+
+namespace BgpLb.L2.Membership;
+
+public sealed record MembershipOptions
+{
+    public required string NodeName { get; init; }
+    /// <summary>UDP port every speaker listens on and sends to (--memberlist-port).</summary>
+    public int Port { get; init; } = 7946;
+    /// <summary>Bind address; null binds every address (dual-stack when IPv6 is available).</summary>
+    public IPAddress? BindAddress { get; init; }
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromMilliseconds(200);
+    /// <summary>A peer without a heartbeat for this long is dead (failover starts then).</summary>
+    public TimeSpan SuspicionTimeout { get; init; } = TimeSpan.FromSeconds(1);
+}
+
+/// <summary>
+/// Which speakers are alive: every speaker sends a heartbeat datagram to every peer each interval; a peer is dead after
+/// the suspicion timeout without one and alive again at the next; a stopping speaker sends a leave. Malformed datagrams
+/// and unknown senders are ignored. <see cref="Changes"/> signals every change of <see cref="Alive"/>.
+/// </summary>
+/// <remarks>Threads: the heartbeat loop, the receive loop and <see cref="SetPeers"/> share the table under <see cref="_gate"/>.</remarks>
+public sealed class SpeakerMembership : IAsyncDisposable
+{
+    private readonly MembershipOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly MembershipTable _table;
+    private readonly Lock _gate = new();
+    private readonly long _origin;
+    private readonly byte[] _selfName;
+    private readonly ulong _incarnation;
+    private readonly Channel<bool> _changes = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest });
+    private readonly CancellationTokenSource _stopping = new();
+    private Dictionary<string, PeerAddress> _peers = new(StringComparer.Ordinal);
+    private Socket? _socket;
+    private Task _loops = Task.CompletedTask;
+    private uint _sequence;
+
+    public SpeakerMembership(MembershipOptions options, TimeProvider time, ILogger<SpeakerMembership> logger)
+    {
+        _options = options;
+        _time = time;
+        _logger = logger;
+        _table = new MembershipTable(options.NodeName, options.SuspicionTimeout);
+        _origin = time.GetTimestamp();
+        _selfName = Encoding.UTF8.GetBytes(options.NodeName);
+        _incarnation = (ulong)time.GetUtcNow().ToUnixTimeMilliseconds();
+    }
+
+    /// <summary>The live speakers, this node included.</summary>
+    public ImmutableSortedSet<string> Alive
+    {
+        get
+        {
+            lock (_gate)
+                return _table.Alive;
+        }
+    }
+
+    /// <summary>Receives an item after each change of <see cref="Alive"/> (coalesced: at most one pending).</summary>
+    public ChannelReader<bool> Changes => _changes.Reader;
+
+    /// <summary>The UDP port actually bound (useful when <see cref="MembershipOptions.Port"/> is 0).</summary>
+    public int LocalPort => (_socket?.LocalEndPoint as IPEndPoint)?.Port ?? 0;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _socket = Bind();
+        L2Log.MembershipStarted(_logger, LocalPort, _options.NodeName, _incarnation);
+        _loops = Task.WhenAll(HeartbeatLoopAsync(_stopping.Token), ReceiveLoopAsync(_stopping.Token));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The other speakers and where to reach them (Node InternalIPs); self is ignored.</summary>
+    public void SetPeers(IReadOnlyDictionary<string, IPAddress> peers)
+    {
+        var dualMode = _socket?.AddressFamily == AddressFamily.InterNetworkV6;
+        var addresses = peers
+            .Where(p => p.Key != _options.NodeName)
+            .ToDictionary(p => p.Key, p => new PeerAddress(
+                new IPEndPoint(dualMode ? p.Value.MapToIPv6() : p.Value, _options.Port).Serialize(),
+                Encoding.UTF8.GetBytes(p.Key)), StringComparer.Ordinal);
+        lock (_gate)
+        {
+            _peers = addresses;
+            if (_table.SetPeers(addresses.Keys, Now()))
+                _changes.Writer.TryWrite(true);
+        }
+    }
+
+    /// <summary>Sends a leave to every peer and stops.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_socket is null || _stopping.IsCancellationRequested)
+            return;
+        SendToAll(MembershipMessageType.Leave);
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _loops.WaitAsync(cancellationToken).ConfigureAwait(false);
+        _socket.Dispose();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    private Socket Bind()
+    {
+        if (_options.BindAddress is null && Socket.OSSupportsIPv6)
+        {
+            var dual = new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.Udp) { DualMode = true };
+            try
+            {
+                dual.Bind(new IPEndPoint(IPAddress.IPv6Any, _options.Port));
+                return dual;
+            }
+            catch (SocketException)
+            {
+                dual.Dispose(); // IPv6 disabled on this host: fall back to IPv4 only
+            }
+        }
+        var address = _options.BindAddress ?? IPAddress.Any;
+        var socket = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(address, _options.Port));
+        return socket;
+    }
+
+    private TimeSpan Now() => _time.GetElapsedTime(_origin);
+
+    private async Task HeartbeatLoopAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_options.HeartbeatInterval, _time);
+        try
+        {
+            do
+            {
+                SendToAll(MembershipMessageType.Heartbeat);
+                lock (_gate)
+                {
+                    foreach (var node in _table.Expire(Now()))
+                    {
+                        L2Log.MemberDead(_logger, node, _options.SuspicionTimeout);
+                        _changes.Writer.TryWrite(true);
+                    }
+                }
+            }
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private void SendToAll(MembershipMessageType type)
+    {
+        Span<byte> datagram = stackalloc byte[MembershipMessage.MaxLength];
+        var length = new MembershipMessage(type, _incarnation, Interlocked.Increment(ref _sequence), _selfName).Write(datagram);
+        foreach (var (name, peer) in Volatile.Read(ref _peers))
+        {
+            try
+            {
+                _socket!.SendTo(datagram[..length], SocketFlags.None, peer.Address);
+            }
+            catch (SocketException e)
+            {
+                L2Log.HeartbeatFailed(_logger, name, e.Message); // unreachable peer: it is simply not heard from
+            }
+        }
+    }
+
+    private async Task ReceiveLoopAsync(CancellationToken cancellationToken)
+    {
+        var buffer = new byte[MembershipMessage.MaxLength + 1];
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            int length;
+            try
+            {
+                length = await _socket!.ReceiveAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (SocketException)
+            {
+                continue; // ICMP port unreachable from a peer that is down is reported on the next receive
+            }
+            Handle(buffer.AsSpan(0, length));
+        }
+    }
+
+    private void Handle(ReadOnlySpan<byte> datagram)
+    {
+        if (!MembershipMessage.TryRead(datagram, out var message))
+            return;
+        lock (_gate)
+        {
+            string? node = null;
+            foreach (var (name, peer) in _peers)
+            {
+                if (message.NodeName.SequenceEqual(peer.NameUtf8))
+                {
+                    node = name;
+                    break;
+                }
+            }
+            if (node is null)
+                return;
+            if (message.Type == MembershipMessageType.Heartbeat)
+            {
+                if (_table.Heard(node, message.Incarnation, Now()))
+                {
+                    L2Log.MemberAlive(_logger, node, message.Incarnation);
+                    _changes.Writer.TryWrite(true);
+                }
+            }
+            else if (_table.Left(node, message.Incarnation))
+            {
+                L2Log.MemberLeft(_logger, node);
+                _changes.Writer.TryWrite(true);
+            }
+        }
+    }
+
+    private sealed record PeerAddress(SocketAddress Address, byte[] NameUtf8);
+}
