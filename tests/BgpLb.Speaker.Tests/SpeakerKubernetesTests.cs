@@ -70,7 +70,8 @@ public sealed class SpeakerKubernetesTests : IAsyncLifetime
              "--memberlist-port", $"{DaemonProcess.FreeTcpPort()}"],
             new Dictionary<string, string> { ["POD_NAME"] = "speaker-abcde", ["POD_UID"] = PodUid });
 
-        var status = await UntilAsync(() => BgpStatusOf("web"), _ => true, "ServiceBGPStatus for default/web");
+        // The object is created first and its status written next: wait for the status.
+        var status = await UntilAsync(() => BgpStatusOf("web"), s => s["status"]?["peers"] is not null, "ServiceBGPStatus for default/web");
         Assert.Equal(["router"], status["status"]!["peers"]!.AsArray().Select(p => p!.GetValue<string>()));
         Assert.Equal("node-1", status["status"]!["node"]!.GetValue<string>());
         Assert.Equal("node-1", status["metadata"]!["labels"]!["metallb.io/node"]!.GetValue<string>());
@@ -79,7 +80,8 @@ public sealed class SpeakerKubernetesTests : IAsyncLifetime
         Assert.Null(BgpStatusOf("idle"));
         Assert.Null(BgpStatusOf("requested"));
 
-        var state = await UntilAsync(() => _server.Get("configurationstates", MetalLbNamespace, "speaker-node-1"), _ => true, "ConfigurationState");
+        var state = await UntilAsync(() => _server.Get("configurationstates", MetalLbNamespace, "speaker-node-1"),
+            s => s["status"]?["result"] is not null, "ConfigurationState");
         Assert.Equal("Valid", state["status"]!["result"]!.GetValue<string>());
         var assigned = await UntilAsync(() => _server.All("events").FirstOrDefault(e => e["reason"]?.GetValue<string>() == "nodeAssigned"), _ => true, "nodeAssigned");
         Assert.Equal("web", assigned["involvedObject"]!["name"]!.GetValue<string>());
