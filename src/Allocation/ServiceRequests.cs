@@ -52,6 +52,10 @@ public static class ServiceRequests
         var declared = DeclaredFamilies(spec, problems);
         if (policy == FamilyPolicy.RequireDualStack && declared.Length == 1)
             problems.Add("RequireDualStack needs two IP families but spec.ipFamilies/clusterIPs name one");
+        ImmutableArray<IPAddress> current = [.. Parse(service.Status?.LoadBalancer?.Ingress?.Select(i => i.Ip) ?? [], null)];
+        // Without ipFamilies or clusterIPs (a Service written by hand for standalone mode) the address it asks for or
+        // already holds names its primary family; with none of those either, IPv4.
+        var primary = declared.IsEmpty ? requested.Concat(current).Select(a => a.AddressFamily).Take(1).ToImmutableArray() : declared;
 
         return new AllocationRequest
         {
@@ -61,13 +65,13 @@ public static class ServiceRequests
             NamespaceLabels = namespaceLabels,
             Policy = policy,
             // A single declared family on PreferDualStack means a single-stack cluster: keep one family, as MetalLB does.
-            Families = policy == FamilyPolicy.PreferDualStack && declared.Length == 1 ? declared : CompleteFamilies(policy, declared),
+            Families = policy == FamilyPolicy.PreferDualStack && declared.Length == 1 ? declared : CompleteFamilies(policy, primary),
             RequestedAddresses = requested,
             Pool = Annotation(annotations, AddressPoolAnnotation, LegacyAddressPoolAnnotation),
             SharingKey = Annotation(annotations, AllowSharedIPAnnotation, LegacyAllowSharedIPAnnotation),
             BackendKey = ServiceHelpers.IsLocalTrafficPolicy(service) ? SelectorKey(spec.Selector) : "",
             Ports = [.. (spec.Ports ?? []).Select(p => new ServicePort(string.IsNullOrEmpty(p.Protocol) ? "TCP" : p.Protocol, p.Port)).Distinct()],
-            CurrentAddresses = [.. Parse(service.Status?.LoadBalancer?.Ingress?.Select(i => i.Ip) ?? [], null)],
+            CurrentAddresses = current,
             Problem = problems.Count == 0 ? null : string.Join("; ", problems),
         };
     }

@@ -122,7 +122,7 @@ public class AllocatorRuleTests
     [Fact]
     public void A_requested_address_of_the_wrong_family_is_refused()
     {
-        var failed = Run([Pool("a", "203.0.113.0/24", "2001:db8::/120")], Service("s", annotations: Requesting("2001:db8::5")))
+        var failed = Run([Pool("a", "203.0.113.0/24", "2001:db8::/120")], Service("s", annotations: Requesting("2001:db8::5"), families: ["IPv4"]))
             .Failed("default/s", AllocationFailure.FamilyMismatch);
         Assert.Contains("IPv6", failed.Reason, StringComparison.Ordinal);
     }
@@ -486,5 +486,17 @@ public class AllocatorRuleTests
 
         Assert.Equal(10_000, result.Entries.Values.Count(e => e.IsAllocated));
         Assert.Equal(result.Entries, again.Entries);
+    }
+
+    [Fact]
+    public void Without_declared_families_the_held_or_requested_address_names_the_family()
+    {
+        var result = Run([Pool("v4", "203.0.113.0/24"), Pool("v6", "2001:db8:100::/120")],
+            Service("held6").WithIngress("2001:db8:100::10"),
+            Service("asks6", annotations: Requesting("2001:db8:100::20")),
+            Service("plain"));
+        Assert.Equal(["2001:db8:100::10"], result.AddressesOf("default/held6"));
+        Assert.Equal(["2001:db8:100::20"], result.AddressesOf("default/asks6"));
+        Assert.Equal(["203.0.113.0"], result.AddressesOf("default/plain"));
     }
 }

@@ -102,7 +102,7 @@ public sealed class ControllerKubernetesTests : IAsyncLifetime
         var allocated = await UntilAsync(() => EventsAbout("web", "IPAllocated").FirstOrDefault(), _ => true, first, "IPAllocated event");
         Assert.Equal("Assigned IP [\"203.0.113.0\"]", allocated["message"]!.GetValue<string>());
         Assert.Equal("ctl-a", allocated["reportingInstance"]!.GetValue<string>());
-        var state = await UntilAsync(() => _server.Get("configurationstates", MetalLbNamespace, "controller"), _ => true, first, "ConfigurationState");
+        var state = await UntilAsync(() => _server.Get("configurationstates", MetalLbNamespace, "controller"), s => s["status"]?["result"] is not null, first, "ConfigurationState");
         Assert.Equal("Valid", state["status"]!["result"]!.GetValue<string>());
         Assert.Equal(0, await first.StopAsync(Timeout));
 
@@ -183,7 +183,7 @@ public sealed class ControllerKubernetesTests : IAsyncLifetime
         _server.Apply("ipaddresspools", Pool("broken", "not-an-address"));
         var (controller, metricsPort) = StartController("ctl-a");
 
-        var state = await UntilAsync(() => _server.Get("configurationstates", MetalLbNamespace, "controller"), _ => true, controller, "ConfigurationState");
+        var state = await UntilAsync(() => _server.Get("configurationstates", MetalLbNamespace, "controller"), s => s["status"]?["result"] is not null, controller, "ConfigurationState");
         Assert.Equal("Invalid", state["status"]!["result"]!.GetValue<string>());
         var summary = state["status"]!["errorSummary"]!.GetValue<string>();
         Assert.Contains("IPAddressPool", summary, StringComparison.Ordinal);
@@ -232,7 +232,7 @@ public sealed class ControllerKubernetesTests : IAsyncLifetime
         _server.Apply("leases", lease);
         Assert.Equal(["203.0.113.0"], Ingress(await UntilIngressAsync("web", standby)));
         Assert.Equal("ctl-b", _server.Get("leases", MetalLbNamespace, "bgplb-controller")!["spec"]!["holderIdentity"]!.GetValue<string>());
-        await UntilAsync(() => _server.Get("configurationstates", MetalLbNamespace, "controller"), _ => true, standby, "ConfigurationState");
+        await UntilAsync(() => _server.Get("configurationstates", MetalLbNamespace, "controller"), s => s["status"]?["result"] is not null, standby, "ConfigurationState");
     }
 
     [Fact]
