@@ -94,7 +94,7 @@ public sealed class SpeakerProcess
             new Uri(MetricsUrl, path).ToString());
 
     /// <summary>Everything the speaker has logged so far (standard output, then standard error).</summary>
-    public string Log() => Process.ReadOutput();
+    public string ReadLog() => Process.ReadOutput();
 
     public Task WaitUntilReadyAsync(TimeSpan timeout) =>
         Process.WaitUntilReadyAsync("/readyz", timeout, async () => (await GetAsync("/readyz")).Succeeded);

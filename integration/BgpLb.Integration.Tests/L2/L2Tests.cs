@@ -57,7 +57,7 @@ public sealed class L2Tests(ITestOutputHelper output)
     private void WriteLogs(L2Lab lab)
     {
         foreach (var speaker in lab.Speakers)
-            output.WriteLine($"--- {speaker.NodeName} ({lab.Nodes.Single(n => n.NodeName == speaker.NodeName).Mac})\n{speaker.Log()}");
+            output.WriteLine($"--- {speaker.NodeName} ({lab.Nodes.Single(n => n.NodeName == speaker.NodeName).Mac})\n{speaker.ReadLog()}");
     }
 
     [NetnsFact(NeedsSpeaker = true)]
@@ -75,7 +75,7 @@ public sealed class L2Tests(ITestOutputHelper output)
                 () => lab.ArpingAsync(L2Lab.ClientRole, "eth0", Vip), m => m.Count > 0, Show);
             Assert.Equal([owner.Mac], macs.Distinct());
             Assert.Equal(owner.Mac, await lab.NdiscAsync(L2Lab.ClientRole, "eth0", Vip6));
-            Assert.All(lab.Nodes, n => Assert.Equal(n == owner, lab.SpeakerOf(n).Log().Contains($"this node owns {Vip}", StringComparison.Ordinal)));
+            Assert.All(lab.Nodes, n => Assert.Equal(n == owner, lab.SpeakerOf(n).ReadLog().Contains($"this node owns {Vip}", StringComparison.Ordinal)));
 
             // The client's kernel learns the owner, then the owner dies; the next node's gratuitous ARP must move the entry.
             await lab.ResolveFromClientAsync(Vip);
@@ -127,8 +127,8 @@ public sealed class L2Tests(ITestOutputHelper output)
                 () => lab.ClientNeighbourAsync(Vip), m => m == next.Mac, pollInterval: FailoverPoll);
             output.WriteLine($"graceful handover: {clock.Elapsed.TotalSeconds.ToString("F3", CultureInfo.InvariantCulture)} s");
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"handover after a leave took {clock.Elapsed}");
-            Assert.Contains($"Released {Vip}", lab.SpeakerOf(owner).Log(), StringComparison.Ordinal);
-            var nextLog = lab.SpeakerOf(next).Log();
+            Assert.Contains($"Released {Vip}", lab.SpeakerOf(owner).ReadLog(), StringComparison.Ordinal);
+            var nextLog = lab.SpeakerOf(next).ReadLog();
             Assert.Contains("Speaker node-", nextLog, StringComparison.Ordinal);
             Assert.Contains(" left", nextLog, StringComparison.Ordinal);
             lab.Passed();
@@ -178,7 +178,7 @@ public sealed class L2Tests(ITestOutputHelper output)
             await lab.StartSpeakersAsync();
             var speaker = lab.SpeakerOf(node);
 
-            await Wait.ForAsync("the conflict in the speaker log", TimeSpan.FromSeconds(15), () => Task.FromResult(speaker.Log()),
+            await Wait.ForAsync("the conflict in the speaker log", TimeSpan.FromSeconds(15), () => Task.FromResult(speaker.ReadLog()),
                 log => log.Contains($"Address conflict: {Vip} is already used by {clientMac}", StringComparison.Ordinal), _ => "no conflict logged");
             var answers = await lab.ArpingAsync("observer", "eth0", Vip, count: 3);
             Assert.NotEmpty(answers);
