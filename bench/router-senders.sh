@@ -5,6 +5,7 @@
 #   converge_s     from Established (BIRD's own timestamp) until `birdc show route count` shows all N,
 #   cpu_session_s  sender user+system CPU seconds spent from its start to convergence, minus loading its RIB,
 #   cpu_total_s    sender CPU seconds in all,
+#   rss_mib        sender resident memory (VmRSS) at convergence,
 # and the median of RUNS runs per (sender, N).
 # BIRD as a sender feeds its export in chunks of 256 routes and sometimes sends the last partial chunk only
 # 1-2 s later (seen here under load: 9984 of 10000 for ~1.4 s); converge_min_s shows the run without that stall.
@@ -16,7 +17,7 @@
 # Prefixes: 198.18.16.0 upwards (inside the RFC 2544 benchmarking range 198.18.0.0/15, only inside the namespaces).
 set -euo pipefail
 
-senders="bird gobgp"
+senders="bird gobgp bgplb"
 counts="10000 100000"
 runs=3
 output=""
@@ -61,6 +62,7 @@ now() { date +%s.%N; }
 calc() { awk "BEGIN { printf \"%.3f\", $* }"; }
 later_than() { awk "BEGIN { exit !($1 > $2) }"; }
 cpu_seconds() { awk '{ print ($14 + $15) / 100 }' "/proc/$1/stat"; }
+rss_mib() { awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 
 # Wait until a command succeeds, polling every 10 ms, at most $1 seconds.
 wait_until() {
@@ -267,7 +269,7 @@ run_once() {
   "prepare_$sender" "$count"
   start_router
   "start_$sender"
-  wait_until 60 router_established_at_nonempty
+  wait_until 300 router_established_at_nonempty
   local established_at; established_at=$(router_established_at)
   local deadline; deadline=$(calc "$(now) + 120")
   until [ "$(router_count)" = "$count" ]; do
@@ -276,12 +278,13 @@ run_once() {
   done
   local converged; converged=$(date +%H:%M:%S.%N)
   local cpu_total; cpu_total=$(cpu_seconds "$sender_pid")
+  local rss; rss=$(rss_mib "$sender_pid")
   local start_of_day; start_of_day=$(date -d "@$start" +%H:%M:%S.%N)
   local t_start t_est t_conv
   t_start=$(seconds_of_day "$start_of_day"); t_est=$(seconds_of_day "$established_at"); t_conv=$(seconds_of_day "$converged")
   local row
-  row=$(printf '%s\t%s\t%s\t%s\t%s\t%s' "$sender" "$count" \
-    "$(calc "$t_est - $t_start")" "$(calc "$t_conv - $t_est")" "$(calc "$cpu_total - $loaded_cpu")" "$cpu_total")
+  row=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s' "$sender" "$count" \
+    "$(calc "$t_est - $t_start")" "$(calc "$t_conv - $t_est")" "$(calc "$cpu_total - $loaded_cpu")" "$cpu_total" "$rss")
   log "$row"
   echo "$row" >> "$results"
   cleanup
@@ -306,14 +309,14 @@ for sender in $senders; do
 done
 
 [ -n "$output" ] && cp "$results" "$output"
-printf '\n%-8s %8s %14s %12s %14s %14s %12s   (median of %s runs; converge_min_s: fastest run)\n' \
-  sender N established_s converge_s converge_min_s cpu_session_s cpu_total_s "$runs"
+printf '\n%-8s %8s %14s %12s %14s %14s %12s %8s   (median of %s runs; converge_min_s: fastest run)\n' \
+  sender N established_s converge_s converge_min_s cpu_session_s cpu_total_s rss_mib "$runs"
 for sender in $senders; do
   for count in $counts; do
     rows=$(awk -v s="$sender" -v n="$count" '$1 == s && $2 == n' "$results")
     [ -n "$rows" ] || continue
-    printf '%-8s %8s %14s %12s %14s %14s %12s\n' "$sender" "$count" \
+    printf '%-8s %8s %14s %12s %14s %14s %12s %8s\n' "$sender" "$count" \
       "$(cut -f3 <<<"$rows" | median)" "$(cut -f4 <<<"$rows" | median)" "$(cut -f4 <<<"$rows" | sort -g | head -1)" \
-      "$(cut -f5 <<<"$rows" | median)" "$(cut -f6 <<<"$rows" | median)"
+      "$(cut -f5 <<<"$rows" | median)" "$(cut -f6 <<<"$rows" | median)" "$(cut -f7 <<<"$rows" | median)"
   done
 done

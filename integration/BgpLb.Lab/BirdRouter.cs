@@ -90,8 +90,12 @@ public sealed class BirdRouter : Router
             }
 
             // eBGP in BIRD needs explicit import and export filters.
-            config.AppendLine(CultureInfo.InvariantCulture,
-                $"  {ChannelName(neighbour.Family)} {{ import all; export where source = RTS_STATIC; next hop self; }};");
+            foreach (var family in neighbour.Families)
+            {
+                config.AppendLine(CultureInfo.InvariantCulture,
+                    $"  {ChannelName(family)} {{ import all; export where source = RTS_STATIC; next hop self; }};");
+            }
+
             config.AppendLine("}");
         }
 

@@ -97,7 +97,7 @@ public sealed class FrrRouter : Router
                 }
             }
 
-            foreach (var neighbour in options.Neighbors.Where(n => n.Family == family))
+            foreach (var neighbour in options.Neighbors.Where(n => n.Families.Contains(family)))
             {
                 config.AppendLine(CultureInfo.InvariantCulture, $"  neighbor {neighbour.Address} activate");
                 if (neighbour.RemoteAs == options.LocalAs)

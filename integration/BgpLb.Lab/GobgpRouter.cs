@@ -72,11 +72,14 @@ public sealed class GobgpRouter : Router
                     """);
             }
 
-            config.AppendLine(CultureInfo.InvariantCulture, $"""
-                  [[neighbors.afi-safis]]
-                    [neighbors.afi-safis.config]
-                      afi-safi-name = "{(neighbour.Family == AddressFamily.InterNetworkV6 ? "ipv6-unicast" : "ipv4-unicast")}"
-                """);
+            foreach (var family in neighbour.Families)
+            {
+                config.AppendLine(CultureInfo.InvariantCulture, $"""
+                      [[neighbors.afi-safis]]
+                        [neighbors.afi-safis.config]
+                          afi-safi-name = "{(family == AddressFamily.InterNetworkV6 ? "ipv6-unicast" : "ipv4-unicast")}"
+                    """);
+            }
         }
 
         return config.ToString();

@@ -38,7 +38,8 @@ public static class MetalLbManifests
 
     /// <summary>A BGPPeer (v1beta2). <paramref name="holdTime"/> is a Go duration such as "3s".</summary>
     public static string BgpPeer(
-        string name, uint myAsn, uint peerAsn, IPAddress peerAddress, string? holdTime = null, string? password = null, IPAddress? sourceAddress = null, bool ebgpMultiHop = false)
+        string name, uint myAsn, uint peerAsn, IPAddress peerAddress, string? holdTime = null, string? password = null, IPAddress? sourceAddress = null, bool ebgpMultiHop = false,
+        string? passwordSecret = null)
     {
         var yaml = new StringBuilder($"""
             apiVersion: metallb.io/v1beta2
@@ -55,8 +56,21 @@ public static class MetalLbManifests
         AppendIf(yaml, password is null ? null : $"\"{password}\"", "  password: ");
         AppendIf(yaml, sourceAddress?.ToString(), "  sourceAddress: ");
         AppendIf(yaml, ebgpMultiHop ? "true" : null, "  ebgpMultiHop: ");
+        AppendIf(yaml, passwordSecret is null ? null : $"{{name: {passwordSecret}, namespace: {MetalLbNamespace}}}", "  passwordSecret: ");
         return yaml.ToString();
     }
+
+    /// <summary>A kubernetes.io/basic-auth Secret in metallb-system holding a BGPPeer's TCP MD5 password (base64 in data).</summary>
+    public static string PasswordSecret(string name, string password) => $"""
+        apiVersion: v1
+        kind: Secret
+        metadata:
+          name: {name}
+          namespace: {MetalLbNamespace}
+        type: kubernetes.io/basic-auth
+        data:
+          password: {Convert.ToBase64String(Encoding.UTF8.GetBytes(password))}
+        """;
 
     /// <summary>A BGPAdvertisement; communities as "AA:NN" or "large:G:L1:L2".</summary>
     public static string BgpAdvertisement(string name, IReadOnlyList<string> pools, IReadOnlyList<string>? communities = null, uint? localPref = null)

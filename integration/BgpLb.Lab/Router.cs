@@ -12,7 +12,7 @@ public enum RouterKind
 
 /// <summary>
 /// One BGP session of a router daemon. The session carries the address family of <see cref="Address"/>
-/// (IPv4 unicast over an IPv4 session, IPv6 unicast over an IPv6 session).
+/// (IPv4 unicast over an IPv4 session, IPv6 unicast over an IPv6 session), or both with <see cref="BothFamilies"/>.
 /// </summary>
 public sealed record BgpNeighbor(IPAddress Address, uint RemoteAs)
 {
@@ -31,7 +31,13 @@ public sealed record BgpNeighbor(IPAddress Address, uint RemoteAs)
     /// <summary>eBGP multihop TTL; null for directly connected.</summary>
     public int? Multihop { get; init; }
 
+    /// <summary>Negotiate IPv4 and IPv6 unicast (multiprotocol) on this session, not only the family of <see cref="Address"/>.</summary>
+    public bool BothFamilies { get; init; }
+
     public AddressFamily Family => Address.AddressFamily;
+
+    /// <summary>The address families the session carries.</summary>
+    public IReadOnlyList<AddressFamily> Families => BothFamilies ? [AddressFamily.InterNetwork, AddressFamily.InterNetworkV6] : [Family];
 }
 
 /// <summary>A route the daemon originates (it then stands in for a speaker), sent on every session of its family.</summary>

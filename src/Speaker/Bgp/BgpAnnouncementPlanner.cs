@@ -11,7 +11,8 @@ using Route = BgpLb.Bgp.Route;
 namespace BgpLb.Speaker.Bgp;
 
 /// <summary>Why one Service address is or is not announced from this node (for logs, metrics and status).</summary>
-public sealed record AddressDecision(string Service, IPAddress Address, bool Announced, string Reason, ImmutableArray<string> Peers);
+/// <remarks>Value equality (also of <see cref="Peers"/>): the speaker logs only decisions that differ from the previous plan.</remarks>
+public sealed record AddressDecision(string Service, IPAddress Address, bool Announced, string Reason, EquatableArray<string> Peers);
 
 /// <summary>What this node should do in BGP mode: the sessions with their routes, and the reason behind every address.</summary>
 public sealed record BgpPlan(
@@ -47,6 +48,9 @@ public static class BgpAnnouncementPlanner
         var routes = peers.ToDictionary(p => p.Name, _ => new Dictionary<IPNetwork, RouteAttributes>(), StringComparer.Ordinal);
         var decisions = ImmutableArray.CreateBuilder<AddressDecision>();
         var excluded = node is not null && ServiceHelpers.IsExcludedFromLoadBalancers(node);
+        // Each Service looks only at its own slices: scanning all slices per Service is quadratic (minutes at 100k Services).
+        var slicesByService = config.EndpointSlices.ToLookup(s =>
+            (s.Metadata?.NamespaceProperty, s.Metadata?.Labels?.TryGetValue(ServiceHelpers.ServiceNameLabel, out var name) == true ? name : null));
 
         foreach (var service in config.Services)
         {
@@ -59,7 +63,7 @@ public static class BgpAnnouncementPlanner
                     continue; // announced by the L2 planner; not a BGP decision
                 var (reason, announcedTo) = excluded
                     ? ("node is excluded from load balancers (NetworkUnavailable or exclude label)", [])
-                    : PlanAddress(config, service, address, nodeName, nodeLabels, peers, routes);
+                    : PlanAddress(config, service, slicesByService[(service.Metadata?.NamespaceProperty, service.Metadata?.Name)], address, nodeName, nodeLabels, peers, routes);
                 decisions.Add(new AddressDecision(serviceName, address, !announcedTo.IsEmpty, reason, announcedTo));
             }
         }
@@ -77,7 +81,7 @@ public static class BgpAnnouncementPlanner
         && config.L2Advertisements.Any(a => a.Pools.Contains(pool.Name));
 
     private static (string Reason, ImmutableArray<string> Peers) PlanAddress(
-        BgpLbConfig config, V1Service service, IPAddress address, string nodeName, IDictionary<string, string>? nodeLabels,
+        BgpLbConfig config, V1Service service, IEnumerable<V1EndpointSlice> serviceSlices, IPAddress address, string nodeName, IDictionary<string, string>? nodeLabels,
         ImmutableArray<PeerConfig> peers, Dictionary<string, Dictionary<IPNetwork, RouteAttributes>> routes)
     {
         var pool = config.Pools.FirstOrDefault(p => p.Cidrs.Any(c => c.Contains(address)));
@@ -96,8 +100,8 @@ public static class BgpAnnouncementPlanner
             return ($"BGPAdvertisements {string.Join(", ", advertisements.Select(a => a.Name))} set different localPref values", []);
 
         var hasEndpoint = ServiceHelpers.IsLocalTrafficPolicy(service)
-            ? ServiceHelpers.HasServingEndpointOnNode(service, config.EndpointSlices, nodeName)
-            : ServiceHelpers.HasServingEndpoint(service, config.EndpointSlices);
+            ? ServiceHelpers.HasServingEndpointOnNode(service, serviceSlices, nodeName)
+            : ServiceHelpers.HasServingEndpoint(service, serviceSlices);
         if (!hasEndpoint)
             return (ServiceHelpers.IsLocalTrafficPolicy(service)
                 ? "externalTrafficPolicy Local and no serving endpoint on this node"

@@ -13,6 +13,8 @@ public sealed class BgpSpeakerService(
     SpeakerOptions options, ConfigBroadcast configs, IAllocationSource allocations, PeerManager peers, SpeakerMetrics metrics, Readiness readiness, ILogger<BgpSpeakerService> logger)
     : BackgroundService
 {
+    private const int MaxDecisionLinesAtInformation = 100;
+
     private BgpPlan? _previous;
 
     public override async Task StartAsync(CancellationToken cancellationToken)
@@ -47,12 +49,20 @@ public sealed class BgpSpeakerService(
         foreach (var warning in plan.Warnings.Except(_previous?.Warnings ?? []))
             SpeakerLog.PlanWarning(logger, warning);
         var before = (_previous?.Addresses ?? []).ToHashSet();
-        foreach (var decision in plan.Addresses.Where(d => !before.Contains(d)))
+        var changed = plan.Addresses.Where(d => !before.Contains(d)).ToList();
+        // A first load of thousands of Services is one summary line, not thousands.
+        var level = changed.Count > MaxDecisionLinesAtInformation ? LogLevel.Debug : LogLevel.Information;
+        if (level == LogLevel.Debug)
+        {
+            var announced = changed.Count(d => d.Announced);
+            SpeakerLog.ManyDecisionsChanged(logger, changed.Count, announced, changed.Count - announced);
+        }
+        foreach (var decision in changed)
         {
             if (decision.Announced)
-                SpeakerLog.Announcing(logger, decision.Address, decision.Service, decision.Peers);
+                SpeakerLog.Announcing(logger, level, decision.Address, decision.Service, decision.Peers);
             else
-                SpeakerLog.NotAnnouncing(logger, decision.Address, decision.Service, decision.Reason);
+                SpeakerLog.NotAnnouncing(logger, level, decision.Address, decision.Service, decision.Reason);
         }
         var routes = plan.Peers.Sum(p => p.Routes.Count);
         SpeakerLog.Applied(logger, plan.Peers.Length, routes);

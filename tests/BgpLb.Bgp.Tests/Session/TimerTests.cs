@@ -26,45 +26,44 @@ public class TimerTests
         Assert.False(timer.Running);
     }
 
-    /// <summary>Timers that fire a little before they are due, as real system timers do at times.</summary>
-    private sealed class EarlyFiringTimeProvider(FakeTimeProvider inner, TimeSpan early) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => inner.GetUtcNow();
-
-        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>
-            new EarlyTimer(inner.CreateTimer(callback, state, Shorten(dueTime), period), early);
-
-        private TimeSpan Shorten(TimeSpan due) => due > early ? due - early : due;
-
-        private sealed class EarlyTimer(ITimer timer, TimeSpan early) : ITimer
-        {
-            public bool Change(TimeSpan dueTime, TimeSpan period) =>
-                timer.Change(dueTime > early && dueTime != Timeout.InfiniteTimeSpan ? dueTime - early : dueTime, period);
-
-            public void Dispose() => timer.Dispose();
-
-            public ValueTask DisposeAsync() => timer.DisposeAsync();
-        }
-    }
-
     [Fact]
-    public void Timer_that_fires_before_its_deadline_is_rearmed_not_lost()
+    public void Timer_that_fires_before_its_deadline_fires_again_at_the_deadline()
     {
-        var fake = new FakeTimeProvider();
-        var time = new EarlyFiringTimeProvider(fake, TimeSpan.FromMilliseconds(10));
-        var fired = 0;
-        using var timer = new SessionTimer(time, () => fired++);
+        var time = new FakeTimeProvider();
+        var due = 0;
+        SessionTimer? timer = null;
+        // As the session loop does: act on a firing only when IsDue.
+        timer = new SessionTimer(new EarlyTimers(time), () => { if (timer!.IsDue()) due++; });
+        using var disposeTimer = timer;
 
-        timer.Start(TimeSpan.FromSeconds(3));
-        fake.Advance(TimeSpan.FromMilliseconds(2990));
-        Assert.Equal(1, fired);
-        Assert.False(timer.IsDue());
+        timer.Start(TimeSpan.FromSeconds(1));
+        time.Advance(TimeSpan.FromMilliseconds(999));
+        Assert.Equal(0, due);
         Assert.True(timer.Running);
 
-        // Re-armed for the remaining 10 ms (which fires early again, at 0 ms), then it is due at its real deadline.
-        fake.Advance(TimeSpan.FromMilliseconds(10));
-        Assert.True(fired >= 2);
-        Assert.True(timer.IsDue());
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal(1, due);
+        Assert.False(timer.Running);
+    }
+
+    /// <summary>Timers that fire 1 ms before GetUtcNow reaches their due time, as System.Threading timers can.</summary>
+    private sealed class EarlyTimers(FakeTimeProvider time) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => time.GetUtcNow();
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>
+            new EarlyTimer(time.CreateTimer(callback, state, Early(dueTime), period));
+
+        private static TimeSpan Early(TimeSpan due) => due >= TimeSpan.FromMilliseconds(2) ? due - TimeSpan.FromMilliseconds(1) : due;
+
+        private sealed class EarlyTimer(ITimer inner) : ITimer
+        {
+            public bool Change(TimeSpan dueTime, TimeSpan period) => inner.Change(dueTime == Timeout.InfiniteTimeSpan ? dueTime : Early(dueTime), period);
+
+            public void Dispose() => inner.Dispose();
+
+            public ValueTask DisposeAsync() => inner.DisposeAsync();
+        }
     }
 
     [Fact]

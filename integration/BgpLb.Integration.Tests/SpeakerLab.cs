@@ -1,0 +1,116 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using BgpLb.Netlab;
+
+namespace BgpLb.Integration.Tests;
+
+/// <summary>
+/// Building blocks of the speaker scenarios: the lab router with one session per node (IPv4, optionally IPv6), and a
+/// config directory per node with the node's Node and BGPPeer documents in peers.yaml and the Services in services.yaml.
+/// </summary>
+internal static class SpeakerLab
+{
+    public const uint RouterAs = 64512;
+    public const uint SpeakerAs = 64513;
+    public static readonly TimeSpan SessionTimeout = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan RouteTimeout = TimeSpan.FromSeconds(15);
+    public static readonly IPAddress Service4 = IPAddress.Parse("203.0.113.10");
+    public static readonly IPAddress Service6 = IPAddress.Parse("2001:db8:100::10");
+
+    /// <summary>The lab router with a session per node on its IPv4 link (both families with <paramref name="multiprotocol"/>) and, with <paramref name="ipv6"/>, its IPv6 link.</summary>
+    public static Task<Router> StartRouterAsync(
+        RouterKind kind, Lab lab, uint speakerAs, bool ipv6 = false, int holdTime = 3, string? password = null, bool multiprotocol = false) =>
+        Router.StartAsync(kind, lab, lab.RouterNamespace, "router", RouterOptionsFor(lab, speakerAs, ipv6, holdTime, password, multiprotocol));
+
+    public static RouterOptions RouterOptionsFor(Lab lab, uint speakerAs, bool ipv6 = false, int holdTime = 3, string? password = null, bool multiprotocol = false) =>
+        new(IPAddress.Parse("198.18.255.1"), [.. lab.Nodes.SelectMany(n => ipv6 ? (IPAddress[])[n.Address, n.Address6] : [n.Address])
+            .Select(a => new BgpNeighbor(a, speakerAs) { HoldTime = holdTime, Password = password, BothFamilies = multiprotocol && a.AddressFamily == AddressFamily.InterNetwork })])
+        {
+            LocalAs = RouterAs,
+        };
+
+    public static string NodeName(Lab lab, LabNode node) => "node" + (lab.Nodes.ToList().IndexOf(node) + 1).ToString(CultureInfo.InvariantCulture);
+
+    public static string ConfigDirectory(Lab lab, LabNode node) => Path.Combine(lab.Directory, "config-" + node.Role);
+
+    /// <summary>The node, an address pool for both families and an IPv4 BGPPeer towards the router with a 3 s hold time.</summary>
+    public static List<string> PeerDocuments(Lab lab, LabNode node, uint speakerAs, string holdTime = "3s", string? password = null, string? passwordSecret = null) =>
+    [
+        MetalLbManifests.Node(NodeName(lab, node), node.Address),
+        MetalLbManifests.IpAddressPool("pool", "203.0.113.0/24", "2001:db8:100::/64"),
+        MetalLbManifests.BgpPeer("router", speakerAs, RouterAs, node.RouterAddress, holdTime: holdTime, password: password, passwordSecret: passwordSecret),
+        MetalLbManifests.BgpAdvertisement("adv", ["pool"], communities: ["64513:100", "large:64513:1:2"]),
+    ];
+
+    /// <summary>A Cluster-policy Service on <see cref="Service4"/> with a ready endpoint on every node.</summary>
+    public static List<string> WebService(Lab lab) =>
+    [
+        MetalLbManifests.Service("web", Service4),
+        .. lab.Nodes.Select(n => MetalLbManifests.EndpointSlice("web", NodeName(lab, n), IPAddress.Parse("10.0.0.5"))),
+    ];
+
+    /// <summary>Writes peers.yaml and services.yaml for every node and starts one speaker per node.</summary>
+    public static async Task<List<SpeakerProcess>> StartSpeakersAsync(
+        Lab lab, Func<LabNode, IEnumerable<string>> peers, IEnumerable<string> services, IEnumerable<LabNode>? nodes = null)
+    {
+        var serviceDocuments = services.ToList();
+        var speakers = new List<SpeakerProcess>();
+        foreach (var node in nodes ?? lab.Nodes)
+        {
+            var directory = ConfigDirectory(lab, node);
+            MetalLbManifests.Write(directory, "peers.yaml", peers(node));
+            MetalLbManifests.Write(directory, "services.yaml", serviceDocuments);
+            speakers.Add(await SpeakerProcess.StartAsync(lab, node, NodeName(lab, node), directory));
+        }
+
+        return speakers;
+    }
+
+    /// <summary>Replaces a config file in one step (rename), so the speaker never reads a half-written file.</summary>
+    public static void Rewrite(Lab lab, LabNode node, string fileName, IEnumerable<string> documents)
+    {
+        var staging = MetalLbManifests.Write(Path.Combine(lab.Directory, "staging"), fileName, documents);
+        File.Move(staging, Path.Combine(ConfigDirectory(lab, node), fileName), overwrite: true);
+    }
+
+    /// <summary>
+    /// A value that changes whenever the router brings the session up again: BIRD's "Since" time of the protocol,
+    /// FRR's count of established connections. Equal before and after a change means the session was not reset.
+    /// </summary>
+    public static async Task<string> SessionIncarnationAsync(Router router, IPAddress neighbour)
+    {
+        switch (router)
+        {
+            case BirdRouter bird:
+                var line = (await bird.BirdcAsync("show", "protocols", BirdRouter.ProtocolName(neighbour)))
+                    .Split('\n').Single(l => l.StartsWith(BirdRouter.ProtocolName(neighbour) + " ", StringComparison.Ordinal));
+                var columns = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                return $"{columns[3]} since {columns[4]}";
+            case FrrRouter frr:
+                using (var document = JsonDocument.Parse(await frr.VtyshAsync($"show bgp neighbors {neighbour} json")))
+                {
+                    var peer = document.RootElement.GetProperty(neighbour.ToString());
+                    return $"{peer.GetProperty("bgpState").GetString()}, {peer.GetProperty("connectionsEstablished").GetInt32()} connections established";
+                }
+
+            default:
+                throw new NotSupportedException($"no session incarnation for {router.Kind}");
+        }
+    }
+
+    /// <summary>The next hops of all paths the router has for <paramref name="prefix"/>, sorted.</summary>
+    public static async Task<List<string>> PathNextHopsAsync(Router router, string prefix) =>
+        [.. (await router.GetRoutesAsync()).Where(r => r.Prefix == prefix).SelectMany(r => r.NextHops).Select(a => a.ToString()).Order()];
+
+    /// <summary>The speaker's log (stdout and stderr).</summary>
+    public static string ReadLog(SpeakerProcess speaker) =>
+        File.ReadAllText(speaker.Process.StandardOutputPath) + File.ReadAllText(speaker.Process.StandardErrorPath);
+
+    /// <summary>Resident set size of a process in KiB (/proc/PID/status VmRSS).</summary>
+    public static long ResidentKiB(int pid) =>
+        long.Parse(
+            File.ReadLines($"/proc/{pid}/status").Single(l => l.StartsWith("VmRSS:", StringComparison.Ordinal))["VmRSS:".Length..].Trim().Split(' ')[0],
+            CultureInfo.InvariantCulture);
+}
