@@ -11,6 +11,8 @@ command -v ndisc6 >/dev/null || need+=(ndisc6)
 command -v ip >/dev/null || need+=(iproute2)
 command -v python3 >/dev/null || need+=(python3)
 command -v ps >/dev/null || need+=(procps)
+command -v modprobe >/dev/null || need+=(kmod)
+python3 -c 'import yaml' 2>/dev/null || need+=(python3-yaml)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"

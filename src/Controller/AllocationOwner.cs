@@ -31,8 +31,9 @@ public sealed record AllocationState(ulong Revision, AllocationResult Result, Im
 /// The single owner of allocations: configuration changes and gRPC Allocate/Release calls are serialized through one
 /// gate, each recomputes the allocation with the pure <see cref="Allocator"/>, persists it, and only then publishes it
 /// (new revision, change history, waiters woken). Readers use <see cref="Current"/> and never block writers.
+/// Without a state file (Kubernetes mode) nothing is persisted: the Services' status carries the allocations.
 /// </summary>
-public sealed class AllocationOwner(StateFile stateFile, StateData initial, ILogger<AllocationOwner> logger) : IDisposable
+public sealed class AllocationOwner(StateFile? stateFile, StateData initial, ILogger<AllocationOwner> logger) : IDisposable
 {
     /// <summary>How many revisions of changes are kept for resuming watchers; older resumes get a snapshot.</summary>
     public const int HistoryLength = 1024;
@@ -55,12 +56,18 @@ public sealed class AllocationOwner(StateFile stateFile, StateData initial, ILog
     /// <summary>Completes once the first configuration has been allocated (and persisted).</summary>
     public Task Ready => _ready.Task;
 
-    public async Task ApplyConfigAsync(BgpLbConfig config, CancellationToken cancellationToken)
+    /// <param name="servicesAreAuthoritative">
+    /// Forget the Services' previous allocations so that their status (what another controller wrote) decides, e.g. while
+    /// not the leader in Kubernetes mode. External names keep theirs.
+    /// </param>
+    public async Task ApplyConfigAsync(BgpLbConfig config, CancellationToken cancellationToken, bool servicesAreAuthoritative = false)
     {
         await _gate.WaitAsync(cancellationToken);
         try
         {
             _config = config;
+            if (servicesAreAuthoritative)
+                _previous = _previous.RemoveRange(_previous.Keys.Where(k => !_external.ContainsKey(k)));
             await CommitUnsynchronizedAsync(Allocate(config, _external), _external, failOnPersistError: false, cancellationToken);
             _ready.TrySetResult();
         }
@@ -138,7 +145,7 @@ public sealed class AllocationOwner(StateFile stateFile, StateData initial, ILog
                 .ToImmutableSortedDictionary(e => e.Key, e => new StoredAllocation(e.Pool!, [.. e.Addresses.Select(a => a.ToString())]), StringComparer.Ordinal),
             External = external,
         };
-        if (!SameState(data, _persisted))
+        if (stateFile is not null && !SameState(data, _persisted))
         {
             try
             {

@@ -1,6 +1,7 @@
 using System.Net;
 using BgpLb.Config;
 using BgpLb.Hosting;
+using BgpLb.Kubernetes;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace BgpLb.Controller;
@@ -48,33 +49,54 @@ public sealed class ControllerHost : IAsyncDisposable
         });
         builder.Host.ConfigureHostOptions(host => host.ShutdownTimeout = TimeSpan.FromSeconds(10));
 
-        var stateFile = new StateFile(options.StateFile);
-        StateData? initial = null;
+        var kubernetes = options.Kubernetes;
+        var stateFile = options.StateFile is null ? null : new StateFile(options.StateFile);
+        StateData? initial = kubernetes is null ? null : StateData.Empty;
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton(TimeProvider.System);
         services.AddMetrics();
         services.AddOperationalEndpoints();
         services.AddGrpc();
-        services.AddSingleton(new ConfigOptions());
-        services.AddSingleton<IResourceSource>(sp => ActivatorUtilities.CreateInstance<FileStore>(sp, options.ConfigDirectory));
+        if (kubernetes is null)
+        {
+            services.AddSingleton(new ConfigOptions());
+            services.AddSingleton<IResourceSource>(sp => ActivatorUtilities.CreateInstance<FileStore>(sp, options.ConfigDirectory!));
+            services.AddHostedService<ControllerService>();
+        }
+        else
+        {
+            services.AddKubernetesController(kubernetes, PodIdentity.FromEnvironment(Environment.GetEnvironmentVariable));
+        }
         services.AddSingleton<ConfigFeed>();
         services.AddSingleton(sp => new AllocationOwner(stateFile, initial!, sp.GetRequiredService<ILogger<AllocationOwner>>()));
         services.AddSingleton<ControllerMetrics>();
-        services.AddHostedService<ControllerService>();
 
         var app = builder.Build();
         app.MapOperationalEndpoints();
         app.MapGrpcService<AllocationGrpcService>();
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("BgpLb.Controller");
-        ControllerLog.Starting(logger, options.ConfigDirectory, options.StateFile, options.GrpcListen, options.MetricsListen);
+        if (kubernetes is not null)
+            await KubernetesMode.CheckConnectionAsync(app, options, logger);
+        else
+            await LoadStandaloneAsync(app, options, stateFile!, state => initial = state, logger, cancellationToken);
+        app.Services.GetRequiredService<ControllerMetrics>();
+        await app.StartAsync(cancellationToken);
+        return new ControllerHost(app, grpc!, metrics!);
+    }
+
+    private static async Task LoadStandaloneAsync(WebApplication app, ControllerOptions options, StateFile stateFile, Action<StateData> loaded,
+        ILogger logger, CancellationToken cancellationToken)
+    {
+        ControllerLog.Starting(logger, options.ConfigDirectory!, options.StateFile!, options.GrpcListen, options.MetricsListen);
         try
         {
-            initial = stateFile.Load(out var discardedTempFile);
+            var initial = stateFile.Load(out var discardedTempFile);
             if (discardedTempFile)
                 ControllerLog.DiscardedTempFile(logger, stateFile.TempPath, stateFile.Path);
             ControllerLog.StateLoaded(logger, initial.Allocations.Count, initial.External.Count, stateFile.Path);
+            loaded(initial);
 
             // Refuse a first configuration with errors: an operator should fix it before addresses are handed out.
             var first = await app.Services.GetRequiredService<ConfigFeed>().LoadAsync(cancellationToken);
@@ -96,9 +118,6 @@ public sealed class ControllerHost : IAsyncDisposable
             await app.DisposeAsync();
             throw;
         }
-        app.Services.GetRequiredService<ControllerMetrics>();
-        await app.StartAsync(cancellationToken);
-        return new ControllerHost(app, grpc!, metrics!);
     }
 
     public async ValueTask DisposeAsync()

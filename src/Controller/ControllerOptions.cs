@@ -1,5 +1,6 @@
 using System.Net;
 using BgpLb.Hosting;
+using BgpLb.Kubernetes;
 using Microsoft.Extensions.Logging;
 
 namespace BgpLb.Controller;
@@ -9,8 +10,12 @@ public sealed record ControllerOptions
 {
     public const string DefaultStateFileName = ".bgplb-state.json";
 
-    public required string ConfigDirectory { get; init; }
-    public required string StateFile { get; init; }
+    /// <summary>Standalone mode: the YAML directory; null in Kubernetes mode.</summary>
+    public string? ConfigDirectory { get; init; }
+    /// <summary>Standalone mode only: Kubernetes mode keeps allocations in the Services' status.</summary>
+    public string? StateFile { get; init; }
+    /// <summary>Kubernetes mode: how to reach the API server; null in standalone mode.</summary>
+    public KubernetesConnection? Kubernetes { get; init; }
     public required IPEndPoint GrpcListen { get; init; }
     public required IPEndPoint MetricsListen { get; init; }
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
@@ -38,8 +43,24 @@ public sealed record ControllerOptions
         var sources = (configDirectory is null ? 0 : 1) + (result.GetValue(kubeconfig) is null ? 0 : 1) + (result.GetValue(inCluster) ? 1 : 0);
         if (sources != 1)
             throw new CommandLineException("exactly one of --config DIR, --kubeconfig FILE or --in-cluster is required");
+        var grpcEndPoint = CommandLineContract.ParseEndPoint("grpc-listen", result.GetValue(grpcListen)!);
+        var metricsEndPoint = CommandLineContract.ParseEndPoint("metrics-listen", result.GetValue(metricsListen)!);
+        var level = CommandLineContract.ParseLogLevel(result.GetValue(logLevel)!);
         if (configDirectory is null)
-            throw new CommandLineException("Kubernetes mode (--kubeconfig, --in-cluster) is not available in this version; use --config DIR");
+        {
+            if (result.GetValue(state) != "DIR/" + DefaultStateFileName)
+                throw new CommandLineException("--state is for standalone mode; in Kubernetes mode allocations live in the Services' status");
+            var kubeconfigFile = result.GetValue(kubeconfig);
+            if (kubeconfigFile is not null && !File.Exists(kubeconfigFile))
+                throw new CommandLineException($"--kubeconfig: file '{kubeconfigFile}' does not exist");
+            return new ControllerOptions
+            {
+                Kubernetes = new KubernetesConnection(kubeconfigFile is null ? null : Path.GetFullPath(kubeconfigFile), result.GetValue(inCluster)),
+                GrpcListen = grpcEndPoint,
+                MetricsListen = metricsEndPoint,
+                LogLevel = level,
+            };
+        }
         if (!Directory.Exists(configDirectory))
             throw new CommandLineException($"--config: directory '{configDirectory}' does not exist");
         configDirectory = Path.GetFullPath(configDirectory);
@@ -57,9 +78,9 @@ public sealed record ControllerOptions
         {
             ConfigDirectory = configDirectory,
             StateFile = stateFile,
-            GrpcListen = CommandLineContract.ParseEndPoint("grpc-listen", result.GetValue(grpcListen)!),
-            MetricsListen = CommandLineContract.ParseEndPoint("metrics-listen", result.GetValue(metricsListen)!),
-            LogLevel = CommandLineContract.ParseLogLevel(result.GetValue(logLevel)!),
+            GrpcListen = grpcEndPoint,
+            MetricsListen = metricsEndPoint,
+            LogLevel = level,
         };
     }
 }

@@ -2,11 +2,13 @@ using BgpLb.Bgp;
 using BgpLb.Bgp.Transport;
 using BgpLb.Config;
 using BgpLb.Hosting;
+using BgpLb.Kubernetes;
 using BgpLb.L2.Announcing;
 using BgpLb.L2.Membership;
 using BgpLb.Speaker;
 using BgpLb.Speaker.Allocations;
 using BgpLb.Speaker.Bgp;
+using BgpLb.Speaker.Kubernetes;
 using BgpLb.Speaker.L2;
 
 SpeakerOptions options;
@@ -30,8 +32,10 @@ services.AddSingleton(options);
 services.AddSingleton(TimeProvider.System);
 services.AddMetrics();
 services.AddOperationalEndpoints();
-services.AddSingleton(new ConfigOptions());
-services.AddSingleton<IResourceSource>(sp => ActivatorUtilities.CreateInstance<FileStore>(sp, options.ConfigDirectory));
+if (options.Kubernetes is { } kubernetes)
+    services.AddKubernetesSpeaker(options, kubernetes, PodIdentity.FromEnvironment(Environment.GetEnvironmentVariable));
+else
+    services.AddSingleton(new ConfigOptions()).AddSingleton<IResourceSource>(sp => ActivatorUtilities.CreateInstance<FileStore>(sp, options.ConfigDirectory!));
 services.AddSingleton<ConfigFeed>();
 services.AddSingleton<ConfigBroadcast>();
 services.AddHostedService(sp => sp.GetRequiredService<ConfigBroadcast>());
@@ -40,7 +44,8 @@ services.AddSingleton<SpeakerMetrics>();
 services.AddSingleton<IBgpTransportFactory, SocketBgpTransportFactory>();
 services.AddSingleton(new PeerManagerOptions { ListenEndPoint = options.BgpListen });
 services.AddSingleton<PeerManager>();
-services.AddAllocationSource(options.Controller);
+if (options.Kubernetes is null || options.Controller is not null)
+    services.AddAllocationSource(options.Controller); // Kubernetes mode without --controller: the Services' status (AddKubernetesSpeaker)
 services.AddHostedService<BgpSpeakerService>();
 services.AddSingleton(new MembershipOptions { NodeName = options.NodeName, Port = options.MemberlistPort });
 services.AddSingleton<SpeakerMembership>();
@@ -54,11 +59,14 @@ app.MapOperationalEndpoints();
 app.Services.GetRequiredService<PrometheusExporter>();
 
 var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("BgpLb.Speaker");
-SpeakerLog.Starting(logger, options.NodeName, options.ConfigDirectory, options.BgpListenDescription, options.MetricsListen);
+SpeakerLog.Starting(logger, options.NodeName, options.SourceDescription, options.BgpListenDescription, options.MetricsListen);
+if (options.Kubernetes is not null && !KubernetesSpeaker.CanConnect(app.Services, logger))
+    return 1;
 
 // Refuse to start on a first configuration with errors: an operator should fix it before any session comes up.
-var first = await app.Services.GetRequiredService<ConfigFeed>().LoadAsync(CancellationToken.None);
-if (first.HasErrors)
+// (Kubernetes mode reports them in its ConfigurationState instead and runs on the valid rest.)
+var first = options.Kubernetes is null ? await app.Services.GetRequiredService<ConfigFeed>().LoadAsync(CancellationToken.None) : null;
+if (first is { HasErrors: true })
 {
     var errorCount = first.Errors.Count(e => e.Severity == ConfigSeverity.Error);
     SpeakerLog.UnusableFirstConfiguration(logger, errorCount);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Net;
 using BgpLb.Hosting;
+using BgpLb.Kubernetes;
 using Microsoft.Extensions.Logging;
 
 namespace BgpLb.Speaker;
@@ -9,7 +10,11 @@ namespace BgpLb.Speaker;
 public sealed record SpeakerOptions
 {
     public required string NodeName { get; init; }
-    public required string ConfigDirectory { get; init; }
+    /// <summary>Standalone mode: the YAML directory; null in Kubernetes mode.</summary>
+    public string? ConfigDirectory { get; init; }
+    /// <summary>Kubernetes mode: how to reach the API server; null in standalone mode.</summary>
+    public KubernetesConnection? Kubernetes { get; init; }
+    public string SourceDescription => ConfigDirectory ?? (Kubernetes!.InCluster ? "in-cluster" : $"kubeconfig {Kubernetes.Kubeconfig}");
     /// <summary>bgplb-controller's allocation service; null: the speaker allocates in process (single node).</summary>
     public Uri? Controller { get; init; }
     /// <summary>Passive BGP listener; null when disabled with port 0.</summary>
@@ -48,16 +53,18 @@ public sealed record SpeakerOptions
         var sources = (configDirectory is null ? 0 : 1) + (result.GetValue(kubeconfig) is null ? 0 : 1) + (result.GetValue(inCluster) ? 1 : 0);
         if (sources != 1)
             throw new CommandLineException("exactly one of --config DIR, --kubeconfig FILE or --in-cluster is required");
-        if (configDirectory is null)
-            throw new CommandLineException("Kubernetes mode (--kubeconfig, --in-cluster) is not available in this version; use --config DIR");
-        if (!Directory.Exists(configDirectory))
+        var kubeconfigFile = result.GetValue(kubeconfig);
+        if (kubeconfigFile is not null && !File.Exists(kubeconfigFile))
+            throw new CommandLineException($"--kubeconfig: file '{kubeconfigFile}' does not exist");
+        if (configDirectory is not null && !Directory.Exists(configDirectory))
             throw new CommandLineException($"--config: directory '{configDirectory}' does not exist");
 
         var listen = CommandLineContract.ParseEndPoint("bgp-listen", result.GetValue(bgpListen)!);
         return new SpeakerOptions
         {
             NodeName = nodeName,
-            ConfigDirectory = Path.GetFullPath(configDirectory),
+            ConfigDirectory = configDirectory is null ? null : Path.GetFullPath(configDirectory),
+            Kubernetes = configDirectory is null ? new KubernetesConnection(kubeconfigFile is null ? null : Path.GetFullPath(kubeconfigFile), result.GetValue(inCluster)) : null,
             Controller = ParseController(result.GetValue(controller)),
             BgpListen = listen.Port == 0 ? null : listen,
             MetricsListen = CommandLineContract.ParseEndPoint("metrics-listen", result.GetValue(metricsListen)!),

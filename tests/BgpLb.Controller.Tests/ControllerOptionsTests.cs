@@ -38,13 +38,22 @@ public sealed class ControllerOptionsTests : IDisposable
         Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Debug, options.LogLevel);
     }
 
-    [Theory]
-    [InlineData("--kubeconfig", "/etc/kubeconfig")]
-    [InlineData("--in-cluster", null)]
-    public void Kubernetes_mode_is_refused_clearly(string flag, string? value)
+    [Fact]
+    public void Kubernetes_mode_takes_a_kubeconfig_or_the_in_cluster_account_and_no_state_file()
     {
-        var e = Assert.Throws<CommandLineException>(() => Parse(value is null ? [flag] : [flag, value]));
-        Assert.Contains("not available in this version", e.Message, StringComparison.Ordinal);
+        var kubeconfig = Path.Combine(_dir, "kubeconfig");
+        File.WriteAllText(kubeconfig, "");
+        var fromFile = Parse(["--kubeconfig", kubeconfig]);
+        Assert.Equal(new BgpLb.Kubernetes.KubernetesConnection(kubeconfig, false), fromFile.Kubernetes);
+        Assert.Null(fromFile.ConfigDirectory);
+        Assert.Null(fromFile.StateFile);
+
+        var inCluster = Parse(["--in-cluster"]);
+        Assert.Equal(new BgpLb.Kubernetes.KubernetesConnection(null, true), inCluster.Kubernetes);
+        Assert.Null(Parse(["--config", _dir]).Kubernetes);
+
+        Assert.Contains("--kubeconfig: file", Assert.Throws<CommandLineException>(() => Parse(["--kubeconfig", Path.Combine(_dir, "missing")])).Message, StringComparison.Ordinal);
+        Assert.Contains("--state is for standalone mode", Assert.Throws<CommandLineException>(() => Parse(["--in-cluster", "--state", Path.Combine(_dir, "s.json")])).Message, StringComparison.Ordinal);
     }
 
     [Fact]

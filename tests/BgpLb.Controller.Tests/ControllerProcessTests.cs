@@ -37,11 +37,13 @@ public sealed class ControllerProcessTests : IDisposable
     }
 
     [Fact]
-    public async Task Kubernetes_mode_exits_2_with_a_clear_message()
+    public async Task An_unusable_kubeconfig_exits_1_naming_the_problem()
     {
-        var (code, stderr) = await RunAsync("--kubeconfig", "/etc/kubeconfig");
-        Assert.Equal(2, code);
-        Assert.Contains("bgplb-controller: Kubernetes mode (--kubeconfig, --in-cluster) is not available in this version", stderr, StringComparison.Ordinal);
+        var kubeconfig = Path.Combine(_dir, "kubeconfig");
+        File.WriteAllText(kubeconfig, "apiVersion: v1\nkind: Config\ncurrent-context: nowhere\n");
+        var (code, stderr) = await RunAsync("--kubeconfig", kubeconfig, "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0");
+        Assert.Equal(1, code);
+        Assert.Contains("Refusing to start: cannot use the Kubernetes API", stderr, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -43,6 +43,21 @@ public sealed class SpeakerOptionsTests : IDisposable
     }
 
     [Fact]
+    public void Kubernetes_mode_takes_a_kubeconfig_or_the_in_cluster_account()
+    {
+        var kubeconfig = Path.Combine(_dir, "kubeconfig");
+        File.WriteAllText(kubeconfig, "");
+        var fromFile = SpeakerOptions.Parse(["--node", "n", "--kubeconfig", kubeconfig], Env());
+        Assert.Equal(new BgpLb.Kubernetes.KubernetesConnection(kubeconfig, false), fromFile.Kubernetes);
+        Assert.Null(fromFile.ConfigDirectory);
+        Assert.Equal($"kubeconfig {kubeconfig}", fromFile.SourceDescription);
+        Assert.Equal(new BgpLb.Kubernetes.KubernetesConnection(null, true), SpeakerOptions.Parse(["--node", "n", "--in-cluster"], Env()).Kubernetes);
+        Assert.Null(SpeakerOptions.Parse(["--node", "n", "--config", _dir], Env()).Kubernetes);
+        var missing = Assert.Throws<CommandLineException>(() => SpeakerOptions.Parse(["--node", "n", "--kubeconfig", Path.Combine(_dir, "missing")], Env()));
+        Assert.Contains("--kubeconfig: file", missing.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Controller_url_selects_controller_allocations_and_its_absence_in_process_allocation()
     {
         Assert.Null(SpeakerOptions.Parse(["--node", "n", "--config", _dir], Env()).Controller);

@@ -14,24 +14,14 @@ public sealed class ControllerAllocations(AllocationWatcher watcher, Uri control
     : BackgroundService, IAllocationSource
 {
     private volatile IReadOnlyDictionary<string, ImmutableArray<IPAddress>>? _addresses;
-    private volatile TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private long _version;
+    private readonly ChangeSignal _changes = new();
 
-    public long Version => Interlocked.Read(ref _version);
+    public long Version => _changes.Version;
 
     /// <summary>The controller's allocations whatever the local configuration says; null before its first snapshot.</summary>
     public IReadOnlyDictionary<string, ImmutableArray<IPAddress>>? AddressesFor(BgpLbConfig config) => _addresses;
 
-    public async Task WaitForChangeAsync(long version, CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            var changed = _changed;
-            if (Version > version)
-                return;
-            await changed.Task.WaitAsync(cancellationToken);
-        }
-    }
+    public Task WaitForChangeAsync(long version, CancellationToken cancellationToken) => _changes.WaitForChangeAsync(version, cancellationToken);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -44,11 +34,7 @@ public sealed class ControllerAllocations(AllocationWatcher watcher, Uri control
             else
                 AllocationLog.Snapshot(logger, controller, addresses.Count, snapshot.Revision);
             _addresses = addresses;
-            // Version before the swap: a waiter that sees the new completion source also sees the new version.
-            Interlocked.Increment(ref _version);
-            var changed = _changed;
-            _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            changed.TrySetResult();
+            _changes.Signal();
         }
     }
 }

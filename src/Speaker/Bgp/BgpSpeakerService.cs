@@ -10,7 +10,8 @@ namespace BgpLb.Speaker.Bgp;
 /// the <see cref="PeerManager"/>, which converges sessions and routes to it (level-based; only differences reach the wire).
 /// </summary>
 public sealed class BgpSpeakerService(
-    SpeakerOptions options, ConfigBroadcast configs, IAllocationSource allocations, PeerManager peers, SpeakerMetrics metrics, Readiness readiness, ILogger<BgpSpeakerService> logger)
+    SpeakerOptions options, ConfigBroadcast configs, IAllocationSource allocations, PeerManager peers, SpeakerMetrics metrics, Readiness readiness, ILogger<BgpSpeakerService> logger,
+    IEnumerable<IBgpPlanObserver> observers)
     : BackgroundService
 {
     private const int MaxDecisionLinesAtInformation = 100;
@@ -31,6 +32,8 @@ public sealed class BgpSpeakerService(
             LogChanges(plan);
             peers.Apply(plan.Peers);
             metrics.ConfigurationApplied(plan, update.HasErrors);
+            foreach (var observer in observers)
+                observer.PlanApplied(update, plan);
             readiness.MarkReady();
             _previous = plan;
         }

@@ -14,31 +14,18 @@ public sealed class AllocatedConfigTests
     private sealed class ManualAllocations : IAllocationSource
     {
         private volatile IReadOnlyDictionary<string, ImmutableArray<IPAddress>>? _addresses;
-        private volatile TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private long _version;
+        private readonly ChangeSignal _changes = new();
 
-        public long Version => Interlocked.Read(ref _version);
+        public long Version => _changes.Version;
 
         public IReadOnlyDictionary<string, ImmutableArray<IPAddress>>? AddressesFor(BgpLbConfig config) => _addresses;
 
-        public async Task WaitForChangeAsync(long version, CancellationToken cancellationToken)
-        {
-            while (true)
-            {
-                var changed = _changed;
-                if (Version > version)
-                    return;
-                await changed.Task.WaitAsync(cancellationToken);
-            }
-        }
+        public Task WaitForChangeAsync(long version, CancellationToken cancellationToken) => _changes.WaitForChangeAsync(version, cancellationToken);
 
         public void Publish(string service, string address)
         {
             _addresses = new Dictionary<string, ImmutableArray<IPAddress>> { [service] = [IPAddress.Parse(address)] };
-            Interlocked.Increment(ref _version);
-            var changed = _changed;
-            _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            changed.TrySetResult();
+            _changes.Signal();
         }
     }
 

@@ -12,7 +12,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace BgpLb.Kubernetes.Tests;
+namespace BgpLb.Kubernetes.Testing;
 
 /// <summary>
 /// An in-process kube-apiserver (Kestrel on 127.0.0.1:0) speaking enough of the REST protocol for KubernetesClient:
@@ -88,6 +88,16 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
     }
 
     public IKubernetes CreateClient() => new k8s.Kubernetes(new KubernetesClientConfiguration { Host = Uri.ToString() });
+
+    /// <summary>Writes a kubeconfig file pointing at this server (token auth, plain HTTP), for executables run with --kubeconfig.</summary>
+    public void WriteKubeconfig(string path) => File.WriteAllText(path, $$$"""
+        apiVersion: v1
+        kind: Config
+        clusters: [{name: fake, cluster: {server: "{{{Uri}}}"}}]
+        users: [{name: me, user: {token: abc}}]
+        contexts: [{name: fake, context: {cluster: fake, user: me}}]
+        current-context: fake
+        """);
 
     /// <summary>Number of requests seen, by "METHOD resource" (e.g. "LIST services", "WATCH bgppeers", "PUT services/status").</summary>
     public int Requests(string what) => _requests.GetValueOrDefault(what);

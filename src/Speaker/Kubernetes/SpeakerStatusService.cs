@@ -1,0 +1,128 @@
+using System.Net.Http;
+using System.Threading.Channels;
+using BgpLb.Allocation;
+using BgpLb.Config;
+using BgpLb.Kubernetes;
+using BgpLb.Speaker.Bgp;
+using k8s.Autorest;
+using k8s.Models;
+
+namespace BgpLb.Speaker.Kubernetes;
+
+/// <summary>
+/// Makes the cluster show what this speaker does, off the reconcile loop: the ConfigurationState <c>speaker-NODE</c>
+/// after every configuration update, one ServiceBGPStatus per announced Service listing its BGPPeers, and MetalLB's
+/// <c>nodeAssigned</c> event when a Service starts being announced from this node. Only the latest plan counts; a
+/// failed write is retried after <see cref="RetryDelay"/>.
+/// </summary>
+public sealed class SpeakerStatusService(
+    SpeakerOptions options, ConfigurationStateWriter configurationState, BgpStatusWriter bgpStatus, EventRecorder events, TimeProvider time,
+    ILogger<SpeakerStatusService> logger)
+    : BackgroundService, IBgpPlanObserver
+{
+    public static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(5);
+
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private volatile Tuple<ConfigUpdate, BgpPlan>? _latest;
+    private (ConfigurationResult, string)? _shownState;
+    private string? _shownStatuses;
+    private HashSet<string> _announced = new(StringComparer.Ordinal);
+
+    public void PlanApplied(ConfigUpdate update, BgpPlan plan)
+    {
+        _latest = Tuple.Create(update, plan);
+        _wake.Writer.TryWrite(true);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var retry = false;
+        while (true)
+        {
+            using (var delay = retry ? new CancellationTokenSource(RetryDelay, time) : new CancellationTokenSource())
+            using (var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, delay.Token))
+            {
+                try
+                {
+                    await _wake.Reader.ReadAsync(wait.Token);
+                }
+                catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+                {
+                    // retry delay elapsed
+                }
+            }
+            if (_latest is { } latest)
+                retry = !await ShowAsync(latest.Item1, latest.Item2, stoppingToken);
+        }
+    }
+
+    private async Task<bool> ShowAsync(ConfigUpdate update, BgpPlan plan, CancellationToken cancellationToken)
+    {
+        var complete = await TryAsync("the ConfigurationState", async () =>
+        {
+            var state = ConfigurationSummary.Of(update);
+            if (_shownState != state)
+            {
+                await configurationState.WriteAsync(state.Result, state.ErrorSummary, cancellationToken);
+                _shownState = state;
+            }
+        });
+
+        var announced = plan.Addresses.Where(d => d.Announced)
+            .GroupBy(d => d.Service, StringComparer.Ordinal)
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => (Service: g.Key, Peers: g.SelectMany(d => d.Peers).Distinct().Order(StringComparer.Ordinal).ToList()))
+            .ToList();
+        var statuses = string.Join('\n', announced.Select(a => $"{a.Service}={string.Join(',', a.Peers)}"));
+        complete &= await TryAsync("the ServiceBGPStatus objects", async () =>
+        {
+            if (_shownStatuses != statuses)
+            {
+                await bgpStatus.ConvergeAsync([.. announced.Select(a => new ServiceBgpStatusEntry(Namespace(a.Service), Name(a.Service), a.Peers))],
+                    cancellationToken);
+                _shownStatuses = statuses;
+            }
+        });
+
+        var now = announced.Select(a => a.Service).ToHashSet(StringComparer.Ordinal);
+        foreach (var service in update.Config.Services)
+        {
+            var key = ServiceRequests.KeyOf(service);
+            if (now.Contains(key) && !_announced.Contains(key))
+            {
+                await events.RecordAsync(Reference(service), EventRecorder.Normal, EventReasons.NodeAssigned,
+                    $"announcing from node \"{options.NodeName}\" with protocol \"bgp\"", cancellationToken);
+            }
+        }
+        _announced = now;
+        return complete;
+    }
+
+    private async Task<bool> TryAsync(string what, Func<Task> write)
+    {
+        try
+        {
+            await write();
+            return true;
+        }
+        catch (Exception e) when (e is HttpOperationException or HttpRequestException)
+        {
+            SpeakerKubeLog.WriteFailed(logger, what, RetryDelay, e.Message);
+            return false;
+        }
+    }
+
+    private static string Namespace(string service) => service[..service.IndexOf('/', StringComparison.Ordinal)];
+
+    private static string Name(string service) => service[(service.IndexOf('/', StringComparison.Ordinal) + 1)..];
+
+    private static V1ObjectReference Reference(V1Service service) => new()
+    {
+        ApiVersion = "v1",
+        Kind = "Service",
+        NamespaceProperty = ServiceRequests.NamespaceOf(service),
+        Name = service.Metadata.Name,
+        Uid = service.Metadata.Uid,
+        ResourceVersion = service.Metadata.ResourceVersion,
+    };
+}
