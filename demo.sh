@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# The lab demo: a BIRD router and two nodes running bgplb-speaker in network namespaces (examples/bgp), the router's
-# table with each Service address and its ECMP next hops; everything is removed on exit. Run as root. Pass --keep to
-# leave the lab up until Ctrl+C.
+# The lab demos, run as root; everything is removed on exit (also on failure or Ctrl+C).
+#   ./demo.sh [--keep]  BGP: a BIRD router and two nodes running bgplb-speaker in network namespaces (examples/bgp), the
+#                       router's table with each Service address and its ECMP next hops. --keep: stay up until Ctrl+C.
+#   ./demo.sh l2        L2: three bgplb-speaker nodes and a client on one bridge (examples/l2); the client's arping
+#                       answer, SIGKILL to the owner, the client's neighbour entry moving to the new owner, failover time.
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh
 for project in src/Speaker integration/BgpLb.Lab; do
   dotnet build -c Release -v q --nologo "$project" | grep -E "error|rror\(s\)" || true
 done
-exec dotnet integration/BgpLb.Lab/bin/Release/net10.0/bgplb-lab.dll demo "$@"
+lab=integration/BgpLb.Lab/bin/Release/net10.0/bgplb-lab.dll
+if [[ "${1:-}" == l2 ]]; then
+  shift
+  exec dotnet "$lab" demo-l2 "$@"
+fi
+exec dotnet "$lab" demo "$@"

@@ -73,7 +73,7 @@ public sealed class ControllerLabTests(ITestOutputHelper output)
             routes => HasBothNextHops(routes, "203.0.113.10/32") && HasBothNextHops(routes, "203.0.113.11/32") && routes.All(r => r.Destination != "203.0.113.12/32"));
         foreach (var speaker in speakers)
         {
-            Assert.Contains("keeping the last known allocations", ReadLog(speaker), StringComparison.Ordinal);
+            Assert.Contains("keeping the last known allocations", speaker.ReadLog(), StringComparison.Ordinal);
         }
 
         // Restart: the state file keeps every address; web-c gets the next one; nothing is withdrawn meanwhile.
@@ -189,12 +189,5 @@ public sealed class ControllerLabTests(ITestOutputHelper output)
         using var document = System.Text.Json.JsonDocument.Parse(File.ReadAllText(stateFile));
         return document.RootElement.GetProperty("allocations").EnumerateObject()
             .ToDictionary(p => p.Name, p => string.Join(",", p.Value.GetProperty("addresses").EnumerateArray().Select(a => a.GetString())));
-    }
-
-    private static string ReadLog(SpeakerProcess speaker)
-    {
-        using var stream = new FileStream(speaker.Process.StandardErrorPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd() + File.ReadAllText(speaker.Process.StandardOutputPath);
     }
 }

@@ -78,7 +78,7 @@ public sealed class SpeakerChangeTests(ITestOutputHelper output)
         Rewrite(lab, node, "peers.yaml", PeerDocuments(lab, node, SpeakerAs, holdTime: "1s"));
         var error = await Wait.ForAsync(
             "the speaker to log the invalid holdTime", ChangeTimeout,
-            () => Task.FromResult(ReadLog(speaker).Split('\n').FirstOrDefault(l => l.Contains("holdTime", StringComparison.Ordinal))),
+            () => Task.FromResult(speaker.ReadLog().Split('\n').FirstOrDefault(l => l.Contains("holdTime", StringComparison.Ordinal))),
             line => line is not null);
         lab.Log($"speaker logged: {error}");
         Assert.Contains("peers.yaml", error, StringComparison.Ordinal);

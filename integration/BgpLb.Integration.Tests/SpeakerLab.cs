@@ -104,10 +104,6 @@ internal static class SpeakerLab
     public static async Task<List<string>> PathNextHopsAsync(Router router, string prefix) =>
         [.. (await router.GetRoutesAsync()).Where(r => r.Prefix == prefix).SelectMany(r => r.NextHops).Select(a => a.ToString()).Order()];
 
-    /// <summary>The speaker's log (stdout and stderr).</summary>
-    public static string ReadLog(SpeakerProcess speaker) =>
-        File.ReadAllText(speaker.Process.StandardOutputPath) + File.ReadAllText(speaker.Process.StandardErrorPath);
-
     /// <summary>Resident set size of a process in KiB (/proc/PID/status VmRSS).</summary>
     public static long ResidentKiB(int pid) =>
         long.Parse(

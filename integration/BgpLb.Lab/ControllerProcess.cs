@@ -81,15 +81,7 @@ public sealed class ControllerProcess
         Process.WaitUntilReadyAsync("/readyz", timeout, async () => (await GetAsync("/readyz")).Succeeded);
 
     /// <summary>The controller's log: everything it wrote to stdout and stderr so far.</summary>
-    public string ReadLog() =>
-        ReadShared(Process.StandardOutputPath) + ReadShared(Process.StandardErrorPath);
-
-    private static string ReadShared(string path)
-    {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
-    }
+    public string ReadLog() => Process.ReadOutput();
 
     /// <summary>SIGKILL: no graceful stop, the state file is whatever was last saved.</summary>
     public async Task KillAsync()

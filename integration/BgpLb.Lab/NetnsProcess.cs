@@ -109,11 +109,17 @@ public sealed class NetnsProcess : IDisposable
             return await ready();
         });
 
-    private static string LastLines(string path)
+    /// <summary>Standard output then standard error as written so far (also after Dispose: the files stay).</summary>
+    public string ReadOutput() => ReadShared(StandardOutputPath) + ReadShared(StandardErrorPath);
+
+    private static string LastLines(string path) =>
+        string.Join(" | ", ReadShared(path).Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(3));
+
+    private static string ReadShared(string path)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
         using var reader = new StreamReader(stream);
-        return string.Join(" | ", reader.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(3));
+        return reader.ReadToEnd();
     }
 
     /// <summary>The target of /proc/PID/exe, or null when the process is gone.</summary>

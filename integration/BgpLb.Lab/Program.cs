@@ -1,19 +1,31 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using BgpLb.Netlab;
 
-// bgplb-lab: the lab demo of README (./demo.sh). One BIRD router, two speaker nodes running bgplb-speaker on
-// examples/bgp, the router's table with an ECMP route per Service; everything is torn down on exit.
-if (args is not ["demo", ..])
+// bgplb-lab: the lab demos of README. "demo" (./demo.sh): one BIRD router, two speaker nodes running bgplb-speaker on
+// examples/bgp, the router's table with an ECMP route per Service. "demo-l2" (./demo.sh l2): three speaker nodes and
+// a client on one bridge with examples/l2, the owner of the address is killed and the client follows the new one.
+// "bench-l2-failover N" (bench/l2-failover.sh): that failover N times and the median. Everything is torn down on exit.
+using var stop = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+switch (args)
 {
-    await Console.Error.WriteLineAsync("usage: bgplb-lab demo [--examples DIR] [--log-level LEVEL] [--keep]");
-    return 2;
+    case ["demo", ..]:
+        break;
+    case ["demo-l2", ..]:
+        return await L2Demo.DemoAsync(L2Examples(), stop.Token);
+    case ["bench-l2-failover"]:
+        return await L2Demo.BenchAsync(L2Examples(), 5, stop.Token);
+    case ["bench-l2-failover", var count, ..] when int.TryParse(count, CultureInfo.InvariantCulture, out var runs) && runs > 0:
+        return await L2Demo.BenchAsync(L2Examples(), runs, stop.Token);
+    default:
+        await Console.Error.WriteLineAsync("usage: bgplb-lab demo [--examples DIR] [--log-level LEVEL] [--keep]\n       bgplb-lab demo-l2 [--examples DIR]\n       bgplb-lab bench-l2-failover [RUNS=5] [--examples DIR]");
+        return 2;
 }
 
 var examples = ArgValue("--examples") ?? Path.Combine(RepositoryRoot(), "examples", "bgp");
 var keep = args.Contains("--keep");
-using var stop = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
 
 Console.WriteLine($"== lab: router namespace + 2 node namespaces, BIRD {RouterAs} <-> bgplb-speaker {SpeakerAs}, config {examples}");
 await using var lab = await Lab.CreateAsync("demo", 2, Console.WriteLine);
@@ -67,6 +79,8 @@ string? ArgValue(string name)
     var index = Array.IndexOf(args, name);
     return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
 }
+
+string L2Examples() => ArgValue("--examples") ?? Path.Combine(RepositoryRoot(), "examples", "l2");
 
 static string RepositoryRoot()
 {

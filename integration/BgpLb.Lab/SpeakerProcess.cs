@@ -4,24 +4,25 @@ using System.Reflection;
 namespace BgpLb.Netlab;
 
 /// <summary>
-/// bgplb-speaker running in a node namespace: <c>bgplb-speaker --node NAME --config DIR --bgp-listen ADDR
-/// --metrics-listen 127.0.0.1:PORT</c>. The metrics endpoint is on the namespace's loopback, so it is fetched from inside
-/// the namespace.
+/// bgplb-speaker running in a node namespace of a <see cref="Lab"/> or an <see cref="L2Lab"/>: <c>bgplb-speaker --node NAME
+/// --config DIR --bgp-listen ADDR --metrics-listen 127.0.0.1:PORT</c>. The metrics endpoint is on the namespace's
+/// loopback, so it is fetched from inside the namespace.
 /// </summary>
 public sealed class SpeakerProcess
 {
     public const string PathVariable = "BGPLB_SPEAKER_PATH";
 
-    private SpeakerProcess(NetnsProcess process, LabNode node, int metricsPort)
+    private SpeakerProcess(NetnsProcess process, string nodeName, int metricsPort)
     {
         Process = process;
-        Node = node;
+        NodeName = nodeName;
         MetricsPort = metricsPort;
     }
 
     public NetnsProcess Process { get; }
 
-    public LabNode Node { get; }
+    /// <summary>The Kubernetes node name it runs as (--node).</summary>
+    public string NodeName { get; }
 
     public int MetricsPort { get; }
 
@@ -58,13 +59,19 @@ public sealed class SpeakerProcess
     /// Starts the speaker for <paramref name="node"/> with the config directory the test wrote; with
     /// <paramref name="controller"/> it announces that controller's allocations (--controller).
     /// </summary>
-    public static async Task<SpeakerProcess> StartAsync(
+    public static Task<SpeakerProcess> StartAsync(
         Lab lab, LabNode node, string nodeName, string configDirectory, int metricsPort = 7474, string bgpListen = "0.0.0.0:179", string logLevel = "debug",
-        Uri? controller = null)
+        Uri? controller = null) =>
+        StartAsync(lab, node.Namespace, "speaker-" + node.Role, nodeName, configDirectory, metricsPort, bgpListen, logLevel, controller);
+
+    /// <summary>Starts the speaker in <paramref name="netns"/>; its logs are <paramref name="name"/>.stdout/.stderr in the lab directory.</summary>
+    public static async Task<SpeakerProcess> StartAsync(
+        NetnsLab lab, string netns, string name, string nodeName, string configDirectory, int metricsPort = 7474, string bgpListen = "0.0.0.0:179",
+        string logLevel = "debug", Uri? controller = null)
     {
         var process = await lab.StartProcessAsync(
-            node.Namespace,
-            "speaker-" + node.Role,
+            netns,
+            name,
             ResolveExecutable(),
             [
                 "--node", nodeName,
@@ -74,17 +81,20 @@ public sealed class SpeakerProcess
                 "--log-level", logLevel,
                 .. controller is null ? (string[])[] : ["--controller", controller.ToString()],
             ]);
-        return new SpeakerProcess(process, node, metricsPort);
+        return new SpeakerProcess(process, nodeName, metricsPort);
     }
 
     /// <summary>GETs a path of the metrics listener (/metrics, /healthz, /readyz) from inside the node's namespace.</summary>
     public async Task<CommandResult> GetAsync(string path) =>
         await Command.InNamespaceAsync(
-            Node.Namespace,
+            Process.Namespace,
             "python3",
             "-c",
             "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=2).read().decode())",
             new Uri(MetricsUrl, path).ToString());
+
+    /// <summary>Everything the speaker has logged so far (standard output, then standard error).</summary>
+    public string ReadLog() => Process.ReadOutput();
 
     public Task WaitUntilReadyAsync(TimeSpan timeout) =>
         Process.WaitUntilReadyAsync("/readyz", timeout, async () => (await GetAsync("/readyz")).Succeeded);
@@ -103,5 +113,5 @@ public sealed class SpeakerProcess
         await Process.WaitForExitAsync(TimeSpan.FromSeconds(5));
     }
 
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"bgplb-speaker {Node.Role} pid {Process.Pid}");
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"bgplb-speaker {NodeName} ({Process.Name}) pid {Process.Pid}");
 }

@@ -5,20 +5,20 @@ namespace BgpLb.Config.Tests;
 
 public class ExamplesTests
 {
-    private static string ExamplesDirectory()
+    private static string ExamplesDirectory(string name)
     {
         var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !Directory.Exists(Path.Combine(directory.FullName, "examples", "bgp")))
+        while (directory is not null && !Directory.Exists(Path.Combine(directory.FullName, "examples", name)))
         {
             directory = directory.Parent;
         }
         Assert.NotNull(directory);
-        return Path.Combine(directory.FullName, "examples", "bgp");
+        return Path.Combine(directory.FullName, "examples", name);
     }
 
-    private static async Task<ConfigUpdate> LoadAsync()
+    private static async Task<ConfigUpdate> LoadAsync(string name = "bgp")
     {
-        var store = new FileStore(ExamplesDirectory(), new ConfigOptions(), TimeProvider.System, NullLogger<FileStore>.Instance);
+        var store = new FileStore(ExamplesDirectory(name), new ConfigOptions(), TimeProvider.System, NullLogger<FileStore>.Instance);
         return await new ConfigFeed(store, new ConfigOptions(), NullLogger<ConfigFeed>.Instance).LoadAsync(CancellationToken.None);
     }
 
@@ -88,5 +88,38 @@ public class ExamplesTests
         Assert.True(ServiceHelpers.HasServingEndpointOnNode(web, config.EndpointSlices, "node-b"));
         Assert.True(ServiceHelpers.HasServingEndpointOnNode(api, config.EndpointSlices, "node-a"));
         Assert.False(ServiceHelpers.HasServingEndpointOnNode(api, config.EndpointSlices, "node-b"));
+    }
+
+    [Fact]
+    public async Task L2_examples_load_without_errors()
+    {
+        var update = await LoadAsync("l2");
+        Assert.Empty(update.Errors);
+    }
+
+    [Fact]
+    public async Task L2_examples_contain_a_pool_an_advertisement_three_nodes_and_a_service()
+    {
+        var config = (await LoadAsync("l2")).Config;
+
+        var pool = Assert.Single(config.Pools);
+        Assert.Equal("lab-l2", pool.Name);
+        Assert.Equal([IPNetwork.Parse("203.0.113.0/24")], pool.Cidrs.ToArray());
+        var advertisement = Assert.Single(config.L2Advertisements);
+        Assert.Equal(["lab-l2"], advertisement.Pools.ToArray());
+        Assert.Empty(advertisement.Interfaces);
+        Assert.Empty(advertisement.NodeSelectors);
+        Assert.Empty(config.Peers);
+        Assert.Empty(config.BgpAdvertisements);
+
+        // The addresses L2Lab gives node-N's eth0: 198.18.20.(10+N).
+        Assert.Equal(["node-1", "node-2", "node-3"], config.Nodes.Select(n => n.Metadata.Name));
+        Assert.Equal(["198.18.20.11", "198.18.20.12", "198.18.20.13"], config.Nodes.Select(n => ServiceHelpers.InternalAddress(n)!.ToString()));
+
+        var web = Assert.Single(config.Services);
+        Assert.Equal("web", web.Metadata.Name);
+        Assert.Equal([IPAddress.Parse("203.0.113.10")], ServiceHelpers.ExistingAddresses(web));
+        Assert.False(ServiceHelpers.IsLocalTrafficPolicy(web));
+        Assert.True(ServiceHelpers.HasServingEndpoint(web, config.EndpointSlices));
     }
 }

@@ -22,8 +22,8 @@ public sealed class LabLeakCheck : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        var leakedNamespaces = Lab.CreatedNamespaces.Where(name => File.Exists(Path.Combine("/run/netns", name))).ToList();
-        var leakedProcesses = Lab.StartedProcesses.Where(p => !p.HasExited).ToList();
+        var leakedNamespaces = NetnsLab.CreatedNamespaces.Where(name => File.Exists(Path.Combine("/run/netns", name))).ToList();
+        var leakedProcesses = NetnsLab.StartedProcesses.Where(p => !p.HasExited).ToList();
         foreach (var process in leakedProcesses)
         {
             process.Dispose();
@@ -31,7 +31,7 @@ public sealed class LabLeakCheck : IAsyncLifetime
 
         foreach (var name in leakedNamespaces)
         {
-            await Lab.DeleteNamespaceAsync(name);
+            await NetnsLab.DeleteNamespaceAsync(name);
         }
 
         if (leakedNamespaces.Count > 0 || leakedProcesses.Count > 0)

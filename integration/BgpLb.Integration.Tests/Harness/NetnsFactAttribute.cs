@@ -9,6 +9,17 @@ namespace BgpLb.Integration.Tests.Harness;
 public sealed class NetnsFactAttribute : FactAttribute
 {
     public NetnsFactAttribute() => Skip = LabPrerequisites.MissingReason;
+
+    /// <summary>Also skip when bgplb-speaker is not built (tests that start speakers, e.g. the L2 lab's).</summary>
+    public bool NeedsSpeaker
+    {
+        get => field;
+        set
+        {
+            field = value;
+            Skip = LabPrerequisites.MissingReason ?? (value ? LabPrerequisites.SpeakerMissingReason() : null);
+        }
+    }
 }
 
 /// <summary>The theory form of <see cref="NetnsFactAttribute"/>.</summary>

@@ -2,15 +2,16 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using BgpLb.Integration.Tests.Harness;
+using BgpLb.Netlab;
 using Xunit.Abstractions;
 
 namespace BgpLb.Integration.Tests.L2;
 
 /// <summary>
 /// L2 mode end to end: real bgplb-speaker processes answering real arping/ndisc6 clients across a Linux bridge.
-/// Same non-parallel collection as the other netns labs (the name is the lab collection's).
 /// </summary>
-[Collection("netns lab")]
+[Collection(LabTestGroup.Name)]
 public sealed class L2Tests(ITestOutputHelper output)
 {
     private const string Vip = "203.0.113.10";
@@ -46,135 +47,151 @@ public sealed class L2Tests(ITestOutputHelper output)
         """;
 
     /// <summary>MetalLB's order for equal scores, computed independently: sha256(node#ip) ascending.</summary>
-    private static List<SpeakerNode> ElectionOrder(IEnumerable<SpeakerNode> speakers) =>
-        [.. speakers.OrderBy(s => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"{s.NodeName}#{Vip}"))), StringComparer.Ordinal)];
+    private static List<L2Node> ElectionOrder(IEnumerable<L2Node> nodes) =>
+        [.. nodes.OrderBy(s => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"{s.NodeName}#{Vip}"))), StringComparer.Ordinal)];
 
-    [L2NetnsFact]
+    private static readonly TimeSpan FailoverPoll = TimeSpan.FromMilliseconds(20);
+
+    private static string Show(IReadOnlyList<string> macs) => "[" + string.Join(", ", macs) + "]";
+
+    private void WriteLogs(L2Lab lab)
+    {
+        foreach (var speaker in lab.Speakers)
+            output.WriteLine($"--- {speaker.NodeName} ({lab.Nodes.Single(n => n.NodeName == speaker.NodeName).Mac})\n{speaker.ReadLog()}");
+    }
+
+    [NetnsFact(NeedsSpeaker = true)]
     public async Task Elected_owner_answers_arp_and_ndp_and_a_killed_owner_is_replaced_within_two_seconds()
     {
-        await using var lab = await L2Lab.CreateAsync(speakers: 3);
+        await using var lab = await L2Lab.CreateAsync(speakers: 3, output: output.WriteLine);
         try
         {
             await lab.WriteConfigAsync(Resources());
-            lab.StartSpeakers();
-            var order = ElectionOrder(lab.Speakers);
+            await lab.StartSpeakersAsync();
+            var order = ElectionOrder(lab.Nodes);
             var (owner, next) = (order[0], order[1]);
 
-            var macs = await L2Wait.UntilAsync(() => L2Lab.ArpingAsync(L2Lab.ClientNamespace, "eth0", Vip), m => m.Count > 0,
-                TimeSpan.FromSeconds(15), "an ARP answer for " + Vip);
+            var macs = await Wait.ForAsync("an ARP answer for " + Vip, TimeSpan.FromSeconds(15),
+                () => lab.ArpingAsync(L2Lab.ClientRole, "eth0", Vip), m => m.Count > 0, Show);
             Assert.Equal([owner.Mac], macs.Distinct());
-            Assert.Equal(owner.Mac, await L2Lab.NdiscAsync(L2Lab.ClientNamespace, "eth0", Vip6));
-            Assert.All(lab.Speakers, s => Assert.Equal(s == owner, s.Log.Contains($"this node owns {Vip}", StringComparison.Ordinal)));
+            Assert.Equal(owner.Mac, await lab.NdiscAsync(L2Lab.ClientRole, "eth0", Vip6));
+            Assert.All(lab.Nodes, n => Assert.Equal(n == owner, lab.SpeakerOf(n).ReadLog().Contains($"this node owns {Vip}", StringComparison.Ordinal)));
 
             // The client's kernel learns the owner, then the owner dies; the next node's gratuitous ARP must move the entry.
-            await L2Lab.ResolveFromClientAsync(Vip);
-            Assert.Equal(owner.Mac, await L2Wait.UntilAsync(() => L2Lab.ClientNeighbourAsync(Vip), m => m is not null, TimeSpan.FromSeconds(3), "neighbour entry"));
+            await lab.ResolveFromClientAsync(Vip);
+            Assert.Equal(owner.Mac, await Wait.ForAsync("neighbour entry", TimeSpan.FromSeconds(3), () => lab.ClientNeighbourAsync(Vip), m => m is not null));
             await Task.Delay(TimeSpan.FromSeconds(1.2)); // past the kernel's neighbour lock time (1 s), as in a steady state
             var clock = Stopwatch.StartNew();
-            await owner.KillAsync();
-            await L2Wait.UntilAsync(() => L2Lab.ClientNeighbourAsync(Vip), m => m == next.Mac, TimeSpan.FromSeconds(5), "neighbour entry moved to " + next.NodeName);
+            await lab.SpeakerOf(owner).KillAsync();
+            await Wait.ForAsync("neighbour entry moved to " + next.NodeName, TimeSpan.FromSeconds(5),
+                () => lab.ClientNeighbourAsync(Vip), m => m == next.Mac, pollInterval: FailoverPoll);
             var failover = clock.Elapsed;
             output.WriteLine($"failover {owner.NodeName} -> {next.NodeName}: client neighbour entry moved after {failover.TotalSeconds.ToString("F3", CultureInfo.InvariantCulture)} s");
             Assert.True(failover < TimeSpan.FromSeconds(2), $"failover took {failover}");
 
-            Assert.Equal([next.Mac], (await L2Lab.ArpingAsync(L2Lab.ClientNamespace, "eth0", Vip)).Distinct());
-            Assert.Equal(next.Mac, await L2Wait.UntilAsync(() => L2Lab.NdiscAsync(L2Lab.ClientNamespace, "eth0", Vip6), m => m == next.Mac,
-                TimeSpan.FromSeconds(2), "NDP answer from " + next.NodeName));
-            var metrics = await next.MetricsAsync();
+            Assert.Equal([next.Mac], (await lab.ArpingAsync(L2Lab.ClientRole, "eth0", Vip)).Distinct());
+            Assert.Equal(next.Mac, await Wait.ForAsync("NDP answer from " + next.NodeName, TimeSpan.FromSeconds(2),
+                () => lab.NdiscAsync(L2Lab.ClientRole, "eth0", Vip6), m => m == next.Mac));
+            var metrics = (await lab.SpeakerOf(next).GetAsync("/metrics")).EnsureSuccess().StandardOutput;
             Assert.Contains("metallb_layer2_gratuitous_sent{ip=\"203.0.113.10\"}", metrics, StringComparison.Ordinal);
             Assert.Contains("metallb_layer2_responses_sent{ip=\"203.0.113.10\"}", metrics, StringComparison.Ordinal);
             Assert.Contains("metallb_speaker_announced{ip=\"203.0.113.10\",node=\"" + next.NodeName + "\",protocol=\"layer2\",service=\"default/web\"} 1", metrics, StringComparison.Ordinal);
+            lab.Passed();
         }
         catch
         {
-            foreach (var speaker in lab.Speakers)
-                output.WriteLine($"--- {speaker.NodeName} ({speaker.Mac})\n{speaker.Log}");
+            WriteLogs(lab);
             throw;
         }
     }
 
-    [L2NetnsFact]
+    [NetnsFact(NeedsSpeaker = true)]
     public async Task A_gracefully_stopped_owner_releases_and_the_next_node_takes_over_at_once()
     {
-        await using var lab = await L2Lab.CreateAsync(speakers: 2);
+        await using var lab = await L2Lab.CreateAsync(speakers: 2, output: output.WriteLine);
         try
         {
             await lab.WriteConfigAsync(Resources());
-            lab.StartSpeakers();
-            var order = ElectionOrder(lab.Speakers);
+            await lab.StartSpeakersAsync();
+            var order = ElectionOrder(lab.Nodes);
             var (owner, next) = (order[0], order[1]);
-            await L2Wait.UntilAsync(() => L2Lab.ArpingAsync(L2Lab.ClientNamespace, "eth0", Vip), m => m.Contains(owner.Mac),
-                TimeSpan.FromSeconds(15), "an ARP answer from " + owner.NodeName);
-            await L2Lab.ResolveFromClientAsync(Vip);
-            await L2Wait.UntilAsync(() => L2Lab.ClientNeighbourAsync(Vip), m => m == owner.Mac, TimeSpan.FromSeconds(3), "neighbour entry");
+            await Wait.ForAsync("an ARP answer from " + owner.NodeName, TimeSpan.FromSeconds(15),
+                () => lab.ArpingAsync(L2Lab.ClientRole, "eth0", Vip), m => m.Contains(owner.Mac), Show);
+            await lab.ResolveFromClientAsync(Vip);
+            await Wait.ForAsync("neighbour entry", TimeSpan.FromSeconds(3), () => lab.ClientNeighbourAsync(Vip), m => m == owner.Mac);
             await Task.Delay(TimeSpan.FromSeconds(1.2));
 
             var clock = Stopwatch.StartNew();
-            Assert.Equal(0, await owner.TerminateAsync());
-            await L2Wait.UntilAsync(() => L2Lab.ClientNeighbourAsync(Vip), m => m == next.Mac, TimeSpan.FromSeconds(3), "neighbour entry moved to " + next.NodeName);
+            Assert.Equal(0, await lab.SpeakerOf(owner).TerminateAsync(TimeSpan.FromSeconds(10)));
+            await Wait.ForAsync("neighbour entry moved to " + next.NodeName, TimeSpan.FromSeconds(3),
+                () => lab.ClientNeighbourAsync(Vip), m => m == next.Mac, pollInterval: FailoverPoll);
             output.WriteLine($"graceful handover: {clock.Elapsed.TotalSeconds.ToString("F3", CultureInfo.InvariantCulture)} s");
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"handover after a leave took {clock.Elapsed}");
-            Assert.Contains($"Released {Vip}", owner.Log, StringComparison.Ordinal);
-            Assert.Contains("Speaker node-", next.Log, StringComparison.Ordinal);
-            Assert.Contains(" left", next.Log, StringComparison.Ordinal);
+            Assert.Contains($"Released {Vip}", lab.SpeakerOf(owner).ReadLog(), StringComparison.Ordinal);
+            var nextLog = lab.SpeakerOf(next).ReadLog();
+            Assert.Contains("Speaker node-", nextLog, StringComparison.Ordinal);
+            Assert.Contains(" left", nextLog, StringComparison.Ordinal);
+            lab.Passed();
         }
         catch
         {
-            foreach (var speaker in lab.Speakers)
-                output.WriteLine($"--- {speaker.NodeName} ({speaker.Mac})\n{speaker.Log}");
+            WriteLogs(lab);
             throw;
         }
     }
 
-    [L2NetnsFact]
+    [NetnsFact(NeedsSpeaker = true)]
     public async Task An_interface_restriction_answers_on_that_interface_only()
     {
-        await using var lab = await L2Lab.CreateAsync(speakers: 1, secondSegment: true);
-        var speaker = lab.Speakers[0];
+        await using var lab = await L2Lab.CreateAsync(speakers: 1, secondSegment: true, output: output.WriteLine);
+        var node = lab.Nodes[0];
         try
         {
             await lab.WriteConfigAsync(Resources("{ interfaces: [eth1] }"));
-            lab.StartSpeakers();
-            var macs = await L2Wait.UntilAsync(() => L2Lab.ArpingAsync(L2Lab.ClientNamespace, "eth1", Vip), m => m.Count > 0,
-                TimeSpan.FromSeconds(15), "an ARP answer on eth1");
-            Assert.Equal([speaker.Mac1!], macs.Distinct());
-            Assert.Empty(await L2Lab.ArpingAsync(L2Lab.ClientNamespace, "eth0", Vip, count: 3));
-            Assert.Null(await L2Lab.NdiscAsync(L2Lab.ClientNamespace, "eth0", Vip6));
-            Assert.Equal(speaker.Mac1, await L2Lab.NdiscAsync(L2Lab.ClientNamespace, "eth1", Vip6));
+            await lab.StartSpeakersAsync();
+            var macs = await Wait.ForAsync("an ARP answer on eth1", TimeSpan.FromSeconds(15),
+                () => lab.ArpingAsync(L2Lab.ClientRole, "eth1", Vip), m => m.Count > 0, Show);
+            Assert.Equal([node.Mac1!], macs.Distinct());
+            Assert.Empty(await lab.ArpingAsync(L2Lab.ClientRole, "eth0", Vip, count: 3));
+            Assert.Null(await lab.NdiscAsync(L2Lab.ClientRole, "eth0", Vip6));
+            Assert.Equal(node.Mac1, await lab.NdiscAsync(L2Lab.ClientRole, "eth1", Vip6));
+            lab.Passed();
         }
         catch
         {
-            output.WriteLine(speaker.Log);
+            WriteLogs(lab);
             throw;
         }
     }
 
-    [L2NetnsFact]
+    [NetnsFact(NeedsSpeaker = true)]
     public async Task An_address_already_held_by_another_host_is_reported_as_a_conflict_and_not_answered()
     {
-        await using var lab = await L2Lab.CreateAsync(speakers: 1);
-        var speaker = lab.Speakers[0];
+        await using var lab = await L2Lab.CreateAsync(speakers: 1, output: output.WriteLine);
+        var node = lab.Nodes[0];
         try
         {
-            await lab.AddObserverAsync("observer", 2);
-            await L2Lab.Ip($"-n {L2Lab.ClientNamespace} addr add {Vip}/32 dev eth0");
-            var clientMac = (await L2Lab.Run("ip", $"netns exec {L2Lab.ClientNamespace} cat /sys/class/net/eth0/address")).Output.Trim();
+            await lab.AddHostAsync("observer", 2);
+            (await Command.RunAsync("ip", "-n", lab.ClientNamespace, "addr", "add", $"{Vip}/32", "dev", "eth0")).EnsureSuccess();
+            var clientMac = await L2Lab.MacOfAsync(lab.ClientNamespace, "eth0");
             await lab.WriteConfigAsync(Resources());
-            lab.StartSpeakers();
+            await lab.StartSpeakersAsync();
+            var speaker = lab.SpeakerOf(node);
 
-            await L2Wait.UntilAsync(() => Task.FromResult(speaker.Log), log => log.Contains($"Address conflict: {Vip} is already used by {clientMac}", StringComparison.Ordinal),
-                TimeSpan.FromSeconds(15), "the conflict in the speaker log");
-            var answers = await L2Lab.ArpingAsync($"{L2Lab.Prefix}-observer", "eth0", Vip, count: 3);
+            await Wait.ForAsync("the conflict in the speaker log", TimeSpan.FromSeconds(15), () => Task.FromResult(speaker.ReadLog()),
+                log => log.Contains($"Address conflict: {Vip} is already used by {clientMac}", StringComparison.Ordinal), _ => "no conflict logged");
+            var answers = await lab.ArpingAsync("observer", "eth0", Vip, count: 3);
             Assert.NotEmpty(answers);
             Assert.All(answers, mac => Assert.Equal(clientMac, mac));
-            Assert.Contains("bgplb_layer2_address_conflict{ip=\"203.0.113.10\"} 1", await speaker.MetricsAsync(), StringComparison.Ordinal);
+            Assert.Contains("bgplb_layer2_address_conflict{ip=\"203.0.113.10\"} 1", (await speaker.GetAsync("/metrics")).EnsureSuccess().StandardOutput, StringComparison.Ordinal);
             // The IPv6 address has no other holder: it is announced normally.
-            Assert.Equal(speaker.Mac, await L2Wait.UntilAsync(() => L2Lab.NdiscAsync($"{L2Lab.Prefix}-observer", "eth0", Vip6), m => m is not null,
-                TimeSpan.FromSeconds(5), "NDP answer for " + Vip6));
+            Assert.Equal(node.Mac, await Wait.ForAsync("NDP answer for " + Vip6, TimeSpan.FromSeconds(5),
+                () => lab.NdiscAsync("observer", "eth0", Vip6), m => m is not null));
+            lab.Passed();
         }
         catch
         {
-            output.WriteLine(speaker.Log);
+            WriteLogs(lab);
             throw;
         }
     }
