@@ -28,28 +28,7 @@ public sealed class ControllerProcess
     /// $BGPLB_CONTROLLER_PATH, else src/Controller/bin/CONFIGURATION/net10.0/bgplb-controller of the repository holding
     /// this assembly, CONFIGURATION being the one it was built with.
     /// </summary>
-    public static string ResolveExecutable()
-    {
-        if (Environment.GetEnvironmentVariable(PathVariable) is { Length: > 0 } configured)
-        {
-            return File.Exists(configured) ? configured : throw new FileNotFoundException($"{PathVariable}={configured} does not exist", configured);
-        }
-
-        var configuration = typeof(ControllerProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
-        var repository = new DirectoryInfo(AppContext.BaseDirectory);
-        while (repository is not null && !File.Exists(Path.Combine(repository.FullName, "BgpLb.sln")))
-        {
-            repository = repository.Parent;
-        }
-
-        if (repository is null)
-        {
-            throw new DirectoryNotFoundException($"no BgpLb.sln above {AppContext.BaseDirectory}; set {PathVariable}");
-        }
-
-        var path = Path.Combine(repository.FullName, "src", "Controller", "bin", configuration, "net10.0", "bgplb-controller");
-        return File.Exists(path) ? path : throw new FileNotFoundException($"{path} not built (dotnet build -c {configuration}) and {PathVariable} not set", path);
-    }
+    public static string ResolveExecutable() => BuiltExecutable.Resolve("Controller", "bgplb-controller", PathVariable);
 
     /// <summary>Starts the controller in <paramref name="netns"/>; <paramref name="name"/> names its log files (NAME.stderr).</summary>
     public static async Task<ControllerProcess> StartAsync(

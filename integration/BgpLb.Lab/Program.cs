@@ -24,7 +24,7 @@ switch (args)
         return 2;
 }
 
-var examples = ArgValue("--examples") ?? Path.Combine(RepositoryRoot(), "examples", "bgp");
+var examples = ArgValue("--examples") ?? Path.Combine(BuiltExecutable.RepositoryRoot(), "examples", "bgp");
 var keep = args.Contains("--keep");
 
 Console.WriteLine($"== lab: router namespace + 2 node namespaces, BIRD {RouterAs} <-> bgplb-speaker {SpeakerAs}, config {examples}");
@@ -80,14 +80,8 @@ string? ArgValue(string name)
     return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
 }
 
-string L2Examples() => ArgValue("--examples") ?? Path.Combine(RepositoryRoot(), "examples", "l2");
+string L2Examples() => ArgValue("--examples") ?? Path.Combine(BuiltExecutable.RepositoryRoot(), "examples", "l2");
 
-static string RepositoryRoot()
-{
-    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        if (File.Exists(Path.Combine(dir.FullName, "BgpLb.sln"))) return dir.FullName;
-    throw new InvalidOperationException("run bgplb-lab from inside the BgpLb repository");
-}
 
 internal static partial class Program
 {

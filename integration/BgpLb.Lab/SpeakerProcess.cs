@@ -32,28 +32,7 @@ public sealed class SpeakerProcess
     /// $BGPLB_SPEAKER_PATH, else src/Speaker/bin/CONFIGURATION/net10.0/bgplb-speaker of the repository holding this test
     /// assembly, CONFIGURATION being the one the tests were built with.
     /// </summary>
-    public static string ResolveExecutable()
-    {
-        if (Environment.GetEnvironmentVariable(PathVariable) is { Length: > 0 } configured)
-        {
-            return File.Exists(configured) ? configured : throw new FileNotFoundException($"{PathVariable}={configured} does not exist", configured);
-        }
-
-        var configuration = typeof(SpeakerProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
-        var repository = new DirectoryInfo(AppContext.BaseDirectory);
-        while (repository is not null && !File.Exists(Path.Combine(repository.FullName, "BgpLb.sln")))
-        {
-            repository = repository.Parent;
-        }
-
-        if (repository is null)
-        {
-            throw new DirectoryNotFoundException($"no BgpLb.sln above {AppContext.BaseDirectory}; set {PathVariable}");
-        }
-
-        var path = Path.Combine(repository.FullName, "src", "Speaker", "bin", configuration, "net10.0", "bgplb-speaker");
-        return File.Exists(path) ? path : throw new FileNotFoundException($"{path} not built (dotnet build -c {configuration}) and {PathVariable} not set", path);
-    }
+    public static string ResolveExecutable() => BuiltExecutable.Resolve("Speaker", "bgplb-speaker", PathVariable);
 
     /// <summary>
     /// Starts the speaker for <paramref name="node"/> with the config directory the test wrote; with
