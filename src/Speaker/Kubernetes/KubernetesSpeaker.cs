@@ -5,6 +5,8 @@ using BgpLb.Speaker.Bgp;
 using k8s;
 using k8s.Exceptions;
 
+using BgpLb.Speaker.L2;
+
 namespace BgpLb.Speaker.Kubernetes;
 
 /// <summary>The services of Kubernetes mode: the API server as configuration source, and the status writers.</summary>
@@ -23,6 +25,8 @@ internal static class KubernetesSpeaker
         services.AddSingleton<IResourceSource>(sp => sp.GetRequiredService<KubeStore>());
         services.AddSingleton(sp => new BgpStatusWriter(sp.GetRequiredService<IKubernetes>(), identity.Namespace, node, identity.OwnerReference,
             sp.GetRequiredService<ILogger<BgpStatusWriter>>()));
+        services.AddSingleton(sp => new L2StatusWriter(sp.GetRequiredService<IKubernetes>(), identity.Namespace, node, identity.OwnerReference,
+            sp.GetRequiredService<ILogger<L2StatusWriter>>()));
         services.AddSingleton(sp => new ConfigurationStateWriter(sp.GetRequiredService<IKubernetes>(), identity.Namespace, "speaker", node,
             identity.OwnerReference, sp.GetRequiredService<ILogger<ConfigurationStateWriter>>()));
         services.AddSingleton(sp => ActivatorUtilities.CreateInstance<EventRecorder>(sp, Component, node));
@@ -30,6 +34,7 @@ internal static class KubernetesSpeaker
             services.AddSingleton<IAllocationSource, ServiceStatusAllocations>();
         services.AddSingleton<SpeakerStatusService>();
         services.AddSingleton<IBgpPlanObserver>(sp => sp.GetRequiredService<SpeakerStatusService>());
+        services.AddSingleton<IL2PlanObserver>(sp => sp.GetRequiredService<SpeakerStatusService>());
         services.AddHostedService(sp => sp.GetRequiredService<SpeakerStatusService>());
         return services;
     }

@@ -4,6 +4,7 @@ using BgpLb.Allocation;
 using BgpLb.Config;
 using BgpLb.Kubernetes;
 using BgpLb.Speaker.Bgp;
+using BgpLb.Speaker.L2;
 using k8s.Autorest;
 using k8s.Models;
 
@@ -12,25 +13,35 @@ namespace BgpLb.Speaker.Kubernetes;
 /// <summary>
 /// Makes the cluster show what this speaker does, off the reconcile loop: the ConfigurationState <c>speaker-NODE</c>
 /// after every configuration update, one ServiceBGPStatus per announced Service listing its BGPPeers, and MetalLB's
-/// <c>nodeAssigned</c> event when a Service starts being announced from this node. Only the latest plan counts; a
+/// <c>nodeAssigned</c> event when a Service starts being announced from this node; likewise one ServiceL2Status per
+/// Service whose addresses this node answers for in L2 mode, listing the interfaces. Only the latest plan counts; a
 /// failed write is retried after <see cref="RetryDelay"/>.
 /// </summary>
 public sealed class SpeakerStatusService(
-    SpeakerOptions options, ConfigurationStateWriter configurationState, BgpStatusWriter bgpStatus, EventRecorder events, TimeProvider time,
-    ILogger<SpeakerStatusService> logger)
-    : BackgroundService, IBgpPlanObserver
+    SpeakerOptions options, ConfigurationStateWriter configurationState, BgpStatusWriter bgpStatus, L2StatusWriter l2Status, EventRecorder events,
+    TimeProvider time, ILogger<SpeakerStatusService> logger)
+    : BackgroundService, IBgpPlanObserver, IL2PlanObserver
 {
     public static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(5);
 
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private volatile Tuple<ConfigUpdate, BgpPlan>? _latest;
+    private volatile L2Plan? _latestL2;
     private (ConfigurationResult, string)? _shownState;
     private string? _shownStatuses;
+    private string? _shownL2Statuses;
     private HashSet<string> _announced = new(StringComparer.Ordinal);
+    private HashSet<string> _announcedL2 = new(StringComparer.Ordinal);
 
     public void PlanApplied(ConfigUpdate update, BgpPlan plan)
     {
         _latest = Tuple.Create(update, plan);
+        _wake.Writer.TryWrite(true);
+    }
+
+    public void L2PlanApplied(L2Plan plan)
+    {
+        _latestL2 = plan;
         _wake.Writer.TryWrite(true);
     }
 
@@ -53,6 +64,8 @@ public sealed class SpeakerStatusService(
             }
             if (_latest is { } latest)
                 retry = !await ShowAsync(latest.Item1, latest.Item2, stoppingToken);
+            if (_latestL2 is { } l2 && _latest is { } current)
+                retry |= !await ShowL2Async(current.Item1, l2, stoppingToken);
         }
     }
 
@@ -95,6 +108,38 @@ public sealed class SpeakerStatusService(
             }
         }
         _announced = now;
+        return complete;
+    }
+
+    private async Task<bool> ShowL2Async(ConfigUpdate update, L2Plan plan, CancellationToken cancellationToken)
+    {
+        var owned = plan.Addresses.Where(d => d.Announced)
+            .GroupBy(d => d.Service, StringComparer.Ordinal)
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => (Service: g.Key, Interfaces: g.SelectMany(d => d.Interfaces).Distinct().Order(StringComparer.Ordinal).ToList()))
+            .ToList();
+        var statuses = string.Join('\n', owned.Select(o => $"{o.Service}={string.Join(',', o.Interfaces)}"));
+        var complete = await TryAsync("the ServiceL2Status objects", async () =>
+        {
+            if (_shownL2Statuses != statuses)
+            {
+                await l2Status.ConvergeAsync([.. owned.Select(o => new ServiceL2StatusEntry(Namespace(o.Service), Name(o.Service), o.Interfaces))],
+                    cancellationToken);
+                _shownL2Statuses = statuses;
+            }
+        });
+
+        var now = owned.Select(o => o.Service).ToHashSet(StringComparer.Ordinal);
+        foreach (var service in update.Config.Services)
+        {
+            var key = ServiceRequests.KeyOf(service);
+            if (now.Contains(key) && !_announcedL2.Contains(key))
+            {
+                await events.RecordAsync(Reference(service), EventRecorder.Normal, EventReasons.NodeAssigned,
+                    $"announcing from node \"{options.NodeName}\" with protocol \"layer2\"", cancellationToken);
+            }
+        }
+        _announcedL2 = now;
         return complete;
     }
 

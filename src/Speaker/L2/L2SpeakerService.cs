@@ -14,7 +14,7 @@ namespace BgpLb.Speaker.L2;
 /// </summary>
 public sealed class L2SpeakerService(
     SpeakerOptions options, ConfigBroadcast configs, IAllocationSource allocations, SpeakerMembership membership, L2Announcer announcer, SpeakerMetrics metrics,
-    ILogger<L2SpeakerService> logger)
+    ILogger<L2SpeakerService> logger, IEnumerable<IL2PlanObserver> observers)
     : BackgroundService
 {
     private readonly Channel<bool> _dirty = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest });
@@ -77,6 +77,8 @@ public sealed class L2SpeakerService(
             if (_announcerStarted)
                 announcer.SetAnnouncements(plan.Announcements);
             metrics.L2PlanApplied(plan);
+            foreach (var observer in observers)
+                observer.L2PlanApplied(plan);
             LogChanges(plan, alive.Count);
             _previous = plan;
         }
