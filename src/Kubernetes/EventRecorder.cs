@@ -50,6 +50,21 @@ public sealed class EventRecorder(IKubernetes client, string component, string? 
         };
     }
 
+    /// <summary>A reference to a Service, whose apiVersion and kind list and watch items do not carry.</summary>
+    public static V1ObjectReference Reference(V1Service service)
+    {
+        ArgumentNullException.ThrowIfNull(service);
+        return new V1ObjectReference
+        {
+            ApiVersion = "v1",
+            Kind = "Service",
+            NamespaceProperty = string.IsNullOrEmpty(service.Metadata.NamespaceProperty) ? "default" : service.Metadata.NamespaceProperty,
+            Name = service.Metadata.Name,
+            Uid = service.Metadata.Uid,
+            ResourceVersion = service.Metadata.ResourceVersion,
+        };
+    }
+
     /// <param name="type"><see cref="Normal"/> or <see cref="Warning"/>.</param>
     public async Task RecordAsync(V1ObjectReference involved, string type, string reason, string message, CancellationToken cancellationToken)
     {

@@ -176,7 +176,7 @@ public sealed class KubernetesControllerService(
             _shown[key] = entry;
             return true;
         }
-        var involved = Reference(service);
+        var involved = EventRecorder.Reference(service);
         if (shownAddresses.Count > 0 && !shownAddresses.SequenceEqual(addresses.Select(a => a.ToString())))
         {
             await events.RecordAsync(involved, EventRecorder.Warning, EventReasons.ClearAssignment,
@@ -212,13 +212,4 @@ public sealed class KubernetesControllerService(
         }
     }
 
-    private static V1ObjectReference Reference(V1Service service) => new()
-    {
-        ApiVersion = "v1",
-        Kind = "Service",
-        NamespaceProperty = ServiceRequests.NamespaceOf(service),
-        Name = service.Metadata.Name,
-        Uid = service.Metadata.Uid,
-        ResourceVersion = service.Metadata.ResourceVersion,
-    };
 }

@@ -97,17 +97,7 @@ public sealed class SpeakerStatusService(
             }
         });
 
-        var now = announced.Select(a => a.Service).ToHashSet(StringComparer.Ordinal);
-        foreach (var service in update.Config.Services)
-        {
-            var key = ServiceRequests.KeyOf(service);
-            if (now.Contains(key) && !_announced.Contains(key))
-            {
-                await events.RecordAsync(Reference(service), EventRecorder.Normal, EventReasons.NodeAssigned,
-                    $"announcing from node \"{options.NodeName}\" with protocol \"bgp\"", cancellationToken);
-            }
-        }
-        _announced = now;
+        _announced = await RecordNodeAssignedAsync(update, announced.Select(a => a.Service), _announced, "bgp", cancellationToken);
         return complete;
     }
 
@@ -129,18 +119,25 @@ public sealed class SpeakerStatusService(
             }
         });
 
-        var now = owned.Select(o => o.Service).ToHashSet(StringComparer.Ordinal);
+        _announcedL2 = await RecordNodeAssignedAsync(update, owned.Select(o => o.Service), _announcedL2, "layer2", cancellationToken);
+        return complete;
+    }
+
+    /// <summary>MetalLB's nodeAssigned event for each Service that starts being announced; returns the new announced set.</summary>
+    private async Task<HashSet<string>> RecordNodeAssignedAsync(
+        ConfigUpdate update, IEnumerable<string> announcedNow, HashSet<string> announcedBefore, string protocol, CancellationToken cancellationToken)
+    {
+        var now = announcedNow.ToHashSet(StringComparer.Ordinal);
         foreach (var service in update.Config.Services)
         {
             var key = ServiceRequests.KeyOf(service);
-            if (now.Contains(key) && !_announcedL2.Contains(key))
+            if (now.Contains(key) && !announcedBefore.Contains(key))
             {
-                await events.RecordAsync(Reference(service), EventRecorder.Normal, EventReasons.NodeAssigned,
-                    $"announcing from node \"{options.NodeName}\" with protocol \"layer2\"", cancellationToken);
+                await events.RecordAsync(EventRecorder.Reference(service), EventRecorder.Normal, EventReasons.NodeAssigned,
+                    $"announcing from node \"{options.NodeName}\" with protocol \"{protocol}\"", cancellationToken);
             }
         }
-        _announcedL2 = now;
-        return complete;
+        return now;
     }
 
     private async Task<bool> TryAsync(string what, Func<Task> write)
@@ -161,13 +158,4 @@ public sealed class SpeakerStatusService(
 
     private static string Name(string service) => service[(service.IndexOf('/', StringComparison.Ordinal) + 1)..];
 
-    private static V1ObjectReference Reference(V1Service service) => new()
-    {
-        ApiVersion = "v1",
-        Kind = "Service",
-        NamespaceProperty = ServiceRequests.NamespaceOf(service),
-        Name = service.Metadata.Name,
-        Uid = service.Metadata.Uid,
-        ResourceVersion = service.Metadata.ResourceVersion,
-    };
 }
