@@ -23,9 +23,7 @@ public sealed record ControllerOptions
     /// <summary>Parses the command line and BGPLB_* environment; throws <see cref="CommandLineException"/> with an operator-facing message.</summary>
     public static ControllerOptions Parse(string[] args, Func<string, string?> environment)
     {
-        var config = CommandLineContract.Flag("config", "Directory of MetalLB-style YAML files (standalone mode)", environment);
-        var kubeconfig = CommandLineContract.Flag("kubeconfig", "Kubeconfig file (Kubernetes mode)", environment);
-        var inCluster = CommandLineContract.Switch("in-cluster", "Use the in-cluster service account (Kubernetes mode)", environment);
+        var sourceFlags = new ConfigSourceFlags(environment);
         var state = CommandLineContract.Flag("state", "Where allocations persist in standalone mode", environment, "DIR/" + DefaultStateFileName);
         var grpcListen = CommandLineContract.Flag("grpc-listen", "Address of the allocation service (gRPC, HTTP/2 cleartext)", environment, "127.0.0.1:7473");
         var metricsListen = CommandLineContract.Flag("metrics-listen", "Address for /metrics, /healthz and /readyz", environment, "127.0.0.1:7472");
@@ -33,38 +31,30 @@ public sealed record ControllerOptions
 
         var root = new System.CommandLine.RootCommand("bgplb-controller: allocates LoadBalancer Service addresses from MetalLB IPAddressPools")
         {
-            config, kubeconfig, inCluster, state, grpcListen, metricsListen, logLevel,
+            state, grpcListen, metricsListen, logLevel,
         };
+        foreach (var option in sourceFlags.All)
+            root.Options.Add(option);
         var result = root.Parse(args);
         if (result.Errors.Count > 0)
             throw new CommandLineException(string.Join(Environment.NewLine, result.Errors.Select(e => e.Message)));
 
-        var configDirectory = result.GetValue(config);
-        var sources = (configDirectory is null ? 0 : 1) + (result.GetValue(kubeconfig) is null ? 0 : 1) + (result.GetValue(inCluster) ? 1 : 0);
-        if (sources != 1)
-            throw new CommandLineException("exactly one of --config DIR, --kubeconfig FILE or --in-cluster is required");
+        var source = sourceFlags.Read(result);
         var grpcEndPoint = CommandLineContract.ParseEndPoint("grpc-listen", result.GetValue(grpcListen)!);
         var metricsEndPoint = CommandLineContract.ParseEndPoint("metrics-listen", result.GetValue(metricsListen)!);
         var level = CommandLineContract.ParseLogLevel(result.GetValue(logLevel)!);
-        if (configDirectory is null)
+        if (source.Directory is not { } configDirectory)
         {
             if (result.GetValue(state) != "DIR/" + DefaultStateFileName)
                 throw new CommandLineException("--state is for standalone mode; in Kubernetes mode allocations live in the Services' status");
-            var kubeconfigFile = result.GetValue(kubeconfig);
-            if (kubeconfigFile is not null && !File.Exists(kubeconfigFile))
-                throw new CommandLineException($"--kubeconfig: file '{kubeconfigFile}' does not exist");
             return new ControllerOptions
             {
-                Kubernetes = new KubernetesConnection(kubeconfigFile is null ? null : Path.GetFullPath(kubeconfigFile), result.GetValue(inCluster)),
+                Kubernetes = new KubernetesConnection(source.Kubeconfig, source.InCluster),
                 GrpcListen = grpcEndPoint,
                 MetricsListen = metricsEndPoint,
                 LogLevel = level,
             };
         }
-        if (!Directory.Exists(configDirectory))
-            throw new CommandLineException($"--config: directory '{configDirectory}' does not exist");
-        configDirectory = Path.GetFullPath(configDirectory);
-
         var stateValue = result.GetValue(state)!;
         var stateFile = stateValue == "DIR/" + DefaultStateFileName ? Path.Combine(configDirectory, DefaultStateFileName) : Path.GetFullPath(stateValue);
         if (!Directory.Exists(Path.GetDirectoryName(stateFile)))

@@ -28,9 +28,7 @@ public sealed record SpeakerOptions
     public static SpeakerOptions Parse(string[] args, Func<string, string?> environment)
     {
         var node = CommandLineContract.Flag("node", "Name of this node (must match a Node object for node selectors)", environment);
-        var config = CommandLineContract.Flag("config", "Directory of MetalLB-style YAML files (standalone mode)", environment);
-        var kubeconfig = CommandLineContract.Flag("kubeconfig", "Kubeconfig file (Kubernetes mode)", environment);
-        var inCluster = CommandLineContract.Switch("in-cluster", "Use the in-cluster service account (Kubernetes mode)", environment);
+        var sourceFlags = new ConfigSourceFlags(environment);
         var controller = CommandLineContract.Flag("controller", "URL of bgplb-controller's allocation service", environment);
         var bgpListen = CommandLineContract.Flag("bgp-listen", "Passive BGP listen address; port 0 disables listening", environment, "0.0.0.0:179");
         var metricsListen = CommandLineContract.Flag("metrics-listen", "Address for /metrics, /healthz and /readyz", environment, "127.0.0.1:7474");
@@ -39,8 +37,10 @@ public sealed record SpeakerOptions
 
         var root = new RootCommand("bgplb-speaker: announces LoadBalancer Service addresses over BGP")
         {
-            node, config, kubeconfig, inCluster, controller, bgpListen, metricsListen, memberlistPort, logLevel,
+            node, controller, bgpListen, metricsListen, memberlistPort, logLevel,
         };
+        foreach (var option in sourceFlags.All)
+            root.Options.Add(option);
         var result = root.Parse(args);
         if (result.Errors.Count > 0)
             throw new CommandLineException(string.Join(Environment.NewLine, result.Errors.Select(e => e.Message)));
@@ -49,22 +49,14 @@ public sealed record SpeakerOptions
         if (string.IsNullOrWhiteSpace(nodeName))
             throw new CommandLineException("--node is required (or BGPLB_NODE): the name of the node this speaker runs on");
 
-        var configDirectory = result.GetValue(config);
-        var sources = (configDirectory is null ? 0 : 1) + (result.GetValue(kubeconfig) is null ? 0 : 1) + (result.GetValue(inCluster) ? 1 : 0);
-        if (sources != 1)
-            throw new CommandLineException("exactly one of --config DIR, --kubeconfig FILE or --in-cluster is required");
-        var kubeconfigFile = result.GetValue(kubeconfig);
-        if (kubeconfigFile is not null && !File.Exists(kubeconfigFile))
-            throw new CommandLineException($"--kubeconfig: file '{kubeconfigFile}' does not exist");
-        if (configDirectory is not null && !Directory.Exists(configDirectory))
-            throw new CommandLineException($"--config: directory '{configDirectory}' does not exist");
+        var source = sourceFlags.Read(result);
 
         var listen = CommandLineContract.ParseEndPoint("bgp-listen", result.GetValue(bgpListen)!);
         return new SpeakerOptions
         {
             NodeName = nodeName,
-            ConfigDirectory = configDirectory is null ? null : Path.GetFullPath(configDirectory),
-            Kubernetes = configDirectory is null ? new KubernetesConnection(kubeconfigFile is null ? null : Path.GetFullPath(kubeconfigFile), result.GetValue(inCluster)) : null,
+            ConfigDirectory = source.Directory,
+            Kubernetes = source.IsKubernetes ? new KubernetesConnection(source.Kubeconfig, source.InCluster) : null,
             Controller = ParseController(result.GetValue(controller)),
             BgpListen = listen.Port == 0 ? null : listen,
             MetricsListen = CommandLineContract.ParseEndPoint("metrics-listen", result.GetValue(metricsListen)!),
