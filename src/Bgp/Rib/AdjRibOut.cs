@@ -31,6 +31,11 @@ internal sealed class AdjRibOut
         get { lock (_lock) return _advertised.Count; }
     }
 
+    public int DesiredCount
+    {
+        get { lock (_lock) return _desired.Count; }
+    }
+
     /// <summary>Desired prefixes not yet in the advertised state, plus advertised ones not yet withdrawn.</summary>
     public int PendingCount
     {

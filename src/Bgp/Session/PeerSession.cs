@@ -246,14 +246,14 @@ internal sealed class PeerSession
 
     public void OnClosed(BgpSession session)
     {
-        var wasEstablished = session.EstablishedAt is not null;
         lock (_lock)
         {
             _sessions.Remove(session);
             if (_sessions.Count == 0) _sessionsIdle.TrySetResult();
         }
         session.Dispose();
-        if (wasEstablished) Rib.ResetAdvertised();
+        // No Adj-RIB-Out reset here: every session resets it when it becomes Established. Resetting on close would wipe
+        // what the surviving connection of a collision has already advertised (its later withdrawals would be lost).
         ReportPrefixes();
     }
 
@@ -262,7 +262,13 @@ internal sealed class PeerSession
         lock (_lock) _lastError = error;
     }
 
-    public void ReportPrefixes() => Metrics.Prefixes(Label, Rib.AdvertisedCount, Rib.PendingCount);
+    public void ReportPrefixes()
+    {
+        bool established;
+        lock (_lock) established = _sessions.Any(s => s.State == BgpState.Established);
+        // While no session is up nothing is advertised and every desired prefix waits.
+        Metrics.Prefixes(Label, established ? Rib.AdvertisedCount : 0, established ? Rib.PendingCount : Rib.DesiredCount);
+    }
 
     public PeerStatus Status()
     {
