@@ -4,22 +4,8 @@ using System.Net.Sockets;
 
 namespace BgpLb.Allocation;
 
-/// <summary>Kubernetes spec.ipFamilyPolicy.</summary>
-public enum FamilyPolicy
-{
-    SingleStack,
-    PreferDualStack,
-    RequireDualStack,
-}
-
-/// <summary>One (protocol, port) a Service exposes; two sharing Services must not have one in common.</summary>
-public readonly record struct ServicePort(string Protocol, int Port)
-{
-    public override string ToString() => $"{Protocol}/{Port}";
-}
-
 /// <summary>
-/// What one consumer asks of the allocator: a LoadBalancer Service (<see cref="ServiceRequests.FromService"/>) or a
+/// What one consumer asks of the allocator: a LoadBalancer Service (<see cref="ForService"/>) or a
 /// named allocation made over gRPC by a tool outside Kubernetes (<see cref="External"/>).
 /// </summary>
 public sealed record AllocationRequest
@@ -29,8 +15,8 @@ public sealed record AllocationRequest
 
     /// <summary>The Service's namespace; empty for external allocations.</summary>
     public string Namespace { get; init; } = "";
-    public IDictionary<string, string>? Labels { get; init; }
-    public IDictionary<string, string>? NamespaceLabels { get; init; }
+    public IReadOnlyDictionary<string, string>? Labels { get; init; }
+    public IReadOnlyDictionary<string, string>? NamespaceLabels { get; init; }
 
     public FamilyPolicy Policy { get; init; } = FamilyPolicy.SingleStack;
 
@@ -69,12 +55,34 @@ public sealed record AllocationRequest
         {
             Key = name,
             Policy = policy,
-            Families = ServiceRequests.CompleteFamilies(policy, chosen),
+            Families = [.. ServiceFamilies.Complete(policy, chosen[0])],
             Pool = string.IsNullOrEmpty(pool) ? null : pool,
             RequestedAddresses = requestedAddresses.IsDefault ? [] : requestedAddresses,
             SharingKey = string.IsNullOrEmpty(sharingKey) ? null : sharingKey,
             Ports = ports.IsDefault ? [] : ports,
             Problem = ValidateExternalName(name),
+        };
+    }
+
+    /// <summary>The request of a Service as read at ingress; <paramref name="namespaceLabels"/> are its Namespace's labels.</summary>
+    public static AllocationRequest ForService(ServiceInfo service, IReadOnlyDictionary<string, string>? namespaceLabels)
+    {
+        ArgumentNullException.ThrowIfNull(service);
+        return new AllocationRequest
+        {
+            Key = service.Key,
+            Namespace = service.Namespace,
+            Labels = service.Labels,
+            NamespaceLabels = namespaceLabels,
+            Policy = service.Policy,
+            Families = service.Families.AsImmutableArray(),
+            RequestedAddresses = service.RequestedAddresses.AsImmutableArray(),
+            Pool = service.Pool,
+            SharingKey = service.SharingKey,
+            BackendKey = service.BackendKey,
+            Ports = service.Ports.AsImmutableArray(),
+            CurrentAddresses = service.Ingress.AsImmutableArray(),
+            Problem = service.Problem,
         };
     }
 

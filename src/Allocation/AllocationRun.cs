@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.Collections.Immutable;
 using System.Net;
 using System.Net.Sockets;
-using BgpLb.Config;
 
 namespace BgpLb.Allocation;
 
@@ -149,7 +148,7 @@ internal sealed class AllocationRun
         if (request.Pool is not null && request.Pool != pool.Pool.Name)
         {
             Fail(request, AllocationFailure.PoolNotAllowed,
-                $"requested address {keys[0]} is in pool '{pool.Pool.Name}', not in pool '{request.Pool}' named by {ServiceRequests.AddressPoolAnnotation}");
+                $"requested address {keys[0]} is in pool '{pool.Pool.Name}', not in pool '{request.Pool}' named by {MetalLbNames.AddressPoolAnnotation}");
             return;
         }
         if (!Admits(pool.Pool, request))
@@ -177,7 +176,7 @@ internal sealed class AllocationRun
     {
         if (!_poolsByName.TryGetValue(request.Pool!, out var pool))
         {
-            Fail(request, AllocationFailure.PoolNotFound, $"pool '{request.Pool}' named by {ServiceRequests.AddressPoolAnnotation} does not exist");
+            Fail(request, AllocationFailure.PoolNotFound, $"pool '{request.Pool}' named by {MetalLbNames.AddressPoolAnnotation} does not exist");
             return;
         }
         if (!Admits(pool.Pool, request))
@@ -275,7 +274,7 @@ internal sealed class AllocationRun
             if (holder.Key == request.Key)
                 continue;
             if (request.SharingKey is null || holder.SharingKey != request.SharingKey)
-                return $"{address} is in use by {holder.Key} (sharing needs the same {ServiceRequests.AllowSharedIPAnnotation} key on both)";
+                return $"{address} is in use by {holder.Key} (sharing needs the same {MetalLbNames.AllowSharedIPAnnotation} key on both)";
             if (holder.BackendKey != request.BackendKey)
                 return $"{address} is shared by {holder.Key} with a different backend (externalTrafficPolicy Local needs identical selectors; Local and Cluster cannot share)";
             if (holder.Ports.Intersect(request.Ports).FirstOrDefault() is { Protocol: not null } port)
@@ -334,7 +333,7 @@ internal sealed class AllocationRun
             pool.Consumers++;
         var ordered = keys.OrderBy(k => request.Families.IndexOf(k.Family)).Select(k => k.ToAddress());
         var reason = !request.RequestedAddresses.IsEmpty ? $"requested address in pool '{pool.Pool.Name}'"
-            : request.Pool is not null ? $"from pool '{pool.Pool.Name}' named by {ServiceRequests.AddressPoolAnnotation}"
+            : request.Pool is not null ? $"from pool '{pool.Pool.Name}' named by {MetalLbNames.AddressPoolAnnotation}"
             : $"from pool '{pool.Pool.Name}'";
         _entries[request.Key] = new AllocationEntry(request.Key, pool.Pool.Name, [.. ordered], AllocationFailure.None, reason);
     }

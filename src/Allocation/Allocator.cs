@@ -1,6 +1,5 @@
 using System.Collections.Immutable;
 using System.Net;
-using BgpLb.Config;
 
 namespace BgpLb.Allocation;
 
@@ -11,13 +10,13 @@ namespace BgpLb.Allocation;
 /// </summary>
 public static class Allocator
 {
-    /// <summary>Allocates for every LoadBalancer Service in <paramref name="config"/> plus the <paramref name="external"/> named requests.</summary>
-    public static AllocationResult Allocate(BgpLbConfig config, IReadOnlyDictionary<string, ImmutableArray<IPAddress>> previous,
-        IEnumerable<AllocationRequest>? external = null, string? loadBalancerClass = null)
-    {
-        ArgumentNullException.ThrowIfNull(config);
-        return Allocate(config.Pools.AsImmutableArray(), [.. ServiceRequests.FromConfig(config, loadBalancerClass), .. external ?? []], previous);
-    }
+    /// <summary>
+    /// The requests of the Services BgpLb handles: LoadBalancer Services of <paramref name="loadBalancerClass"/> (no class
+    /// configured: only Services without one), with their Namespace's labels.
+    /// </summary>
+    public static IEnumerable<AllocationRequest> RequestsFor(IEnumerable<ServiceInfo> services, Func<string, IReadOnlyDictionary<string, string>?> namespaceLabels,
+        string? loadBalancerClass = null) =>
+        services.Where(s => s.IsOurs(loadBalancerClass)).Select(s => AllocationRequest.ForService(s, namespaceLabels(s.Namespace)));
 
     /// <summary>
     /// The allocation rules themselves. <paramref name="previous"/> holds each key's addresses from the last run (or the

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
-namespace BgpLb.Config;
+namespace BgpLb.Model;
 
 /// <summary>IPAddressPool address syntax: a CIDR (host bits are masked as Go's net.ParseCIDR does) or a <c>start-end</c> range summarized into CIDRs.</summary>
 public static class AddressRanges

@@ -1,25 +1,50 @@
 using System.Net;
-using k8s.Models;
 
-namespace BgpLb.Config;
+namespace BgpLb.Model;
 
 /// <summary>
-/// The validated configuration the controller and speaker consume. Immutable; only valid objects are in it.
-/// MetalLB objects are listed in name order; the Kubernetes inputs in namespace/name order.
+/// The compiled metallb.io configuration: only valid objects, each resolved (pool selections, community aliases,
+/// password Secrets, timer defaults), listed in name order. Immutable; equal values mean "nothing changed".
 /// </summary>
-public sealed record BgpLbConfig
+public sealed record MetalLbConfig
 {
-    public static BgpLbConfig Empty { get; } = new();
+    public static MetalLbConfig Empty { get; } = new();
 
     public EquatableArray<AddressPool> Pools { get; init; } = [];
     public EquatableArray<PeerConfig> Peers { get; init; } = [];
     public EquatableArray<BgpAdvertisementConfig> BgpAdvertisements { get; init; } = [];
     public EquatableArray<L2AdvertisementConfig> L2Advertisements { get; init; } = [];
     public EquatableArray<BfdProfileConfig> BfdProfiles { get; init; } = [];
-    public EquatableArray<V1Service> Services { get; init; } = [];
-    public EquatableArray<V1Node> Nodes { get; init; } = [];
-    public EquatableArray<V1EndpointSlice> EndpointSlices { get; init; } = [];
-    public EquatableArray<V1Namespace> Namespaces { get; init; } = [];
+
+    /// <summary>The pool whose CIDRs contain <paramref name="address"/>, or null (pools never overlap).</summary>
+    public AddressPool? PoolOf(IPAddress address)
+    {
+        foreach (var pool in Pools)
+        {
+            foreach (var cidr in pool.Cidrs)
+            {
+                if (cidr.Contains(address))
+                    return pool;
+            }
+        }
+        return null;
+    }
+
+    public AddressPool? Pool(string name)
+    {
+        foreach (var pool in Pools)
+        {
+            if (pool.Name == name)
+                return pool;
+        }
+        return null;
+    }
+}
+
+/// <summary>RFC 8092 large community.</summary>
+public readonly record struct LargeCommunity(uint GlobalAdministrator, uint LocalData1, uint LocalData2)
+{
+    public override string ToString() => $"large:{GlobalAdministrator}:{LocalData1}:{LocalData2}";
 }
 
 /// <summary>IPAddressPool. <see cref="Cidrs"/> keeps spec order (ranges are summarized in place).</summary>
@@ -132,8 +157,3 @@ public sealed record BfdProfileConfig
     public int MinimumTtl { get; init; } = 254;
 }
 
-/// <summary>A validated configuration plus every problem found producing it.</summary>
-public sealed record ConfigUpdate(BgpLbConfig Config, EquatableArray<ConfigError> Errors)
-{
-    public bool HasErrors => Errors.Any(e => e.Severity == ConfigSeverity.Error);
-}

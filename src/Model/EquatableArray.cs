@@ -2,7 +2,7 @@ using System.Collections;
 using System.Collections.Immutable;
 using System.Runtime.CompilerServices;
 
-namespace BgpLb.Config;
+namespace BgpLb.Model;
 
 /// <summary>
 /// An immutable array with value equality (element by element), so configuration records compare by content.

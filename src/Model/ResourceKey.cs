@@ -1,4 +1,4 @@
-namespace BgpLb.Config;
+namespace BgpLb.Model;
 
 /// <summary>Identity of one object across versions and sources: kind (without group/version), namespace ("" for Node and Namespace), name.</summary>
 public readonly record struct ResourceKey(string Kind, string Namespace, string Name)

@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
-using k8s.Models;
+using System.Text.Json.Serialization;
 
-namespace BgpLb.Config;
+namespace BgpLb.Model;
 
 /// <summary>
 /// A validated Kubernetes label selector (metav1.LabelSelector semantics): every matchLabels pair AND every
@@ -23,7 +23,7 @@ public sealed class LabelSelector
     }
 
     /// <summary>Validates <paramref name="selector"/>; on failure <paramref name="error"/> says what is wrong (relative field, message).</summary>
-    public static bool TryCreate(V1LabelSelector? selector, out LabelSelector result, out (string Field, string Message) error)
+    public static bool TryCreate(LabelSelectorSpec? selector, out LabelSelector result, out (string Field, string Message) error)
     {
         result = Everything;
         error = default;
@@ -42,21 +42,21 @@ public sealed class LabelSelector
                 return false;
             }
             var values = requirement.Values?.ToImmutableSortedSet(StringComparer.Ordinal) ?? [];
-            switch (requirement.OperatorProperty)
+            switch (requirement.Operator)
             {
                 case "In" or "NotIn" when values.Count == 0:
-                    error = (field + ".values", $"operator {requirement.OperatorProperty} needs at least one value");
+                    error = (field + ".values", $"operator {requirement.Operator} needs at least one value");
                     return false;
                 case "Exists" or "DoesNotExist" when values.Count != 0:
-                    error = (field + ".values", $"operator {requirement.OperatorProperty} takes no values");
+                    error = (field + ".values", $"operator {requirement.Operator} takes no values");
                     return false;
                 case "In" or "NotIn" or "Exists" or "DoesNotExist":
                     break;
                 default:
-                    error = (field + ".operator", $"unknown operator '{requirement.OperatorProperty}' (In, NotIn, Exists, DoesNotExist)");
+                    error = (field + ".operator", $"unknown operator '{requirement.Operator}' (In, NotIn, Exists, DoesNotExist)");
                     return false;
             }
-            expressions.Add(new LabelRequirement(requirement.Key, requirement.OperatorProperty, values));
+            expressions.Add(new LabelRequirement(requirement.Key, requirement.Operator, values));
         }
         var labels = (selector.MatchLabels ?? new Dictionary<string, string>()).ToImmutableSortedDictionary(StringComparer.Ordinal, StringComparer.Ordinal);
         result = labels.Count == 0 && expressions.Count == 0 ? Everything : new LabelSelector(labels, expressions.ToImmutable());
@@ -124,4 +124,18 @@ public sealed record LabelRequirement(string Key, string Operator, ImmutableSort
         "Exists" => Key,
         _ => "!" + Key,
     };
+}
+
+/// <summary>metav1.LabelSelector as written in a manifest (before validation by <see cref="LabelSelector.TryCreate"/>).</summary>
+public sealed class LabelSelectorSpec
+{
+    [JsonPropertyName("matchLabels")] public IDictionary<string, string>? MatchLabels { get; set; }
+    [JsonPropertyName("matchExpressions")] public IList<LabelSelectorRequirementSpec>? MatchExpressions { get; set; }
+}
+
+public sealed class LabelSelectorRequirementSpec
+{
+    [JsonPropertyName("key")] public string? Key { get; set; }
+    [JsonPropertyName("operator")] public string? Operator { get; set; }
+    [JsonPropertyName("values")] public IList<string>? Values { get; set; }
 }

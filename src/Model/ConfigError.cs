@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace BgpLb.Config;
+namespace BgpLb.Model;
 
 public enum ConfigSeverity
 {

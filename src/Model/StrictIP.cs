@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Net;
 
-namespace BgpLb.Config;
+namespace BgpLb.Model;
 
 /// <summary>IP parsing as strict as Go's net.ParseIP: IPv4 only as four decimal octets (IPAddress.TryParse accepts "1" or "10.1").</summary>
 public static class StrictIP

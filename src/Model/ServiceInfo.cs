@@ -1,0 +1,109 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace BgpLb.Model;
+
+/// <summary>Kubernetes spec.ipFamilyPolicy.</summary>
+public enum FamilyPolicy
+{
+    SingleStack,
+    PreferDualStack,
+    RequireDualStack,
+}
+
+/// <summary>One (protocol, port) a Service exposes; two sharing Services must not have one in common.</summary>
+public readonly record struct ServicePort(string Protocol, int Port)
+{
+    public override string ToString() => $"{Protocol}/{Port}";
+}
+
+/// <summary>
+/// What BgpLb uses of one Service, read once at ingress (annotations, spec and status already interpreted).
+/// Value equality: an update that changes nothing here is no change at all.
+/// </summary>
+public sealed record ServiceInfo
+{
+    /// <summary>"namespace/name".</summary>
+    public required string Key { get; init; }
+    public required string Namespace { get; init; }
+    public string Name => Key[(Namespace.Length + 1)..];
+
+    /// <summary>
+    /// spec.type LoadBalancer. Other Services are kept only while they still carry an allocation of ours
+    /// (<see cref="AllocatedFromPool"/>), so that the controller can clear it.
+    /// </summary>
+    public bool IsLoadBalancer { get; init; } = true;
+    public string? LoadBalancerClass { get; init; }
+    public LabelDictionary Labels { get; init; } = LabelDictionary.Empty;
+
+    /// <summary>externalTrafficPolicy Local: announce only from nodes with a serving endpoint.</summary>
+    public bool LocalTrafficPolicy { get; init; }
+
+    /// <summary>"" for externalTrafficPolicy Cluster; the pod selector as a sorted k=v list for Local (sharing Services must have equal keys).</summary>
+    public string BackendKey { get; init; } = "";
+
+    public EquatableArray<ServicePort> Ports { get; init; } = [];
+    public FamilyPolicy Policy { get; init; }
+
+    /// <summary>The families the Service may get, primary first (one for SingleStack, two otherwise).</summary>
+    public EquatableArray<AddressFamily> Families { get; init; } = ServiceFamilies.IPv4;
+
+    /// <summary>metallb.io/loadBalancerIPs or spec.loadBalancerIP: at most one address per family.</summary>
+    public EquatableArray<IPAddress> RequestedAddresses { get; init; } = [];
+
+    /// <summary>metallb.io/address-pool.</summary>
+    public string? Pool { get; init; }
+
+    /// <summary>metallb.io/allow-shared-ip; null when the Service does not share.</summary>
+    public string? SharingKey { get; init; }
+
+    /// <summary>status.loadBalancer.ingress[].ip: the addresses the Service shows.</summary>
+    public EquatableArray<IPAddress> Ingress { get; init; } = [];
+
+    /// <summary>metallb.io/ip-allocated-from-pool: the pool the controller wrote.</summary>
+    public string? AllocatedFromPool { get; init; }
+
+    /// <summary>Why the Service's request is unusable (e.g. both the annotation and spec.loadBalancerIP); null when it is fine.</summary>
+    public string? Problem { get; init; }
+
+    /// <summary>With no class configured only Services without a class are handled; otherwise only Services of that class.</summary>
+    public bool HasClass(string? configuredClass) =>
+        string.IsNullOrEmpty(configuredClass) ? LoadBalancerClass is null : LoadBalancerClass == configuredClass;
+
+    /// <summary>A LoadBalancer Service of our class: the ones BgpLb allocates and announces.</summary>
+    public bool IsOurs(string? configuredClass) => IsLoadBalancer && HasClass(configuredClass);
+}
+
+/// <summary>Shared family lists, so that 100,000 Services do not hold 100,000 equal arrays.</summary>
+public static class ServiceFamilies
+{
+    public static EquatableArray<AddressFamily> IPv4 { get; } = [AddressFamily.InterNetwork];
+    public static EquatableArray<AddressFamily> IPv6 { get; } = [AddressFamily.InterNetworkV6];
+    public static EquatableArray<AddressFamily> IPv4IPv6 { get; } = [AddressFamily.InterNetwork, AddressFamily.InterNetworkV6];
+    public static EquatableArray<AddressFamily> IPv6IPv4 { get; } = [AddressFamily.InterNetworkV6, AddressFamily.InterNetwork];
+
+    /// <summary>SingleStack keeps the primary family; the dual-stack policies get both, the primary first.</summary>
+    public static EquatableArray<AddressFamily> Complete(FamilyPolicy policy, AddressFamily primary) => (policy, primary) switch
+    {
+        (FamilyPolicy.SingleStack, AddressFamily.InterNetworkV6) => IPv6,
+        (FamilyPolicy.SingleStack, _) => IPv4,
+        (_, AddressFamily.InterNetworkV6) => IPv6IPv4,
+        _ => IPv4IPv6,
+    };
+
+    public static string Name(AddressFamily family) => family == AddressFamily.InterNetwork ? "IPv4" : "IPv6";
+}
+
+/// <summary>MetalLB's Service annotations and the labels it reads, with their deprecated metallb.universe.tf twins.</summary>
+public static class MetalLbNames
+{
+    public const string LoadBalancerIPsAnnotation = "metallb.io/loadBalancerIPs";
+    public const string LegacyLoadBalancerIPsAnnotation = "metallb.universe.tf/loadBalancerIPs";
+    public const string AddressPoolAnnotation = "metallb.io/address-pool";
+    public const string LegacyAddressPoolAnnotation = "metallb.universe.tf/address-pool";
+    public const string AllowSharedIPAnnotation = "metallb.io/allow-shared-ip";
+    public const string LegacyAllowSharedIPAnnotation = "metallb.universe.tf/allow-shared-ip";
+    public const string AllocatedFromPoolAnnotation = "metallb.io/ip-allocated-from-pool";
+    public const string ServiceNameLabel = "kubernetes.io/service-name";
+    public const string ExcludeFromLoadBalancersLabel = "node.kubernetes.io/exclude-from-external-load-balancers";
+}
