@@ -176,6 +176,7 @@ public static class ObjectProjector
         {
             Key = key.Namespace + "/" + key.Name,
             Namespace = key.Namespace,
+            Uid = metadata.Uid,
             IsLoadBalancer = isLoadBalancer,
             LoadBalancerClass = string.IsNullOrEmpty(loadBalancerClass) ? null : loadBalancerClass,
             Labels = metadata.Labels,
@@ -443,16 +444,17 @@ public static class ObjectProjector
 
     // ---- metadata and typed field access (field paths in errors) ----
 
-    private sealed record Metadata(string? Name, string? Namespace, LabelDictionary Labels, Dictionary<string, string>? Annotations)
+    private sealed record Metadata(string? Name, string? Namespace, string? Uid, LabelDictionary Labels, Dictionary<string, string>? Annotations)
     {
         public static Metadata Read(JsonElement root)
         {
             if (OptionalObject(root, "metadata", "metadata") is not { } metadata)
-                return new Metadata(null, null, LabelDictionary.Empty, null);
+                return new Metadata(null, null, null, LabelDictionary.Empty, null);
             var labels = StringMap(metadata, "labels", "metadata.labels");
             return new Metadata(
                 OptionalString(metadata, "name", "metadata.name"),
                 OptionalString(metadata, "namespace", "metadata.namespace"),
+                OptionalString(metadata, "uid", "metadata.uid"),
                 labels is null || labels.Count == 0 ? LabelDictionary.Empty : new LabelDictionary(labels),
                 StringMap(metadata, "annotations", "metadata.annotations"));
         }

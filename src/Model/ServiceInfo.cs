@@ -28,6 +28,9 @@ public sealed record ServiceInfo
     public required string Namespace { get; init; }
     public string Name => Key[(Namespace.Length + 1)..];
 
+    /// <summary>metadata.uid (null when the source has none, e.g. a YAML file): events name the Service by it.</summary>
+    public string? Uid { get; init; }
+
     /// <summary>
     /// spec.type LoadBalancer. Other Services are kept only while they still carry an allocation of ours
     /// (<see cref="AllocatedFromPool"/>), so that the controller can clear it.

@@ -3,7 +3,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace BgpLb.L2.Election;
+namespace BgpLb.Planning;
 
 /// <summary>A node that may announce a Service address, with its preferred-node score (sum of matching weights).</summary>
 public readonly record struct ElectionCandidate(string Node, int Score);
