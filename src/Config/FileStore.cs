@@ -39,10 +39,8 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
         while (true)
         {
             var due = await WaitForChangesAsync(cancellationToken);
-            var batch = new ResourceBatch();
-            if (due.Rescan)
-                Rescan(batch);
-            else
+            var batch = due.Rescan ? Rescan() : new ResourceBatch();
+            if (!due.Rescan)
                 Read(due.Files, batch);
             if (!batch.IsEmpty)
             {
@@ -147,6 +145,13 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     /// <summary>Lists the directory and reads every file that is new, gone or different from when it was read.</summary>
+    internal ResourceBatch Rescan()
+    {
+        var batch = new ResourceBatch();
+        Rescan(batch);
+        return batch;
+    }
+
     private void Rescan(ResourceBatch batch)
     {
         List<string> files;
@@ -236,9 +241,9 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
         foreach (var document in parsed.Documents)
         {
             documents.TryAdd(document.Fingerprint, document.Keys);
-            var ownProblems = document.Projection is { } projection
-                ? [.. projection.Problems]
-                : old?.DocumentProblems.GetValueOrDefault(document.Fingerprint) ?? [];
+            ImmutableArray<ConfigError> ownProblems = document.Projection is { } projection ? [.. projection.Problems]
+                : old is not null && old.DocumentProblems.TryGetValue(document.Fingerprint, out var known) ? known
+                : [];
             if (!ownProblems.IsEmpty)
                 documentProblems[document.Fingerprint] = ownProblems;
             problems.AddRange(ownProblems);

@@ -28,12 +28,12 @@ public sealed record AllocationState(ulong Revision, AllocationResult Result, Im
 }
 
 /// <summary>
-/// The single owner of allocations: configuration changes and gRPC Allocate/Release calls are serialized through one
-/// gate, each recomputes the allocation with the pure <see cref="Allocator"/>, persists it, and only then publishes it
-/// (new revision, change history, waiters woken). Readers use <see cref="Current"/> and never block writers.
+/// The single owner of allocations: cluster changes and gRPC Allocate/Release calls are serialized through one gate;
+/// each allocates what changed, persists the result, and only then publishes it (new revision with exactly the changed
+/// entries, change history, waiters woken). Readers use <see cref="Current"/> and never block writers.
 /// Without a state file (Kubernetes mode) nothing is persisted: the Services' status carries the allocations.
 /// </summary>
-public sealed class AllocationOwner(StateFile? stateFile, StateData initial, ILogger<AllocationOwner> logger) : IDisposable
+public sealed class AllocationOwner(StateFile? stateFile, StateData initial, ControllerOptions options, ILogger<AllocationOwner> logger) : IDisposable
 {
     /// <summary>How many revisions of changes are kept for resuming watchers; older resumes get a snapshot.</summary>
     public const int HistoryLength = 1024;
@@ -43,7 +43,8 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, ILo
     private volatile AllocationState _state = new(0, AllocationResult.Empty, []);
     private volatile TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     // Guarded by _gate.
-    private BgpLbConfig? _config;
+    private ImmutableArray<AddressPool> _pools = [];
+    private readonly Dictionary<string, AllocationRequest> _services = new(StringComparer.Ordinal);
     private ImmutableDictionary<string, ImmutableArray<IPAddress>> _previous = initial.Addresses();
     private ImmutableSortedDictionary<string, ExternalRequest> _external = initial.External.WithComparers(StringComparer.Ordinal);
     private StateData _persisted = initial;
@@ -56,19 +57,35 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, ILo
     /// <summary>Completes once the first configuration has been allocated (and persisted).</summary>
     public Task Ready => _ready.Task;
 
+    /// <summary>
+    /// Allocates for what <paramref name="delta"/> changed in <paramref name="state"/> (everything the first time).
+    /// </summary>
     /// <param name="servicesAreAuthoritative">
-    /// Forget the Services' previous allocations so that their status (what another controller wrote) decides, e.g. while
-    /// not the leader in Kubernetes mode. External names keep theirs.
+    /// The Services' status decides their addresses, not what this owner allocated before (e.g. while not the leader in
+    /// Kubernetes mode, or when becoming it). External names keep theirs.
     /// </param>
-    public async Task ApplyConfigAsync(BgpLbConfig config, CancellationToken cancellationToken, bool servicesAreAuthoritative = false)
+    public async Task ApplyAsync(ClusterState state, ClusterDelta delta, bool servicesAreAuthoritative, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(delta);
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            _config = config;
+            var all = !_ready.Task.IsCompleted;
+            var changed = all ? state.Services.Keys.ToHashSet(StringComparer.Ordinal) : new HashSet<string>(delta.Services, StringComparer.Ordinal);
+            if (delta.Namespaces.Count > 0)
+                changed.UnionWith(state.Services.Values.Where(s => delta.Namespaces.Contains(s.Namespace)).Select(s => s.Key));
+            foreach (var key in changed)
+            {
+                if (state.Services.TryGetValue(key, out var service) && service.IsOurs(options.LoadBalancerClass))
+                    _services[key] = AllocationRequest.ForService(service, state.NamespaceLabels(service.Namespace));
+                else
+                    _services.Remove(key);
+            }
+            _pools = state.Config.Pools.AsImmutableArray();
             if (servicesAreAuthoritative)
                 _previous = _previous.RemoveRange(_previous.Keys.Where(k => !_external.ContainsKey(k)));
-            await CommitUnsynchronizedAsync(Allocate(config, _external), _external, failOnPersistError: false, cancellationToken);
+            await CommitUnsynchronizedAsync(Allocate(_external), _external, failOnPersistError: false, cancellationToken);
             _ready.TrySetResult();
         }
         finally
@@ -90,7 +107,7 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, ILo
             if (_external.TryGetValue(name, out var existing) && existing.SameAs(request) && _state.Result.Entries.TryGetValue(name, out var current))
                 return current;
             var external = _external.SetItem(name, request);
-            var result = Allocate(_config!, external);
+            var result = Allocate(external);
             var entry = result.Entries[name];
             if (!entry.IsAllocated)
                 return entry;
@@ -112,7 +129,7 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, ILo
             if (!_external.ContainsKey(name))
                 return false;
             var external = _external.Remove(name);
-            await CommitUnsynchronizedAsync(Allocate(_config!, external), external, failOnPersistError: true, cancellationToken);
+            await CommitUnsynchronizedAsync(Allocate(external), external, failOnPersistError: true, cancellationToken);
             return true;
         }
         finally
@@ -133,8 +150,8 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, ILo
         }
     }
 
-    private AllocationResult Allocate(BgpLbConfig config, ImmutableSortedDictionary<string, ExternalRequest> external) =>
-        Allocator.Allocate(config, _previous, external.Select(p => p.Value.ToRequest(p.Key)));
+    private AllocationResult Allocate(ImmutableSortedDictionary<string, ExternalRequest> external) =>
+        Allocator.Allocate(_pools, [.. _services.Values, .. external.Select(p => p.Value.ToRequest(p.Key))], _previous);
 
     private async Task CommitUnsynchronizedAsync(AllocationResult result, ImmutableSortedDictionary<string, ExternalRequest> external,
         bool failOnPersistError, CancellationToken cancellationToken)

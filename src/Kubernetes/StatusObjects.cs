@@ -28,7 +28,7 @@ internal sealed class StatusObjects(IKubernetes client, string metalLbNamespace,
 
     public async Task<IReadOnlyList<JsonObject>> ListAsync(string labelSelector, CancellationToken cancellationToken)
     {
-        var list = await client.CustomObjects.ListNamespacedCustomObjectAsync<JsonObject>(ManifestParser.MetalLbGroup, Version, metalLbNamespace, plural,
+        var list = await client.CustomObjects.ListNamespacedCustomObjectAsync<JsonObject>(ObjectProjector.MetalLbGroup, Version, metalLbNamespace, plural,
             labelSelector: labelSelector, cancellationToken: cancellationToken);
         return [.. (list["items"] as JsonArray ?? []).OfType<JsonObject>()];
     }
@@ -37,7 +37,7 @@ internal sealed class StatusObjects(IKubernetes client, string metalLbNamespace,
     {
         try
         {
-            return await client.CustomObjects.GetNamespacedCustomObjectAsync<JsonObject>(ManifestParser.MetalLbGroup, Version, metalLbNamespace, plural, name,
+            return await client.CustomObjects.GetNamespacedCustomObjectAsync<JsonObject>(ObjectProjector.MetalLbGroup, Version, metalLbNamespace, plural, name,
                 cancellationToken);
         }
         catch (HttpOperationException e) when (Conflicts.IsNotFound(e))
@@ -46,8 +46,8 @@ internal sealed class StatusObjects(IKubernetes client, string metalLbNamespace,
         }
     }
 
-    /// <summary>Creates an object named <paramref name="name"/>, or <paramref name="generateName"/> plus a suffix, then writes its status.</summary>
-    public async Task CreateAsync(string? name, string? generateName, IDictionary<string, string> labels, JsonObject status, CancellationToken cancellationToken)
+    /// <summary>Creates an object named <paramref name="name"/>, or <paramref name="generateName"/> plus a suffix, then writes its status; returns it.</summary>
+    public async Task<JsonObject> CreateAsync(string? name, string? generateName, IDictionary<string, string> labels, JsonObject status, CancellationToken cancellationToken)
     {
         var metadata = new JsonObject
         {
@@ -67,14 +67,16 @@ internal sealed class StatusObjects(IKubernetes client, string metalLbNamespace,
         }
         var body = new JsonObject
         {
-            ["apiVersion"] = $"{ManifestParser.MetalLbGroup}/{Version}",
+            ["apiVersion"] = $"{ObjectProjector.MetalLbGroup}/{Version}",
             ["kind"] = kind,
             ["metadata"] = metadata,
             ["spec"] = new JsonObject(),
         };
-        var created = await client.CustomObjects.CreateNamespacedCustomObjectAsync<JsonObject>(body, ManifestParser.MetalLbGroup, Version, metalLbNamespace, plural,
+        var created = await client.CustomObjects.CreateNamespacedCustomObjectAsync<JsonObject>(body, ObjectProjector.MetalLbGroup, Version, metalLbNamespace, plural,
             cancellationToken: cancellationToken);
         await UpdateStatusAsync(created, status, cancellationToken);
+        created["status"] = status.DeepClone();
+        return created;
     }
 
     /// <summary>Writes <paramref name="status"/> unless the object already has it. Returns false when the object has gone.</summary>
@@ -92,7 +94,7 @@ internal sealed class StatusObjects(IKubernetes client, string metalLbNamespace,
             updated["status"] = status.DeepClone();
             try
             {
-                await client.CustomObjects.ReplaceNamespacedCustomObjectStatusAsync(updated, ManifestParser.MetalLbGroup, Version, metalLbNamespace, plural, name,
+                await client.CustomObjects.ReplaceNamespacedCustomObjectStatusAsync(updated, ObjectProjector.MetalLbGroup, Version, metalLbNamespace, plural, name,
                     cancellationToken: cancellationToken);
                 KubeLog.Wrote(logger, what);
                 return true;
@@ -117,7 +119,7 @@ internal sealed class StatusObjects(IKubernetes client, string metalLbNamespace,
     {
         try
         {
-            await client.CustomObjects.DeleteNamespacedCustomObjectAsync(ManifestParser.MetalLbGroup, Version, metalLbNamespace, plural,
+            await client.CustomObjects.DeleteNamespacedCustomObjectAsync(ObjectProjector.MetalLbGroup, Version, metalLbNamespace, plural,
                 obj["metadata"]!["name"]!.GetValue<string>(), cancellationToken: cancellationToken);
         }
         catch (HttpOperationException e) when (Conflicts.IsNotFound(e))
@@ -127,43 +129,69 @@ internal sealed class StatusObjects(IKubernetes client, string metalLbNamespace,
 }
 
 /// <summary>
-/// One status object per (Service, this node), converged to a desired set: missing ones are created, changed ones
-/// updated, and ones for Services no longer in the set deleted. Used by <see cref="BgpStatusWriter"/> and <see cref="L2StatusWriter"/>.
+/// One status object per (Service, this node): <see cref="ConvergeAsync"/> makes the whole set match (listing what
+/// exists, deleting what is stale, e.g. left by an earlier run), <see cref="SetAsync"/> then changes one Service's object
+/// from what it knows without listing again. A failed write forgets what it knew, so the next call lists again.
+/// Used by <see cref="BgpStatusWriter"/> and <see cref="L2StatusWriter"/>; one caller at a time.
 /// </summary>
 internal sealed class PerServiceStatusSet(StatusObjects objects, string node, string namePrefix)
 {
+    private Dictionary<(string Namespace, string Name), JsonObject>? _known;
+
     public async Task ConvergeAsync(IEnumerable<(string ServiceNamespace, string ServiceName, JsonObject Status)> desired, CancellationToken cancellationToken)
     {
-        var existing = new Dictionary<(string, string), JsonObject>();
+        var known = await ListAsync(cancellationToken);
+        var stale = new HashSet<(string, string)>(known.Keys);
+        foreach (var (ns, name, status) in desired)
+        {
+            stale.Remove((ns, name));
+            await SetAsync(ns, name, status, cancellationToken);
+        }
+        foreach (var (ns, name) in stale)
+            await SetAsync(ns, name, null, cancellationToken);
+    }
+
+    /// <summary>Makes the object of Service <paramref name="ns"/>/<paramref name="name"/> show <paramref name="status"/>; null deletes it.</summary>
+    public async Task SetAsync(string ns, string name, JsonObject? status, CancellationToken cancellationToken)
+    {
+        var known = _known ?? await ListAsync(cancellationToken);
+        _known = null; // until this write is known to have worked
+        if (status is null)
+        {
+            if (known.Remove((ns, name), out var existing))
+                await objects.DeleteAsync(existing, cancellationToken);
+            _known = known;
+            return;
+        }
+        status["node"] = node;
+        status["serviceName"] = name;
+        status["serviceNamespace"] = ns;
+        if (known.TryGetValue((ns, name), out var current) && await objects.UpdateStatusAsync(current, status, cancellationToken))
+        {
+            current["status"] = status;
+            _known = known;
+            return;
+        }
+        var labels = new Dictionary<string, string>
+        {
+            [StatusLabels.Node] = node,
+            [StatusLabels.ServiceName] = name,
+            [StatusLabels.ServiceNamespace] = ns,
+        };
+        known[(ns, name)] = await objects.CreateAsync(null, namePrefix, labels, status, cancellationToken);
+        _known = known;
+    }
+
+    private async Task<Dictionary<(string, string), JsonObject>> ListAsync(CancellationToken cancellationToken)
+    {
+        var known = new Dictionary<(string, string), JsonObject>();
         foreach (var obj in await objects.ListAsync($"{StatusLabels.Node}={node}", cancellationToken))
         {
             var labels = obj["metadata"]?["labels"];
             var key = (labels?[StatusLabels.ServiceNamespace]?.GetValue<string>() ?? "", labels?[StatusLabels.ServiceName]?.GetValue<string>() ?? "");
-            if (!existing.TryAdd(key, obj))
-            {
+            if (!known.TryAdd(key, obj))
                 await objects.DeleteAsync(obj, cancellationToken); // a duplicate, e.g. left by a crash between create and status write
-            }
         }
-        foreach (var (ns, name, status) in desired)
-        {
-            status["node"] = node;
-            status["serviceName"] = name;
-            status["serviceNamespace"] = ns;
-            if (existing.Remove((ns, name), out var current) && await objects.UpdateStatusAsync(current, status, cancellationToken))
-            {
-                continue;
-            }
-            var labels = new Dictionary<string, string>
-            {
-                [StatusLabels.Node] = node,
-                [StatusLabels.ServiceName] = name,
-                [StatusLabels.ServiceNamespace] = ns,
-            };
-            await objects.CreateAsync(null, namePrefix, labels, status, cancellationToken);
-        }
-        foreach (var stale in existing.Values)
-        {
-            await objects.DeleteAsync(stale, cancellationToken);
-        }
+        return known;
     }
 }
