@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using System.Net;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
@@ -119,15 +118,17 @@ public sealed class SpeakerReconcilerTests : IAsyncLifetime
     [Fact]
     public async Task The_first_batch_opens_the_sessions_with_every_route_in_place()
     {
-        _source.Publish(Cluster("a", "b", "c"));
+        _source.Publish(Batches.Initial([.. ClusterObjects("a", "b", "c"), Peer("router-2", "198.18.0.3", 64513, RouterAsn, 179)]));
         await StartAsync(Reconciler());
 
-        var router = await RouterAsync();
-
-        // The first UPDATE carries every route (one attribute set: one message), End-of-RIB comes after it.
-        var update = Assert.Single(await router.ReadUntilEndOfRibAsync());
-        Assert.Equal([Prefix("203.0.113.1"), Prefix("203.0.113.2"), Prefix("203.0.113.3")], Sorted(update.Nlri));
-        Assert.Empty(update.Withdrawn);
+        // Both routers: the first UPDATE carries every route (one attribute set: one message), End-of-RIB comes after it.
+        foreach (var router in new[] { await RouterAsync(), await RouterAsync() })
+        {
+            var update = Assert.Single(await router.ReadUntilEndOfRibAsync());
+            Assert.Equal([Prefix("203.0.113.1"), Prefix("203.0.113.2"), Prefix("203.0.113.3")], Sorted(update.Nlri));
+            Assert.Empty(update.Withdrawn);
+        }
+        Assert.Equal(2, _peers!.GetStatus().Count);
         var pass = await _passes.NextAsync();
         Assert.Equal(["default/a", "default/b", "default/c"], pass.Plans.Select(p => p.Service).Order(StringComparer.Ordinal));
         await UntilAsync(() => _readiness.IsReady);
@@ -289,28 +290,6 @@ public sealed class SpeakerReconcilerTests : IAsyncLifetime
                 var pass = await _passes.Reader.ReadAsync(timeout.Token);
                 if (match is null || match(pass))
                     return pass;
-            }
-        }
-    }
-
-    private sealed class TestMeterFactory : IMeterFactory
-    {
-        private readonly List<Meter> _meters = [];
-
-        public Meter Create(MeterOptions options)
-        {
-            var meter = new Meter(options.Name, options.Version, options.Tags, this);
-            lock (_meters)
-                _meters.Add(meter);
-            return meter;
-        }
-
-        public void Dispose()
-        {
-            lock (_meters)
-            {
-                foreach (var meter in _meters)
-                    meter.Dispose();
             }
         }
     }
