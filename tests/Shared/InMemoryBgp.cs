@@ -2,10 +2,13 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Threading.Channels;
+using BgpLb.Bgp;
 using BgpLb.Bgp.Transport;
 using BgpLb.Bgp.Wire;
 
-namespace BgpLb.Bgp.Tests.Session;
+// Shared by BgpLb.Bgp.Tests and BgpLb.Speaker.Tests (linked into both): an in-memory transport whose far ends are fake
+// routers speaking through the product's codec.
+namespace BgpLb.Testing.Bgp;
 
 /// <summary>In-memory transport: every connect or inbound connection is a pipe pair whose far end is a <see cref="FakePeer"/>.</summary>
 internal sealed class TestTransport : IBgpTransportFactory
@@ -17,6 +20,9 @@ internal sealed class TestTransport : IBgpTransportFactory
     /// <summary>Local endpoint of outbound connections.</summary>
     public IPEndPoint LocalEndPoint { get; set; } = Local;
 
+    /// <summary>Options of the pipe from the speaker to the fake peer of the next connections (a small pause threshold makes the speaker's flushes wait for the peer).</summary>
+    public PipeOptions ToPeerOptions { get; set; } = PipeOptions.Default;
+
     /// <summary>When false, connects fail (the peer is "down").</summary>
     public bool Reachable { get; set; } = true;
     public int ConnectAttempts;
@@ -25,7 +31,7 @@ internal sealed class TestTransport : IBgpTransportFactory
     {
         Interlocked.Increment(ref ConnectAttempts);
         if (!Reachable) throw new IOException("connection refused");
-        var (local, remote) = Pair(LocalEndPoint, new IPEndPoint(peer.Address, peer.Port));
+        var (local, remote) = Pair(LocalEndPoint, new IPEndPoint(peer.Address, peer.Port), ToPeerOptions);
         _connected.Writer.TryWrite(remote);
         return ValueTask.FromResult(local);
     }
@@ -38,14 +44,14 @@ internal sealed class TestTransport : IBgpTransportFactory
     /// <summary>Simulates the peer at <paramref name="from"/> connecting to our listener.</summary>
     public FakePeer ConnectInbound(IPAddress from)
     {
-        var (local, remote) = Pair(new IPEndPoint(Local.Address, 179), new IPEndPoint(from, 50000));
+        var (local, remote) = Pair(new IPEndPoint(Local.Address, 179), new IPEndPoint(from, 50000), ToPeerOptions);
         _inbound.Writer.TryWrite(local);
         return remote;
     }
 
-    private static (BgpConnection Local, FakePeer Remote) Pair(IPEndPoint local, IPEndPoint remote)
+    private static (BgpConnection Local, FakePeer Remote) Pair(IPEndPoint local, IPEndPoint remote, PipeOptions toPeerOptions)
     {
-        var toPeer = new Pipe();
+        var toPeer = new Pipe(toPeerOptions);
         var toUs = new Pipe();
         var connection = new BgpConnection(new DuplexPipe(toUs.Reader, toPeer.Writer), local, remote);
         return (connection, new FakePeer(toPeer.Reader, toUs.Writer));
@@ -84,6 +90,7 @@ internal sealed class FakePeer
     }
 
     private volatile TaskCompletionSource _reading = CompletedGate();
+    private volatile TaskCompletionSource _parked = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private static TaskCompletionSource CompletedGate()
     {
@@ -99,6 +106,14 @@ internal sealed class FakePeer
         _input.CancelPendingRead();
     }
 
+    /// <summary>Like <see cref="PauseReading"/>, and returns once the reader has stopped: nothing the speaker writes from now on is consumed.</summary>
+    public async Task PauseReadingAsync()
+    {
+        _parked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        PauseReading();
+        await _parked.Task.WaitAsync(Timeout);
+    }
+
     public void ResumeReading() => _reading.TrySetResult();
 
     private async Task PumpAsync(PipeReader input)
@@ -107,7 +122,10 @@ internal sealed class FakePeer
         {
             while (true)
             {
-                await _reading.Task;
+                var gate = _reading;
+                if (!gate.Task.IsCompleted)
+                    _parked.TrySetResult();
+                await gate.Task;
                 var result = await input.ReadAsync();
                 var buffer = result.Buffer;
                 try
@@ -130,7 +148,8 @@ internal sealed class FakePeer
         _messages.Writer.TryComplete();
     }
 
-    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+    /// <summary>How long any read waits before the test fails; generous, so that a loaded machine only makes a failure slower.</summary>
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
     public async Task SendAsync(Action<IBufferWriter<byte>> write)
     {
@@ -216,4 +235,29 @@ internal sealed class FakePeer
     }
 
     public void Close() => output.Complete();
+
+    /// <summary>Reads the next UPDATE (skipping KEEPALIVEs) and decodes it as an eBGP session with 4-octet AS numbers does.</summary>
+    public async Task<UpdateMessage> ReadUpdateAsync()
+    {
+        var message = await ReadAsync(BgpMessageType.Update);
+        return UpdateDecoder.Decode(message.Body, new UpdateDecodeContext(true, false));
+    }
+
+    /// <summary>
+    /// Reads UPDATEs until <paramref name="families"/> End-of-RIB markers arrived (one per negotiated family; <see cref="EstablishAsync"/>
+    /// negotiates IPv4 and IPv6) and returns the other UPDATEs, in order.
+    /// </summary>
+    public async Task<List<UpdateMessage>> ReadUntilEndOfRibAsync(int families = 2)
+    {
+        var updates = new List<UpdateMessage>();
+        while (families > 0)
+        {
+            var update = await ReadUpdateAsync();
+            if (update.EndOfRib is null)
+                updates.Add(update);
+            else
+                families--;
+        }
+        return updates;
+    }
 }
