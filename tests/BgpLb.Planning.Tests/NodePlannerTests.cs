@@ -234,4 +234,49 @@ public sealed class NodePlannerTests
         Assert.DoesNotContain("default/a2", node.Planner.Table.Plans.Keys);
         Assert.Empty(node.Replanned); // a Service that is gone has no addresses to ask for
     }
+
+    [Fact]
+    public void A_route_whose_merged_attributes_do_not_change_is_not_reported()
+    {
+        // Regression (found by the AnnouncementTable and incremental planning properties): a Service's changed route
+        // used to be withdrawn and announced again, two UPDATEs for a route that ends as it was, or, when it was
+        // the only contributor, a withdrawal before the new attributes.
+        var cluster = TestCluster.From(World + """
+            apiVersion: metallb.io/v1beta1
+            kind: BGPAdvertisement
+            metadata: { name: one }
+            spec: { ipAddressPools: [p1], communities: ["1:1"], serviceSelectors: [{ matchLabels: { one: "yes" } }] }
+            ---
+            apiVersion: metallb.io/v1beta1
+            kind: BGPAdvertisement
+            metadata: { name: two }
+            spec: { ipAddressPools: [p1], communities: ["2:2"], serviceSelectors: [{ matchLabels: { two: "yes" } }] }
+            ---
+
+            """ + Shared("a", "{ one: \"yes\" }") + Shared("b", "{ two: \"yes\" }") + Endpoints("a") + Endpoints("b"));
+        var node = new IncrementalNode(cluster, "node-a");
+        node.Pass(FullDelta(cluster), TestCluster.Set("node-a"));
+        var tor = node.Planner.PeerKeyOf("tor");
+        Assert.Equal(Attributes(null, "1:1", "2:2"), Assert.Single(node.Planner.Table.RoutesOf(tor)).Attributes);
+
+        // b now contributes 1:1 too; a sorts first and already brings it: the shared route stays as it is.
+        var same = node.Pass(cluster.Apply(Shared("b", "{ one: \"yes\", two: \"yes\" }")), TestCluster.Set("node-a"));
+        Assert.Equal(["default/b"], same.Plans.Select(p => p.Service));
+        Assert.Empty(same.Routes);
+
+        // b alone on its address: one change with the new attributes, no withdrawal first.
+        node.Pass(cluster.Remove(new ResourceKey("Service", "default", "a")), TestCluster.Set("node-a"));
+        var changed = node.Pass(cluster.Apply(Shared("b", "{ two: \"yes\" }")), TestCluster.Set("node-a"));
+        Assert.Equal([new RouteChange(tor, Host("203.0.113.7"), Attributes(null, "2:2"))], changed.Routes);
+    }
+
+    private static string Shared(string name, string labels) => $$"""
+        apiVersion: v1
+        kind: Service
+        metadata: { name: {{name}}, namespace: default, labels: {{labels}} }
+        spec: { type: LoadBalancer }
+        status: { loadBalancer: { ingress: [{ ip: 203.0.113.7 }] } }
+        ---
+
+        """;
 }
