@@ -52,7 +52,9 @@ public sealed class AnnouncementTable
 
         foreach (var route in before?.Routes ?? [])
         {
-            if (plan is null || !plan.Routes.Contains(route))
+            // A route the new plan still has (with other attributes or not) is replaced in place below: withdrawing it
+            // first would report a change even when the merged attributes end up equal.
+            if (plan is null || !plan.Routes.Any(r => r.Peer == route.Peer && r.Prefix == route.Prefix))
                 RemoveRoute(service, route, routeChanges);
         }
         foreach (var route in plan?.Routes ?? [])

@@ -1,10 +1,9 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
-using BgpLb.L2.Election;
 using CsCheck;
 
-namespace BgpLb.L2.Tests;
+namespace BgpLb.Planning.Tests;
 
 public sealed class ElectionTests
 {
