@@ -27,6 +27,7 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
     private readonly Channel<bool> _signal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private bool _rescanRequested;
     private long _lastModified;
+    private ImmutableArray<ConfigError> _directoryProblems = [];
 
     public string Directory { get; } = Path.GetFullPath(directory);
 
@@ -162,13 +163,22 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // Every object last seen stays: the whole directory is unreadable.
-            batch.Problems[Directory] = [new ConfigError(ConfigSeverity.Error, Directory, null, null, $"cannot list the configuration directory: {e.Message}")];
+            ReportDirectory([new ConfigError(ConfigSeverity.Error, Directory, null, null, $"cannot list the configuration directory: {e.Message}")], batch);
             return;
         }
-        batch.Problems[Directory] = [];
+        ReportDirectory([], batch);
         var changed = files.Where(f => !_files.TryGetValue(f, out var state) || state.Stamp != FileStamp.Of(f)).ToList();
         changed.AddRange(_files.Keys.Where(f => !files.Contains(f)));
         Read(changed, batch);
+    }
+
+    /// <summary>Problems are handed out when they change, so that a rescan that finds nothing new yields an empty batch.</summary>
+    private void ReportDirectory(ImmutableArray<ConfigError> problems, ResourceBatch batch)
+    {
+        if (problems.SequenceEqual(_directoryProblems))
+            return;
+        _directoryProblems = problems;
+        batch.Problems[Directory] = problems;
     }
 
     /// <summary>Reads <paramref name="files"/> (a missing file is a removed one), then whatever a change of ownership needs.</summary>
@@ -226,11 +236,11 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
         if (parsed.Unreadable)
         {
             // Keep every object of the file as it was; only the problem is new.
-            if (old is not null)
-                old.Stamp = stamp;
-            else
-                _files[file] = new FileState(stamp, [], []);
-            batch.Problems[file] = [.. parsed.Errors];
+            if (old is null)
+                _files[file] = old = new FileState(stamp, [], []);
+            old.Stamp = stamp;
+            if (!old.Problems.SequenceEqual(parsed.Errors))
+                batch.Problems[file] = old.Problems = [.. parsed.Errors];
             return handovers;
         }
 
@@ -301,12 +311,12 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
             }
         }
 
+        if (!(old?.Problems ?? []).SequenceEqual(problems))
+            batch.Problems[file] = [.. problems];
         if (stamp is null)
             _files.Remove(file);
         else
-            _files[file] = new FileState(stamp, documents, documentProblems);
-        if (old is not null || problems.Count > 0)
-            batch.Problems[file] = [.. problems];
+            _files[file] = new FileState(stamp, documents, documentProblems) { Problems = [.. problems] };
         return handovers;
     }
 
@@ -320,6 +330,8 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
         public Dictionary<ulong, ResourceKey[]> Documents { get; } = documents;
         /// <summary>Problems of the documents that have any, by fingerprint (unchanged documents are not read again).</summary>
         public Dictionary<ulong, ImmutableArray<ConfigError>> DocumentProblems { get; } = documentProblems;
+        /// <summary>The file's problems as last handed out.</summary>
+        public ImmutableArray<ConfigError> Problems { get; set; } = [];
     }
 
     private sealed record FileStamp(long Length, DateTime LastWriteUtc)
