@@ -220,7 +220,8 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
             {
                 using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024);
                 parsed = ManifestParser.Parse(file, stream, options,
-                    fingerprint => old is not null && old.Documents.TryGetValue(fingerprint, out var keys) && !keys.Any(takeovers.Contains) ? keys : null);
+                    fingerprint => old is not null && old.Documents.TryGetValue(fingerprint, out var keys)
+                        && !old.Shadowed.Contains(fingerprint) && !keys.Any(takeovers.Contains) ? keys : null);
             }
             catch (FileNotFoundException)
             {
@@ -247,6 +248,7 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
         var problems = new List<ConfigError>();
         var documents = new Dictionary<ulong, ResourceKey[]>();
         var documentProblems = new Dictionary<ulong, ImmutableArray<ConfigError>>();
+        var shadowed = new HashSet<ulong>();
         var defined = new HashSet<ResourceKey>();
         foreach (var document in parsed.Documents)
         {
@@ -264,6 +266,7 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
                 {
                     problems.Add(new ConfigError(ConfigSeverity.Error, file, key, "metadata.name",
                         "duplicate object: already defined earlier in this file; this definition is ignored", document.Line));
+                    shadowed.Add(document.Fingerprint);
                     continue;
                 }
                 if (_owners.TryGetValue(key, out var owner) && owner != file)
@@ -273,6 +276,7 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
                     others.Add(file);
                     problems.Add(new ConfigError(ConfigSeverity.Error, file, key, "metadata.name",
                         $"duplicate object: already defined in {owner}; this definition is ignored", document.Line));
+                    shadowed.Add(document.Fingerprint);
                     continue;
                 }
                 _owners[key] = file;
@@ -296,6 +300,9 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
                     if (!handovers.TryGetValue(next, out var keys))
                         handovers[next] = keys = [];
                     keys.Add(key);
+                    // The other duplicates' problems name the owner: they are read again to name the new one.
+                    foreach (var other in others)
+                        handovers.TryAdd(other, []);
                 }
                 else
                 {
@@ -316,7 +323,7 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
         if (stamp is null)
             _files.Remove(file);
         else
-            _files[file] = new FileState(stamp, documents, documentProblems) { Problems = [.. problems] };
+            _files[file] = new FileState(stamp, documents, documentProblems) { Problems = [.. problems], Shadowed = shadowed };
         return handovers;
     }
 
@@ -332,6 +339,11 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
         public Dictionary<ulong, ImmutableArray<ConfigError>> DocumentProblems { get; } = documentProblems;
         /// <summary>The file's problems as last handed out.</summary>
         public ImmutableArray<ConfigError> Problems { get; set; } = [];
+        /// <summary>
+        /// Documents with a key that was ignored as a duplicate: their value was never handed out, so they are projected
+        /// again whenever the file is read (one of them may have become the definition in force).
+        /// </summary>
+        public HashSet<ulong> Shadowed { get; init; } = [];
     }
 
     private sealed record FileStamp(long Length, DateTime LastWriteUtc)

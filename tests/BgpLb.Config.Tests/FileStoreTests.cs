@@ -165,6 +165,23 @@ public sealed class FileStoreTests : IDisposable
     }
 
     [Fact]
+    public void Duplicate_in_one_file_takes_effect_when_the_first_definition_goes()
+    {
+        _directory.Write("a.yaml", Pool("p", "[203.0.113.0/28]") + Pool("p", "[198.51.100.0/28]"));
+        _directory.Rescan();
+
+        // The first document now defines another pool; the second is unchanged, at the same line.
+        _directory.Write("a.yaml", Pool("q", "[192.0.2.0/28]") + Pool("p", "[198.51.100.0/28]"));
+        var batch = _directory.Rescan();
+
+        Assert.Equal([Key("IPAddressPool", "q"), Key("IPAddressPool", "p")], Keys(batch));
+        Assert.Equal(["198.51.100.0/28"], Cidrs(batch.Changes[1]));
+        Assert.Equal(12, Assert.IsType<MetalLbObject>(batch.Changes[1].Value).Line);
+        Assert.Empty(batch.Problems[_directory.PathOf("a.yaml")]);
+        Assert.Equal("198.51.100.0/28", _directory.State.Config.Pool("p")!.Cidrs[0].ToString());
+    }
+
+    [Fact]
     public void Duplicate_across_files_is_taken_from_the_first_in_name_order_at_start()
     {
         _directory.Write("b.yaml", Pool("p", "[198.51.100.0/28]"));
@@ -203,6 +220,23 @@ public sealed class FileStoreTests : IDisposable
         var gone = _directory.Rescan();
         Assert.Contains(new ResourceChange(Key("IPAddressPool", "p"), null), gone.Changes);
         Assert.Empty(_directory.State.Config.Pools);
+    }
+
+    [Fact]
+    public void Remaining_duplicates_name_the_new_first_definer()
+    {
+        _directory.Write("a.yaml", Pool("p", "[203.0.113.0/28]"));
+        _directory.Write("b.yaml", Pool("p", "[198.51.100.0/28]"));
+        _directory.Write("c.yaml", Pool("p", "[192.0.2.0/28]"));
+        _directory.Rescan();
+
+        _directory.Delete("a.yaml");
+        var batch = _directory.Rescan();
+
+        Assert.Equal(["198.51.100.0/28"], Cidrs(Assert.Single(batch.Changes)));
+        Assert.Empty(batch.Problems[_directory.PathOf("b.yaml")]);
+        var error = Assert.Single(batch.Problems[_directory.PathOf("c.yaml")]);
+        Assert.Contains("already defined in " + _directory.PathOf("b.yaml"), error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
