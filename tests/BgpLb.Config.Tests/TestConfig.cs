@@ -78,6 +78,23 @@ internal sealed class ConfigDirectory : IDisposable
 
     public Compiled Result() => new(State.Config, State.Problems, State);
 
+    /// <summary>A fresh FileStore's first batch (<see cref="ResourceBatch.IsInitial"/>) applied to a fresh ClusterState.</summary>
+    public ClusterState ReadFromScratch()
+    {
+        var store = new FileStore(Path, Options, TimeProvider.System, NullLogger<FileStore>.Instance);
+        var batches = store.WatchAsync(CancellationToken.None).GetAsyncEnumerator(CancellationToken.None);
+        // The first batch is read before the enumerator first yields: nothing here waits.
+        var moved = batches.MoveNextAsync();
+        Assert.True(moved.IsCompletedSuccessfully && moved.Result);
+        var first = batches.Current;
+        var disposed = batches.DisposeAsync();
+        Assert.True(disposed.IsCompletedSuccessfully);
+        Assert.True(first.IsInitial);
+        var state = new ClusterState(Options);
+        state.Apply(first);
+        return state;
+    }
+
     public void Dispose() => Directory.Delete(Path, recursive: true);
 }
 
