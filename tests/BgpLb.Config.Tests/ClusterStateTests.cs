@@ -205,15 +205,6 @@ public class ClusterStateTests
     }
 
     [Fact]
-    public void Initial_batch_compiles_even_without_metallb_objects()
-    {
-        var state = new ClusterState(new ConfigOptions());
-        var delta = state.Apply(new ResourceBatch { IsInitial = true });
-        Assert.False(delta.ConfigChanged);
-        Assert.Same(MetalLbConfig.Empty, state.Config);
-    }
-
-    [Fact]
     public void Problems_are_replaced_per_origin_and_cleared_by_an_empty_list()
     {
         var first = Problem("a.yaml", "one");

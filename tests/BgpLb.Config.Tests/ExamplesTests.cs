@@ -22,7 +22,8 @@ public class ExamplesTests
         var options = new ConfigOptions { WatchFileSystem = false };
         var store = new FileStore(ExamplesDirectory(name), options, TimeProvider.System, NullLogger<FileStore>.Instance);
         using var cancel = new CancellationTokenSource();
-        await using var batches = store.WatchAsync(cancel.Token).GetAsyncEnumerator(cancel.Token);
+        var batches = store.WatchAsync(cancel.Token).GetAsyncEnumerator(cancel.Token);
+        await using var dispose = new BoundedDisposal(batches, TimeSpan.FromSeconds(30));
         Assert.True(await batches.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.True(batches.Current.IsInitial);
         var state = new ClusterState(options);

@@ -29,7 +29,8 @@ public sealed class FileStoreTests : IDisposable
         _directory.Write("d.yaml.bak", Node("ignored-too"));
 
         using var cancel = new CancellationTokenSource();
-        await using var batches = _directory.Store.WatchAsync(cancel.Token).GetAsyncEnumerator(cancel.Token);
+        var batches = _directory.Store.WatchAsync(cancel.Token).GetAsyncEnumerator(cancel.Token);
+        await using var dispose = new BoundedDisposal(batches, TimeSpan.FromSeconds(10));
         Assert.True(await batches.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
         var first = batches.Current;
 
@@ -337,7 +338,8 @@ public sealed class FileStoreWatchTests : IDisposable
         await File.WriteAllTextAsync(PathOf("ignored.txt"), "not: yaml: at: all");
         var options = new ConfigOptions { RescanInterval = TimeSpan.FromHours(1) };
         var state = new ClusterState(options);
-        await using var batches = Watch(options, TimeProvider.System);
+        var batches = Watch(options, TimeProvider.System);
+        await using var dispose = new BoundedDisposal(batches, Timeout);
         state.Apply(await NextAsync(batches));
         Assert.Equal("203.0.113.0/28", FirstCidr(state));
 
@@ -365,7 +367,8 @@ public sealed class FileStoreWatchTests : IDisposable
         await File.WriteAllTextAsync(PathOf("pools.yaml"), Pool("p", "[203.0.113.0/28]"));
         var options = new ConfigOptions { RescanInterval = TimeSpan.FromHours(1) };
         var state = new ClusterState(options);
-        await using var batches = Watch(options, TimeProvider.System);
+        var batches = Watch(options, TimeProvider.System);
+        await using var dispose = new BoundedDisposal(batches, Timeout);
         state.Apply(await NextAsync(batches));
 
         await File.WriteAllTextAsync(PathOf("pools.yaml"), Pool("p", "[203.0.113.0/33]"));
@@ -384,7 +387,8 @@ public sealed class FileStoreWatchTests : IDisposable
     {
         var time = new TimerLog();
         var options = new ConfigOptions { Debounce = TimeSpan.Zero, WriteSettle = TimeSpan.FromSeconds(1), RescanInterval = TimeSpan.FromHours(1) };
-        await using var batches = Watch(options, time);
+        var batches = Watch(options, time);
+        await using var dispose = new BoundedDisposal(batches, Timeout);
         Assert.True((await NextAsync(batches)).IsInitial);
 
         await using var open = new FileStream(PathOf("open.yaml"), FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
@@ -414,7 +418,8 @@ public sealed class FileStoreWatchTests : IDisposable
         var options = new ConfigOptions { WatchFileSystem = false, RescanInterval = TimeSpan.FromSeconds(10) };
         await File.WriteAllTextAsync(PathOf("pools.yaml"), Pool("p", "[203.0.113.0/28]"));
         var state = new ClusterState(options);
-        await using var batches = Watch(options, time);
+        var batches = Watch(options, time);
+        await using var dispose = new BoundedDisposal(batches, Timeout);
         state.Apply(await NextAsync(batches));
 
         var next = batches.MoveNextAsync().AsTask();
@@ -436,7 +441,8 @@ public sealed class FileStoreWatchTests : IDisposable
         var time = new TimerLog();
         var options = new ConfigOptions { WatchFileSystem = false, RescanInterval = TimeSpan.FromSeconds(10) };
         await File.WriteAllTextAsync(PathOf("pools.yaml"), Pool("p", "[203.0.113.0/28]"));
-        await using var batches = Watch(options, time);
+        var batches = Watch(options, time);
+        await using var dispose = new BoundedDisposal(batches, Timeout);
         await NextAsync(batches);
 
         var next = batches.MoveNextAsync().AsTask();

@@ -63,7 +63,8 @@ public sealed class ResourceFeedTests
         var initial = new ResourceBatch { IsInitial = true };
         initial.Changes.AddRange(Changes(Node("n1")));
         source.Publish(initial);
-        await using var feed = new ResourceFeed(source, new WakeSignal());
+        var feed = new ResourceFeed(source, new WakeSignal());
+        await using var dispose = new BoundedDisposal(feed, Timeout);
 
         var first = await feed.StartAsync(CancellationToken.None).WaitAsync(Timeout);
 
@@ -79,7 +80,8 @@ public sealed class ResourceFeedTests
         var source = new ManualSource();
         var wake = new WakeSignal();
         source.Publish(new ResourceBatch { IsInitial = true });
-        await using var feed = new ResourceFeed(source, wake);
+        var feed = new ResourceFeed(source, wake);
+        await using var dispose = new BoundedDisposal(feed, Timeout);
         await feed.StartAsync(CancellationToken.None).WaitAsync(Timeout);
         await source.WaitingAsync();
 
@@ -108,7 +110,8 @@ public sealed class ResourceFeedTests
     {
         var source = new ManualSource();
         source.Publish(new ResourceBatch { IsInitial = true });
-        await using var feed = new ResourceFeed(source, new WakeSignal());
+        var feed = new ResourceFeed(source, new WakeSignal());
+        await using var dispose = new BoundedDisposal(feed, Timeout);
         await feed.StartAsync(CancellationToken.None).WaitAsync(Timeout);
         await source.WaitingAsync();
 
@@ -129,7 +132,8 @@ public sealed class ResourceFeedTests
         var source = new ManualSource();
         var wake = new WakeSignal();
         source.Publish(new ResourceBatch { IsInitial = true });
-        await using var feed = new ResourceFeed(source, wake);
+        var feed = new ResourceFeed(source, wake);
+        await using var dispose = new BoundedDisposal(feed, Timeout);
         await feed.StartAsync(CancellationToken.None).WaitAsync(Timeout);
         await source.WaitingAsync();
 
@@ -146,7 +150,8 @@ public sealed class ResourceFeedTests
     {
         var source = new ManualSource();
         source.End();
-        await using var feed = new ResourceFeed(source, new WakeSignal());
+        var feed = new ResourceFeed(source, new WakeSignal());
+        await using var dispose = new BoundedDisposal(feed, Timeout);
         await Assert.ThrowsAsync<InvalidOperationException>(() => feed.StartAsync(CancellationToken.None).WaitAsync(Timeout));
     }
 
@@ -154,7 +159,8 @@ public sealed class ResourceFeedTests
     public async Task Cancelling_start_cancels_the_source()
     {
         var source = new ManualSource();
-        await using var feed = new ResourceFeed(source, new WakeSignal());
+        var feed = new ResourceFeed(source, new WakeSignal());
+        await using var dispose = new BoundedDisposal(feed, Timeout);
         using var cancel = new CancellationTokenSource();
         var start = feed.StartAsync(cancel.Token);
         await source.WaitingAsync();

@@ -226,6 +226,12 @@ internal static class TestConfig
         string.Join('\n', spec.Split('\n').Select(l => "  " + l));
 }
 
+/// <summary>Disposes <paramref name="inner"/> within <paramref name="timeout"/>: the implicit await of <c>await using</c> is bounded too.</summary>
+internal sealed class BoundedDisposal(IAsyncDisposable inner, TimeSpan timeout) : IAsyncDisposable
+{
+    public async ValueTask DisposeAsync() => await inner.DisposeAsync().AsTask().WaitAsync(timeout);
+}
+
 /// <summary>Collects log lines (thread-safe).</summary>
 internal sealed class ListLogger<T> : ILogger<T>
 {
