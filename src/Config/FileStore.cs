@@ -27,6 +27,7 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
     private readonly Channel<bool> _signal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private bool _rescanRequested;
     private long _lastModified;
+    private ImmutableArray<ConfigError> _directoryProblems = [];
 
     public string Directory { get; } = Path.GetFullPath(directory);
 
@@ -162,13 +163,22 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // Every object last seen stays: the whole directory is unreadable.
-            batch.Problems[Directory] = [new ConfigError(ConfigSeverity.Error, Directory, null, null, $"cannot list the configuration directory: {e.Message}")];
+            ReportDirectory([new ConfigError(ConfigSeverity.Error, Directory, null, null, $"cannot list the configuration directory: {e.Message}")], batch);
             return;
         }
-        batch.Problems[Directory] = [];
+        ReportDirectory([], batch);
         var changed = files.Where(f => !_files.TryGetValue(f, out var state) || state.Stamp != FileStamp.Of(f)).ToList();
         changed.AddRange(_files.Keys.Where(f => !files.Contains(f)));
         Read(changed, batch);
+    }
+
+    /// <summary>Problems are handed out when they change, so that a rescan that finds nothing new yields an empty batch.</summary>
+    private void ReportDirectory(ImmutableArray<ConfigError> problems, ResourceBatch batch)
+    {
+        if (problems.SequenceEqual(_directoryProblems))
+            return;
+        _directoryProblems = problems;
+        batch.Problems[Directory] = problems;
     }
 
     /// <summary>Reads <paramref name="files"/> (a missing file is a removed one), then whatever a change of ownership needs.</summary>
@@ -210,7 +220,8 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
             {
                 using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024);
                 parsed = ManifestParser.Parse(file, stream, options,
-                    fingerprint => old is not null && old.Documents.TryGetValue(fingerprint, out var keys) && !keys.Any(takeovers.Contains) ? keys : null);
+                    fingerprint => old is not null && old.Documents.TryGetValue(fingerprint, out var keys)
+                        && !old.Shadowed.Contains(fingerprint) && !keys.Any(takeovers.Contains) ? keys : null);
             }
             catch (FileNotFoundException)
             {
@@ -226,17 +237,18 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
         if (parsed.Unreadable)
         {
             // Keep every object of the file as it was; only the problem is new.
-            if (old is not null)
-                old.Stamp = stamp;
-            else
-                _files[file] = new FileState(stamp, [], []);
-            batch.Problems[file] = [.. parsed.Errors];
+            if (old is null)
+                _files[file] = old = new FileState(stamp, [], []);
+            old.Stamp = stamp;
+            if (!old.Problems.SequenceEqual(parsed.Errors))
+                batch.Problems[file] = old.Problems = [.. parsed.Errors];
             return handovers;
         }
 
         var problems = new List<ConfigError>();
         var documents = new Dictionary<ulong, ResourceKey[]>();
         var documentProblems = new Dictionary<ulong, ImmutableArray<ConfigError>>();
+        var shadowed = new HashSet<ulong>();
         var defined = new HashSet<ResourceKey>();
         foreach (var document in parsed.Documents)
         {
@@ -254,6 +266,7 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
                 {
                     problems.Add(new ConfigError(ConfigSeverity.Error, file, key, "metadata.name",
                         "duplicate object: already defined earlier in this file; this definition is ignored", document.Line));
+                    shadowed.Add(document.Fingerprint);
                     continue;
                 }
                 if (_owners.TryGetValue(key, out var owner) && owner != file)
@@ -263,6 +276,7 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
                     others.Add(file);
                     problems.Add(new ConfigError(ConfigSeverity.Error, file, key, "metadata.name",
                         $"duplicate object: already defined in {owner}; this definition is ignored", document.Line));
+                    shadowed.Add(document.Fingerprint);
                     continue;
                 }
                 _owners[key] = file;
@@ -286,6 +300,9 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
                     if (!handovers.TryGetValue(next, out var keys))
                         handovers[next] = keys = [];
                     keys.Add(key);
+                    // The other duplicates' problems name the owner: they are read again to name the new one.
+                    foreach (var other in others)
+                        handovers.TryAdd(other, []);
                 }
                 else
                 {
@@ -301,12 +318,12 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
             }
         }
 
+        if (!(old?.Problems ?? []).SequenceEqual(problems))
+            batch.Problems[file] = [.. problems];
         if (stamp is null)
             _files.Remove(file);
         else
-            _files[file] = new FileState(stamp, documents, documentProblems);
-        if (old is not null || problems.Count > 0)
-            batch.Problems[file] = [.. problems];
+            _files[file] = new FileState(stamp, documents, documentProblems) { Problems = [.. problems], Shadowed = shadowed };
         return handovers;
     }
 
@@ -320,6 +337,13 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
         public Dictionary<ulong, ResourceKey[]> Documents { get; } = documents;
         /// <summary>Problems of the documents that have any, by fingerprint (unchanged documents are not read again).</summary>
         public Dictionary<ulong, ImmutableArray<ConfigError>> DocumentProblems { get; } = documentProblems;
+        /// <summary>The file's problems as last handed out.</summary>
+        public ImmutableArray<ConfigError> Problems { get; set; } = [];
+        /// <summary>
+        /// Documents with a key that was ignored as a duplicate: their value was never handed out, so they are projected
+        /// again whenever the file is read (one of them may have become the definition in force).
+        /// </summary>
+        public HashSet<ulong> Shadowed { get; init; } = [];
     }
 
     private sealed record FileStamp(long Length, DateTime LastWriteUtc)

@@ -83,32 +83,34 @@ public static class ObjectProjector
         {
             if (isMetalLb && !MetalLbStatusKinds.Contains(kind))
                 Error(null, "kind", $"unsupported metallb.io kind or version '{apiVersion}, Kind={kind}'");
-            else if (!isMetalLb)
+            else
                 Error(null, null, $"ignoring unsupported kind '{apiVersion}, Kind={kind}'", ConfigSeverity.Warning);
             return;
         }
 
-        ResourceKey key;
-        Metadata metadata;
+        string? name, metadataNamespace;
         try
         {
-            metadata = Metadata.Read(root);
+            (name, metadataNamespace) = Metadata.ReadIdentity(root);
         }
         catch (FieldException e)
         {
             Error(null, e.Field, e.Message);
             return;
         }
-        if (string.IsNullOrEmpty(metadata.Name))
+        if (string.IsNullOrEmpty(name))
         {
             Error(null, "metadata.name", $"{kind} has no name");
             return;
         }
         var clusterScoped = kind is "Node" or "Namespace";
-        var ns = clusterScoped ? "" : string.IsNullOrEmpty(metadata.Namespace) ? (isMetalLb ? options.MetalLbNamespace : "default") : metadata.Namespace;
-        key = new ResourceKey(kind, Names.Intern(ns), metadata.Name);
+        var ns = clusterScoped ? "" : string.IsNullOrEmpty(metadataNamespace) ? (isMetalLb ? options.MetalLbNamespace : "default") : metadataNamespace;
+        var key = new ResourceKey(kind, Names.Intern(ns), name);
+        // From here on the object is known by its key: whatever cannot be read (labels and annotations included) makes
+        // it unusable, so that its last good version stays instead of the object disappearing.
         try
         {
+            var metadata = Metadata.Read(root);
             projection.Objects.Add(new SourceObject(key, reader(new Document(root, key, metadata, origin, line))));
         }
         catch (FieldException e)
@@ -444,16 +446,21 @@ public static class ObjectProjector
 
     // ---- metadata and typed field access (field paths in errors) ----
 
-    private sealed record Metadata(string? Name, string? Namespace, string? Uid, LabelDictionary Labels, Dictionary<string, string>? Annotations)
+    private sealed record Metadata(string? Uid, LabelDictionary Labels, Dictionary<string, string>? Annotations)
     {
+        /// <summary>metadata.name and metadata.namespace: what identifies the object.</summary>
+        public static (string? Name, string? Namespace) ReadIdentity(JsonElement root) =>
+            OptionalObject(root, "metadata", "metadata") is { } metadata
+                ? (OptionalString(metadata, "name", "metadata.name"), OptionalString(metadata, "namespace", "metadata.namespace"))
+                : (null, null);
+
+        /// <summary>The rest of metadata that BgpLb reads.</summary>
         public static Metadata Read(JsonElement root)
         {
             if (OptionalObject(root, "metadata", "metadata") is not { } metadata)
-                return new Metadata(null, null, null, LabelDictionary.Empty, null);
+                return new Metadata(null, LabelDictionary.Empty, null);
             var labels = StringMap(metadata, "labels", "metadata.labels");
             return new Metadata(
-                OptionalString(metadata, "name", "metadata.name"),
-                OptionalString(metadata, "namespace", "metadata.namespace"),
                 OptionalString(metadata, "uid", "metadata.uid"),
                 labels is null || labels.Count == 0 ? LabelDictionary.Empty : new LabelDictionary(labels),
                 StringMap(metadata, "annotations", "metadata.annotations"));
