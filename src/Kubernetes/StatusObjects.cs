@@ -28,7 +28,7 @@ internal sealed class StatusObjects(IKubernetes client, string metalLbNamespace,
 
     public async Task<IReadOnlyList<JsonObject>> ListAsync(string labelSelector, CancellationToken cancellationToken)
     {
-        var list = await client.CustomObjects.ListNamespacedCustomObjectAsync<JsonObject>(ManifestParser.MetalLbGroup, Version, metalLbNamespace, plural,
+        var list = await client.CustomObjects.ListNamespacedCustomObjectAsync<JsonObject>(ObjectProjector.MetalLbGroup, Version, metalLbNamespace, plural,
             labelSelector: labelSelector, cancellationToken: cancellationToken);
         return [.. (list["items"] as JsonArray ?? []).OfType<JsonObject>()];
     }
@@ -37,7 +37,7 @@ internal sealed class StatusObjects(IKubernetes client, string metalLbNamespace,
     {
         try
         {
-            return await client.CustomObjects.GetNamespacedCustomObjectAsync<JsonObject>(ManifestParser.MetalLbGroup, Version, metalLbNamespace, plural, name,
+            return await client.CustomObjects.GetNamespacedCustomObjectAsync<JsonObject>(ObjectProjector.MetalLbGroup, Version, metalLbNamespace, plural, name,
                 cancellationToken);
         }
         catch (HttpOperationException e) when (Conflicts.IsNotFound(e))
@@ -67,12 +67,12 @@ internal sealed class StatusObjects(IKubernetes client, string metalLbNamespace,
         }
         var body = new JsonObject
         {
-            ["apiVersion"] = $"{ManifestParser.MetalLbGroup}/{Version}",
+            ["apiVersion"] = $"{ObjectProjector.MetalLbGroup}/{Version}",
             ["kind"] = kind,
             ["metadata"] = metadata,
             ["spec"] = new JsonObject(),
         };
-        var created = await client.CustomObjects.CreateNamespacedCustomObjectAsync<JsonObject>(body, ManifestParser.MetalLbGroup, Version, metalLbNamespace, plural,
+        var created = await client.CustomObjects.CreateNamespacedCustomObjectAsync<JsonObject>(body, ObjectProjector.MetalLbGroup, Version, metalLbNamespace, plural,
             cancellationToken: cancellationToken);
         await UpdateStatusAsync(created, status, cancellationToken);
     }
@@ -92,7 +92,7 @@ internal sealed class StatusObjects(IKubernetes client, string metalLbNamespace,
             updated["status"] = status.DeepClone();
             try
             {
-                await client.CustomObjects.ReplaceNamespacedCustomObjectStatusAsync(updated, ManifestParser.MetalLbGroup, Version, metalLbNamespace, plural, name,
+                await client.CustomObjects.ReplaceNamespacedCustomObjectStatusAsync(updated, ObjectProjector.MetalLbGroup, Version, metalLbNamespace, plural, name,
                     cancellationToken: cancellationToken);
                 KubeLog.Wrote(logger, what);
                 return true;
@@ -117,7 +117,7 @@ internal sealed class StatusObjects(IKubernetes client, string metalLbNamespace,
     {
         try
         {
-            await client.CustomObjects.DeleteNamespacedCustomObjectAsync(ManifestParser.MetalLbGroup, Version, metalLbNamespace, plural,
+            await client.CustomObjects.DeleteNamespacedCustomObjectAsync(ObjectProjector.MetalLbGroup, Version, metalLbNamespace, plural,
                 obj["metadata"]!["name"]!.GetValue<string>(), cancellationToken: cancellationToken);
         }
         catch (HttpOperationException e) when (Conflicts.IsNotFound(e))
