@@ -129,8 +129,10 @@ public sealed class KubeStore : IResourceSource
                     }, cancellationToken);
                 }
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            catch (Exception) when (cancellationToken.IsCancellationRequested)
             {
+                // Stopped: whatever the attempt in flight ended with (a cancellation, or a connection reset as it was
+                // torn down) is of no interest.
             }
         }
 
