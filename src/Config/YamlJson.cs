@@ -49,8 +49,14 @@ internal static partial class YamlJson
             return false;
         }
         var line = (int)parser.Current!.Start.Line;
-        var root = new TreeBuilder(parser, limits).ReadNode(depth: 0).Node;
+        var builder = new TreeBuilder(parser, limits);
+        var root = builder.ReadNode(depth: 0).Node;
         parser.Consume<DocumentEnd>();
+        // Only once the document is complete, so that a syntax error further on comes first, as it would from the whole stream.
+        if (builder.NonFiniteNumber is { } number)
+        {
+            throw new YamlException(number.Start, number.End, $"number {number.Value} is out of range");
+        }
         document = new YamlDocument(root, line);
         return true;
     }
@@ -59,6 +65,9 @@ internal static partial class YamlJson
     {
         private readonly Dictionary<string, (JsonNode? Node, long Size)> _anchors = new(StringComparer.Ordinal);
         private long _aliasedNodes;
+
+        /// <summary>The first number that overflows a double, if <see cref="YamlTreeLimits.RejectNonFiniteNumbers"/>.</summary>
+        public Scalar? NonFiniteNumber { get; private set; }
 
         /// <summary>The node and the number of nodes in it, which is what an alias to it would copy.</summary>
         public (JsonNode? Node, long Size) ReadNode(int depth)
@@ -86,7 +95,7 @@ internal static partial class YamlJson
                 var value = ScalarValue(scalar);
                 if (limits.RejectNonFiniteNumbers && value is not null && value.TryGetValue<double>(out var number) && !double.IsFinite(number))
                 {
-                    throw new YamlException(scalar.Start, scalar.End, $"number {scalar.Value} is out of range");
+                    NonFiniteNumber ??= scalar;
                 }
                 node = value;
             }

@@ -32,6 +32,9 @@ internal sealed class FallbackParser
     /// <summary>The scanner's flags after the documents read so far.</summary>
     public ScannerCarryOver CarryOver => _scanner.CarryOver;
 
+    /// <inheritdoc cref="CarryOverTrackingScanner.SawRootBlockScalar"/>
+    public bool SawRootBlockScalar => _scanner.SawRootBlockScalar;
+
     /// <exception cref="YamlSyntaxException"/>
     public bool TryRead(out JsonNode? root, out int line)
     {

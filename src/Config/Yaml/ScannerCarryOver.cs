@@ -42,8 +42,15 @@ internal sealed class CarryOverTrackingScanner(IScanner scanner) : IScanner
 {
     private ScannerCarryOver _carryOver;
     private int _flowLevel;
+    private bool _beforeRoot;
 
     public ScannerCarryOver CarryOver => _carryOver;
+
+    /// <summary>
+    /// Whether a document's root was a block scalar ("--- |"): with its text at column 0, YamlDotNet reads on over "---"
+    /// lines, so that document does not end where the stream is cut.
+    /// </summary>
+    public bool SawRootBlockScalar { get; private set; }
 
     public Mark CurrentPosition => scanner.CurrentPosition;
 
@@ -57,7 +64,18 @@ internal sealed class CarryOverTrackingScanner(IScanner scanner) : IScanner
 
     private bool Observe(bool moved)
     {
-        switch (moved ? scanner.Current : null)
+        var token = moved ? scanner.Current : null;
+        if (_beforeRoot && token is not (null or Anchor or Tag))
+        {
+            SawRootBlockScalar |= token is Scalar { Style: ScalarStyle.Literal or ScalarStyle.Folded };
+        }
+        _beforeRoot = token switch
+        {
+            StreamStart or DocumentStart or DocumentEnd => true,
+            null or Anchor or Tag => _beforeRoot,
+            _ => false,
+        };
+        switch (token)
         {
             case Scalar { Style: ScalarStyle.Plain }:
                 _carryOver.OnPlainScalar();

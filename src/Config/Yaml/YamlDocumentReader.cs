@@ -115,6 +115,11 @@ internal sealed class YamlDocumentReader : IDisposable
                 _writer.Reset(_output);
                 var result = FastYamlParser.Parse(text, chunk.StartsWithMarker, chunk.EndMarker, _writer, _scratch, _options.MaxDepth,
                     ref carryOver, out var rootLine);
+                if (result == FastPathResult.NoDocument && chunk.EndMarker >= 0 && _line == 1)
+                {
+                    // YamlDotNet fails on "..." before the first document unless nothing follows; let it.
+                    return ReadRestOfStream();
+                }
                 if (result != FastPathResult.Fallback)
                 {
                     var line = _line + rootLine;
@@ -145,6 +150,12 @@ internal sealed class YamlDocumentReader : IDisposable
             {
                 // Alone, the chunk ends where the whole stream goes on with "---"; read on through the stream so that
                 // the error (message included) is the one the whole stream gives.
+                _fallbackDocuments.Clear();
+                return ReadRestOfStream();
+            }
+            if (parser.SawRootBlockScalar || (_fallbackDocuments.Count == 0 && _line == 1))
+            {
+                // A root block scalar reads on over "---" lines; "..." before any document fails if anything follows.
                 _fallbackDocuments.Clear();
                 return ReadRestOfStream();
             }

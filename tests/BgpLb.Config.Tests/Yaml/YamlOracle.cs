@@ -1,6 +1,7 @@
 using System.Text;
 using BgpLb.Config.Yaml;
 using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 
 namespace BgpLb.Config.Tests.Yaml;
 
@@ -17,12 +18,23 @@ internal sealed record YamlOutcome(IReadOnlyList<(string? Json, int Line)> Docum
 /// <summary>The reference (<see cref="YamlJson.Parse"/> over the whole text) against <see cref="YamlDocumentReader"/>.</summary>
 internal static class YamlOracle
 {
+    /// <summary>
+    /// <see cref="YamlJson"/> over the whole text, one document after the other as a streaming reader meets them: the
+    /// first syntax error, or the first document without a JSON text (a number beyond double), ends the stream.
+    /// </summary>
     public static YamlOutcome Reference(string yaml)
     {
-        List<YamlDocument> documents;
+        var documents = new List<(string?, int)>();
         try
         {
-            documents = YamlJson.Parse(yaml);
+            // A file's byte order mark is not part of its text (File.ReadAllText drops it, and so does the reader).
+            var parser = new Parser(new StringReader(yaml.StartsWith('\uFEFF') ? yaml[1..] : yaml));
+            parser.Consume<StreamStart>();
+            while (YamlJson.TryReadDocument(parser, YamlTreeLimits.None, out var document))
+            {
+                documents.Add((document.Root?.ToJsonString(), document.Line));
+            }
+            parser.Consume<StreamEnd>();
         }
         catch (YamlException e)
         {
@@ -31,17 +43,10 @@ internal static class YamlOracle
         }
         catch (Exception e) when (e is InvalidOperationException or ArgumentException or IndexOutOfRangeException)
         {
+            // YamlDotNet's own failures, and ToJsonString's for 1e999.
             return new([], e.Message, 0, 0, PositionKnown: false);
         }
-        try
-        {
-            return new([.. documents.Select(d => (d.Root?.ToJsonString(), d.Line))], null, 0, 0, false);
-        }
-        catch (ArgumentException e)
-        {
-            // A number beyond double (1e999) has no JSON text; the reader reports it as an error.
-            return new([], e.Message, 0, 0, PositionKnown: false);
-        }
+        return new(documents, null, 0, 0, false);
     }
 
     public static YamlOutcome Read(string yaml, YamlReaderOptions? options = null) => Read(Encoding.UTF8.GetBytes(yaml), options, out _);
@@ -71,11 +76,34 @@ internal static class YamlOracle
     {
         var expected = Reference(yaml);
         var actual = Read(Encoding.UTF8.GetBytes(yaml), options, out var fallbacks);
-        if (!Same(expected, actual))
+        if (!Same(expected, actual) && !(expected.Failed && actual.Failed && HasKeylessValue(yaml)))
         {
-            Assert.Fail($"YAML:\n{Show(yaml)}\nexpected: {expected}\nactual:   {actual}");
+            Assert.Fail(Describe(yaml, options));
         }
         return fallbacks;
+    }
+
+    /// <summary>The smallest part of <paramref name="yaml"/> that still reads differently, with both readings.</summary>
+    public static string Describe(string yaml, YamlReaderOptions? options = null)
+    {
+        bool Differs(string text) => !Same(Reference(text), Read(text, options)) && !HasKeylessValue(text);
+        var smallest = yaml;
+        for (var size = Math.Max(1, smallest.Length / 2); size >= 1; size /= 2)
+        {
+            for (var at = 0; at + size <= smallest.Length;)
+            {
+                var shorter = smallest.Remove(at, size);
+                if (Differs(shorter))
+                {
+                    smallest = shorter;
+                }
+                else
+                {
+                    at += size;
+                }
+            }
+        }
+        return $"YAML (reduced from {yaml.Length} characters):\n{Show(smallest)}\nexpected: {Reference(smallest)}\nactual:   {Read(smallest, options)}";
     }
 
     public static bool Same(YamlOutcome expected, YamlOutcome actual)
@@ -91,6 +119,14 @@ internal static class YamlOracle
         return !expected.PositionKnown
             || (expected.Line, expected.Column, expected.Error) == (actual.Line, actual.Column, actual.Error);
     }
+
+    /// <summary>
+    /// Whether the error may come out differently: for a ':' at column 0 without a key (always an error, as a key cannot
+    /// be null) YamlDotNet's scanner uses the position of the last simple key it saw, also one of an earlier document,
+    /// which a document read on its own does not have.
+    /// </summary>
+    public static bool HasKeylessValue(string yaml) =>
+        yaml.StartsWith(':') || "\n\r\u0085\u2028\u2029".Any(lineBreak => yaml.Contains($"{lineBreak}:", StringComparison.Ordinal));
 
     public static string Show(string yaml) => yaml
         .Replace("\r", "\\r", StringComparison.Ordinal)
