@@ -51,11 +51,12 @@ internal static class YamlOracle
 
     public static YamlOutcome Read(string yaml, YamlReaderOptions? options = null) => Read(Encoding.UTF8.GetBytes(yaml), options, out _);
 
-    public static YamlOutcome Read(byte[] yaml, YamlReaderOptions? options, out int fallbacks)
+    /// <param name="readSize">Most bytes the stream hands out per read, to cut documents and markers apart.</param>
+    public static YamlOutcome Read(byte[] yaml, YamlReaderOptions? options, out int fallbacks, int readSize = int.MaxValue)
     {
         fallbacks = 0;
         var documents = new List<(string?, int)>();
-        using var reader = new YamlDocumentReader(yaml, options);
+        using var reader = new YamlDocumentReader(new TrickleStream(yaml, readSize), options);
         try
         {
             while (reader.Read())
@@ -132,4 +133,34 @@ internal static class YamlOracle
         .Replace("\r", "\\r", StringComparison.Ordinal)
         .Replace("\t", "\\t", StringComparison.Ordinal)
         .Replace("\u0085", "\\u0085", StringComparison.Ordinal);
+}
+
+/// <summary>A stream over bytes that hands out at most a few of them per read, and counts what it handed out.</summary>
+internal sealed class TrickleStream(byte[] bytes, int readSize) : Stream
+{
+    public long BytesRead { get; private set; }
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => bytes.Length;
+    public override long Position { get => BytesRead; set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        var count = (int)Math.Min(Math.Min(buffer.Length, readSize), bytes.Length - BytesRead);
+        bytes.AsSpan((int)BytesRead, count).CopyTo(buffer);
+        BytesRead += count;
+        return count;
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
