@@ -51,11 +51,11 @@ internal ref struct FastYamlParser
     // YamlDotNet drops a simple key (and so reads a different tree) once its ':' is 1024 characters away.
     private const int MaxKeyLength = 1000;
 
-    private static readonly SearchValues<byte> BlockPlainStops = Stops(":#", allowTab: false);
-    private static readonly SearchValues<byte> FlowPlainStops = Stops(":#,[]{}", allowTab: false);
+    // Per byte: whether it ends or interrupts a plain scalar in block context (Block) or only in flow context (Flow);
+    // scalars are short, so a table beats a vectorized search. Also whether it may not start a plain scalar.
+    private static readonly PlainByte[] PlainBytes = PlainByteTable();
     private static readonly SearchValues<byte> SingleQuotedStops = Stops("'", allowTab: true);
     private static readonly SearchValues<byte> DoubleQuotedStops = Stops("\"\\", allowTab: true);
-    private static readonly SearchValues<byte> NotPlainStart = SearchValues.Create("?:,[]{}#&*!|>'\"%@` \t"u8);
 
     private readonly ReadOnlySpan<byte> _text;
     private readonly Utf8JsonWriter _json;
@@ -360,7 +360,7 @@ internal ref struct FastYamlParser
                 return false;
             }
         }
-        else if (!IsPlainStart(_pos, flow: true) || !ScanPlain(FlowPlainStops, out scalar, out var end) || end == PlainEnd.Colon)
+        else if (!IsPlainStart(_pos, flow: true) || !ScanPlain(flow: true, out scalar, out var end) || end == PlainEnd.Colon)
         {
             return false;
         }
@@ -387,7 +387,7 @@ internal ref struct FastYamlParser
                 colon = i;
             }
         }
-        else if (IsPlainStart(_pos, flow: true) && ScanPlain(FlowPlainStops, out key, out var end) && end == PlainEnd.Colon)
+        else if (IsPlainStart(_pos, flow: true) && ScanPlain(flow: true, out key, out var end) && end == PlainEnd.Colon)
         {
             colon = _pos;
         }
@@ -426,7 +426,7 @@ internal ref struct FastYamlParser
         }
         else
         {
-            if (!IsPlainStart(_pos, flow: false) || !ScanPlain(BlockPlainStops, out scalar, out var end))
+            if (!IsPlainStart(_pos, flow: false) || !ScanPlain(flow: false, out scalar, out var end))
             {
                 return false;
             }
@@ -439,21 +439,23 @@ internal ref struct FastYamlParser
     }
 
     /// <summary>Scans a plain scalar from its (checked) first byte; leaves <see cref="_pos"/> on what ends it.</summary>
-    private bool ScanPlain(SearchValues<byte> stops, out Scalar scalar, out PlainEnd end)
+    private bool ScanPlain(bool flow, out Scalar scalar, out PlainEnd end)
     {
         scalar = default;
         end = PlainEnd.Line;
         var start = _pos;
         var i = _pos;
+        var stop = flow ? PlainByte.Block | PlainByte.Flow : PlainByte.Block;
         while (true)
         {
-            var next = _text[i..].IndexOfAny(stops);
-            if (next < 0)
+            while (i < _text.Length && (PlainBytes[_text[i]] & stop) == 0)
             {
-                i = _text.Length;
+                i++;
+            }
+            if (i == _text.Length)
+            {
                 break;
             }
-            i += next;
             var b = _text[i];
             if (b == ':')
             {
@@ -463,7 +465,7 @@ internal ref struct FastYamlParser
                     break;
                 }
                 // In flow context YamlDotNet reads such a ':' by state carried across tokens; leave it to YamlDotNet.
-                if (stops == FlowPlainStops || ByteAt(i + 1) == '\t')
+                if (flow || ByteAt(i + 1) == '\t')
                 {
                     return false;
                 }
@@ -913,7 +915,7 @@ internal ref struct FastYamlParser
             var next = ByteAt(i + 1);
             return next is not (-1 or ' ' or '\t' or '\n' or '\r' or '#') && !(flow && next is ',' or '[' or ']' or '{' or '}');
         }
-        return first >= 0x20 && first != 0x7F && !NotPlainStart.Contains(first);
+        return (PlainBytes[first] & PlainByte.NotStart) == 0;
     }
 
     /// <summary>The byte at <paramref name="i"/>, or -1 past the end.</summary>
@@ -930,6 +932,36 @@ internal ref struct FastYamlParser
             }
         }
         return SearchValues.Create(bytes.ToArray());
+    }
+
+    private static PlainByte[] PlainByteTable()
+    {
+        var table = new PlainByte[256];
+        for (var b = 0; b < 256; b++)
+        {
+            if (b < 0x20 || b >= 0x7F || b is ':' or '#')
+            {
+                table[b] |= PlainByte.Block;
+            }
+            else if (b is ',' or '[' or ']' or '{' or '}')
+            {
+                table[b] |= PlainByte.Flow;
+            }
+            if (b < 0x20 || b == 0x7F || "?:,[]{}#&*!|>'\"%@` ".Contains((char)b, StringComparison.Ordinal))
+            {
+                table[b] |= PlainByte.NotStart;
+            }
+        }
+        return table;
+    }
+
+    [Flags]
+    private enum PlainByte : byte
+    {
+        None = 0,
+        Block = 1,
+        Flow = 2,
+        NotStart = 4,
     }
 
     private enum PlainEnd
