@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Text;
-using System.Text.Json;
 
 namespace BgpLb.Config.Yaml;
 
@@ -38,7 +37,7 @@ internal sealed class FastPathScratch : IDisposable
 }
 
 /// <summary>
-/// Reads one document of the YAML that Kubernetes manifests use straight from UTF-8 into a <see cref="Utf8JsonWriter"/>:
+/// Reads one document of the YAML that Kubernetes manifests use straight from UTF-8 into JSON (<see cref="JsonOutput"/>):
 /// block mappings and sequences (also "- " items at their key's indentation and compact "- key: value" mappings), flow
 /// mappings and sequences over one or more lines, one-line plain and quoted scalars, comments. Whatever it is not sure
 /// about yields <see cref="FastPathResult.Fallback"/>, and the caller hands the document to YamlDotNet: the result of
@@ -58,7 +57,7 @@ internal ref struct FastYamlParser
     private static readonly SearchValues<byte> DoubleQuotedStops = Stops("\"\\", allowTab: true);
 
     private readonly ReadOnlySpan<byte> _text;
-    private readonly Utf8JsonWriter _json;
+    private readonly JsonOutput _json;
     private readonly FastPathScratch _scratch;
     private readonly int _maxDepth;
     private ScannerCarryOver _carryOver;
@@ -70,7 +69,7 @@ internal ref struct FastYamlParser
     private int _depth;
     private int _flowLevel;
 
-    private FastYamlParser(ReadOnlySpan<byte> text, Utf8JsonWriter json, FastPathScratch scratch, int maxDepth, ScannerCarryOver carryOver)
+    private FastYamlParser(ReadOnlySpan<byte> text, JsonOutput json, FastPathScratch scratch, int maxDepth, ScannerCarryOver carryOver)
     {
         _text = text;
         _json = json;
@@ -84,7 +83,7 @@ internal ref struct FastYamlParser
     /// <param name="endMarker">Offset of the "..." line, or -1.</param>
     /// <param name="carryOver">YamlDotNet's scanner flags before the chunk; updated when the result is not Fallback.</param>
     /// <param name="rootLine">Line of the root node (or of the end of an empty document), counted from the chunk's first line as 0.</param>
-    public static FastPathResult Parse(ReadOnlySpan<byte> chunk, bool startsWithMarker, int endMarker, Utf8JsonWriter json,
+    public static FastPathResult Parse(ReadOnlySpan<byte> chunk, bool startsWithMarker, int endMarker, JsonOutput json,
         FastPathScratch scratch, int maxDepth, ref ScannerCarryOver carryOver, out int rootLine)
     {
         rootLine = 0;
@@ -149,7 +148,7 @@ internal ref struct FastYamlParser
         {
             return false;
         }
-        _json.WriteStartObject();
+        _json.StartObject();
         var keys = _scratch.Keys.BeginMapping();
         while (true)
         {
@@ -182,7 +181,7 @@ internal ref struct FastYamlParser
                 }
                 else
                 {
-                    _json.WriteNullValue();
+                    _json.Null();
                 }
             }
             else if (!ParseInlineValue(indent))
@@ -198,7 +197,7 @@ internal ref struct FastYamlParser
                 return false;
             }
         }
-        _json.WriteEndObject();
+        _json.EndObject();
         _depth--;
         return true;
     }
@@ -209,7 +208,7 @@ internal ref struct FastYamlParser
         {
             return false;
         }
-        _json.WriteStartArray();
+        _json.StartArray();
         while (true)
         {
             _pos++;
@@ -229,7 +228,7 @@ internal ref struct FastYamlParser
                 }
                 else
                 {
-                    _json.WriteNullValue();
+                    _json.Null();
                 }
             }
             else if (!ParseBlockNode(_pos - _lineStart, indent))
@@ -249,7 +248,7 @@ internal ref struct FastYamlParser
                 break;
             }
         }
-        _json.WriteEndArray();
+        _json.EndArray();
         _depth--;
         return true;
     }
@@ -276,12 +275,12 @@ internal ref struct FastYamlParser
         var keys = default(KeySet.Mapping);
         if (isMapping)
         {
-            _json.WriteStartObject();
+            _json.StartObject();
             keys = _scratch.Keys.BeginMapping();
         }
         else
         {
-            _json.WriteStartArray();
+            _json.StartArray();
         }
         _carryOver.OnFlowCollectionStart();
         _flowLevel++;
@@ -335,11 +334,11 @@ internal ref struct FastYamlParser
         }
         if (isMapping)
         {
-            _json.WriteEndObject();
+            _json.EndObject();
         }
         else
         {
-            _json.WriteEndArray();
+            _json.EndArray();
         }
         _depth--;
         return true;
@@ -628,7 +627,7 @@ internal ref struct FastYamlParser
         {
             return false;
         }
-        _json.WritePropertyName(name);
+        _json.PropertyName(name);
         return true;
     }
 
@@ -636,7 +635,7 @@ internal ref struct FastYamlParser
     {
         if (scalar.Quote != 0)
         {
-            _json.WriteStringValue(Content(scalar));
+            _json.String(Content(scalar));
             _carryOver.OnQuotedScalar(_flowLevel > 0);
             return true;
         }
@@ -644,27 +643,27 @@ internal ref struct FastYamlParser
         switch (PlainScalar.Resolve(text, out var int64, out var uint64, out var number))
         {
             case PlainScalarKind.Null:
-                _json.WriteNullValue();
+                _json.Null();
                 break;
             case PlainScalarKind.True:
-                _json.WriteBooleanValue(true);
+                _json.Boolean(true);
                 break;
             case PlainScalarKind.False:
-                _json.WriteBooleanValue(false);
+                _json.Boolean(false);
                 break;
             case PlainScalarKind.Int64:
-                _json.WriteNumberValue(int64);
+                _json.Number(int64);
                 break;
             case PlainScalarKind.UInt64:
-                _json.WriteNumberValue(uint64);
+                _json.Number(uint64);
                 break;
             case PlainScalarKind.Double when double.IsFinite(number):
-                _json.WriteNumberValue(number);
+                _json.Number(number);
                 break;
             case PlainScalarKind.Double:
                 return false;
             default:
-                _json.WriteStringValue(text);
+                _json.String(text);
                 break;
         }
         _carryOver.OnPlainScalar();

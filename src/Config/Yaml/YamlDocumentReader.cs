@@ -22,6 +22,7 @@ internal sealed class YamlDocumentReader : IDisposable
     private readonly JsonDocumentOptions _documentOptions;
     private readonly PooledBufferWriter _output = new(4096);
     private readonly Utf8JsonWriter _writer;
+    private readonly JsonOutput _fastOutput;
     private readonly FastPathScratch _scratch = new();
     private readonly Queue<(JsonNode? Root, int Line)> _fallbackDocuments = new();
     private byte[] _buffer = ArrayPool<byte>.Shared.Rent(InitialBufferSize);
@@ -46,6 +47,7 @@ internal sealed class YamlDocumentReader : IDisposable
         _limits = new YamlTreeLimits(_options.MaxAliasExpansion, _options.MaxDepth, RejectNonFiniteNumbers: true);
         _documentOptions = new JsonDocumentOptions { MaxDepth = _options.MaxDepth };
         _writer = new Utf8JsonWriter(_output, new JsonWriterOptions { SkipValidation = true, MaxDepth = _options.MaxDepth + 1 });
+        _fastOutput = new JsonOutput(_output);
     }
 
     public YamlDocumentReader(ReadOnlyMemory<byte> utf8Yaml, YamlReaderOptions? options = null)
@@ -111,9 +113,8 @@ internal sealed class YamlDocumentReader : IDisposable
             if (_options.UseFastPath)
             {
                 var carryOver = _carryOver;
-                _output.Clear();
-                _writer.Reset(_output);
-                var result = FastYamlParser.Parse(text, chunk.StartsWithMarker, chunk.EndMarker, _writer, _scratch, _options.MaxDepth,
+                _fastOutput.Clear();
+                var result = FastYamlParser.Parse(text, chunk.StartsWithMarker, chunk.EndMarker, _fastOutput, _scratch, _options.MaxDepth,
                     ref carryOver, out var rootLine);
                 if (result == FastPathResult.NoDocument && chunk.EndMarker >= 0 && _line == 1)
                 {
@@ -181,7 +182,6 @@ internal sealed class YamlDocumentReader : IDisposable
 
     private bool EmitWritten(int line)
     {
-        _writer.Flush();
         var json = _output.WrittenMemory;
         // An empty document writes nothing, and a null scalar "null": YamlJson's root is null for both.
         _document = json.IsEmpty || json.Span.SequenceEqual("null"u8) ? null : JsonDocument.Parse(json, _documentOptions);
@@ -402,6 +402,7 @@ internal sealed class YamlDocumentReader : IDisposable
         _document?.Dispose();
         _document = null;
         _writer.Dispose();
+        _fastOutput.Dispose();
         _output.Dispose();
         _scratch.Dispose();
         ArrayPool<byte>.Shared.Return(_buffer);
