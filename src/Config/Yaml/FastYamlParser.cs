@@ -53,8 +53,8 @@ internal ref struct FastYamlParser
     // Per byte: whether it ends or interrupts a plain scalar in block context (Block) or only in flow context (Flow);
     // scalars are short, so a table beats a vectorized search. Also whether it may not start a plain scalar.
     private static readonly PlainByte[] PlainBytes = PlainByteTable();
-    private static readonly SearchValues<byte> SingleQuotedStops = Stops("'", allowTab: true);
-    private static readonly SearchValues<byte> DoubleQuotedStops = Stops("\"\\", allowTab: true);
+    private static readonly SearchValues<byte> SingleQuotedStops = QuotedStops("'");
+    private static readonly SearchValues<byte> DoubleQuotedStops = QuotedStops("\"\\");
 
     private readonly ReadOnlySpan<byte> _text;
     private readonly JsonOutput _json;
@@ -920,12 +920,13 @@ internal ref struct FastYamlParser
     /// <summary>The byte at <paramref name="i"/>, or -1 past the end.</summary>
     private readonly int ByteAt(int i) => (uint)i < (uint)_text.Length ? _text[i] : -1;
 
-    private static SearchValues<byte> Stops(string specials, bool allowTab)
+    /// <summary>What ends or interrupts a quoted scalar: its quote (and escape), line breaks and other control characters, non-ASCII.</summary>
+    private static SearchValues<byte> QuotedStops(string specials)
     {
         var bytes = new List<byte>();
         for (var b = 0; b < 256; b++)
         {
-            if ((b < 0x20 && !(allowTab && b == '\t')) || b >= 0x7F || specials.Contains((char)b, StringComparison.Ordinal))
+            if ((b < 0x20 && b != '\t') || b >= 0x7F || specials.Contains((char)b, StringComparison.Ordinal))
             {
                 bytes.Add((byte)b);
             }

@@ -200,6 +200,7 @@ public class YamlDocumentReaderTests
     [InlineData("a: [1, 2\nb: 3\n", "invalid YAML (Operation is not valid due to the current state of the object.)", 2, 1)]
     [InlineData("a: 'unterminated\n", "While scanning a quoted scalar, found unexpected end of stream.", 1, 4)]
     [InlineData("null: 1\n", "mapping keys must be scalars", 1, 1)]
+    [InlineData("{\"a\": 1, \"\\x61\": 2}\n", "duplicate key 'a'", 1, 10)]
     public void Errors_are_YamlDotNets_at_their_position_in_the_stream(string document, string message, int line, int column)
     {
         var yaml = "kind: Ok\n---\n" + document;
@@ -209,6 +210,30 @@ public class YamlDocumentReaderTests
         var error = Assert.Throws<YamlSyntaxException>(() => reader.Read());
         Assert.Equal((message, line + 2, column), (error.Message, error.Line, error.Column));
         Assert.False(reader.Read());
+    }
+
+    [Theory]
+    [InlineData(17)]
+    [InlineData(40)]
+    [InlineData(3000)]
+    public void Long_mappings_find_duplicates_through_the_fast_path(int keys)
+    {
+        var block = new StringBuilder("nested:\n");
+        var flow = new StringBuilder("nested: {");
+        for (var i = 0; i < keys; i++)
+        {
+            block.Append(CultureInfo.InvariantCulture, $"  key-{i}: {{inner-{i % 20}: {i}, other: x}}\n");
+            flow.Append(CultureInfo.InvariantCulture, $"key-{i}: [{i}], ");
+        }
+        var unique = block + "after: 1\n---\n" + flow + "last: 1}\n";
+        Assert.Equal(0, YamlOracle.AssertSame(unique));
+
+        var duplicateEarly = block + "  key-3: again\n";
+        var duplicateLate = flow + $"key-{keys - 1}: again}}\n";
+        YamlOracle.AssertSame(duplicateEarly);
+        YamlOracle.AssertSame(duplicateLate);
+        using var reader = YamlDocumentReader.FromString(duplicateLate);
+        Assert.Equal($"duplicate key 'key-{keys - 1}'", Assert.Throws<YamlSyntaxException>(() => reader.Read()).Message);
     }
 
     [Fact]
