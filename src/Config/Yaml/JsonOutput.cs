@@ -5,22 +5,26 @@ using System.Text.Json;
 namespace BgpLb.Config.Yaml;
 
 /// <summary>
-/// Minified JSON into a <see cref="PooledBufferWriter"/>, byte for byte what <see cref="Utf8JsonWriter"/> with default
+/// Minified JSON into a pooled buffer, byte for byte what <see cref="Utf8JsonWriter"/> with default
 /// options writes (and so what <see cref="System.Text.Json.Nodes.JsonNode"/> writes), without its per-call checks: strings
 /// of plain ASCII are copied, the rest is escaped by System.Text.Json itself.
 /// </summary>
-internal sealed class JsonOutput(PooledBufferWriter output) : IDisposable
+internal sealed class JsonOutput : IDisposable
 {
     // Printable ASCII that Utf8JsonWriter's default encoder leaves alone; it escapes " & ' + < > \ ` and everything else.
     private static readonly SearchValues<byte> Escaped = SearchValues.Create(EscapedBytes());
 
     private readonly ArrayBufferWriter<byte> _doubleText = new(32);
     private Utf8JsonWriter? _doubleWriter;
+    private byte[] _buffer = ArrayPool<byte>.Shared.Rent(4096);
+    private int _length;
     private bool _comma;
+
+    public ReadOnlyMemory<byte> Written => _buffer.AsMemory(0, _length);
 
     public void Clear()
     {
-        output.Clear();
+        _length = 0;
         _comma = false;
     }
 
@@ -60,18 +64,16 @@ internal sealed class JsonOutput(PooledBufferWriter output) : IDisposable
     public void Number(long value)
     {
         Separator();
-        var span = output.GetSpan(20);
-        Utf8Formatter.TryFormat(value, span, out var written);
-        output.Advance(written);
+        Utf8Formatter.TryFormat(value, Reserve(20), out var written);
+        _length += written;
         _comma = true;
     }
 
     public void Number(ulong value)
     {
         Separator();
-        var span = output.GetSpan(20);
-        Utf8Formatter.TryFormat(value, span, out var written);
-        output.Advance(written);
+        Utf8Formatter.TryFormat(value, Reserve(20), out var written);
+        _length += written;
         _comma = true;
     }
 
@@ -122,25 +124,40 @@ internal sealed class JsonOutput(PooledBufferWriter output) : IDisposable
 
     private void Byte(byte value)
     {
-        output.GetSpan(1)[0] = value;
-        output.Advance(1);
+        if (_length == _buffer.Length)
+        {
+            Reserve(1);
+        }
+        _buffer[_length++] = value;
     }
 
     private void Raw(ReadOnlySpan<byte> text, bool quoted)
     {
-        var extra = quoted ? 2 : 0;
-        var span = output.GetSpan(text.Length + extra);
         if (quoted)
         {
+            var span = Reserve(text.Length + 2);
             span[0] = (byte)'"';
             text.CopyTo(span[1..]);
             span[text.Length + 1] = (byte)'"';
+            _length += text.Length + 2;
         }
         else
         {
-            text.CopyTo(span);
+            text.CopyTo(Reserve(text.Length));
+            _length += text.Length;
         }
-        output.Advance(text.Length + extra);
+    }
+
+    private Span<byte> Reserve(int count)
+    {
+        if (_length + count > _buffer.Length)
+        {
+            var larger = ArrayPool<byte>.Shared.Rent(Math.Max(_length + count, _buffer.Length * 2));
+            _buffer.AsSpan(0, _length).CopyTo(larger);
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = larger;
+        }
+        return _buffer.AsSpan(_length);
     }
 
     private static byte[] EscapedBytes()
@@ -156,5 +173,10 @@ internal sealed class JsonOutput(PooledBufferWriter output) : IDisposable
         return [.. bytes];
     }
 
-    public void Dispose() => _doubleWriter?.Dispose();
+    public void Dispose()
+    {
+        _doubleWriter?.Dispose();
+        ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = [];
+    }
 }

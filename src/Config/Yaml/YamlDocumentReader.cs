@@ -47,7 +47,7 @@ internal sealed class YamlDocumentReader : IDisposable
         _limits = new YamlTreeLimits(_options.MaxAliasExpansion, _options.MaxDepth, RejectNonFiniteNumbers: true);
         _documentOptions = new JsonDocumentOptions { MaxDepth = _options.MaxDepth };
         _writer = new Utf8JsonWriter(_output, new JsonWriterOptions { SkipValidation = true, MaxDepth = _options.MaxDepth + 1 });
-        _fastOutput = new JsonOutput(_output);
+        _fastOutput = new JsonOutput();
     }
 
     public YamlDocumentReader(ReadOnlyMemory<byte> utf8Yaml, YamlReaderOptions? options = null)
@@ -182,7 +182,7 @@ internal sealed class YamlDocumentReader : IDisposable
 
     private bool EmitWritten(int line)
     {
-        var json = _output.WrittenMemory;
+        var json = _fastOutput.Written;
         // An empty document writes nothing, and a null scalar "null": YamlJson's root is null for both.
         _document = json.IsEmpty || json.Span.SequenceEqual("null"u8) ? null : JsonDocument.Parse(json, _documentOptions);
         Line = line;
