@@ -3,7 +3,7 @@ using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
-using YamlDotNet.Core;
+using BgpLb.Config.Yaml;
 
 namespace BgpLb.Config;
 
@@ -36,8 +36,12 @@ public static class ManifestParser
         var errors = new List<ConfigError>();
         try
         {
-            foreach (var (line, root) in ReadDocuments(yaml))
+            using var reader = new YamlDocumentReader(yaml);
+            while (reader.Read())
             {
+                if (reader.Root is not { } root)
+                    continue; // an empty document, e.g. after a trailing "---"
+                var line = reader.Line;
                 var fingerprint = Fingerprint(root, line);
                 if (known(fingerprint) is { } keys)
                 {
@@ -50,20 +54,11 @@ public static class ManifestParser
                 documents.Add(new ManifestDocument(line, fingerprint, [.. projection.Objects.Select(o => o.Key), .. projection.Invalid], projection));
             }
         }
-        catch (YamlException e)
+        catch (YamlSyntaxException e)
         {
-            var message = e.InnerException is null ? e.Message : $"{e.Message} {e.InnerException.Message}";
-            return new([], [new ConfigError(ConfigSeverity.Error, origin, null, null,
-                $"YAML syntax error: {StripMarkPrefix(message)}", (int)e.Start.Line, (int)e.Start.Column)], Unreadable: true);
+            return new([], [new ConfigError(ConfigSeverity.Error, origin, null, null, $"YAML syntax error: {e.Message}", e.Line, e.Column)], Unreadable: true);
         }
         return new(documents, errors, Unreadable: false);
-    }
-
-    private static IEnumerable<(int Line, JsonElement Root)> ReadDocuments(Stream yaml)
-    {
-        using var reader = new StreamReader(yaml, Encoding.UTF8);
-        foreach (var document in YamlJson.Parse(reader.ReadToEnd()))
-            yield return (document.Line, JsonSerializer.SerializeToElement(document.Root));
     }
 
     private static ulong Fingerprint(JsonElement root, int line)
@@ -74,12 +69,5 @@ public static class ManifestParser
         BinaryPrimitives.WriteInt32LittleEndian(lineBytes, line);
         hash.Append(lineBytes);
         return hash.GetCurrentHashAsUInt64();
-    }
-
-    private static string StripMarkPrefix(string message)
-    {
-        // YamlDotNet prefixes "(Line: 3, Col: 5, Idx: 20) - (Line: ...): "; we report line and column separately.
-        var index = message.IndexOf("): ", StringComparison.Ordinal);
-        return message.StartsWith('(') && index >= 0 ? message[(index + 3)..] : message;
     }
 }
