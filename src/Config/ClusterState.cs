@@ -38,8 +38,11 @@ public sealed class ClusterDelta
 public sealed class ClusterState(ConfigOptions options)
 {
     private readonly MetalLbCompiler _compiler = new(options);
+    private static readonly Interner<EndpointSummary> Summaries = new(10_000);
+
     private readonly Dictionary<string, ServiceInfo> _services = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, EndpointSliceInfo> _slices = new(StringComparer.Ordinal);
+    // What each slice says, by slice key: its Service and its own summary. The slice records themselves are not kept.
+    private readonly Dictionary<string, SliceEntry> _slices = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ServiceEndpoints> _endpoints = new(StringComparer.Ordinal);
     private readonly Dictionary<string, NodeInfo> _nodes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, NamespaceInfo> _namespaces = new(StringComparer.Ordinal);
@@ -65,6 +68,9 @@ public sealed class ClusterState(ConfigOptions options)
 
     public EndpointSummary EndpointsOf(string service) => _endpoints.TryGetValue(service, out var endpoints) ? endpoints.Summary : EndpointSummary.None;
 
+    /// <summary>The number of EndpointSlices held.</summary>
+    public int SliceCount => _slices.Count;
+
     public LabelDictionary? NamespaceLabels(string name) => _namespaces.TryGetValue(name, out var ns) ? ns.Labels : null;
 
     public ClusterDelta Apply(ResourceBatch batch)
@@ -77,10 +83,10 @@ public sealed class ClusterState(ConfigOptions options)
             switch (key.Kind)
             {
                 case "Service":
-                    SetService(key.Namespace + "/" + key.Name, value as ServiceInfo, delta);
+                    SetService(value is ServiceInfo service ? service.Key : key.Namespace + "/" + key.Name, value as ServiceInfo, delta);
                     break;
                 case "EndpointSlice":
-                    SetSlice(key.Namespace + "/" + key.Name, value as EndpointSliceInfo, delta);
+                    SetSlice(value is EndpointSliceInfo slice ? slice.Key : key.Namespace + "/" + key.Name, value as EndpointSliceInfo, delta);
                     break;
                 case "Node":
                     recompile |= Set(_nodes, key.Name, value as NodeInfo, delta.Nodes);
@@ -141,33 +147,36 @@ public sealed class ClusterState(ConfigOptions options)
 
     private void SetSlice(string key, EndpointSliceInfo? slice, ClusterDelta delta)
     {
-        _slices.TryGetValue(key, out var old);
-        if (Equals(old, slice))
+        SliceEntry? entry = slice is null ? null : new SliceEntry(
+            slice.Service is { } service && _services.TryGetValue(service, out var info) ? info.Key : slice.Service,
+            Summaries.Intern(slice.Summary));
+        var exists = _slices.TryGetValue(key, out var old);
+        if (exists ? Equals(old, entry) : entry is null)
             return;
-        if (slice is null)
-            _slices.Remove(key);
+        if (entry is { } added)
+            _slices[key] = added;
         else
-            _slices[key] = slice;
-        if (old?.Service is { } oldService)
-            Detach(oldService, old, delta);
-        if (slice?.Service is { } newService)
-            Attach(newService, slice, delta);
+            _slices.Remove(key);
+        if (exists && old.Service is { } oldService)
+            Detach(oldService, key, delta);
+        if (entry is { Service: { } newService })
+            Attach(newService, key, delta);
     }
 
-    private void Attach(string service, EndpointSliceInfo slice, ClusterDelta delta)
+    private void Attach(string service, string slice, ClusterDelta delta)
     {
         if (!_endpoints.TryGetValue(service, out var endpoints))
             _endpoints[service] = endpoints = new ServiceEndpoints();
-        endpoints.Slices.Add(slice);
+        endpoints.Add(slice);
         Summarize(service, endpoints, delta);
     }
 
-    private void Detach(string service, EndpointSliceInfo slice, ClusterDelta delta)
+    private void Detach(string service, string slice, ClusterDelta delta)
     {
         if (!_endpoints.TryGetValue(service, out var endpoints))
             return;
-        endpoints.Slices.Remove(slice);
-        if (endpoints.Slices.Count == 0)
+        endpoints.Remove(slice);
+        if (endpoints.IsEmpty)
         {
             _endpoints.Remove(service);
             if (!endpoints.Summary.Equals(EndpointSummary.None))
@@ -177,11 +186,9 @@ public sealed class ClusterState(ConfigOptions options)
         Summarize(service, endpoints, delta);
     }
 
-    private static void Summarize(string service, ServiceEndpoints endpoints, ClusterDelta delta)
+    private void Summarize(string service, ServiceEndpoints endpoints, ClusterDelta delta)
     {
-        var summary = endpoints.Slices.Count == 1
-            ? (endpoints.Slices[0] is var only && !only.Serving && only.ServingNodes.IsEmpty ? EndpointSummary.None : new EndpointSummary(only.Serving, only.ServingNodes))
-            : EndpointSummary.Of(endpoints.Slices);
+        var summary = Summaries.Intern(EndpointSummary.Of(endpoints.Slices.Select(s => _slices[s].Summary)));
         if (!summary.Equals(endpoints.Summary))
         {
             endpoints.Summary = summary;
@@ -201,10 +208,54 @@ public sealed class ClusterState(ConfigOptions options)
         return true;
     }
 
-    /// <summary>A Service's slices (usually one) and their summary.</summary>
+    /// <summary>One slice: the Service it belongs to (null without the label) and where it can serve.</summary>
+    private readonly record struct SliceEntry(string? Service, EndpointSummary Summary);
+
+    /// <summary>A Service's slices (usually one, held without a list) and their summary.</summary>
     private sealed class ServiceEndpoints
     {
-        public List<EndpointSliceInfo> Slices { get; } = new(1);
+        private object? _slices;
+
         public EndpointSummary Summary { get; set; } = EndpointSummary.None;
+
+        public bool IsEmpty => _slices is null;
+
+        public IEnumerable<string> Slices => _slices switch
+        {
+            null => [],
+            string one => [one],
+            _ => (List<string>)_slices,
+        };
+
+        public void Add(string slice)
+        {
+            switch (_slices)
+            {
+                case null:
+                    _slices = slice;
+                    break;
+                case string one when one != slice:
+                    _slices = new List<string>(2) { one, slice };
+                    break;
+                case List<string> many when !many.Contains(slice):
+                    many.Add(slice);
+                    break;
+            }
+        }
+
+        public void Remove(string slice)
+        {
+            switch (_slices)
+            {
+                case string one when one == slice:
+                    _slices = null;
+                    break;
+                case List<string> many:
+                    many.Remove(slice);
+                    if (many.Count == 1)
+                        _slices = many[0];
+                    break;
+            }
+        }
     }
 }

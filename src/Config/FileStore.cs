@@ -253,13 +253,13 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
         foreach (var document in parsed.Documents)
         {
             documents.TryAdd(document.Fingerprint, document.Keys);
-            ImmutableArray<ConfigError> ownProblems = document.Projection is { } projection ? [.. projection.Problems]
+            ImmutableArray<ConfigError> ownProblems = document.Projection is { Problems.Count: > 0 } projection ? [.. projection.Problems]
+                : document.Projection is not null ? []
                 : old is not null && old.DocumentProblems.TryGetValue(document.Fingerprint, out var known) ? known
                 : [];
             if (!ownProblems.IsEmpty)
                 documentProblems[document.Fingerprint] = ownProblems;
             problems.AddRange(ownProblems);
-            var values = document.Projection?.Objects.ToDictionary(o => o.Key, o => o);
             foreach (var key in document.Keys)
             {
                 if (!defined.Add(key))
@@ -281,8 +281,11 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
                 }
                 _owners[key] = file;
                 // A document read again (new or changed content) says the key's new value; an unreadable object keeps its last good one.
-                if (values is not null && values.TryGetValue(key, out var value))
-                    batch.Changes.Add(new ResourceChange(key, value.Value));
+                foreach (var projected in document.Projection?.Objects ?? [])
+                {
+                    if (projected.Key == key)
+                        batch.Changes.Add(new ResourceChange(key, projected.Value));
+                }
             }
         }
 

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -51,7 +50,7 @@ public static class ManifestParser
                 var projection = new Projection();
                 ObjectProjector.Project(origin, line, root, options, projection);
                 errors.AddRange(projection.Problems);
-                documents.Add(new ManifestDocument(line, fingerprint, [.. projection.Objects.Select(o => o.Key), .. projection.Invalid], projection));
+                documents.Add(new ManifestDocument(line, fingerprint, KeysOf(projection), projection));
             }
         }
         catch (YamlSyntaxException e)
@@ -61,13 +60,15 @@ public static class ManifestParser
         return new(documents, errors, Unreadable: false);
     }
 
-    private static ulong Fingerprint(JsonElement root, int line)
+    /// <summary>The document's content and its line (errors name the line, so a moved document is read again).</summary>
+    private static ulong Fingerprint(JsonElement root, int line) => XxHash3.HashToUInt64(JsonMarshal.GetRawUtf8Value(root), line);
+
+    private static ResourceKey[] KeysOf(Projection projection)
     {
-        var hash = new XxHash3();
-        hash.Append(JsonMarshal.GetRawUtf8Value(root));
-        Span<byte> lineBytes = stackalloc byte[sizeof(int)];
-        BinaryPrimitives.WriteInt32LittleEndian(lineBytes, line);
-        hash.Append(lineBytes);
-        return hash.GetCurrentHashAsUInt64();
+        var keys = new ResourceKey[projection.Objects.Count + projection.Invalid.Count];
+        for (var i = 0; i < projection.Objects.Count; i++)
+            keys[i] = projection.Objects[i].Key;
+        projection.Invalid.CopyTo(keys, projection.Objects.Count);
+        return keys;
     }
 }

@@ -41,6 +41,8 @@ public static class ObjectProjector
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     };
 
+    private static readonly Interner<EquatableArray<ServicePort>> PortLists = new(10_000);
+
     // MetalLB's status kinds are written by MetalLB itself; a directory exported with kubectl may contain them.
     private static readonly HashSet<string> MetalLbStatusKinds = ["ServiceL2Status", "ServiceBGPStatus", "ConfigurationState"];
 
@@ -150,20 +152,13 @@ public static class ObjectProjector
     {
         var (root, key, metadata, _, _) = document;
         var spec = OptionalObject(root, "spec", "spec");
-        var isLoadBalancer = spec is { } s && OptionalString(s, "type", "spec.type") == "LoadBalancer";
+        var isLoadBalancer = spec is { } s && StringIs(s, "type", "spec.type", "LoadBalancer");
         var allocatedFrom = Annotation(metadata.Annotations, MetalLbNames.AllocatedFromPoolAnnotation, null);
         if (!isLoadBalancer && allocatedFrom is null)
             return null; // nothing of ours to announce or to clean up
         var problems = new List<string>();
         var requested = RequestedAddresses(metadata.Annotations, spec is { } sp ? OptionalString(sp, "loadBalancerIP", "spec.loadBalancerIP") : null, problems);
-        var policyText = spec is { } p ? OptionalString(p, "ipFamilyPolicy", "spec.ipFamilyPolicy") : null;
-        var policy = policyText switch
-        {
-            null or "" or "SingleStack" => FamilyPolicy.SingleStack,
-            "PreferDualStack" => FamilyPolicy.PreferDualStack,
-            "RequireDualStack" => FamilyPolicy.RequireDualStack,
-            _ => Invalid(problems, $"unknown spec.ipFamilyPolicy '{policyText}'"),
-        };
+        var policy = spec is { } p ? Policy(p, problems) : FamilyPolicy.SingleStack;
         var declared = spec is { } d ? DeclaredFamilies(d, problems) : [];
         if (policy == FamilyPolicy.RequireDualStack && declared.Count == 1)
             problems.Add("RequireDualStack needs two IP families but spec.ipFamilies/clusterIPs name one");
@@ -171,8 +166,10 @@ public static class ObjectProjector
         // Without ipFamilies or clusterIPs (a Service written by hand for standalone mode) the address it asks for or
         // already holds names its primary family; with none of those either, IPv4.
         var primary = declared.Count > 0 ? declared[0]
-            : requested.Concat(ingress).Select(a => a.AddressFamily).DefaultIfEmpty(AddressFamily.InterNetwork).First();
-        var local = spec is { } e && OptionalString(e, "externalTrafficPolicy", "spec.externalTrafficPolicy") == "Local";
+            : !requested.IsEmpty ? requested[0].AddressFamily
+            : !ingress.IsEmpty ? ingress[0].AddressFamily
+            : AddressFamily.InterNetwork;
+        var local = spec is { } e && StringIs(e, "externalTrafficPolicy", "spec.externalTrafficPolicy", "Local");
         var loadBalancerClass = spec is { } c ? OptionalString(c, "loadBalancerClass", "spec.loadBalancerClass") : null;
         return new ServiceInfo
         {
@@ -199,14 +196,26 @@ public static class ObjectProjector
         };
     }
 
-    private static FamilyPolicy Invalid(List<string> problems, string problem)
+    private static FamilyPolicy Policy(JsonElement spec, List<string> problems)
     {
-        problems.Add(problem);
+        if (Property(spec, "ipFamilyPolicy") is not { } value)
+            return FamilyPolicy.SingleStack;
+        if (value.ValueKind != JsonValueKind.String)
+            throw new FieldException("spec.ipFamilyPolicy", "invalid value: expected a string");
+        if (value.ValueEquals("") || value.ValueEquals("SingleStack"))
+            return FamilyPolicy.SingleStack;
+        if (value.ValueEquals("PreferDualStack"))
+            return FamilyPolicy.PreferDualStack;
+        if (value.ValueEquals("RequireDualStack"))
+            return FamilyPolicy.RequireDualStack;
+        problems.Add($"unknown spec.ipFamilyPolicy '{value.GetString()}'");
         return FamilyPolicy.SingleStack;
     }
 
     private static List<AddressFamily> DeclaredFamilies(JsonElement spec, List<string> problems)
     {
+        if (Property(spec, "ipFamilies") is null && Property(spec, "clusterIPs") is null && Property(spec, "clusterIP") is null)
+            return [];
         var families = new List<AddressFamily>(2);
         if (OptionalArray(spec, "ipFamilies", "spec.ipFamilies") is { } names && names.GetArrayLength() > 0)
         {
@@ -241,7 +250,7 @@ public static class ObjectProjector
         return families;
     }
 
-    private static EquatableArray<IPAddress> RequestedAddresses(Dictionary<string, string>? annotations, string? loadBalancerIP, List<string> problems)
+    private static EquatableArray<IPAddress> RequestedAddresses(JsonElement? annotations, string? loadBalancerIP, List<string> problems)
     {
         var annotation = Annotation(annotations, MetalLbNames.LoadBalancerIPsAnnotation, MetalLbNames.LegacyLoadBalancerIPsAnnotation);
         var hasSpecIP = !string.IsNullOrWhiteSpace(loadBalancerIP);
@@ -278,43 +287,71 @@ public static class ObjectProjector
             || OptionalObject(status, "loadBalancer", "status.loadBalancer") is not { } loadBalancer
             || OptionalArray(loadBalancer, "ingress", "status.loadBalancer.ingress") is not { } ingress)
             return [];
-        List<IPAddress>? addresses = null;
+        IPAddress? first = null;
+        List<IPAddress>? more = null;
         var index = 0;
         foreach (var item in ingress.EnumerateArray())
         {
-            var field = $"status.loadBalancer.ingress[{index++}]";
             if (item.ValueKind != JsonValueKind.Object)
-                throw new FieldException(field, "invalid value: expected a mapping");
+                throw new FieldException($"status.loadBalancer.ingress[{index}]", "invalid value: expected a mapping");
             // Unparseable entries (or hostnames) are not addresses of ours.
-            if (OptionalString(item, "ip", field + ".ip") is { } text && StrictIP.TryParse(text.Trim(), out var address))
+            if (Property(item, "ip") is { } ip && TryAddress(ip, $"status.loadBalancer.ingress[{index}].ip") is { } address)
             {
-                addresses ??= new(2);
-                if (!addresses.Contains(address))
-                    addresses.Add(address);
+                if (first is null)
+                    first = address;
+                else if (!first.Equals(address) && (more is null || !more.Contains(address)))
+                    (more ??= []).Add(address);
             }
+            index++;
         }
-        return addresses is null ? [] : [.. addresses];
+        return first is null ? [] : more is null ? [first] : [first, .. more];
     }
 
     private static EquatableArray<ServicePort> Ports(JsonElement spec)
     {
         if (OptionalArray(spec, "ports", "spec.ports") is not { } ports)
             return [];
-        var result = new List<ServicePort>(ports.GetArrayLength());
+        var result = new ServicePort[ports.GetArrayLength()];
+        var count = 0;
         var index = 0;
         foreach (var item in ports.EnumerateArray())
         {
-            var field = $"spec.ports[{index++}]";
             if (item.ValueKind != JsonValueKind.Object)
-                throw new FieldException(field, "invalid value: expected a mapping");
-            var protocol = OptionalString(item, "protocol", field + ".protocol");
-            var port = OptionalInt(item, "port", field + ".port") ?? 0;
-            var value = new ServicePort(string.IsNullOrEmpty(protocol) ? "TCP" : Names.Intern(protocol), port);
-            if (!result.Contains(value))
-                result.Add(value);
+                throw new FieldException($"spec.ports[{index}]", "invalid value: expected a mapping");
+            var protocol = Property(item, "protocol") is { } text
+                ? text.ValueKind == JsonValueKind.String ? (text.ValueEquals("") ? "TCP" : Names.Intern(text))
+                    : throw new FieldException($"spec.ports[{index}].protocol", "invalid value: expected a string")
+                : "TCP";
+            var port = Property(item, "port") is { } number
+                ? number.ValueKind == JsonValueKind.Number && number.TryGetInt32(out var value) ? value
+                    : throw new FieldException($"spec.ports[{index}].port", "invalid value: expected an integer")
+                : 0;
+            var servicePort = new ServicePort(protocol, port);
+            if (Array.IndexOf(result, servicePort, 0, count) < 0)
+                result[count++] = servicePort;
+            index++;
         }
-        return [.. result];
+        return PortLists.Intern([.. result.AsSpan(0, count)]);
     }
+
+    /// <summary>An IP address given as a string element, parsed without allocating a string; null when it is not one.</summary>
+    private static IPAddress? TryAddress(JsonElement element, string field)
+    {
+        if (element.ValueKind != JsonValueKind.String)
+            throw new FieldException(field, "invalid value: expected a string");
+        Span<char> chars = stackalloc char[64];
+        if (Names.TryChars(element, chars, out var length))
+            return StrictIP.TryParse(chars[..length].Trim(), out var address) ? address : null;
+        return StrictIP.TryParse(element.GetString()!.Trim(), out var parsed) ? parsed : null;
+    }
+
+    /// <summary>True when the property is the string <paramref name="expected"/>; a value of another type is an error.</summary>
+    private static bool StringIs(JsonElement parent, string name, string field, string expected) => Property(parent, name) switch
+    {
+        null => false,
+        { ValueKind: JsonValueKind.String } value => value.ValueEquals(expected),
+        _ => throw new FieldException(field, "invalid value: expected a string"),
+    };
 
     /// <summary>MetalLB's backend key for externalTrafficPolicy Local: the selector as a sorted k=v list.</summary>
     private static string SelectorKey(JsonElement spec) =>
@@ -322,45 +359,76 @@ public static class ObjectProjector
             ? string.Join(',', selector.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}"))
             : "";
 
-    private static string? Annotation(Dictionary<string, string>? annotations, string name, string? legacyName) =>
-        annotations is not null && (annotations.TryGetValue(name, out var value) || legacyName is not null && annotations.TryGetValue(legacyName, out value))
-        && !string.IsNullOrWhiteSpace(value)
-            ? value.Trim()
+    private static string? Annotation(JsonElement? annotations, string name, string? legacyName)
+    {
+        if (annotations is not { } map)
+            return null;
+        var value = map.TryGetProperty(name, out var found) || legacyName is not null && map.TryGetProperty(legacyName, out found)
+            ? found.ValueKind == JsonValueKind.String ? found.GetString() : null
             : null;
+        return string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+    }
 
     // ---- EndpointSlice ----
+
+    private static readonly Interner<EquatableArray<string>> NodeLists = new(10_000);
 
     private static EndpointSliceInfo EndpointSlice(Document document)
     {
         var (root, key, metadata, _, _) = document;
         var service = metadata.Labels.TryGetValue(MetalLbNames.ServiceNameLabel, out var name) ? key.Namespace + "/" + name : null;
         var serving = false;
-        SortedSet<string>? nodes = null;
+        string? firstNode = null;
+        List<string>? moreNodes = null;
         if (OptionalArray(root, "endpoints", "endpoints") is { } endpoints)
         {
             var index = 0;
             foreach (var endpoint in endpoints.EnumerateArray())
             {
-                var field = $"endpoints[{index++}]";
                 if (endpoint.ValueKind != JsonValueKind.Object)
-                    throw new FieldException(field, "invalid value: expected a mapping");
+                    throw new FieldException($"endpoints[{index}]", "invalid value: expected a mapping");
                 bool? ready = null, servingCondition = null;
-                if (OptionalObject(endpoint, "conditions", field + ".conditions") is { } conditions)
+                if (Property(endpoint, "conditions") is { } conditions)
                 {
-                    ready = OptionalBool(conditions, "ready", field + ".conditions.ready");
-                    servingCondition = OptionalBool(conditions, "serving", field + ".conditions.serving");
+                    if (conditions.ValueKind != JsonValueKind.Object)
+                        throw new FieldException($"endpoints[{index}].conditions", "invalid value: expected a mapping");
+                    ready = Condition(conditions, "ready", index);
+                    servingCondition = Condition(conditions, "serving", index);
                 }
-                var node = OptionalString(endpoint, "nodeName", field + ".nodeName");
                 if (ready is null or true || servingCondition == true)
                 {
                     serving = true;
-                    if (!string.IsNullOrEmpty(node))
-                        (nodes ??= new SortedSet<string>(StringComparer.Ordinal)).Add(Names.Intern(node));
+                    if (Property(endpoint, "nodeName") is { } nodeName)
+                    {
+                        if (nodeName.ValueKind != JsonValueKind.String)
+                            throw new FieldException($"endpoints[{index}].nodeName", "invalid value: expected a string");
+                        var node = Names.Intern(nodeName);
+                        if (node.Length > 0 && firstNode is null)
+                            firstNode = node;
+                        else if (node.Length > 0 && node != firstNode && (moreNodes is null || !moreNodes.Contains(node)))
+                            (moreNodes ??= []).Add(node);
+                    }
                 }
+                else if (Property(endpoint, "nodeName") is { ValueKind: not JsonValueKind.String })
+                {
+                    throw new FieldException($"endpoints[{index}].nodeName", "invalid value: expected a string");
+                }
+                index++;
             }
         }
-        return new EndpointSliceInfo(key.Namespace + "/" + key.Name, service, serving, nodes is null ? [] : [.. nodes]);
+        EquatableArray<string> nodes = firstNode is null ? []
+            : moreNodes is null ? NodeLists.Intern([firstNode])
+            : NodeLists.Intern([.. moreNodes.Append(firstNode).Order(StringComparer.Ordinal)]);
+        return new EndpointSliceInfo(key.Namespace + "/" + key.Name, service, serving, nodes);
     }
+
+    private static bool? Condition(JsonElement conditions, string name, int index) => Property(conditions, name) switch
+    {
+        null => null,
+        { ValueKind: JsonValueKind.True } => true,
+        { ValueKind: JsonValueKind.False } => false,
+        _ => throw new FieldException($"endpoints[{index}].conditions.{name}", "invalid value: expected true or false"),
+    };
 
     // ---- Node, Secret ----
 
@@ -446,7 +514,7 @@ public static class ObjectProjector
 
     // ---- metadata and typed field access (field paths in errors) ----
 
-    private sealed record Metadata(string? Uid, LabelDictionary Labels, Dictionary<string, string>? Annotations)
+    private sealed record Metadata(string? Uid, LabelDictionary Labels, JsonElement? Annotations)
     {
         /// <summary>metadata.name and metadata.namespace: what identifies the object.</summary>
         public static (string? Name, string? Namespace) ReadIdentity(JsonElement root) =>
@@ -459,16 +527,57 @@ public static class ObjectProjector
         {
             if (OptionalObject(root, "metadata", "metadata") is not { } metadata)
                 return new Metadata(null, LabelDictionary.Empty, null);
-            var labels = StringMap(metadata, "labels", "metadata.labels");
-            return new Metadata(
-                OptionalString(metadata, "uid", "metadata.uid"),
-                labels is null || labels.Count == 0 ? LabelDictionary.Empty : new LabelDictionary(labels),
-                StringMap(metadata, "annotations", "metadata.annotations"));
+            var annotations = OptionalObject(metadata, "annotations", "metadata.annotations");
+            if (annotations is { } map)
+            {
+                // Read only when needed, but a value that is not a string makes the object unreadable, as for kubectl.
+                foreach (var property in map.EnumerateObject())
+                {
+                    if (property.Value.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))
+                        throw new FieldException($"metadata.annotations.{property.Name}", "invalid value: expected a string");
+                }
+            }
+            return new Metadata(OptionalString(metadata, "uid", "metadata.uid"), ReadLabels(metadata), annotations);
+        }
+
+        private static LabelDictionary ReadLabels(JsonElement metadata)
+        {
+            if (OptionalObject(metadata, "labels", "metadata.labels") is not { } map)
+                return LabelDictionary.Empty;
+            List<KeyValuePair<string, string>>? labels = null;
+            foreach (var property in map.EnumerateObject())
+            {
+                var value = property.Value.ValueKind switch
+                {
+                    JsonValueKind.String => property.Value.GetString()!,
+                    JsonValueKind.Null => "",
+                    _ => throw new FieldException($"metadata.labels.{property.Name}", "invalid value: expected a string"),
+                };
+                (labels ??= []).Add(KeyValuePair.Create(Names.Intern(property.Name), value));
+            }
+            return labels is null ? LabelDictionary.Empty : new LabelDictionary(labels);
         }
     }
 
-    private static string? TopString(JsonElement root, string name) =>
-        root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+    // apiVersion and kind of every document: the known ones are matched without allocating a string.
+    private static readonly string[] KnownTopValues =
+    [
+        "v1", "discovery.k8s.io/v1", "metallb.io/v1beta1", "metallb.io/v1beta2",
+        "Service", "EndpointSlice", "Node", "Namespace", "Secret", "List",
+        "IPAddressPool", "BGPPeer", "BGPAdvertisement", "L2Advertisement", "Community", "BFDProfile",
+    ];
+
+    private static string? TopString(JsonElement root, string name)
+    {
+        if (!root.TryGetProperty(name, out var value) || value.ValueKind != JsonValueKind.String)
+            return null;
+        foreach (var known in KnownTopValues)
+        {
+            if (value.ValueEquals(known))
+                return known;
+        }
+        return value.GetString();
+    }
 
     private static JsonElement? Property(JsonElement parent, string name) =>
         parent.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null ? value : null;
@@ -492,14 +601,6 @@ public static class ObjectProjector
 
     private static string StringItem(JsonElement value, string field) =>
         value.ValueKind == JsonValueKind.String ? value.GetString()! : throw new FieldException(field, "invalid value: expected a string");
-
-    private static bool? OptionalBool(JsonElement parent, string name, string field) => Property(parent, name) switch
-    {
-        null => null,
-        { ValueKind: JsonValueKind.True } => true,
-        { ValueKind: JsonValueKind.False } => false,
-        _ => throw new FieldException(field, "invalid value: expected true or false"),
-    };
 
     private static int? OptionalInt(JsonElement parent, string name, string field) => Property(parent, name) switch
     {

@@ -10,7 +10,11 @@ namespace BgpLb.Model;
 /// <param name="Service">"namespace/name" of the Service (label kubernetes.io/service-name); null without the label.</param>
 /// <param name="Serving">Some endpoint can serve (with or without a node).</param>
 /// <param name="ServingNodes">The nodes with an endpoint that can serve, sorted, distinct.</param>
-public sealed record EndpointSliceInfo(string Key, string? Service, bool Serving, EquatableArray<string> ServingNodes);
+public sealed record EndpointSliceInfo(string Key, string? Service, bool Serving, EquatableArray<string> ServingNodes)
+{
+    /// <summary>Where this slice alone can serve.</summary>
+    public EndpointSummary Summary => new(Serving, ServingNodes);
+}
 
 /// <summary>The serving endpoints of one Service, over all its slices.</summary>
 public sealed record EndpointSummary(bool ServingAnywhere, EquatableArray<string> ServingNodes)
@@ -19,21 +23,15 @@ public sealed record EndpointSummary(bool ServingAnywhere, EquatableArray<string
 
     public bool ServingOn(string node) => ServingNodes.AsImmutableArray().AsSpan().BinarySearch(node, StringComparer.Ordinal) >= 0;
 
-    /// <summary>The summary of a Service's slices.</summary>
-    public static EndpointSummary Of(IEnumerable<EndpointSliceInfo> slices)
+    /// <summary>The summary of a Service's slices, from each slice's own summary.</summary>
+    public static EndpointSummary Of(IEnumerable<EndpointSummary> slices)
     {
-        var serving = false;
-        SortedSet<string>? nodes = null;
-        foreach (var slice in slices)
-        {
-            serving |= slice.Serving;
-            if (!slice.ServingNodes.IsEmpty)
-            {
-                nodes ??= new SortedSet<string>(StringComparer.Ordinal);
-                nodes.UnionWith(slice.ServingNodes);
-            }
-        }
-        return !serving && nodes is null ? None : new EndpointSummary(serving, nodes is null ? [] : [.. nodes]);
+        List<EndpointSummary> all = [.. slices];
+        if (all.Count == 1)
+            return all[0].ServingAnywhere || !all[0].ServingNodes.IsEmpty ? all[0] : None;
+        var serving = all.Any(s => s.ServingAnywhere);
+        var nodes = new SortedSet<string>(all.SelectMany(s => s.ServingNodes), StringComparer.Ordinal);
+        return !serving && nodes.Count == 0 ? None : new EndpointSummary(serving, [.. nodes]);
     }
 }
 

@@ -61,33 +61,63 @@ public static class EquatableArray
     public static EquatableArray<T> ToEquatableArray<T>(this IEnumerable<T> items) => new([.. items]);
 }
 
-/// <summary>Object labels with value equality (sorted by key).</summary>
+/// <summary>Object labels with value equality: a sorted array of pairs (small, and cheap to compare and to hold by the 100,000).</summary>
 public sealed class LabelDictionary : IReadOnlyDictionary<string, string>, IEquatable<LabelDictionary>
 {
-    private readonly ImmutableSortedDictionary<string, string> _labels;
+    private readonly KeyValuePair<string, string>[] _labels;
 
     public static LabelDictionary Empty { get; } = new(null);
 
-    public LabelDictionary(IEnumerable<KeyValuePair<string, string>>? labels) =>
-        _labels = (labels ?? []).ToImmutableSortedDictionary(StringComparer.Ordinal, StringComparer.Ordinal);
+    public LabelDictionary(IEnumerable<KeyValuePair<string, string>>? labels)
+    {
+        _labels = labels is null ? [] : [.. labels];
+        Array.Sort(_labels, (a, b) => string.CompareOrdinal(a.Key, b.Key));
+        for (var i = 1; i < _labels.Length; i++)
+        {
+            if (_labels[i].Key == _labels[i - 1].Key)
+                throw new ArgumentException($"duplicate label key '{_labels[i].Key}'", nameof(labels));
+        }
+    }
 
-    public string this[string key] => _labels[key];
+    public string this[string key] => TryGetValue(key, out var value) ? value : throw new KeyNotFoundException(key);
 
-    public IEnumerable<string> Keys => _labels.Keys;
+    public IEnumerable<string> Keys => _labels.Select(p => p.Key);
 
-    public IEnumerable<string> Values => _labels.Values;
+    public IEnumerable<string> Values => _labels.Select(p => p.Value);
 
-    public int Count => _labels.Count;
+    public int Count => _labels.Length;
 
-    public bool ContainsKey(string key) => _labels.ContainsKey(key);
+    public bool ContainsKey(string key) => IndexOf(key) >= 0;
 
-    public bool TryGetValue(string key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out string value) => _labels.TryGetValue(key, out value);
+    public bool TryGetValue(string key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out string value)
+    {
+        var index = IndexOf(key);
+        value = index >= 0 ? _labels[index].Value : null;
+        return index >= 0;
+    }
 
-    public IEnumerator<KeyValuePair<string, string>> GetEnumerator() => _labels.GetEnumerator();
+    private int IndexOf(string key)
+    {
+        int low = 0, high = _labels.Length - 1;
+        while (low <= high)
+        {
+            var middle = (low + high) >>> 1;
+            var order = string.CompareOrdinal(_labels[middle].Key, key);
+            if (order == 0)
+                return middle;
+            if (order < 0)
+                low = middle + 1;
+            else
+                high = middle - 1;
+        }
+        return -1;
+    }
+
+    public IEnumerator<KeyValuePair<string, string>> GetEnumerator() => ((IEnumerable<KeyValuePair<string, string>>)_labels).GetEnumerator();
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
-    public bool Equals(LabelDictionary? other) => other is not null && _labels.SequenceEqual(other._labels);
+    public bool Equals(LabelDictionary? other) => other is not null && _labels.AsSpan().SequenceEqual(other._labels);
 
     public override bool Equals(object? obj) => Equals(obj as LabelDictionary);
 

@@ -26,7 +26,12 @@ public sealed record PoolView(
     /// <summary>Only L2 advertisements select the pool: its addresses are not a BGP matter at all.</summary>
     public bool IsLayer2Only => !HasBgp && !L2.IsEmpty;
 
-    internal string NoAdvertisementReason { get; } = $"no BGPAdvertisement selects pool '{Pool.Name}' for this node and Service";
+    // Decisions shared by every Service of the pool that all of its advertisements select (the common case), so that
+    // 100,000 Services hold a handful of decision objects.
+    internal BgpDecision NoAdvertisement { get; } = new(false, $"no BGPAdvertisement selects pool '{Pool.Name}' for this node and Service", []);
+
+    internal BgpDecision AnnouncedByAll { get; } = new(true, "announced",
+        [.. Bgp.SelectMany(a => a.Peers).Select(p => p.Name).Distinct().Order(StringComparer.Ordinal)]);
 }
 
 /// <summary>

@@ -38,6 +38,11 @@ public static class Planner
 {
     private const string Announced = "announced";
 
+    private static readonly BgpDecision NoPool = new(false, "address is in no IPAddressPool", []);
+    private static readonly BgpDecision NoLocalEndpoint = new(false, "externalTrafficPolicy Local and no serving endpoint on this node", []);
+    private static readonly BgpDecision NoEndpoint = new(false, "no serving endpoint", []);
+    private static readonly BgpDecision NoPeer = new(false, "no BGPPeer of this node is selected by the BGPAdvertisements", []);
+
     /// <returns>Null when this node has nothing to do or say for the Service (not ours, or no address).</returns>
     public static ServicePlan? Plan(PlanContext context, ServiceInfo service, ServiceAddresses? addresses, EndpointSummary endpoints)
     {
@@ -47,7 +52,9 @@ public static class Planner
         if (!service.IsOurs(context.LoadBalancerClass) || addresses is null || addresses.Addresses.IsEmpty)
             return null;
         var held = addresses.Addresses;
-        var pools = held.Select(a => context.PoolOf(a, addresses.Pool)).ToArray();
+        var pools = new PoolView?[held.Length];
+        for (var i = 0; i < held.Length; i++)
+            pools[i] = context.PoolOf(held[i], addresses.Pool);
         var l2 = PlanL2(context, service, held, pools, endpoints);
         var plans = ImmutableArray.CreateBuilder<AddressPlan>(held.Length);
         var routes = new List<PlannedRoute>();
@@ -65,14 +72,14 @@ public static class Planner
         if (context.Exclusion is { } exclusion)
             return NotAnnounced($"this {exclusion}");
         if (pool is null)
-            return NotAnnounced("address is in no IPAddressPool");
-        var advertisements = pool.Bgp.Where(a => LabelSelector.MatchesAny(a.Advertisement.ServiceSelectors, service.Labels)).ToList();
+            return NoPool;
+        var advertisements = Selecting(pool, service);
         if (advertisements.Count == 0)
-            return NotAnnounced(pool.NoAdvertisementReason);
-        if (advertisements.Select(a => a.Advertisement.LocalPref).Where(p => p != 0).Distinct().Count() > 1)
+            return pool.NoAdvertisement;
+        if (DifferentLocalPrefs(advertisements))
             return NotAnnounced($"BGPAdvertisements {string.Join(", ", advertisements.Select(a => a.Advertisement.Name))} set different localPref values");
         if (service.LocalTrafficPolicy ? !endpoints.ServingOn(context.NodeName) : !endpoints.ServingAnywhere)
-            return NotAnnounced(service.LocalTrafficPolicy ? "externalTrafficPolicy Local and no serving endpoint on this node" : "no serving endpoint");
+            return service.LocalTrafficPolicy ? NoLocalEndpoint : NoEndpoint;
 
         var first = routes.Count;
         foreach (var view in advertisements)
@@ -83,9 +90,37 @@ public static class Planner
                 AddRoute(routes, first, new PlannedRoute(peer.Key, prefix, view.Attributes));
         }
         if (routes.Count == first)
-            return NotAnnounced("no BGPPeer of this node is selected by the BGPAdvertisements");
+            return NoPeer;
+        if (advertisements.Count == pool.Bgp.Length)
+            return pool.AnnouncedByAll;
         var names = advertisements.SelectMany(a => a.Peers).Select(p => p.Name).Distinct().Order(StringComparer.Ordinal);
         return new BgpDecision(true, Announced, [.. names]);
+    }
+
+    /// <summary>The pool's advertisements whose serviceSelectors match the Service (all of them, without copying, when none has any).</summary>
+    private static EquatableArray<AdvertisementView> Selecting(PoolView pool, ServiceInfo service)
+    {
+        foreach (var view in pool.Bgp)
+        {
+            if (!view.Advertisement.ServiceSelectors.IsEmpty)
+                return [.. pool.Bgp.Where(a => LabelSelector.MatchesAny(a.Advertisement.ServiceSelectors, service.Labels))];
+        }
+        return pool.Bgp;
+    }
+
+    private static bool DifferentLocalPrefs(EquatableArray<AdvertisementView> advertisements)
+    {
+        uint seen = 0;
+        foreach (var view in advertisements)
+        {
+            var localPref = view.Advertisement.LocalPref;
+            if (localPref == 0)
+                continue;
+            if (seen != 0 && seen != localPref)
+                return true;
+            seen = localPref;
+        }
+        return false;
     }
 
     /// <summary>Two advertisements of one prefix to one peer: communities are unioned, the first localPref counts (MetalLB).</summary>
@@ -109,6 +144,8 @@ public static class Planner
 
     private static L2Decision[]? PlanL2(PlanContext context, ServiceInfo service, EquatableArray<IPAddress> held, PoolView?[] pools, EndpointSummary endpoints)
     {
+        if (pools[0] is not { L2.IsEmpty: false })
+            return null;
         var keyAdvertisements = L2AdvertisementsFor(pools[0], service);
         if (keyAdvertisements.Count == 0)
             return null; // not an L2 Service (or its pool has only BGP advertisements)

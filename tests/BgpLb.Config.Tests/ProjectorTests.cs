@@ -294,16 +294,16 @@ public class ProjectorTests
         var a = Slice("[{nodeName: node-b}, {nodeName: node-a, conditions: {ready: false}}]");
         var b = Slice("[{nodeName: node-c}, {nodeName: node-b}]");
         var none = Slice("[{nodeName: node-d, conditions: {ready: false}}]");
-        var summary = EndpointSummary.Of([a, b, none]);
+        var summary = EndpointSummary.Of([a.Summary, b.Summary, none.Summary]);
         Assert.True(summary.ServingAnywhere);
         Assert.Equal(["node-b", "node-c"], summary.ServingNodes.ToArray());
         Assert.True(summary.ServingOn("node-c"));
         Assert.False(summary.ServingOn("node-a"));
         Assert.False(summary.ServingOn("node-d"));
 
-        Assert.Equal(EndpointSummary.None, EndpointSummary.Of([none]));
+        Assert.Equal(EndpointSummary.None, EndpointSummary.Of([none.Summary]));
         Assert.Equal(EndpointSummary.None, EndpointSummary.Of([]));
-        Assert.Equal(new EndpointSummary(true, []), EndpointSummary.Of([none, Slice("[{addresses: [10.0.0.9]}]")]));
+        Assert.Equal(new EndpointSummary(true, []), EndpointSummary.Of([none.Summary, Slice("[{addresses: [10.0.0.9]}]").Summary]));
     }
 
     // ---- Node ----
