@@ -441,7 +441,7 @@ internal sealed class AllocationSpace
     {
         if (!_holders.TryGetValue(address, out var at))
         {
-            _holders[address] = at = new AddressHolders(pool, pool.RangeOf(address));
+            _holders[address] = at = new AddressHolders(pool, pool.RangeOf(address)!);
             pool.AddressesInUse++;
             at.Range.Take(address.Value);
         }

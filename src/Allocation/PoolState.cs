@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Net;
 using System.Net.Sockets;
 
@@ -14,7 +15,7 @@ internal sealed class PoolState
     }
 
     public AddressPool Pool { get; }
-    public IReadOnlyList<RangeState> Ranges { get; }
+    public ImmutableArray<RangeState> Ranges { get; }
     public double TotalAddresses { get; }
     public int AddressesInUse { get; set; }
     public int Consumers { get; set; }
@@ -26,9 +27,17 @@ internal sealed class PoolState
         ? request.Families.Any(HasFamily)
         : request.Families.All(HasFamily);
 
-    public bool Contains(AddressKey key) => Ranges.Any(r => r.Contains(key));
+    public bool Contains(AddressKey key) => RangeOf(key) is not null;
 
-    public RangeState RangeOf(AddressKey key) => Ranges.First(r => r.Contains(key));
+    public RangeState? RangeOf(AddressKey key)
+    {
+        foreach (var range in Ranges)
+        {
+            if (range.Contains(key))
+                return range;
+        }
+        return null;
+    }
 
     public bool IsAvoided(AddressKey key) => Pool.AvoidBuggyIPs && key.Family == AddressFamily.InterNetwork && RangeState.IsBuggy(key.Value);
 }
