@@ -198,7 +198,7 @@ public class AllocationTablePropertyTests
     private static RequestSpec SpecOf(int key, int variant)
     {
         var random = new Random(key * Variants + variant);
-        return new RequestSpec(random.Next(6), random.Next(8), random.Next(3), random.Next(14), random.Next(Everywhere.Length), random.Next(Everywhere.Length),
+        return new RequestSpec(random.Next(6), random.Next(8), random.Next(3), random.Next(15), random.Next(Everywhere.Length), random.Next(Everywhere.Length),
             random.Next(16), random.Next(5), random.Next(6), random.Next(6), random.Next(3), random.Next(3), random.Next(40) == 0);
     }
 
@@ -212,8 +212,8 @@ public class AllocationTablePropertyTests
         {
             < 9 => [],
             9 or 10 => new[] { primaryIsV6 ? V6[spec.First % V6.Length] : V4[spec.First % V4.Length] },
-            11 => [V4[spec.First % V4.Length], V6[spec.Second % V6.Length]],
-            12 => [Everywhere[spec.First]],
+            11 or 12 => [V4[spec.First % V4.Length], V6[spec.Second % V6.Length]],
+            13 => [Everywhere[spec.First]],
             _ => [Everywhere[spec.First], "203.0.113.300"],
         };
         string? pool = spec.Pool switch { 0 => "p0", 1 => "p1", 2 => "p3", _ => null };
