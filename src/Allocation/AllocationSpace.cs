@@ -23,6 +23,8 @@ internal sealed class AllocationSpace
     private ImmutableArray<AddressPool> _config;
     private List<PoolState> _pools = [];
     private Dictionary<string, PoolState> _poolsByName = new(StringComparer.Ordinal);
+    // The pools with autoAssign in the order automatic allocation tries them, before serviceAllocation filters them.
+    private ImmutableArray<PoolState> _autoAssign = [];
     private int _step;
     private int _sequence;
 
@@ -69,12 +71,18 @@ internal sealed class AllocationSpace
     public void SetPools(ImmutableArray<AddressPool> pools)
     {
         if (Undo is not null)
-            RecordPools(_config, _pools, _poolsByName);
+            RecordPools(_config, _pools, _poolsByName, _autoAssign);
         _pools = [.. pools.Select(p => _poolsByName.TryGetValue(p.Name, out var kept) && kept.Pool == p ? kept : new PoolState(p))];
         _poolsByName = new Dictionary<string, PoolState>(StringComparer.Ordinal);
         foreach (var pool in _pools)
             _poolsByName.TryAdd(pool.Pool.Name, pool);
         _config = pools;
+        // Pools with a serviceAllocation by priority (0 = unset goes last; ties by name), then the plain ones by name.
+        _autoAssign = [.. _pools
+            .Where(p => p.Pool.AutoAssign && p.Pool.ServiceAllocation is not null)
+            .OrderBy(p => p.Pool.ServiceAllocation!.Priority == 0 ? int.MaxValue : p.Pool.ServiceAllocation.Priority)
+            .ThenBy(p => p.Pool.Name, StringComparer.Ordinal)
+            .Concat(_pools.Where(p => p.Pool.AutoAssign && p.Pool.ServiceAllocation is null).OrderBy(p => p.Pool.Name, StringComparer.Ordinal))];
     }
 
     /// <summary>The names of the pools that <paramref name="pools"/> adds, removes or defines differently.</summary>
@@ -108,11 +116,15 @@ internal sealed class AllocationSpace
     /// <summary>Removes the entry of <paramref name="key"/> and its holders, appending them to <paramref name="released"/>.</summary>
     public void Release(string key, List<(AddressKey Address, Holder Holder)>? released = null)
     {
-        foreach (var address in _entries[key].Entry.Addresses.Select(AddressKey.Of).Distinct())
+        foreach (var ip in _entries[key].Entry.Addresses)
         {
-            var at = _holders[address];
-            foreach (var holder in at.Items.Where(h => h.Key == key).ToList())
+            var address = AddressKey.Of(ip);
+            // Backwards: RemoveHolder takes the holder out of the list (an address listed twice is done the first time).
+            for (var i = _holders.TryGetValue(address, out var at) ? at.Items.Count - 1 : -1; i >= 0; i--)
             {
+                var holder = at!.Items[i];
+                if (holder.Key != key)
+                    continue;
                 released?.Add((address, holder));
                 RemoveHolder(address, at, holder);
             }
@@ -193,13 +205,16 @@ internal sealed class AllocationSpace
     }
 
     /// <summary>The pools an automatic allocation tries, in order.</summary>
-    public List<PoolState> Candidates(AllocationRequest request) =>
-        // Pools whose serviceAllocation admits the Service, by priority (0 = unset goes last; ties by name), then the plain auto-assign pools.
-        [.. _pools
-            .Where(p => p.Pool.AutoAssign && p.Pool.ServiceAllocation is not null && Admits(p.Pool, request))
-            .OrderBy(p => p.Pool.ServiceAllocation!.Priority == 0 ? int.MaxValue : p.Pool.ServiceAllocation.Priority)
-            .ThenBy(p => p.Pool.Name, StringComparer.Ordinal)
-            .Concat(_pools.Where(p => p.Pool.AutoAssign && p.Pool.ServiceAllocation is null).OrderBy(p => p.Pool.Name, StringComparer.Ordinal))];
+    public List<PoolState> Candidates(AllocationRequest request)
+    {
+        var candidates = new List<PoolState>(_autoAssign.Length);
+        foreach (var pool in _autoAssign)
+        {
+            if (Admits(pool.Pool, request))
+                candidates.Add(pool);
+        }
+        return candidates;
+    }
 
     private void AssignRequested(AllocationRequest request)
     {
@@ -484,8 +499,8 @@ internal sealed class AllocationSpace
     }
 
     // Undo records live in their own methods so that the closures are allocated only while recording.
-    private void RecordPools(ImmutableArray<AddressPool> config, List<PoolState> pools, Dictionary<string, PoolState> byName) =>
-        Undo!.Add(() => (_config, _pools, _poolsByName) = (config, pools, byName));
+    private void RecordPools(ImmutableArray<AddressPool> config, List<PoolState> pools, Dictionary<string, PoolState> byName, ImmutableArray<PoolState> autoAssign) =>
+        Undo!.Add(() => (_config, _pools, _poolsByName, _autoAssign) = (config, pools, byName, autoAssign));
 
     private void RecordSet(string key, Slot? old) => Undo!.Add(() =>
     {

@@ -154,11 +154,15 @@ public sealed class AllocationTable
             Wake(key, step);
         SetRetryNextApply(new HashSet<string>(StringComparer.Ordinal));
 
-        KeepPreviousHolders(step, pools);
+        if (step.Keepers.Count > 0 || pools is not null)
+            KeepPreviousHolders(step, pools);
+        WakeWaitersOnTouched(step);
         if (_previous is not null)
             ForgetPrevious();
-        KeepStatusHolders(step);
-        AddMissingFamilies(step);
+        if (step.Retry.Count > 0)
+            KeepStatusHolders(step);
+        if (step.KeptFromPrevious.Count + step.Missing.Count + step.KeptFromStatus.Count > 0)
+            AddMissingFamilies(step);
         AllocatePending(step);
 
         foreach (var address in step.Placed)
@@ -266,6 +270,11 @@ public sealed class AllocationTable
             if (!_space.HoldsAlike(address, holder))
                 step.Touched.Add(address);
         }
+    }
+
+    /// <summary>Addresses that lost a holder or whose holders changed may now serve requests waiting on them or on their pool.</summary>
+    private void WakeWaitersOnTouched(Step step)
+    {
         foreach (var address in step.Touched)
         {
             if (_waitingOnAddress.TryGetValue(address, out var waiters))
