@@ -1,6 +1,5 @@
 using System.Collections;
 using System.Collections.Immutable;
-using System.Diagnostics.CodeAnalysis;
 using System.Net;
 
 namespace BgpLb.Allocation;
@@ -19,10 +18,7 @@ public sealed record AllocationBatch
 }
 
 /// <summary>What a batch changed: the entries that are new or differ, and the keys whose entry is gone.</summary>
-public sealed record AllocationChanges(IReadOnlyList<AllocationEntry> Changed, IReadOnlyList<string> Removed)
-{
-    public bool IsEmpty => Changed.Count == 0 && Removed.Count == 0;
-}
+public sealed record AllocationChanges(IReadOnlyList<AllocationEntry> Changed, IReadOnlyList<string> Removed);
 
 /// <summary>
 /// The allocations kept across changes, by the one owner of allocations (the controller, or the speaker on a single
@@ -32,13 +28,15 @@ public sealed record AllocationChanges(IReadOnlyList<AllocationEntry> Changed, I
 /// holder could help), not what the table holds. Not thread-safe: one writer at a time.
 /// </summary>
 /// <remarks>
-/// Why touching so little gives the whole recompute's answer: holders of one address were compatible after the
-/// previous step, so only a changed request (or pool) can make a holder lose its addresses, and only to a lower key
-/// holding one of the same addresses; every holder of a changed request's addresses is therefore kept again in key
-/// order. A request that failed stays failed until an address it could use is released or its holders change,
-/// because placements only take addresses; such requests wait on those addresses and pools. The one thing placements
-/// change is which holder an AddressInUse reason names (placement order within a step, key order after it), so
-/// requests waiting on an address that got a holder are looked at again later in the same step and in the next one.
+/// Why touching so little gives the whole recompute's answer. Holders of one address were compatible after the
+/// previous step, so a holder fails to keep its addresses only when its own request or pool changed, or when a changed
+/// request with a lower key holding one of the same addresses now conflicts with it: the holders of a changed request's
+/// addresses are all kept again, in key order. Placements only take addresses, so a request that failed stays failed
+/// until an address it could use is released or one of its holders changes: failed requests wait on those addresses
+/// and pools, and so do PreferDualStack holders short of a family. What placements do change is which holder an
+/// AddressInUse reason names (placement order within a step, key order after it): requests waiting on an address that
+/// got a holder are served again later in the same step and in the next one. Last, as in the whole recompute, a holder
+/// that cannot keep what it held is served like a new request, and tries the addresses its status shows one step later.
 /// </remarks>
 public sealed class AllocationTable
 {
@@ -70,6 +68,7 @@ public sealed class AllocationTable
     /// <summary>One entry per request, in no particular order.</summary>
     public IEnumerable<AllocationEntry> Entries => _space.Entries;
 
+    /// <summary>The entry of <paramref name="key"/>, or null when the table has no request of that key.</summary>
     public AllocationEntry? this[string key] => _space.Entry(key);
 
     /// <summary>The usage of every pool, as in <see cref="AllocationResult.Pools"/>.</summary>
@@ -77,8 +76,6 @@ public sealed class AllocationTable
 
     /// <summary>The addresses held per key, live: copy it to keep it past the next change.</summary>
     public IReadOnlyDictionary<string, ImmutableArray<IPAddress>> Addresses { get; }
-
-    public bool TryGetEntry(string key, [MaybeNullWhen(false)] out AllocationEntry entry) => (entry = _space.Entry(key)) is not null;
 
     public AllocationChanges Apply(AllocationBatch batch)
     {
@@ -178,9 +175,10 @@ public sealed class AllocationTable
     {
         SetRequest(key, null);
         SetWaiting(key, null);
-        if (_space.Entry(key)!.IsAllocated)
+        var entry = _space.Entry(key)!;
+        if (entry.IsAllocated)
         {
-            foreach (var address in _space.Entry(key)!.Addresses)
+            foreach (var address in entry.Addresses)
                 step.Touched.Add(AddressKey.Of(address));
             _space.Release(key);
         }
@@ -290,7 +288,10 @@ public sealed class AllocationTable
         }
     }
 
-    /// <summary>The keep phase for retried requests that show addresses in their status, in key order.</summary>
+    /// <summary>
+    /// The keep phase for retried requests that show addresses in their status, in key order; those that show none or
+    /// cannot keep them wait for the pending phase.
+    /// </summary>
     private void KeepStatusHolders(Step step)
     {
         foreach (var key in step.Retry.Order(StringComparer.Ordinal))
@@ -337,7 +338,7 @@ public sealed class AllocationTable
             _space.AllocateNew(request);
             Register(request);
             NotePlaced(step, request);
-            // Only a request that failed without trying the addresses its status shows: the next step tries them.
+            // A holder that could not keep its addresses skipped those its status shows; the next step tries them.
             if (step.Keepers.Contains(request.Key) && !request.CurrentAddresses.IsEmpty && !_space.IsAllocated(request.Key))
                 _retryNextApply.Add(request.Key);
         }
