@@ -423,9 +423,7 @@ internal sealed class AllocationSpace
                 Placed?.Add(key);
         }
         var ordered = keys.OrderBy(k => request.Families.IndexOf(k.Family)).Select(k => k.ToAddress());
-        var reason = !request.RequestedAddresses.IsEmpty ? $"requested address in pool '{pool.Pool.Name}'"
-            : request.Pool is not null ? $"from pool '{pool.Pool.Name}' named by {MetalLbNames.AddressPoolAnnotation}"
-            : $"from pool '{pool.Pool.Name}'";
+        var reason = !request.RequestedAddresses.IsEmpty ? pool.RequestedReason : request.Pool is not null ? pool.NamedReason : pool.AutomaticReason;
         SetSlot(new Slot(new AllocationEntry(request.Key, pool.Pool.Name, [.. ordered], AllocationFailure.None, reason), pool));
     }
 

@@ -20,6 +20,11 @@ internal sealed class PoolState
     public int AddressesInUse { get; set; }
     public int Consumers { get; set; }
 
+    // The reasons of the entries this pool serves, shared by all of them.
+    public string RequestedReason => field ??= $"requested address in pool '{Pool.Name}'";
+    public string NamedReason => field ??= $"from pool '{Pool.Name}' named by {MetalLbNames.AddressPoolAnnotation}";
+    public string AutomaticReason => field ??= $"from pool '{Pool.Name}'";
+
     public bool HasFamily(AddressFamily family) => Ranges.Any(r => r.Family == family);
 
     /// <summary>True when the pool has the families the request needs (any one of them for PreferDualStack).</summary>
