@@ -119,10 +119,11 @@ internal sealed class AllocationSpace
         foreach (var ip in _entries[key].Entry.Addresses)
         {
             var address = AddressKey.Of(ip);
-            // Backwards: RemoveHolder takes the holder out of the list (an address listed twice is done the first time).
-            for (var i = _holders.TryGetValue(address, out var at) ? at.Items.Count - 1 : -1; i >= 0; i--)
+            if (!_holders.TryGetValue(address, out var at))
+                continue; // listed twice, released the first time
+            for (var i = at.Items.Count - 1; i >= 0; i--)
             {
-                var holder = at!.Items[i];
+                var holder = at.Items[i];
                 if (holder.Key != key)
                     continue;
                 released?.Add((address, holder));

@@ -15,7 +15,7 @@ namespace BgpLb.Allocation.Tests;
 /// </summary>
 public class AllocationTablePropertyTests
 {
-    private const int Iterations = 10_000;
+    private const int Iterations = 20_000;
     private const int Variants = 256;
 
     // 17 keys, 8 IPv4 /30 blocks and 3 IPv6 /126 blocks: small enough that sharing, exhaustion, requested-address
