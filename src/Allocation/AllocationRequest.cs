@@ -51,16 +51,17 @@ public sealed record AllocationRequest
         string? sharingKey = null, ImmutableArray<ServicePort> ports = default)
     {
         var chosen = families.IsDefaultOrEmpty ? [AddressFamily.InterNetwork] : families;
+        var requested = requestedAddresses.IsDefault ? [] : requestedAddresses.Select(a => a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).Distinct().ToImmutableArray();
         return new AllocationRequest
         {
             Key = name,
             Policy = policy,
             Families = [.. ServiceFamilies.Complete(policy, chosen[0])],
             Pool = string.IsNullOrEmpty(pool) ? null : pool,
-            RequestedAddresses = requestedAddresses.IsDefault ? [] : requestedAddresses,
+            RequestedAddresses = requested,
             SharingKey = string.IsNullOrEmpty(sharingKey) ? null : sharingKey,
             Ports = ports.IsDefault ? [] : ports,
-            Problem = ValidateExternalName(name),
+            Problem = ValidateExternalName(name) ?? ValidateRequested(requested),
         };
     }
 
@@ -85,6 +86,12 @@ public sealed record AllocationRequest
             Problem = service.Problem,
         };
     }
+
+    // As for Services: an allocation holds at most one address per family.
+    private static string? ValidateRequested(ImmutableArray<IPAddress> requested) =>
+        requested.Length > 2 || requested.Length == 2 && requested[0].AddressFamily == requested[1].AddressFamily
+            ? $"requested addresses may name at most one address per IP family, got {string.Join(", ", requested)}"
+            : null;
 
     /// <summary>Null when <paramref name="name"/> is usable as an external allocation name.</summary>
     public static string? ValidateExternalName(string name) =>

@@ -6,7 +6,9 @@ namespace BgpLb.Allocation;
 /// <summary>
 /// MetalLB-compatible address allocation as a pure function of (pools, requests, previous allocations).
 /// Consumers that already hold valid addresses keep them and are placed first, so a restart or a new Service never moves
-/// an address; then pending requests are served (requested addresses first), each from the lowest free address.
+/// an address: first those whose addresses come from <c>previous</c>, then those that only show them in their status
+/// (each group in key order), so that a new Service whose stale status names a held address cannot take it. Then
+/// pending requests are served (requested addresses first), each from the lowest free address.
 /// </summary>
 public static class Allocator
 {
@@ -28,6 +30,6 @@ public static class Allocator
     {
         ArgumentNullException.ThrowIfNull(requests);
         ArgumentNullException.ThrowIfNull(previous);
-        return new AllocationRun(pools).Execute(requests, previous);
+        return AllocationRun.Execute(pools, requests, previous);
     }
 }

@@ -431,6 +431,16 @@ public class AllocatorRuleTests
     }
 
     [Fact]
+    public void A_previous_holder_keeps_its_address_against_a_new_services_stale_status()
+    {
+        // "a" is new and sorts first, but its status shows the address "z" held in the previous run.
+        var previous = ImmutableDictionary<string, ImmutableArray<IPAddress>>.Empty.Add("default/z", [IPAddress.Parse("203.0.113.0")]);
+        var result = Allocate(ConfigOf([Pool("p", "203.0.113.0/31")], [Service("a").WithIngress("203.0.113.0"), Service("z")]), previous);
+        Assert.Equal(["203.0.113.0"], result.AddressesOf("default/z"));
+        Assert.Equal(["203.0.113.1"], result.AddressesOf("default/a"));
+    }
+
+    [Fact]
     public void Previous_allocations_win_over_the_status_ingress()
     {
         var previous = ImmutableDictionary<string, ImmutableArray<IPAddress>>.Empty.Add("default/s", [IPAddress.Parse("203.0.113.5")]);
