@@ -70,7 +70,7 @@ public class WatchFanOutBenchmarks
         await _controller.Owner.Ready;
         var initial = new ResourceBatch { IsInitial = true };
         initial.Changes.AddRange(ManifestParser.Parse("pool.yaml", PoolYaml, new BgpLb.Config.ConfigOptions()).Objects.Select(o => new ResourceChange(o.Key, o.Value)));
-        await _controller.Owner.ApplyAsync(_state, _state.Apply(initial), servicesAreAuthoritative: false, CancellationToken.None);
+        await _controller.Owner.ApplyAsync(_state, _state.Apply(initial), StatusDecides.Never, CancellationToken.None);
         _services = [.. Enumerable.Range(0, Services).Select(Service)];
 
         var uri = new Uri($"http://{_controller.GrpcEndPoint}");
@@ -101,7 +101,7 @@ public class WatchFanOutBenchmarks
             batch.Changes.Add(new ResourceChange(new ResourceKey("Service", service.Namespace, service.Name), _nextIsFull ? service : null));
         _nextIsFull = !_nextIsFull;
         Expect(_controller!.Owner.Current.Revision + 1);
-        await _controller.Owner.ApplyAsync(_state, _state.Apply(batch), servicesAreAuthoritative: false, CancellationToken.None);
+        await _controller.Owner.ApplyAsync(_state, _state.Apply(batch), StatusDecides.Never, CancellationToken.None);
         await _allReceived.Task.WaitAsync(TimeSpan.FromSeconds(30));
     }
 

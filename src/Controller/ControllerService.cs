@@ -33,7 +33,7 @@ public sealed class ControllerService(ResourceFeed feed, WakeSignal wake, Cluste
         _first = null;
         while (true)
         {
-            await owner.ApplyAsync(state, delta, servicesAreAuthoritative: false, stoppingToken);
+            await owner.ApplyAsync(state, delta, StatusDecides.Never, stoppingToken);
             readiness.MarkReady();
             await wake.WaitAsync(stoppingToken);
             delta = feed.TakePending() is { } batch ? state.Apply(batch) : new ClusterDelta();

@@ -45,7 +45,8 @@ public readonly struct EquatableArray<T> : IEquatable<EquatableArray<T>>, IReadO
 
     IEnumerator IEnumerable.GetEnumerator() => ((IEnumerable)AsImmutableArray()).GetEnumerator();
 
-    public override string ToString() => $"[{string.Join(", ", AsImmutableArray())}]";
+    /// <summary>The items separated by ", " (as log lines show lists).</summary>
+    public override string ToString() => string.Join(", ", AsImmutableArray());
 
     public static bool operator ==(EquatableArray<T> left, EquatableArray<T> right) => left.Equals(right);
 

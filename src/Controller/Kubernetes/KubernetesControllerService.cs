@@ -88,7 +88,7 @@ public sealed class KubernetesControllerService(
             _failed.Clear();
             _shownState = null;
         }
-        await owner.ApplyAsync(state, delta, servicesAreAuthoritative: !leader || gained, cancellationToken);
+        await owner.ApplyAsync(state, delta, gained ? StatusDecides.ForAllServices : leader ? StatusDecides.Never : StatusDecides.ForChangedServices, cancellationToken);
         readiness.MarkReady();
         var after = owner.Current;
         if (!leader)

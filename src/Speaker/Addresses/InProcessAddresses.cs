@@ -1,5 +1,3 @@
-using System.Collections.Immutable;
-using System.Net;
 using BgpLb.Allocation;
 using BgpLb.Config;
 using BgpLb.Planning;
@@ -7,15 +5,14 @@ using BgpLb.Planning;
 namespace BgpLb.Speaker.Addresses;
 
 /// <summary>
-/// Standalone speaker without --controller (one node): allocates with the controller's allocator in process, fed the
-/// previous result, so addresses never move on a change; Services that carry addresses (status.loadBalancer.ingress,
-/// metallb.io/loadBalancerIPs, spec.loadBalancerIP) keep them.
+/// Standalone speaker without --controller (one node): allocates in process with the controller's
+/// <see cref="AllocationTable"/>, so a change costs what it touches and addresses never move on unrelated changes;
+/// Services that carry addresses (status.loadBalancer.ingress, metallb.io/loadBalancerIPs, spec.loadBalancerIP) keep them.
 /// </summary>
 public sealed class InProcessAddresses : IAddressSource
 {
     private readonly ILogger<InProcessAddresses> _logger;
-    private AllocationResult _result = AllocationResult.Empty;
-    private bool _started;
+    private AllocationTable? _table;
 
     public InProcessAddresses(ILogger<InProcessAddresses> logger)
     {
@@ -30,35 +27,55 @@ public sealed class InProcessAddresses : IAddressSource
         ArgumentNullException.ThrowIfNull(state);
         ArgumentNullException.ThrowIfNull(delta);
         ArgumentNullException.ThrowIfNull(changed);
-        if (_started && delta.Services.Count == 0 && delta.Namespaces.Count == 0 && !(delta.ConfigChanged && delta.PreviousConfig!.Pools != state.Config.Pools))
+        var pools = state.Config.Pools.AsImmutableArray();
+        IEnumerable<string> touched = delta.Services;
+        if (_table is null)
+        {
+            _table = new AllocationTable(pools);
+            touched = state.Services.Keys;
+        }
+        else if (delta.Namespaces.Count > 0)
+        {
+            touched = touched.Concat(state.Services.Values.Where(s => delta.Namespaces.Contains(s.Namespace)).Select(s => s.Key));
+        }
+        var upserted = new List<AllocationRequest>();
+        var removed = new List<string>();
+        foreach (var key in touched)
+        {
+            if (state.Services.TryGetValue(key, out var service) && service.IsOurs(configuredClass: null))
+                upserted.Add(AllocationRequest.ForService(service, state.NamespaceLabels(service.Namespace)));
+            else
+                removed.Add(key);
+        }
+        var poolsChanged = delta.PreviousConfig is { } before && before.Pools != state.Config.Pools;
+        if (upserted.Count == 0 && removed.Count == 0 && !poolsChanged)
             return;
-        _started = true;
-        var requests = Allocator.RequestsFor(state.Services.Values, ns => state.NamespaceLabels(ns)).ToList();
-        var result = Allocator.Allocate(state.Config.Pools.AsImmutableArray(), requests, _result.Addresses);
-        var updated = result.Entries.Values.Where(e => !(_result.Entries.TryGetValue(e.Key, out var old) && old.Equals(e))).ToList();
-        var released = _result.Entries.Keys.Where(k => !result.Entries.ContainsKey(k)).ToList();
-        var level = LogLevels.ForBulk(updated.Count + released.Count);
+        var changes = _table.Apply(new AllocationBatch { Pools = poolsChanged ? pools : null, Upserted = upserted, Removed = removed });
+        Log(changes);
+        foreach (var entry in changes.Changed)
+            changed.Add(entry.Key);
+        changed.UnionWith(changes.Removed);
+    }
+
+    public ServiceAddresses? AddressesOf(string service) =>
+        _table?[service] is { IsAllocated: true } entry ? new ServiceAddresses(entry.Addresses, entry.Pool) : null;
+
+    private void Log(AllocationChanges changes)
+    {
+        var level = LogLevels.ForBulk(changes.Changed.Count + changes.Removed.Count);
         if (level == LogLevel.Debug)
         {
-            var allocated = updated.Count(e => e.IsAllocated);
-            AllocationLog.ManyChanged(_logger, updated.Count + released.Count, allocated, updated.Count - allocated, released.Count);
+            var allocated = changes.Changed.Count(e => e.IsAllocated);
+            AllocationLog.ManyChanged(_logger, changes.Changed.Count + changes.Removed.Count, allocated, changes.Changed.Count - allocated, changes.Removed.Count);
         }
-        foreach (var entry in updated)
+        foreach (var entry in changes.Changed)
         {
-            changed.Add(entry.Key);
             if (entry.IsAllocated)
                 AllocationLog.Allocated(_logger, level, entry.Key, entry.Addresses, entry.Pool!);
             else
                 AllocationLog.NotAllocated(_logger, level == LogLevel.Debug ? level : LogLevel.Warning, entry.Key, entry.Failure, entry.Reason);
         }
-        foreach (var key in released)
-        {
-            changed.Add(key);
+        foreach (var key in changes.Removed)
             AllocationLog.Released(_logger, level, key);
-        }
-        _result = result;
     }
-
-    public ServiceAddresses? AddressesOf(string service) =>
-        _result.Entries.TryGetValue(service, out var entry) && entry.IsAllocated ? new ServiceAddresses([.. entry.Addresses], entry.Pool) : null;
 }
