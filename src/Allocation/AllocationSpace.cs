@@ -121,11 +121,8 @@ internal sealed class AllocationSpace
             var address = AddressKey.Of(ip);
             if (!_holders.TryGetValue(address, out var at))
                 continue; // listed twice, released the first time
-            for (var i = at.Items.Count - 1; i >= 0; i--)
+            foreach (var holder in at.Items.Where(h => h.Key == key).Reverse().ToList())
             {
-                var holder = at.Items[i];
-                if (holder.Key != key)
-                    continue;
                 released?.Add((address, holder));
                 RemoveHolder(address, at, holder);
             }
@@ -423,9 +420,25 @@ internal sealed class AllocationSpace
             if (!fromPrevious)
                 Placed?.Add(key);
         }
-        var ordered = keys.OrderBy(k => request.Families.IndexOf(k.Family)).Select(k => k.ToAddress());
+        var ordered = keys.OrderBy(k => request.Families.IndexOf(k.Family)).ToList();
+        // The addresses a Service shows, or held before, are kept as they are: 100,000 entries share them instead of copying.
+        var addresses = Same(request.CurrentAddresses, ordered) ? request.CurrentAddresses
+            : previous is not null && Same(previous.Addresses, ordered) ? previous.Addresses
+            : [.. ordered.Select(k => k.ToAddress())];
         var reason = !request.RequestedAddresses.IsEmpty ? pool.RequestedReason : request.Pool is not null ? pool.NamedReason : pool.AutomaticReason;
-        SetSlot(new Slot(new AllocationEntry(request.Key, pool.Pool.Name, [.. ordered], AllocationFailure.None, reason), pool));
+        SetSlot(new Slot(new AllocationEntry(request.Key, pool.Pool.Name, addresses, AllocationFailure.None, reason), pool));
+    }
+
+    private static bool Same(ImmutableArray<IPAddress> addresses, List<AddressKey> keys)
+    {
+        if (addresses.IsDefault || addresses.Length != keys.Count)
+            return false;
+        for (var i = 0; i < keys.Count; i++)
+        {
+            if (AddressKey.Of(addresses[i]) != keys[i] || addresses[i].IsIPv4MappedToIPv6)
+                return false;
+        }
+        return true;
     }
 
     private void Fail(AllocationRequest request, AllocationFailure failure, string reason) =>
@@ -459,7 +472,7 @@ internal sealed class AllocationSpace
             pool.AddressesInUse++;
             at.Range.Take(address.Value);
         }
-        at.Items.Add(holder);
+        at.Add(holder);
         if (holder.SharingKey is { } sharing)
         {
             if (!_bySharingKey.TryGetValue(sharing, out var shared))
@@ -472,8 +485,8 @@ internal sealed class AllocationSpace
 
     private void RemoveHolder(AddressKey address, AddressHolders at, Holder holder)
     {
-        at.Items.Remove(holder);
-        if (at.Items.Count == 0)
+        at.Remove(holder);
+        if (at.Count == 0)
         {
             _holders.Remove(address);
             at.Pool.AddressesInUse--;
@@ -524,11 +537,40 @@ internal sealed class AllocationSpace
     /// <summary>An entry and the pool it counts as a consumer of (null when it has no addresses).</summary>
     private readonly record struct Slot(AllocationEntry Entry, PoolState? Pool);
 
+    /// <summary>The holders of one address: nearly always one, held without a list (100,000 addresses, 100,000 lists otherwise).</summary>
     private sealed class AddressHolders(PoolState pool, RangeState range)
     {
+        private Holder? _first;
+        private List<Holder>? _more;
+
         public PoolState Pool { get; } = pool;
         public RangeState Range { get; } = range;
-        public List<Holder> Items { get; } = new(1);
+        public int Count => (_first is null ? 0 : 1) + (_more?.Count ?? 0);
+
+        public IEnumerable<Holder> Items => _first is null ? [] : _more is null ? [_first] : [_first, .. _more];
+
+        public void Add(Holder holder)
+        {
+            if (_first is null)
+                _first = holder;
+            else
+                (_more ??= []).Add(holder);
+        }
+
+        public void Remove(Holder holder)
+        {
+            if (ReferenceEquals(_first, holder))
+            {
+                _first = _more is { Count: > 0 } ? _more[0] : null;
+                _more?.RemoveAt(0);
+            }
+            else
+            {
+                _more?.Remove(holder);
+            }
+            if (_more is { Count: 0 })
+                _more = null;
+        }
     }
 
     /// <summary>One consumer on one address, with what the sharing rules compare, placed as the <see cref="Sequence"/>th placement of step <see cref="Step"/>.</summary>

@@ -115,6 +115,13 @@ public sealed class ClusterState(ConfigOptions options)
         }
         if (recompile || batch.IsInitial)
             Compile(delta);
+        if (batch.IsInitial)
+        {
+            // Sized exactly once the whole source is in, instead of up to twice what it holds.
+            _services.TrimExcess();
+            _slices.TrimExcess();
+            _endpoints.TrimExcess();
+        }
         if (delta.ProblemsChanged)
             _problems = null;
         return delta;

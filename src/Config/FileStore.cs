@@ -36,6 +36,7 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
         using var watcher = StartWatcher();
         var first = new ResourceBatch { IsInitial = true };
         Rescan(first);
+        _owners.TrimExcess();
         yield return first;
         while (true)
         {
@@ -220,8 +221,8 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
             {
                 using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024);
                 parsed = ManifestParser.Parse(file, stream, options,
-                    fingerprint => old is not null && old.Documents.TryGetValue(fingerprint, out var keys)
-                        && !old.Shadowed.Contains(fingerprint) && !keys.Any(takeovers.Contains) ? keys : null);
+                    fingerprint => old is not null && old.Documents.TryGetValue(fingerprint, out var known)
+                        && !old.Shadowed.Contains(fingerprint) && known.ToArray() is var keys && !keys.Any(takeovers.Contains) ? keys : null);
             }
             catch (FileNotFoundException)
             {
@@ -246,13 +247,13 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
         }
 
         var problems = new List<ConfigError>();
-        var documents = new Dictionary<ulong, ResourceKey[]>();
+        var documents = new Dictionary<ulong, DocumentKeys>(parsed.Documents.Count);
         var documentProblems = new Dictionary<ulong, ImmutableArray<ConfigError>>();
         var shadowed = new HashSet<ulong>();
         var defined = new HashSet<ResourceKey>();
         foreach (var document in parsed.Documents)
         {
-            documents.TryAdd(document.Fingerprint, document.Keys);
+            documents.TryAdd(document.Fingerprint, DocumentKeys.Of(document.Keys));
             ImmutableArray<ConfigError> ownProblems = document.Projection is { Problems.Count: > 0 } projection ? [.. projection.Problems]
                 : document.Projection is not null ? []
                 : old is not null && old.DocumentProblems.TryGetValue(document.Fingerprint, out var known) ? known
@@ -289,7 +290,7 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
             }
         }
 
-        foreach (var key in old?.Documents.Values.SelectMany(k => k).Where(k => !defined.Contains(k)).Distinct() ?? [])
+        foreach (var key in old?.Documents.Values.SelectMany(k => k.ToArray()).Where(k => !defined.Contains(k)).Distinct() ?? [])
         {
             if (_owners.TryGetValue(key, out var owner) && owner == file)
             {
@@ -333,11 +334,19 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
     private static bool IsManifest(string name) =>
         name.EndsWith(".yaml", StringComparison.Ordinal) || name.EndsWith(".yml", StringComparison.Ordinal);
 
-    private sealed class FileState(FileStamp? stamp, Dictionary<ulong, ResourceKey[]> documents, Dictionary<ulong, ImmutableArray<ConfigError>> documentProblems)
+    /// <summary>The keys of one document: nearly always one, held without an array.</summary>
+    private readonly record struct DocumentKeys(ResourceKey Only, ResourceKey[]? Many)
+    {
+        public static DocumentKeys Of(ResourceKey[] keys) => keys.Length == 1 ? new(keys[0], null) : new(default, keys);
+
+        public ResourceKey[] ToArray() => Many ?? [Only];
+    }
+
+    private sealed class FileState(FileStamp? stamp, Dictionary<ulong, DocumentKeys> documents, Dictionary<ulong, ImmutableArray<ConfigError>> documentProblems)
     {
         public FileStamp? Stamp { get; set; } = stamp;
         /// <summary>The keys of each document, by fingerprint.</summary>
-        public Dictionary<ulong, ResourceKey[]> Documents { get; } = documents;
+        public Dictionary<ulong, DocumentKeys> Documents { get; } = documents;
         /// <summary>Problems of the documents that have any, by fingerprint (unchanged documents are not read again).</summary>
         public Dictionary<ulong, ImmutableArray<ConfigError>> DocumentProblems { get; } = documentProblems;
         /// <summary>The file's problems as last handed out.</summary>

@@ -36,11 +36,6 @@ public static class ObjectProjector
 {
     public const string MetalLbGroup = "metallb.io";
 
-    private static readonly JsonSerializerOptions StrictOptions = new()
-    {
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-    };
-
     private static readonly Interner<EquatableArray<ServicePort>> PortLists = new(10_000);
 
     // MetalLB's status kinds are written by MetalLB itself; a directory exported with kubectl may contain them.
@@ -508,7 +503,7 @@ public static class ObjectProjector
                 throw new FieldException(property.Name, $"unknown field '{property.Name}'");
         }
         return root.TryGetProperty("spec", out var spec) && spec.ValueKind != JsonValueKind.Null
-            ? spec.Deserialize<TSpec>(StrictOptions) ?? new()
+            ? (TSpec?)spec.Deserialize(MetalLbSpecJson.Default.GetTypeInfo(typeof(TSpec))!) ?? new()
             : new();
     }
 

@@ -21,29 +21,35 @@ public readonly record struct ServicePort(string Protocol, int Port)
 /// What BgpLb uses of one Service, read once at ingress (annotations, spec and status already interpreted).
 /// Value equality: an update that changes nothing here is no change at all.
 /// </summary>
+/// <remarks>
+/// The fields most Services leave unset live in one shared <see cref="ServiceExtras"/> object, so that 100,000 plain
+/// Services do not carry seven empty references each.
+/// </remarks>
 public sealed record ServiceInfo
 {
+    private ServiceExtras _extras = ServiceExtras.None;
+
     /// <summary>"namespace/name".</summary>
     public required string Key { get; init; }
     public required string Namespace { get; init; }
     public string Name => Key[(Namespace.Length + 1)..];
 
     /// <summary>metadata.uid (null when the source has none, e.g. a YAML file): events name the Service by it.</summary>
-    public string? Uid { get; init; }
+    public string? Uid { get => _extras.Uid; init => _extras = ServiceExtras.Share(_extras with { Uid = value }); }
 
     /// <summary>
     /// spec.type LoadBalancer. Other Services are kept only while they still carry an allocation of ours
     /// (<see cref="AllocatedFromPool"/>), so that the controller can clear it.
     /// </summary>
     public bool IsLoadBalancer { get; init; } = true;
-    public string? LoadBalancerClass { get; init; }
+    public string? LoadBalancerClass { get => _extras.LoadBalancerClass; init => _extras = ServiceExtras.Share(_extras with { LoadBalancerClass = value }); }
     public LabelDictionary Labels { get; init; } = LabelDictionary.Empty;
 
     /// <summary>externalTrafficPolicy Local: announce only from nodes with a serving endpoint.</summary>
     public bool LocalTrafficPolicy { get; init; }
 
     /// <summary>"" for externalTrafficPolicy Cluster; the pod selector as a sorted k=v list for Local (sharing Services must have equal keys).</summary>
-    public string BackendKey { get; init; } = "";
+    public string BackendKey { get => _extras.BackendKey; init => _extras = ServiceExtras.Share(_extras with { BackendKey = value }); }
 
     public EquatableArray<ServicePort> Ports { get; init; } = [];
     public FamilyPolicy Policy { get; init; }
@@ -52,22 +58,22 @@ public sealed record ServiceInfo
     public EquatableArray<AddressFamily> Families { get; init; } = ServiceFamilies.IPv4;
 
     /// <summary>metallb.io/loadBalancerIPs or spec.loadBalancerIP: at most one address per family.</summary>
-    public EquatableArray<IPAddress> RequestedAddresses { get; init; } = [];
+    public EquatableArray<IPAddress> RequestedAddresses { get => _extras.RequestedAddresses; init => _extras = ServiceExtras.Share(_extras with { RequestedAddresses = value }); }
 
     /// <summary>metallb.io/address-pool.</summary>
-    public string? Pool { get; init; }
+    public string? Pool { get => _extras.Pool; init => _extras = ServiceExtras.Share(_extras with { Pool = value }); }
 
     /// <summary>metallb.io/allow-shared-ip; null when the Service does not share.</summary>
-    public string? SharingKey { get; init; }
+    public string? SharingKey { get => _extras.SharingKey; init => _extras = ServiceExtras.Share(_extras with { SharingKey = value }); }
 
     /// <summary>status.loadBalancer.ingress[].ip: the addresses the Service shows.</summary>
     public EquatableArray<IPAddress> Ingress { get; init; } = [];
 
     /// <summary>metallb.io/ip-allocated-from-pool: the pool the controller wrote.</summary>
-    public string? AllocatedFromPool { get; init; }
+    public string? AllocatedFromPool { get => _extras.AllocatedFromPool; init => _extras = ServiceExtras.Share(_extras with { AllocatedFromPool = value }); }
 
     /// <summary>Why the Service's request is unusable (e.g. both the annotation and spec.loadBalancerIP); null when it is fine.</summary>
-    public string? Problem { get; init; }
+    public string? Problem { get => _extras.Problem; init => _extras = ServiceExtras.Share(_extras with { Problem = value }); }
 
     /// <summary>With no class configured only Services without a class are handled; otherwise only Services of that class.</summary>
     public bool HasClass(string? configuredClass) =>
@@ -75,6 +81,22 @@ public sealed record ServiceInfo
 
     /// <summary>A LoadBalancer Service of our class: the ones BgpLb allocates and announces.</summary>
     public bool IsOurs(string? configuredClass) => IsLoadBalancer && HasClass(configuredClass);
+
+    private sealed record ServiceExtras
+    {
+        public static ServiceExtras None { get; } = new();
+
+        public static ServiceExtras Share(ServiceExtras extras) => extras.Equals(None) ? None : extras;
+
+        public string? Uid { get; init; }
+        public string? LoadBalancerClass { get; init; }
+        public string BackendKey { get; init; } = "";
+        public EquatableArray<IPAddress> RequestedAddresses { get; init; } = [];
+        public string? Pool { get; init; }
+        public string? SharingKey { get; init; }
+        public string? AllocatedFromPool { get; init; }
+        public string? Problem { get; init; }
+    }
 }
 
 /// <summary>Shared family lists, so that 100,000 Services do not hold 100,000 equal arrays.</summary>

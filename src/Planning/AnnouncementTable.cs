@@ -25,6 +25,14 @@ public sealed class AnnouncementTable
 
     public int RouteCount => _routes.Values.Sum(r => r.Count);
 
+    /// <summary>Gives back the room left by a large change (e.g. the first plan of 100,000 Services).</summary>
+    public void TrimExcess()
+    {
+        _plans.TrimExcess();
+        foreach (var routes in _routes.Values)
+            routes.TrimExcess();
+    }
+
     /// <summary>The routes towards <paramref name="peer"/>.</summary>
     public IEnumerable<Route> RoutesOf(PeerKey peer) =>
         _routes.TryGetValue(peer, out var routes) ? routes.Select(r => new Route(r.Key, r.Value.Effective)) : [];

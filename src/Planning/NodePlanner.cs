@@ -44,6 +44,7 @@ public sealed class PlanDelta
 public sealed class NodePlanner(string nodeName, string? loadBalancerClass = null)
 {
     private const string NoPool = "";
+    private const int LargeChange = 10_000;
 
     private readonly Dictionary<string, HashSet<string>> _servicesByPool = new(StringComparer.Ordinal);
 
@@ -83,6 +84,8 @@ public sealed class NodePlanner(string nodeName, string? loadBalancerClass = nul
             Index(service, plan, remove: false);
             delta.Plans.Add(new PlanChange(service, before, plan));
         }
+        if (delta.Plans.Count > LargeChange)
+            Table.TrimExcess();
         return delta;
     }
 

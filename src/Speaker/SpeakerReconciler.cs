@@ -25,6 +25,8 @@ public sealed class SpeakerReconciler(
 {
     private const string Gone = "the Service is gone, no longer of type LoadBalancer, or has no address";
 
+    private const int LargeStart = 10_000;
+
     private readonly NodePlanner _planner = new(options.NodeName);
     private ClusterDelta? _first;
     private IReadOnlySet<string> _alive = ImmutableHashSet<string>.Empty;
@@ -62,6 +64,12 @@ public sealed class SpeakerReconciler(
         try
         {
             await PassAsync(delta, first: true, stoppingToken);
+            if (state.Services.Count >= LargeStart)
+            {
+                // Loading a large configuration leaves the heap full of what parsing it needed; give that back to the
+                // system once, instead of keeping the peak as resident memory for the life of the process.
+                GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+            }
             while (true)
             {
                 await wake.WaitAsync(stoppingToken);

@@ -23,6 +23,8 @@ internal sealed record RibChanges(List<IPNetwork> Withdrawn, List<RouteGroup> An
 /// </summary>
 internal sealed class AdjRibOut
 {
+    private const int LargeChange = 4096;
+
     private readonly Lock _lock = new();
     private Dictionary<IPNetwork, RouteAttributes> _desired = [];
     private readonly Dictionary<IPNetwork, RouteAttributes> _advertised = [];
@@ -128,7 +130,10 @@ internal sealed class AdjRibOut
                     _advertised.Remove(prefix);
                 }
             }
+            var wasLarge = _dirty.Count > LargeChange;
             _dirty.Clear();
+            if (wasLarge)
+                _dirty.TrimExcess(); // a first sync of 100,000 prefixes must not keep their room for good
         }
         return new RibChanges(withdrawn, [.. groups.Select(g => new RouteGroup(g.Key.Item1, g.Key.Item2, g.Value))]);
     }

@@ -176,3 +176,17 @@ public sealed class BFDProfileSpec
     [JsonPropertyName("passiveMode")] public bool PassiveMode { get; set; }
     [JsonPropertyName("minimumTtl")] public uint? MinimumTtl { get; set; }
 }
+
+/// <summary>
+/// The metallb.io specs' JSON contracts, generated at build time (no reflection at run time): a misspelt field is an
+/// error, as the API server's structural schemas make it.
+/// </summary>
+[JsonSourceGenerationOptions(UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]
+[JsonSerializable(typeof(IPAddressPoolSpec))]
+[JsonSerializable(typeof(BGPPeerSpec))]
+[JsonSerializable(typeof(BGPPeerV1Beta1Spec))]
+[JsonSerializable(typeof(BGPAdvertisementSpec))]
+[JsonSerializable(typeof(L2AdvertisementSpec))]
+[JsonSerializable(typeof(CommunitySpec))]
+[JsonSerializable(typeof(BFDProfileSpec))]
+internal sealed partial class MetalLbSpecJson : JsonSerializerContext;
