@@ -152,20 +152,39 @@ internal sealed class AllocationSpace
     {
         if (request.Problem is not null)
             return false;
-        var keys = current.Select(AddressKey.Of).Distinct().ToList();
+        // Runs for every holder of a large first load: loops rather than LINQ, one small list.
+        var keys = new List<AddressKey>(current.Length);
+        foreach (var address in current)
+        {
+            var key = AddressKey.Of(address);
+            if (!keys.Contains(key))
+                keys.Add(key);
+        }
         var pool = PoolOf(keys[0]);
-        if (pool is null || keys.Any(k => PoolOf(k) != pool))
+        if (pool is null)
             return false;
-        var families = keys.Select(k => k.Family).ToList();
-        if (families.Distinct().Count() != families.Count || !families.All(request.Families.Contains)
-            || request.Policy == FamilyPolicy.RequireDualStack && families.Count != request.Families.Length)
+        for (var i = 0; i < keys.Count; i++)
+        {
+            var family = keys[i].Family;
+            if (i > 0 && PoolOf(keys[i]) != pool || !request.Families.Contains(family))
+                return false;
+            for (var j = 0; j < i; j++)
+            {
+                if (keys[j].Family == family)
+                    return false;
+            }
+        }
+        if (request.Policy == FamilyPolicy.RequireDualStack && keys.Count != request.Families.Length)
             return false;
         if (!request.RequestedAddresses.IsEmpty && !request.RequestedAddresses.Select(AddressKey.Of).ToHashSet().SetEquals(keys))
             return false;
         if (request.Pool is not null && request.Pool != pool.Pool.Name || !Admits(pool.Pool, request))
             return false;
-        if (keys.Any(k => pool.IsAvoided(k) || FirstConflict(k, request) is not null))
-            return false;
+        foreach (var key in keys)
+        {
+            if (pool.IsAvoided(key) || FirstConflict(key, request) is not null)
+                return false;
+        }
         Place(request, pool, keys, fromPrevious);
         return true;
     }
@@ -420,7 +439,7 @@ internal sealed class AllocationSpace
             if (!fromPrevious)
                 Placed?.Add(key);
         }
-        var ordered = keys.OrderBy(k => request.Families.IndexOf(k.Family)).ToList();
+        var ordered = keys.Count == 1 ? keys : keys.OrderBy(k => request.Families.IndexOf(k.Family)).ToList();
         // The addresses a Service shows, or held before, are kept as they are: 100,000 entries share them instead of copying.
         var addresses = Same(request.CurrentAddresses, ordered) ? request.CurrentAddresses
             : previous is not null && Same(previous.Addresses, ordered) ? previous.Addresses
