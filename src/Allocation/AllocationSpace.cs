@@ -240,7 +240,7 @@ internal sealed class AllocationSpace
         if (keys.Contains(wrongFamily))
         {
             Fail(request, AllocationFailure.FamilyMismatch,
-                $"requested address {wrongFamily} is {FamilyName(wrongFamily.Family)} but the Service's IP families are {string.Join(", ", request.Families.Select(FamilyName))}");
+                $"requested address {wrongFamily} is {ServiceFamilies.Name(wrongFamily.Family)} but the Service's IP families are {string.Join(", ", request.Families.Select(ServiceFamilies.Name))}");
             return;
         }
         if (request.Policy == FamilyPolicy.RequireDualStack && keys.Count != request.Families.Length)
@@ -303,7 +303,7 @@ internal sealed class AllocationSpace
         if (!pool.Serves(request))
         {
             Fail(request, AllocationFailure.FamilyMismatch,
-                $"pool '{pool.Pool.Name}' has no {string.Join(" and ", request.Families.Where(f => !pool.HasFamily(f)).Select(FamilyName))} addresses");
+                $"pool '{pool.Pool.Name}' has no {string.Join(" and ", request.Families.Where(f => !pool.HasFamily(f)).Select(ServiceFamilies.Name))} addresses");
             return;
         }
         if (!TryAllocateFrom(pool, request, partial: false) && !(request.Policy == FamilyPolicy.PreferDualStack && TryAllocateFrom(pool, request, partial: true)))
@@ -547,11 +547,10 @@ internal sealed class AllocationSpace
 
     private void RecordRemoved(AddressKey address, PoolState pool, Holder holder) => Undo!.Add(() => AddHolder(address, pool, holder));
 
-    private static string FamilyName(AddressFamily family) => family == AddressFamily.InterNetwork ? "IPv4" : "IPv6";
 
     private static string FamiliesText(AllocationRequest request) => request.Policy == FamilyPolicy.PreferDualStack
-        ? string.Join(" or ", request.Families.Select(FamilyName))
-        : string.Join(" and ", request.Families.Select(FamilyName));
+        ? string.Join(" or ", request.Families.Select(ServiceFamilies.Name))
+        : string.Join(" and ", request.Families.Select(ServiceFamilies.Name));
 
     /// <summary>An entry and the pool it counts as a consumer of (null when it has no addresses).</summary>
     private readonly record struct Slot(AllocationEntry Entry, PoolState? Pool);

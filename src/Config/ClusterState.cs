@@ -68,9 +68,6 @@ public sealed class ClusterState(ConfigOptions options)
 
     public EndpointSummary EndpointsOf(string service) => _endpoints.TryGetValue(service, out var endpoints) ? endpoints.Summary : EndpointSummary.None;
 
-    /// <summary>The number of EndpointSlices held.</summary>
-    public int SliceCount => _slices.Count;
-
     public LabelDictionary? NamespaceLabels(string name) => _namespaces.TryGetValue(name, out var ns) ? ns.Labels : null;
 
     public ClusterDelta Apply(ResourceBatch batch)

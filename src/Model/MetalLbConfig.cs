@@ -29,16 +29,6 @@ public sealed record MetalLbConfig
         }
         return null;
     }
-
-    public AddressPool? Pool(string name)
-    {
-        foreach (var pool in Pools)
-        {
-            if (pool.Name == name)
-                return pool;
-        }
-        return null;
-    }
 }
 
 /// <summary>RFC 8092 large community.</summary>

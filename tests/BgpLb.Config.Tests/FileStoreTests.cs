@@ -179,7 +179,7 @@ public sealed class FileStoreTests : IDisposable
         Assert.Equal(["198.51.100.0/28"], Cidrs(batch.Changes[1]));
         Assert.Equal(12, Assert.IsType<MetalLbObject>(batch.Changes[1].Value).Line);
         Assert.Empty(batch.Problems[_directory.PathOf("a.yaml")]);
-        Assert.Equal("198.51.100.0/28", _directory.State.Config.Pool("p")!.Cidrs[0].ToString());
+        Assert.Equal("198.51.100.0/28", _directory.State.Config.Pools.Single(p => p.Name == "p").Cidrs[0].ToString());
     }
 
     [Fact]
