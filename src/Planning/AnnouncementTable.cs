@@ -62,7 +62,7 @@ public sealed class AnnouncementTable
         {
             // A route the new plan still has (with other attributes or not) is replaced in place below: withdrawing it
             // first would report a change even when the merged attributes end up equal.
-            if (plan is null || !plan.Routes.Any(r => r.Peer == route.Peer && r.Prefix == route.Prefix))
+            if (plan is null || !Keeps(plan, route))
                 RemoveRoute(service, route, routeChanges);
         }
         foreach (var route in plan?.Routes ?? [])
@@ -71,6 +71,8 @@ public sealed class AnnouncementTable
                 AddRoute(service, route, routeChanges);
         }
 
+        if (!HasAnswers(before) && !HasAnswers(plan))
+            return false;
         var l2Changed = false;
         foreach (var (address, interfaces) in Answers(before))
         {
@@ -83,6 +85,27 @@ public sealed class AnnouncementTable
                 l2Changed |= AddAnswer(service, address, interfaces);
         }
         return l2Changed;
+    }
+
+    /// <summary>True when <paramref name="plan"/> has a route to the same peer and prefix (with any attributes).</summary>
+    private static bool Keeps(ServicePlan plan, PlannedRoute route)
+    {
+        foreach (var other in plan.Routes)
+        {
+            if (other.Peer == route.Peer && other.Prefix == route.Prefix)
+                return true;
+        }
+        return false;
+    }
+
+    private static bool HasAnswers(ServicePlan? plan)
+    {
+        foreach (var address in plan?.Addresses ?? [])
+        {
+            if (address.L2 is { Announced: true })
+                return true;
+        }
+        return false;
     }
 
     private static IEnumerable<(IPAddress Address, EquatableArray<string> Interfaces)> Answers(ServicePlan? plan) =>

@@ -113,8 +113,9 @@ public sealed class NodePlanner(string nodeName, string? loadBalancerClass = nul
 
     private void Index(string service, ServicePlan? plan, bool remove)
     {
-        foreach (var pool in plan?.Addresses.Select(a => a.Pool ?? NoPool).Distinct() ?? [])
+        foreach (var address in plan?.Addresses ?? [])
         {
+            var pool = address.Pool ?? NoPool;
             if (remove)
             {
                 if (_servicesByPool.TryGetValue(pool, out var members) && members.Remove(service) && members.Count == 0)

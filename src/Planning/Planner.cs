@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using BgpLb.Bgp;
 
 namespace BgpLb.Planning;
@@ -56,14 +57,14 @@ public static class Planner
         for (var i = 0; i < held.Length; i++)
             pools[i] = context.PoolOf(held[i], addresses.Pool);
         var l2 = PlanL2(context, service, held, pools, endpoints);
-        var plans = ImmutableArray.CreateBuilder<AddressPlan>(held.Length);
-        var routes = new List<PlannedRoute>();
+        var plans = new AddressPlan[held.Length];
+        var routes = new List<PlannedRoute>(held.Length);
         for (var i = 0; i < held.Length; i++)
         {
             var bgp = pools[i] is { IsLayer2Only: true } ? null : PlanBgp(context, service, held[i], pools[i], endpoints, routes);
-            plans.Add(new AddressPlan(held[i], pools[i]?.Pool.Name, bgp, l2?[i]));
+            plans[i] = new AddressPlan(held[i], pools[i]?.Pool.Name, bgp, l2?[i]);
         }
-        return new ServicePlan(service.Key, plans.MoveToImmutable(), [.. routes]);
+        return new ServicePlan(service.Key, ImmutableCollectionsMarshal.AsImmutableArray(plans), [.. routes]);
     }
 
     private static BgpDecision PlanBgp(PlanContext context, ServiceInfo service, IPAddress address, PoolView? pool, EndpointSummary endpoints,
