@@ -69,6 +69,13 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
     /// </summary>
     public Func<string, bool, Task>? BeforeList { get; set; }
 
+    /// <summary>
+    /// Called after a watch event (ADDED, MODIFIED, DELETED) has been written and flushed to a watch connection, with the
+    /// event type, the resource (plural) and the object; on the connection's request thread, so it must not block.
+    /// Benchmarks time "the server sent the watch event" with it.
+    /// </summary>
+    public Action<string, string, JsonObject>? WatchEventSent { get; set; }
+
     public int OpenWatches
     {
         get
@@ -368,9 +375,10 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
                 var selector = ParseSelector(query["labelSelector"]);
                 var items = new JsonArray();
                 string? next = null;
-                foreach (var (key, obj) in _objects.OrderBy(p => p.Key.Namespace, StringComparer.Ordinal).ThenBy(p => p.Key.Name, StringComparer.Ordinal))
+                var ofResource = _objects.Where(p => p.Key.Resource == route.Resource);
+                foreach (var (key, obj) in ofResource.OrderBy(p => p.Key.Namespace, StringComparer.Ordinal).ThenBy(p => p.Key.Name, StringComparer.Ordinal))
                 {
-                    if (key.Resource != route.Resource || (route.Namespace is not null && key.Namespace != route.Namespace) || !Matches(obj, selector)
+                    if ((route.Namespace is not null && key.Namespace != route.Namespace) || !Matches(obj, selector)
                         || (after is not null && after.WasSent(key.Namespace, key.Name)))
                     {
                         continue;
@@ -481,9 +489,10 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
                     closing = connection.Closing;
                     if (!connection.Silent)
                     {
-                        foreach (var entry in _log.Where(e => e.Version > since && e.Resource == route.Resource))
+                        for (var index = FirstAfterUnsynchronized(since); index < _log.Count; index++)
                         {
-                            if (route.Namespace is null || Namespace(entry.Object) == route.Namespace)
+                            var entry = _log[index];
+                            if (entry.Resource == route.Resource && (route.Namespace is null || Namespace(entry.Object) == route.Namespace))
                             {
                                 pending.Add(new JsonObject { ["type"] = entry.Type, ["object"] = entry.Object.DeepClone() });
                             }
@@ -501,6 +510,10 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
                 foreach (var line in pending)
                 {
                     await WriteLineAsync(context, line);
+                    if (WatchEventSent is { } sent && line["type"]!.GetValue<string>() is "ADDED" or "MODIFIED" or "DELETED" && line["object"] is JsonObject sentObject)
+                    {
+                        sent(line["type"]!.GetValue<string>(), route.Resource, sentObject);
+                    }
                 }
                 if (closing)
                 {
@@ -683,6 +696,25 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         deleted["metadata"]!["resourceVersion"] = VersionText(_version);
         _log.Add((_version, "DELETED", key.Resource, deleted));
         PulseUnsynchronized();
+    }
+
+    /// <summary>The index of the first log entry newer than <paramref name="version"/> (the log is in version order).</summary>
+    private int FirstAfterUnsynchronized(long version)
+    {
+        int low = 0, high = _log.Count;
+        while (low < high)
+        {
+            var middle = (low + high) >>> 1;
+            if (_log[middle].Version > version)
+            {
+                high = middle;
+            }
+            else
+            {
+                low = middle + 1;
+            }
+        }
+        return low;
     }
 
     private void PulseUnsynchronized()
