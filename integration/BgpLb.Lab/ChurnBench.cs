@@ -50,6 +50,8 @@ internal sealed class ChurnBench
     private Lab _lab = null!;
     private LabNode _node = null!;
     private RouteMonitor _monitor = null!;
+    private double _kubeStatusSeconds;
+    private bool _warmingUp;
 
     private ChurnBench(ChurnOptions options, CancellationToken stop)
     {
@@ -185,12 +187,12 @@ internal sealed class ChurnBench
             await SettleAsync(speaker.Process);
             if (_options.Runs("file-add"))
             {
-                await FileAddRemoveAsync(speaker.Process, directory);
+                await WarmedUpAsync(count => FileAddRemoveAsync(speaker.Process, directory, count), _options.Changes);
             }
 
             if (_options.Runs("file-flip"))
             {
-                await FileFlipAsync(speaker.Process, directory);
+                await WarmedUpAsync(count => FileFlipAsync(speaker.Process, directory, count), _options.Flips);
             }
 
             if (_options.Runs("idle"))
@@ -210,13 +212,13 @@ internal sealed class ChurnBench
     }
 
     /// <summary>(a) A new file with a Service and its slice appears, then goes: one route added, one removed.</summary>
-    private async Task FileAddRemoveAsync(NetnsProcess speaker, string directory)
+    private async Task FileAddRemoveAsync(NetnsProcess speaker, string directory, int count)
     {
         var added = new List<double>();
         var removed = new List<double>();
         int lostAdded = 0, lostRemoved = 0;
         var cpu = speaker.CpuSeconds();
-        for (var i = 0; i < _options.Changes; i++)
+        for (var i = 0; i < count; i++)
         {
             var address = AddBase + (uint)i;
             var name = $"churn-{i}.yaml";
@@ -233,22 +235,22 @@ internal sealed class ChurnBench
         }
 
         var cpuSeconds = speaker.CpuSeconds() - cpu;
-        var perChange = cpuSeconds * 1000 / (2 * _options.Changes);
+        var perChange = cpuSeconds * 1000 / (2 * count);
         var rss = ProcessStats.RssMiB(speaker.Pid);
         const string note = "new file (temp + rename) -> route in the router's table; file deleted -> route gone; CPU over both directions";
-        _rows.Add(new ChurnRow("file: Service added", "bgplb", N, LatencyStats.Of(added, lostAdded), perChange, cpuSeconds, rss, note));
-        _rows.Add(new ChurnRow("file: Service removed", "bgplb", N, LatencyStats.Of(removed, lostRemoved), perChange, cpuSeconds, rss, ""));
-        Report(_rows[^2], _rows[^1]);
+        AddRows(
+            new ChurnRow("file: Service added", "bgplb", N, LatencyStats.Of(added, lostAdded), perChange, cpuSeconds, rss, note),
+            new ChurnRow("file: Service removed", "bgplb", N, LatencyStats.Of(removed, lostRemoved), perChange, cpuSeconds, rss, ""));
     }
 
     /// <summary>(b) An existing Service's slice file rewritten with its one endpoint not ready, then ready again.</summary>
-    private async Task FileFlipAsync(NetnsProcess speaker, string directory)
+    private async Task FileFlipAsync(NetnsProcess speaker, string directory, int count)
     {
         var down = new List<double>();
         var up = new List<double>();
         int lostDown = 0, lostUp = 0;
         var cpu = speaker.CpuSeconds();
-        for (var i = 0; i < _options.Flips; i++)
+        for (var i = 0; i < count; i++)
         {
             var before = Stopwatch.GetTimestamp();
             WriteAtomically(directory, "flip-slice.yaml", SliceYaml("flip", ready: false));
@@ -262,12 +264,12 @@ internal sealed class ChurnBench
         }
 
         var cpuSeconds = speaker.CpuSeconds() - cpu;
-        var perChange = cpuSeconds * 1000 / (2 * _options.Flips);
+        var perChange = cpuSeconds * 1000 / (2 * count);
         var rss = ProcessStats.RssMiB(speaker.Pid);
         const string note = "slice file rewritten (temp + rename) with ready: false -> route gone; ready: true -> route back";
-        _rows.Add(new ChurnRow("file: slice not ready", "bgplb", N, LatencyStats.Of(down, lostDown), perChange, cpuSeconds, rss, note));
-        _rows.Add(new ChurnRow("file: slice ready", "bgplb", N, LatencyStats.Of(up, lostUp), perChange, cpuSeconds, rss, ""));
-        Report(_rows[^2], _rows[^1]);
+        AddRows(
+            new ChurnRow("file: slice not ready", "bgplb", N, LatencyStats.Of(down, lostDown), perChange, cpuSeconds, rss, note),
+            new ChurnRow("file: slice ready", "bgplb", N, LatencyStats.Of(up, lostUp), perChange, cpuSeconds, rss, ""));
     }
 
     /// <summary>(d) Nothing changes: the speaker's CPU over the period, as a share of one core.</summary>
@@ -538,14 +540,14 @@ internal sealed class ChurnBench
         }
 
         // The slices of the Services the series adds exist from the start: a change is then exactly one watch event.
-        for (var i = 0; i < _options.Changes; i++)
+        for (var i = 0; i < Math.Max(_options.Changes, _options.Warmup); i++)
         {
             objects.Add(("endpointslices", KubeObjects.EndpointSlice("default", $"kube-churn-{i}", NodeName, "10.0.0.1")));
         }
 
         var loading = Stopwatch.GetTimestamp();
         await server.ApplyAllAsync(objects);
-        Log($"fake API server holds {objects.Count} objects ({N} LoadBalancer Services, {N + _options.Changes} EndpointSlices, " +
+        Log($"fake API server holds {objects.Count} objects ({N} LoadBalancer Services, {N + Math.Max(_options.Changes, _options.Warmup)} EndpointSlices, " +
             $"{_options.ClusterIpServices} ClusterIP Services) after {ProcessStats.SecondsSince(loading):F1} s");
         await server.TraceAsync("services");
         await server.TraceAsync("endpointslices");
@@ -559,9 +561,16 @@ internal sealed class ChurnBench
             await WaitForTableAsync(expected, speaker, "bgplb-speaker (Kubernetes) loaded", LoadTimeout);
             Log($"bgplb-speaker (Kubernetes): {expected.Count} routes at the router {ProcessStats.SecondsSince(started):F1} s after start, " +
                 $"CPU {speaker.CpuSeconds():F2} s, RSS {ProcessStats.RssMiB(speaker.Pid):F0} MiB");
+            // The speaker then publishes a ServiceBGPStatus per announced Service (and a nodeAssigned event): that
+            // start-up work must be over before a change is measured, or its CPU would be counted as the changes'.
+            await speaker.WaitUntilReadyAsync($"a ServiceBGPStatus for each of the {N} Services", LoadTimeout,
+                async () => await server.CountAsync("servicebgpstatuses") >= N);
+            _kubeStatusSeconds = ProcessStats.SecondsSince(started);
+            Log($"bgplb-speaker (Kubernetes): {N} ServiceBGPStatus objects written {_kubeStatusSeconds:F1} s after start " +
+                $"({await server.CountAsync("events")} events), CPU {speaker.CpuSeconds():F2} s, RSS {ProcessStats.RssMiB(speaker.Pid):F0} MiB");
             await SettleAsync(speaker);
-            await KubeAddRemoveAsync(speaker, server);
-            await KubeFlipAsync(speaker, server);
+            await WarmedUpAsync(count => KubeAddRemoveAsync(speaker, server, count), _options.Changes);
+            await WarmedUpAsync(count => KubeFlipAsync(speaker, server, count), _options.Flips);
         }
         finally
         {
@@ -569,13 +578,13 @@ internal sealed class ChurnBench
         }
     }
 
-    private async Task KubeAddRemoveAsync(NetnsProcess speaker, FakeApiServerProcess server)
+    private async Task KubeAddRemoveAsync(NetnsProcess speaker, FakeApiServerProcess server, int count)
     {
         var added = new List<double>();
         var removed = new List<double>();
         int lostAdded = 0, lostRemoved = 0;
         var cpu = speaker.CpuSeconds();
-        for (var i = 0; i < _options.Changes; i++)
+        for (var i = 0; i < count; i++)
         {
             var address = KubeAddBase + (uint)i;
             var name = $"kube-churn-{i}";
@@ -593,22 +602,24 @@ internal sealed class ChurnBench
         }
 
         var cpuSeconds = speaker.CpuSeconds() - cpu;
-        var perChange = cpuSeconds * 1000 / (2 * _options.Changes);
+        var perChange = cpuSeconds * 1000 / (2 * count);
         var rss = ProcessStats.RssMiB(speaker.Pid);
-        var note = $"Service ADDED / DELETED watch event flushed by the API server -> route; {N} LB + {_options.ClusterIpServices} ClusterIP Services, {N} slices loaded";
-        _rows.Add(new ChurnRow("kube: Service added", "bgplb", N, LatencyStats.Of(added, lostAdded), perChange, cpuSeconds, rss, note));
-        _rows.Add(new ChurnRow("kube: Service removed", "bgplb", N, LatencyStats.Of(removed, lostRemoved), perChange, cpuSeconds, rss, ""));
-        Report(_rows[^2], _rows[^1]);
+        var note = string.Create(CultureInfo.InvariantCulture,
+            $"Service ADDED / DELETED watch event flushed by the API server -> route; {N} LB + {_options.ClusterIpServices} ClusterIP Services, {N} slices loaded; " +
+            $"measured after the speaker had written all {N} ServiceBGPStatus objects ({_kubeStatusSeconds:F0} s after its start)");
+        AddRows(
+            new ChurnRow("kube: Service added", "bgplb", N, LatencyStats.Of(added, lostAdded), perChange, cpuSeconds, rss, note),
+            new ChurnRow("kube: Service removed", "bgplb", N, LatencyStats.Of(removed, lostRemoved), perChange, cpuSeconds, rss, ""));
     }
 
-    private async Task KubeFlipAsync(NetnsProcess speaker, FakeApiServerProcess server)
+    private async Task KubeFlipAsync(NetnsProcess speaker, FakeApiServerProcess server, int count)
     {
         var down = new List<double>();
         var up = new List<double>();
         int lostDown = 0, lostUp = 0;
         var cpu = speaker.CpuSeconds();
         var address = LoadedBase;
-        for (var i = 0; i < _options.Flips; i++)
+        for (var i = 0; i < count; i++)
         {
             foreach (var ready in (bool[])[false, true])
             {
@@ -633,12 +644,12 @@ internal sealed class ChurnBench
         }
 
         var cpuSeconds = speaker.CpuSeconds() - cpu;
-        var perChange = cpuSeconds * 1000 / (2 * _options.Flips);
+        var perChange = cpuSeconds * 1000 / (2 * count);
         var rss = ProcessStats.RssMiB(speaker.Pid);
         const string note = "EndpointSlice MODIFIED (its endpoint ready: false / true) watch event flushed -> route gone / back";
-        _rows.Add(new ChurnRow("kube: slice not ready", "bgplb", N, LatencyStats.Of(down, lostDown), perChange, cpuSeconds, rss, note));
-        _rows.Add(new ChurnRow("kube: slice ready", "bgplb", N, LatencyStats.Of(up, lostUp), perChange, cpuSeconds, rss, ""));
-        Report(_rows[^2], _rows[^1]);
+        AddRows(
+            new ChurnRow("kube: slice not ready", "bgplb", N, LatencyStats.Of(down, lostDown), perChange, cpuSeconds, rss, note),
+            new ChurnRow("kube: slice ready", "bgplb", N, LatencyStats.Of(up, lostUp), perChange, cpuSeconds, rss, ""));
     }
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -683,8 +694,8 @@ internal sealed class ChurnBench
                 }
             }
 
-            await SenderSeriesAsync("bird", bird, BirdAddBase, address => ConfigureAsync(address), _ => ConfigureAsync(null),
-                "static /32 added to / removed from the config file, then birdc configure (BIRD answers \"Reconfiguration in progress\")");
+            await WarmedUpAsync(count => SenderSeriesAsync("bird", bird, BirdAddBase, address => ConfigureAsync(address), _ => ConfigureAsync(null),
+                "static /32 added to / removed from the config file, then birdc configure (BIRD answers \"Reconfiguration in progress\")", count), _options.Changes);
         }
         finally
         {
@@ -737,10 +748,10 @@ internal sealed class ChurnBench
             await WaitForTableAsync(Loaded(), gobgpd, "GoBGP loaded", LoadTimeout);
             Log($"GoBGP: {N} routes at the router {ProcessStats.SecondsSince(started):F1} s after the neighbour was added, CPU {gobgpd.CpuSeconds():F2} s");
             await SettleAsync(gobgpd);
-            await SenderSeriesAsync("gobgp", gobgpd, GobgpAddBase,
+            await WarmedUpAsync(count => SenderSeriesAsync("gobgp", gobgpd, GobgpAddBase,
                 address => Gobgp("global", "rib", "add", "-a", "ipv4", $"{RouteMonitor.Address(address)}/32"),
                 address => Gobgp("global", "rib", "del", "-a", "ipv4", $"{RouteMonitor.Address(address)}/32"),
-                "ip netns exec NODE gobgp global rib add / del (CPU: gobgpd only, not the CLI)");
+                "ip netns exec NODE gobgp global rib add / del (CPU: gobgpd only, not the CLI)", count), _options.Changes);
         }
         finally
         {
@@ -753,7 +764,7 @@ internal sealed class ChurnBench
     /// <paramref name="add"/> / <paramref name="remove"/> run to completion. Latency is from the command's start: the
     /// route often reaches the router before the command has exited (its return is reported in the note).
     /// </summary>
-    private async Task SenderSeriesAsync(string sender, NetnsProcess process, uint addBase, Func<uint, Task> add, Func<uint, Task> remove, string note)
+    private async Task SenderSeriesAsync(string sender, NetnsProcess process, uint addBase, Func<uint, Task> add, Func<uint, Task> remove, string note, int count)
     {
         var added = new List<double>();
         var removed = new List<double>();
@@ -761,7 +772,7 @@ internal sealed class ChurnBench
         var commands = new List<double>();
         int lostAdded = 0, lostRemoved = 0;
         var cpu = process.CpuSeconds();
-        for (var i = 0; i < _options.Changes; i++)
+        for (var i = 0; i < count; i++)
         {
             var address = addBase + (uint)i;
             foreach (var adding in (bool[])[true, false])
@@ -770,7 +781,7 @@ internal sealed class ChurnBench
                 await (adding ? add(address) : remove(address));
                 var returned = Stopwatch.GetTimestamp();
                 commands.Add(ProcessStats.Milliseconds(before, returned));
-                var count = (adding ? added : removed).Count;
+                var measured = (adding ? added : removed).Count;
                 await MeasureAsync(address, adding, before, before, adding ? added : removed, () =>
                 {
                     if (adding)
@@ -783,7 +794,7 @@ internal sealed class ChurnBench
                     }
                 });
                 var latencies = adding ? added : removed;
-                if (latencies.Count > count)
+                if (latencies.Count > measured)
                 {
                     fromReturn.Add(latencies[^1] - ProcessStats.Milliseconds(before, returned));
                 }
@@ -793,16 +804,16 @@ internal sealed class ChurnBench
         }
 
         var cpuSeconds = process.CpuSeconds() - cpu;
-        var perChange = cpuSeconds * 1000 / (2 * _options.Changes);
+        var perChange = cpuSeconds * 1000 / (2 * count);
         var rss = ProcessStats.RssMiB(process.Pid);
         var returns = LatencyStats.Of(fromReturn, 0);
         var commandStats = LatencyStats.Of(commands, 0);
         var fullNote = string.Create(CultureInfo.InvariantCulture,
             $"{note}; latency from the command's start; the command ran {commandStats.P50:F1} ms p50 ({commandStats.P99:F1} p99); " +
             $"from its return: p50 {returns.P50:F1} ms, p99 {returns.P99:F1} ms (both directions)");
-        _rows.Add(new ChurnRow($"{sender}: route added", sender, N, LatencyStats.Of(added, lostAdded), perChange, cpuSeconds, rss, fullNote));
-        _rows.Add(new ChurnRow($"{sender}: route removed", sender, N, LatencyStats.Of(removed, lostRemoved), perChange, cpuSeconds, rss, ""));
-        Report(_rows[^2], _rows[^1]);
+        AddRows(
+            new ChurnRow($"{sender}: route added", sender, N, LatencyStats.Of(added, lostAdded), perChange, cpuSeconds, rss, fullNote),
+            new ChurnRow($"{sender}: route removed", sender, N, LatencyStats.Of(removed, lostRemoved), perChange, cpuSeconds, rss, ""));
     }
 
     /// <summary>
@@ -854,6 +865,44 @@ internal sealed class ChurnBench
 
     // ---------------------------------------------------------------------------------------------------------------
     // Shared
+
+    /// <summary>
+    /// Runs a series <see cref="ChurnOptions.Warmup"/> times unmeasured (the JIT's second tier compiles a method after
+    /// 30 calls: until then the first changes cost several times more CPU), then <paramref name="count"/> times measured.
+    /// </summary>
+    private async Task WarmedUpAsync(Func<int, Task> series, int count)
+    {
+        if (_options.Warmup > 0)
+        {
+            _warmingUp = true;
+            try
+            {
+                await series(_options.Warmup);
+            }
+            finally
+            {
+                _warmingUp = false;
+            }
+        }
+
+        await series(count);
+    }
+
+    /// <summary>Records the rows of a series (none while warming up).</summary>
+    private void AddRows(params ChurnRow[] rows)
+    {
+        if (_warmingUp)
+        {
+            return;
+        }
+
+        _rows.AddRange(rows);
+        Report(rows);
+        foreach (var row in rows.Where(r => r.Latency is { Lost: > 0 }))
+        {
+            _failures.Add($"{row.Series}: {row.Latency!.Lost} changes never reached the router's table within {ChangeTimeout.TotalSeconds} s");
+        }
+    }
 
     private TimeSpan LoadTimeout => TimeSpan.FromSeconds(120 + (N / 1000));
 

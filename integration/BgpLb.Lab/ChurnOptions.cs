@@ -7,7 +7,7 @@ internal sealed record ChurnOptions
 {
     public const string Usage = """
         usage: bgplb-lab bench-churn [--services N] [--series LIST] [--changes N] [--flips N] [--rate N] [--rate-seconds S]
-                                     [--rate-pool N] [--idle-seconds S] [--cluster-ip N] [--gap-ms MS] [--output FILE.tsv] [--keep]
+                                     [--rate-pool N] [--idle-seconds S] [--cluster-ip N] [--gap-ms MS] [--warmup N] [--output FILE.tsv] [--keep]
           --services N      Services loaded (LoadBalancer, one EndpointSlice each, ready on the node), default 10000, at most 110000
           --series LIST     comma-separated, default all: file-add,file-flip,idle,file-rate,kube,bird,gobgp
           --changes N       Services added then removed one at a time (file-add, kube, bird, gobgp), default 50
@@ -18,6 +18,7 @@ internal sealed record ChurnOptions
           --idle-seconds S  idle: CPU measured over S seconds with nothing changing, default 60
           --cluster-ip N    kube: ClusterIP Services loaded besides the N LoadBalancer ones, default 20000
           --gap-ms MS       pause after each measured change, default 20
+          --warmup N        unmeasured changes before each series of single changes (the JIT's second tier), default 30
           --output FILE     append the result rows to FILE (tab-separated)
           --keep            keep the lab directory (configs, logs) even when everything passed
         """;
@@ -41,6 +42,8 @@ internal sealed record ChurnOptions
     public int ClusterIpServices { get; init; } = 20_000;
 
     public int GapMilliseconds { get; init; } = 20;
+
+    public int Warmup { get; init; } = 30;
 
     public IReadOnlySet<string> Series { get; init; } = AllSeries.ToHashSet(StringComparer.Ordinal);
 
@@ -81,6 +84,7 @@ internal sealed record ChurnOptions
                 "--idle-seconds" => options with { IdleSeconds = Number(name, value, 1, 3600) },
                 "--cluster-ip" => options with { ClusterIpServices = Number(name, value, 0, 1_000_000) },
                 "--gap-ms" => options with { GapMilliseconds = Number(name, value, 0, 10_000) },
+                "--warmup" => options with { Warmup = Number(name, value, 0, 1024) },
                 "--output" => options with { Output = value },
                 _ => throw new ArgumentException($"unknown option {name}"),
             };

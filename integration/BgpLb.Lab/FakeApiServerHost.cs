@@ -14,6 +14,7 @@ namespace BgpLb.Netlab;
 /// <list type="bullet">
 /// <item><c>apply RESOURCE JSON</c> (create or replace, as another client would) → <c>ok RESOURCEVERSION</c></item>
 /// <item><c>remove RESOURCE NAMESPACE NAME</c> → <c>ok 0</c></item>
+/// <item><c>count RESOURCE</c> → <c>ok NUMBER</c> of objects held</item>
 /// <item><c>trace RESOURCE</c>: from now on report every watch event of RESOURCE sent to a watcher → <c>ok 0</c></item>
 /// </list>
 /// A bad command gets <c>error MESSAGE</c>. Traced events come as
@@ -71,6 +72,9 @@ internal static class FakeApiServerHost
                     case ["remove", var resource, var rest] when rest.Split(' ') is [var ns, var name]:
                         server.Remove(resource, ns, name);
                         Write("ok 0");
+                        break;
+                    case ["count", var resource]:
+                        Write($"ok {server.All(resource).Count}");
                         break;
                     case ["trace", var resource]:
                         traced[resource] = true;

@@ -100,6 +100,9 @@ public sealed class FakeApiServerProcess : IDisposable
 
     public Task<long> RemoveAsync(string resource, string ns, string name) => SendAsync($"remove {resource} {ns} {name}");
 
+    /// <summary>How many objects of <paramref name="resource"/> the server holds.</summary>
+    public async Task<int> CountAsync(string resource) => (int)await SendAsync($"count {resource}");
+
     /// <summary>From now on, every watch event of <paramref name="resource"/> the server sends is reported with its time.</summary>
     public Task<long> TraceAsync(string resource) => SendAsync($"trace {resource}");
 

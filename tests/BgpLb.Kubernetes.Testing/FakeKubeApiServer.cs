@@ -548,9 +548,10 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
     {
         var metadata = body["metadata"] as JsonObject ?? [];
         body["metadata"] = metadata;
-        if (metadata["name"] is null && metadata["generateName"]?.GetValue<string>() is { } prefix)
+        var generateName = metadata["name"] is null ? metadata["generateName"]?.GetValue<string>() : null;
+        if (generateName is not null)
         {
-            metadata["name"] = prefix + Guid.NewGuid().ToString("N")[..5];
+            metadata["name"] = GeneratedName(generateName);
         }
         if (route.Namespace is not null)
         {
@@ -565,6 +566,12 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         lock (_lock)
         {
             var key = Key(route, Name(body));
+            // As kube-apiserver does since 1.32 (KEP-4420), a generated name that is taken is generated again (7 more tries).
+            for (var retry = 0; generateName is not null && retry < 7 && _objects.ContainsKey(key); retry++)
+            {
+                metadata["name"] = GeneratedName(generateName);
+                key = Key(route, Name(body));
+            }
             if (_objects.ContainsKey(key))
             {
                 return (HttpStatusCode.Conflict, "AlreadyExists", $"{route.Resource} \"{key.Name}\" already exists", null);
@@ -573,6 +580,19 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
             metadata["creationTimestamp"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
             return (HttpStatusCode.Created, "", "", (JsonObject)StoreUnsynchronized(route.Resource, key, body, "ADDED").DeepClone());
         }
+    }
+
+    /// <summary>The prefix and 5 characters of the API server's alphabet for generated names (no vowels, no 0/1/3).</summary>
+    private static string GeneratedName(string prefix)
+    {
+        const string alphabet = "bcdfghjklmnpqrstvwxz2456789";
+        return prefix + string.Create(5, 0, (chars, _) =>
+        {
+            for (var i = 0; i < chars.Length; i++)
+            {
+                chars[i] = alphabet[Random.Shared.Next(alphabet.Length)];
+            }
+        });
     }
 
     private (HttpStatusCode, string, string, JsonObject?) Update(Route route, JsonObject body)
