@@ -18,11 +18,11 @@
 # Per series: p50 / p99 / max latency in ms, sender CPU per change (user+system over the series / changes), RSS.
 # A thin wrapper over `bgplb-lab bench-churn` (integration/BgpLb.Lab, ChurnBench.cs); run as root.
 #
-# Usage: bench/churn.sh [-n "10000 100000"] [-s SERIES] [-l SERIES] [-c 50] [-f 50] [-r 1000] [-d 60] [-i 60] [-k 20000] [-o results.tsv]
+# Usage: bench/churn.sh [-n "10000 100000"] [-s SERIES] [-l SERIES] [-c 100] [-f 100] [-r 1000] [-d 60] [-i 60] [-k 20000] [-o results.tsv]
 #   -n  Services loaded, one run per count (default "10000 100000")
 #   -s  series for counts up to 10000 (default file-add,file-flip,idle,file-rate,kube,bird,gobgp)
 #   -l  series for larger counts (default file-add,file-flip,bird,gobgp)
-#   -c  adds/removes per series, -f flips, -r changes/s and -d seconds for file-rate, -i idle seconds, -k ClusterIP Services
+#   -c  adds/removes per series (100), -f flips (100), -r changes/s and -d seconds for file-rate, -i idle seconds, -k ClusterIP Services
 #   -o  also write the result rows (tab-separated) to this file
 # The speaker is $BGPLB_SPEAKER_PATH or src/Speaker/bin/Release/net10.0/bgplb-speaker (built here first).
 set -euo pipefail
@@ -30,8 +30,8 @@ set -euo pipefail
 counts="10000 100000"
 series_small="file-add,file-flip,idle,file-rate,kube,bird,gobgp"
 series_large="file-add,file-flip,bird,gobgp"
-changes=50
-flips=50
+changes=100
+flips=100
 rate=1000
 duration=60
 idle=60

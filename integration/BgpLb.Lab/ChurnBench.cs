@@ -182,8 +182,7 @@ internal sealed class ChurnBench
         try
         {
             await WaitForTableAsync(expected, speaker.Process, "bgplb-speaker (files) loaded", LoadTimeout);
-            Log($"bgplb-speaker (files): {expected.Count} routes at the router {ProcessStats.SecondsSince(started):F1} s after start, " +
-                $"CPU {speaker.Process.CpuSeconds():F2} s, RSS {ProcessStats.RssMiB(speaker.Process.Pid):F0} MiB");
+            LoadRow("file: load", "bgplb", speaker.Process, started, $"start -> all {expected.Count} routes in the router's table");
             await SettleAsync(speaker.Process);
             if (_options.Runs("file-add"))
             {
@@ -559,15 +558,13 @@ internal sealed class ChurnBench
         {
             var expected = Loaded();
             await WaitForTableAsync(expected, speaker, "bgplb-speaker (Kubernetes) loaded", LoadTimeout);
-            Log($"bgplb-speaker (Kubernetes): {expected.Count} routes at the router {ProcessStats.SecondsSince(started):F1} s after start, " +
-                $"CPU {speaker.CpuSeconds():F2} s, RSS {ProcessStats.RssMiB(speaker.Pid):F0} MiB");
+            LoadRow("kube: load", "bgplb", speaker, started, $"start -> all {expected.Count} routes in the router's table");
             // The speaker then publishes a ServiceBGPStatus per announced Service (and a nodeAssigned event): that
             // start-up work must be over before a change is measured, or its CPU would be counted as the changes'.
             await speaker.WaitUntilReadyAsync($"a ServiceBGPStatus for each of the {N} Services", LoadTimeout,
                 async () => await server.CountAsync("servicebgpstatuses") >= N);
             _kubeStatusSeconds = ProcessStats.SecondsSince(started);
-            Log($"bgplb-speaker (Kubernetes): {N} ServiceBGPStatus objects written {_kubeStatusSeconds:F1} s after start " +
-                $"({await server.CountAsync("events")} events), CPU {speaker.CpuSeconds():F2} s, RSS {ProcessStats.RssMiB(speaker.Pid):F0} MiB");
+            LoadRow("kube: status written", "bgplb", speaker, started, $"start -> a ServiceBGPStatus for each of the {N} Services");
             await SettleAsync(speaker);
             await WarmedUpAsync(count => KubeAddRemoveAsync(speaker, server, count), _options.Changes);
             await WarmedUpAsync(count => KubeFlipAsync(speaker, server, count), _options.Flips);
@@ -677,12 +674,12 @@ internal sealed class ChurnBench
         string Config(uint? churn) => fixedPart + (churn is { } a ? $"protocol static churn {{ ipv4; route {RouteMonitor.Address(a)}/32 blackhole; }}\n" : "");
         WriteAtomically(_lab.Directory, "sender.bird.conf", Config(null));
 
+        var started = Stopwatch.GetTimestamp();
         var bird = await _lab.StartProcessAsync(_node.Namespace, "sender.bird", "bird", "-f", "-c", configPath, "-s", control);
         try
         {
-            var started = Stopwatch.GetTimestamp();
             await WaitForTableAsync(Loaded(), bird, "BIRD (static routes) loaded", LoadTimeout);
-            Log($"BIRD: {N} routes at the router {ProcessStats.SecondsSince(started):F1} s after start, CPU {bird.CpuSeconds():F2} s");
+            LoadRow("bird: load", "bird", bird, started, $"start -> all {N} routes in the router's table");
             await SettleAsync(bird);
             async Task ConfigureAsync(uint? churn)
             {
@@ -746,7 +743,7 @@ internal sealed class ChurnBench
             var started = Stopwatch.GetTimestamp();
             await Gobgp("neighbor", "add", _node.RouterAddress.ToString(), "as", RouterAs.ToString(CultureInfo.InvariantCulture));
             await WaitForTableAsync(Loaded(), gobgpd, "GoBGP loaded", LoadTimeout);
-            Log($"GoBGP: {N} routes at the router {ProcessStats.SecondsSince(started):F1} s after the neighbour was added, CPU {gobgpd.CpuSeconds():F2} s");
+            LoadRow("gobgp: load", "gobgp", gobgpd, started, $"neighbour added (RIB injected from MRT before) -> all {N} routes in the router's table");
             await SettleAsync(gobgpd);
             await WarmedUpAsync(count => SenderSeriesAsync("gobgp", gobgpd, GobgpAddBase,
                 address => Gobgp("global", "rib", "add", "-a", "ipv4", $"{RouteMonitor.Address(address)}/32"),
@@ -887,6 +884,11 @@ internal sealed class ChurnBench
 
         await series(count);
     }
+
+    /// <summary>A sender's start-up: the time until its routes were in the router's table, its CPU and RSS then.</summary>
+    private void LoadRow(string series, string sender, NetnsProcess process, long started, string what) =>
+        AddRows(new ChurnRow(series, sender, N, null, null, process.CpuSeconds(), ProcessStats.RssMiB(process.Pid),
+            string.Create(CultureInfo.InvariantCulture, $"{what}: {ProcessStats.SecondsSince(started):F1} s (CPU and RSS then)")));
 
     /// <summary>Records the rows of a series (none while warming up).</summary>
     private void AddRows(params ChurnRow[] rows)
