@@ -379,7 +379,7 @@ internal sealed class ChurnBench
             string.Create(CultureInfo.InvariantCulture,
                 $"{total} changes at {achieved:F0}/s, pool {pool}; tail after the last write {tail:F0} ms; table {(correct ? "correct" : "WRONG")} " +
                 $"({table.Count} routes, expected {present.Count}); RSS min {(rss.Count > 0 ? rss.Min() : 0):F0} / max {(rss.Count > 0 ? rss.Max() : 0):F0} MiB " +
-                $"over {rss.Count} samples; CPU {cpuSeconds / ProcessStats.Milliseconds(start, convergedAt) * 100000:F1}% of one core"));
+                $"over {rss.Count} samples (first {(rss.Count > 0 ? rss[0] : 0):F0}, last {(rss.Count > 0 ? rss[^1] : 0):F0}); CPU {cpuSeconds / ProcessStats.Milliseconds(start, convergedAt) * 100000:F1}% of one core"));
         _rows.Add(row);
         Report(row);
         if (!converged || !correct)
