@@ -69,6 +69,13 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
     /// </summary>
     public Func<string, bool, Task>? BeforeList { get; set; }
 
+    /// <summary>
+    /// Called after a watch event (ADDED, MODIFIED, DELETED) has been written and flushed to a watch connection, with the
+    /// event type, the resource (plural) and the object; on the connection's request thread, so it must not block.
+    /// Benchmarks time "the server sent the watch event" with it.
+    /// </summary>
+    public Action<string, string, JsonObject>? WatchEventSent { get; set; }
+
     public int OpenWatches
     {
         get
@@ -368,9 +375,10 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
                 var selector = ParseSelector(query["labelSelector"]);
                 var items = new JsonArray();
                 string? next = null;
-                foreach (var (key, obj) in _objects.OrderBy(p => p.Key.Namespace, StringComparer.Ordinal).ThenBy(p => p.Key.Name, StringComparer.Ordinal))
+                var ofResource = _objects.Where(p => p.Key.Resource == route.Resource);
+                foreach (var (key, obj) in ofResource.OrderBy(p => p.Key.Namespace, StringComparer.Ordinal).ThenBy(p => p.Key.Name, StringComparer.Ordinal))
                 {
-                    if (key.Resource != route.Resource || (route.Namespace is not null && key.Namespace != route.Namespace) || !Matches(obj, selector)
+                    if ((route.Namespace is not null && key.Namespace != route.Namespace) || !Matches(obj, selector)
                         || (after is not null && after.WasSent(key.Namespace, key.Name)))
                     {
                         continue;
@@ -481,9 +489,10 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
                     closing = connection.Closing;
                     if (!connection.Silent)
                     {
-                        foreach (var entry in _log.Where(e => e.Version > since && e.Resource == route.Resource))
+                        for (var index = FirstAfterUnsynchronized(since); index < _log.Count; index++)
                         {
-                            if (route.Namespace is null || Namespace(entry.Object) == route.Namespace)
+                            var entry = _log[index];
+                            if (entry.Resource == route.Resource && (route.Namespace is null || Namespace(entry.Object) == route.Namespace))
                             {
                                 pending.Add(new JsonObject { ["type"] = entry.Type, ["object"] = entry.Object.DeepClone() });
                             }
@@ -501,6 +510,10 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
                 foreach (var line in pending)
                 {
                     await WriteLineAsync(context, line);
+                    if (WatchEventSent is { } sent && line["type"]!.GetValue<string>() is "ADDED" or "MODIFIED" or "DELETED" && line["object"] is JsonObject sentObject)
+                    {
+                        sent(line["type"]!.GetValue<string>(), route.Resource, sentObject);
+                    }
                 }
                 if (closing)
                 {
@@ -535,9 +548,10 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
     {
         var metadata = body["metadata"] as JsonObject ?? [];
         body["metadata"] = metadata;
-        if (metadata["name"] is null && metadata["generateName"]?.GetValue<string>() is { } prefix)
+        var generateName = metadata["name"] is null ? metadata["generateName"]?.GetValue<string>() : null;
+        if (generateName is not null)
         {
-            metadata["name"] = prefix + Guid.NewGuid().ToString("N")[..5];
+            metadata["name"] = GeneratedName(generateName);
         }
         if (route.Namespace is not null)
         {
@@ -552,6 +566,12 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         lock (_lock)
         {
             var key = Key(route, Name(body));
+            // As kube-apiserver does since 1.32 (KEP-4420), a generated name that is taken is generated again (7 more tries).
+            for (var retry = 0; generateName is not null && retry < 7 && _objects.ContainsKey(key); retry++)
+            {
+                metadata["name"] = GeneratedName(generateName);
+                key = Key(route, Name(body));
+            }
             if (_objects.ContainsKey(key))
             {
                 return (HttpStatusCode.Conflict, "AlreadyExists", $"{route.Resource} \"{key.Name}\" already exists", null);
@@ -560,6 +580,19 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
             metadata["creationTimestamp"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
             return (HttpStatusCode.Created, "", "", (JsonObject)StoreUnsynchronized(route.Resource, key, body, "ADDED").DeepClone());
         }
+    }
+
+    /// <summary>The prefix and 5 characters of the API server's alphabet for generated names (no vowels, no 0/1/3).</summary>
+    private static string GeneratedName(string prefix)
+    {
+        const string alphabet = "bcdfghjklmnpqrstvwxz2456789";
+        return prefix + string.Create(5, 0, (chars, _) =>
+        {
+            for (var i = 0; i < chars.Length; i++)
+            {
+                chars[i] = alphabet[Random.Shared.Next(alphabet.Length)];
+            }
+        });
     }
 
     private (HttpStatusCode, string, string, JsonObject?) Update(Route route, JsonObject body)
@@ -683,6 +716,25 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         deleted["metadata"]!["resourceVersion"] = VersionText(_version);
         _log.Add((_version, "DELETED", key.Resource, deleted));
         PulseUnsynchronized();
+    }
+
+    /// <summary>The index of the first log entry newer than <paramref name="version"/> (the log is in version order).</summary>
+    private int FirstAfterUnsynchronized(long version)
+    {
+        int low = 0, high = _log.Count;
+        while (low < high)
+        {
+            var middle = (low + high) >>> 1;
+            if (_log[middle].Version > version)
+            {
+                high = middle;
+            }
+            else
+            {
+                low = middle + 1;
+            }
+        }
+        return low;
     }
 
     private void PulseUnsynchronized()
