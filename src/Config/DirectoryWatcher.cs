@@ -21,12 +21,11 @@ public enum FileEvent
 /// Watches one directory with Linux inotify. FileSystemWatcher reports every write(2) of a file but never its close,
 /// so a reader woken by it may see a half-written file unless it waits for a quiet period; inotify's IN_CLOSE_WRITE
 /// and IN_MOVED_TO say when a file is complete, which lets a change be read at once and never half-way.
-/// A dedicated thread polls the descriptor; <see cref="Dispose"/> stops it within <see cref="PollInterval"/>.
+/// A dedicated thread blocks in poll(2) on the inotify descriptor and an eventfd that <see cref="Dispose"/> signals, so an
+/// idle watcher costs no wake-ups at all.
 /// </summary>
 internal sealed partial class DirectoryWatcher : IDisposable
 {
-    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
-
     private const int InNonBlock = 0x800;
     private const int InCloExec = 0x80000;
     private const uint InModify = 0x2;
@@ -41,9 +40,11 @@ internal sealed partial class DirectoryWatcher : IDisposable
     private const uint InIgnored = 0x8000;
     private const uint InOnlyDir = 0x1000000;
     private const short PollIn = 0x1;
+    private const int EfdCloExec = 0x80000;
     private const int EventHeaderSize = 16; // int wd, uint mask, uint cookie, uint len
 
     private readonly int _fd;
+    private readonly int _stopFd;
     private readonly Action<string?, FileEvent> _onEvent;
     private readonly Thread _thread;
     private volatile bool _stopping;
@@ -63,6 +64,13 @@ internal sealed partial class DirectoryWatcher : IDisposable
             close(_fd);
             throw new Win32Exception(error);
         }
+        _stopFd = eventfd(0, EfdCloExec);
+        if (_stopFd < 0)
+        {
+            var error = Marshal.GetLastPInvokeError();
+            close(_fd);
+            throw new Win32Exception(error);
+        }
         _thread = new Thread(Run) { IsBackground = true, Name = "bgplb-config-watch" };
         _thread.Start();
     }
@@ -72,8 +80,10 @@ internal sealed partial class DirectoryWatcher : IDisposable
         if (_stopping)
             return;
         _stopping = true;
+        Signal(_stopFd);
         _thread.Join();
         close(_fd);
+        close(_stopFd);
     }
 
     private void Run()
@@ -81,9 +91,7 @@ internal sealed partial class DirectoryWatcher : IDisposable
         var buffer = new byte[64 * 1024];
         while (!_stopping)
         {
-            var poll = new PollFd { Fd = _fd, Events = PollIn };
-            var ready = PollOne(ref poll, (int)PollInterval.TotalMilliseconds);
-            if (ready <= 0)
+            if (!WaitReadable(_fd, _stopFd))
                 continue;
             var read = ReadEvents(buffer);
             if (read <= 0)
@@ -121,10 +129,19 @@ internal sealed partial class DirectoryWatcher : IDisposable
             return (int)read(_fd, pointer, buffer.Length);
     }
 
-    private static unsafe int PollOne(ref PollFd poll, int timeoutMilliseconds)
+    /// <summary>Blocks until <paramref name="fd"/> is readable (true) or <paramref name="stopFd"/> was signalled or poll was interrupted (false).</summary>
+    private static unsafe bool WaitReadable(int fd, int stopFd)
     {
-        fixed (PollFd* pointer = &poll)
-            return Poll(pointer, 1, timeoutMilliseconds);
+        var polls = stackalloc PollFd[2];
+        polls[0] = new PollFd { Fd = fd, Events = PollIn };
+        polls[1] = new PollFd { Fd = stopFd, Events = PollIn };
+        return Poll(polls, 2, -1) > 0 && (polls[0].Revents & PollIn) != 0;
+    }
+
+    private static unsafe void Signal(int eventFd)
+    {
+        var one = 1UL;
+        write(eventFd, (byte*)&one, sizeof(ulong));
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -143,6 +160,12 @@ internal sealed partial class DirectoryWatcher : IDisposable
 
     [LibraryImport("libc", SetLastError = true)]
     private static unsafe partial nint read(int fd, byte* buffer, nint count);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int eventfd(uint initialValue, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial nint write(int fd, byte* buffer, nint count);
 
     [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
     private static unsafe partial int Poll(PollFd* fds, nuint count, int timeout);

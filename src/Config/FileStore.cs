@@ -11,7 +11,8 @@ namespace BgpLb.Config;
 /// Only files that changed are read again, and of those only documents whose content changed are projected again; the
 /// batch holds exactly the objects that appeared, changed or went away. Changes are noticed through inotify (a file is
 /// read as soon as its writer closes it or renames it into place; a file modified but left open is read after
-/// <see cref="ConfigOptions.WriteSettle"/>) and a periodic rescan in case events are lost.
+/// <see cref="ConfigOptions.WriteSettle"/>; a mounted ConfigMap's "..data" swap rescans at once) and a periodic rescan in
+/// case events are lost.
 /// A key defined in two files is taken from the file that defined it first (at start: the first in name order); the
 /// other definition is reported and ignored until the first goes away. An object that cannot be read keeps its last
 /// good version, and so does every object of a file that cannot be read at all (a YAML syntax error).
@@ -71,7 +72,9 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
     {
         lock (_gate)
         {
-            if (kind == FileEvent.Rescan)
+            // kubelet updates a mounted ConfigMap by renaming a new "..data" link into place; the manifests are links
+            // through it, so their own names see no event.
+            if (kind == FileEvent.Rescan || (kind != FileEvent.Modified && name!.StartsWith("..", StringComparison.Ordinal)))
             {
                 _rescanRequested = true;
             }
@@ -169,7 +172,8 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
         }
         ReportDirectory([], batch);
         var changed = files.Where(f => !_files.TryGetValue(f, out var state) || state.Stamp != FileStamp.Of(f)).ToList();
-        changed.AddRange(_files.Keys.Where(f => !files.Contains(f)));
+        var present = files.ToHashSet(StringComparer.Ordinal);
+        changed.AddRange(_files.Keys.Where(f => !present.Contains(f)));
         Read(changed, batch);
     }
 
@@ -363,8 +367,10 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
         /// <summary>Null when the file does not exist (any more).</summary>
         public static FileStamp? Of(string path)
         {
-            var info = new FileInfo(path);
-            return info.Exists ? new FileStamp(info.Length, info.LastWriteTimeUtc) : null;
+            FileSystemInfo info = new FileInfo(path);
+            if (info.LinkTarget is not null)
+                info = info.ResolveLinkTarget(returnFinalTarget: true) ?? info; // a link's own times never change with its target
+            return info is FileInfo { Exists: true } file ? new FileStamp(file.Length, file.LastWriteTimeUtc) : null;
         }
     }
 }

@@ -361,6 +361,31 @@ public sealed class FileStoreWatchTests : IDisposable
         Assert.Empty(state.Problems);
     }
 
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int rename(string from, string to);
+
+    [Fact]
+    public async Task A_mounted_ConfigMap_update_is_read_at_once()
+    {
+        // kubelet's layout: the manifests are links through "..data", which is swapped by renaming a new link into place.
+        Directory.CreateDirectory(PathOf("..2026_01_01_a"));
+        Directory.CreateDirectory(PathOf("..2026_01_01_b"));
+        await File.WriteAllTextAsync(PathOf("..2026_01_01_a/pools.yaml"), Pool("p", "[203.0.113.0/28]"));
+        await File.WriteAllTextAsync(PathOf("..2026_01_01_b/pools.yaml"), Pool("p", "[198.51.100.0/28]"));
+        File.CreateSymbolicLink(PathOf("..data"), "..2026_01_01_a");
+        File.CreateSymbolicLink(PathOf("pools.yaml"), "..data/pools.yaml");
+        var options = new ConfigOptions { RescanInterval = TimeSpan.FromHours(1) };
+        var state = new ClusterState(options);
+        var batches = Watch(options, TimeProvider.System);
+        await using var dispose = new BoundedDisposal(batches, Timeout);
+        state.Apply(await NextAsync(batches));
+        Assert.Equal("203.0.113.0/28", FirstCidr(state));
+
+        File.CreateSymbolicLink(PathOf("..data_tmp"), "..2026_01_01_b");
+        Assert.Equal(0, rename(PathOf("..data_tmp"), PathOf("..data"))); // File.Move will not move a link to a directory
+        await UntilAsync(batches, state, s => FirstCidr(s) == "198.51.100.0/28");
+    }
+
     [Fact]
     public async Task Bad_edit_is_reported_while_the_last_good_version_stays()
     {
