@@ -86,7 +86,7 @@ public sealed class ConfigurationStateWriter
         {
             status["errorSummary"] = errorSummary;
         }
-        if (await _objects.GetAsync(_name, cancellationToken) is { } current && await _objects.UpdateStatusAsync(current, status, cancellationToken))
+        if (await _objects.GetAsync(_name, cancellationToken) is { } current && await _objects.UpdateStatusAsync(current, status, cancellationToken) is not null)
         {
             return;
         }
