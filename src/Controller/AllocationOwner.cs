@@ -210,21 +210,35 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, Con
         bool failOnPersistError, CancellationToken cancellationToken)
     {
         var allocations = _persisted.Allocations.ToBuilder();
+        var keys = new List<string>(changes.Changed.Count + changes.Removed.Count);
         foreach (var entry in changes.Changed)
         {
             if (entry.IsAllocated)
-                allocations[entry.Key] = new StoredAllocation(entry.Pool!, [.. entry.Addresses.Select(a => a.ToString())]);
-            else
-                allocations.Remove(entry.Key);
+            {
+                var stored = new StoredAllocation(entry.Pool!, [.. entry.Addresses.Select(a => a.ToString())]);
+                if (allocations.TryGetValue(entry.Key, out var before) && before.Pool == stored.Pool && before.Addresses.SequenceEqual(stored.Addresses))
+                    continue;
+                allocations[entry.Key] = stored;
+                keys.Add(entry.Key);
+            }
+            else if (allocations.Remove(entry.Key))
+            {
+                keys.Add(entry.Key);
+            }
         }
         foreach (var key in changes.Removed)
-            allocations.Remove(key);
+        {
+            if (allocations.Remove(key))
+                keys.Add(key);
+        }
+        List<string> names = [.. external.Where(p => !_persisted.External.TryGetValue(p.Key, out var before) || !before.SameAs(p.Value)).Select(p => p.Key),
+            .. _persisted.External.Keys.Where(name => !external.ContainsKey(name))];
         var data = new StateData { Allocations = allocations.ToImmutable(), External = external };
-        if (stateFile is not null && !SameState(data, _persisted))
+        if (stateFile is not null && keys.Count + names.Count > 0)
         {
             try
             {
-                await stateFile.SaveAsync(data, cancellationToken);
+                await stateFile.CommitAsync(data, keys, names, cancellationToken);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException && !failOnPersistError)
             {
@@ -290,10 +304,9 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, Con
     /// <summary>More changes than this in one pass are one summary line at Information and one line each at Debug.</summary>
     private const int MaxLinesAtInformation = 100;
 
-    private static bool SameState(StateData a, StateData b) =>
-        a.Allocations.Count == b.Allocations.Count && a.External.Count == b.External.Count
-        && a.Allocations.All(p => b.Allocations.TryGetValue(p.Key, out var other) && other.Pool == p.Value.Pool && other.Addresses.SequenceEqual(p.Value.Addresses))
-        && a.External.All(p => b.External.TryGetValue(p.Key, out var other) && other.SameAs(p.Value));
-
-    public void Dispose() => _gate.Dispose();
+    public void Dispose()
+    {
+        _gate.Dispose();
+        stateFile?.Dispose();
+    }
 }

@@ -102,9 +102,9 @@ public sealed class ControllerHost : IAsyncDisposable
         ControllerLog.Starting(logger, options.ConfigDirectory!, options.StateFile!, options.GrpcListen, options.MetricsListen);
         try
         {
-            var initial = stateFile.Load(out var discardedTempFile);
-            if (discardedTempFile)
-                ControllerLog.DiscardedTempFile(logger, stateFile.TempPath, stateFile.Path);
+            var initial = stateFile.Load(out var discarded);
+            if (discarded is not null)
+                ControllerLog.DiscardedInterruptedWrite(logger, discarded, stateFile.Path);
             ControllerLog.StateLoaded(logger, initial.Allocations.Count, initial.External.Count, stateFile.Path);
             loaded(initial);
         }

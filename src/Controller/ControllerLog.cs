@@ -14,8 +14,8 @@ internal static partial class ControllerLog
     [LoggerMessage(EventId = 4003, Level = LogLevel.Critical, Message = "Refusing to start: {Reason}")]
     public static partial void UnusableStateFile(ILogger logger, string reason);
 
-    [LoggerMessage(EventId = 4004, Level = LogLevel.Warning, Message = "Discarded {TempFile}, left by an interrupted save; {StateFile} is intact")]
-    public static partial void DiscardedTempFile(ILogger logger, string tempFile, string stateFile);
+    [LoggerMessage(EventId = 4004, Level = LogLevel.Warning, Message = "Discarded {What}; the state in {StateFile} is intact")]
+    public static partial void DiscardedInterruptedWrite(ILogger logger, string what, string stateFile);
 
     [LoggerMessage(EventId = 4005, Level = LogLevel.Information, Message = "Loaded {Count} allocations and {External} external requests from {StateFile}")]
     public static partial void StateLoaded(ILogger logger, int count, int external, string stateFile);
