@@ -8,8 +8,8 @@ using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using BgpLb.Allocation.Client;
 using BgpLb.Config;
+using BgpLb.Model;
 using controller::BgpLb.Controller;
-using k8s.Models;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -18,7 +18,10 @@ namespace BgpLb.Benchmarks;
 /// <summary>
 /// bgplb-controller's WatchAllocations fan-out on loopback: one operation adds (or, every other time, removes)
 /// <see cref="Services"/> Services and lasts until all 100 watching clients (<see cref="AllocationWatcher"/>, one HTTP/2
-/// connection each, as speakers use) hold the new revision. Includes allocation and the state file save (fsync).
+/// connection each, as speakers use) have received the <see cref="AllocationUpdate"/> of the new revision. Includes
+/// applying the change to the cluster state, allocation and the state file save (fsync). The benchmark drives the
+/// controller's <see cref="AllocationOwner"/> with a cluster state of its own; the configuration directory never changes,
+/// so the controller's own reconcile loop stays idle.
 /// </summary>
 [Config(typeof(FanOutConfig))]
 public class WatchFanOutBenchmarks
@@ -27,10 +30,13 @@ public class WatchFanOutBenchmarks
 
     private readonly List<Task> _watchers = [];
     private readonly CancellationTokenSource _stop = new();
+    private const string PoolYaml =
+        "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: { name: main, namespace: metallb-system }\nspec: { addresses: [198.18.0.0/18] }\n";
+
     private string _directory = "";
     private ControllerHost? _controller;
-    private BgpLbConfig _empty = BgpLbConfig.Empty;
-    private BgpLbConfig _full = BgpLbConfig.Empty;
+    private readonly ClusterState _state = new(new BgpLb.Config.ConfigOptions());
+    private ServiceInfo[] _services = [];
     private bool _nextIsFull = true;
     private long _target;
     private int _remaining;
@@ -52,8 +58,7 @@ public class WatchFanOutBenchmarks
     public async Task SetupAsync()
     {
         _directory = Directory.CreateTempSubdirectory("bgplb-bench-fanout-").FullName;
-        await File.WriteAllTextAsync(Path.Combine(_directory, "pool.yaml"),
-            "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: { name: main, namespace: metallb-system }\nspec: { addresses: [198.18.0.0/18] }\n");
+        await File.WriteAllTextAsync(Path.Combine(_directory, "pool.yaml"), PoolYaml);
         _controller = await ControllerHost.StartAsync(new ControllerOptions
         {
             ConfigDirectory = _directory,
@@ -63,10 +68,10 @@ public class WatchFanOutBenchmarks
             LogLevel = LogLevel.Warning,
         }, CancellationToken.None);
         await _controller.Owner.Ready;
-        var pool = new AddressPool { Name = "main", Cidrs = [IPNetwork.Parse("198.18.0.0/18")] };
-        _empty = new BgpLbConfig { Pools = [pool] };
-        _full = _empty with { Services = [.. Enumerable.Range(0, Services).Select(Service)] };
-        await _controller.Owner.ApplyConfigAsync(_empty, CancellationToken.None);
+        var initial = new ResourceBatch { IsInitial = true };
+        initial.Changes.AddRange(ManifestParser.Parse("pool.yaml", PoolYaml, new BgpLb.Config.ConfigOptions()).Objects.Select(o => new ResourceChange(o.Key, o.Value)));
+        await _controller.Owner.ApplyAsync(_state, _state.Apply(initial), StatusDecides.Never, CancellationToken.None);
+        _services = [.. Enumerable.Range(0, Services).Select(Service)];
 
         var uri = new Uri($"http://{_controller.GrpcEndPoint}");
         Expect(_controller.Owner.Current.Revision);
@@ -91,10 +96,12 @@ public class WatchFanOutBenchmarks
     [Benchmark(Description = "Change of N Services reaches 100 watchers")]
     public async Task ChangeReachesEveryWatcher()
     {
-        var config = _nextIsFull ? _full : _empty;
+        var batch = new ResourceBatch();
+        foreach (var service in _services)
+            batch.Changes.Add(new ResourceChange(new ResourceKey("Service", service.Namespace, service.Name), _nextIsFull ? service : null));
         _nextIsFull = !_nextIsFull;
         Expect(_controller!.Owner.Current.Revision + 1);
-        await _controller.Owner.ApplyConfigAsync(config, CancellationToken.None);
+        await _controller.Owner.ApplyAsync(_state, _state.Apply(batch), StatusDecides.Never, CancellationToken.None);
         await _allReceived.Task.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
@@ -110,10 +117,10 @@ public class WatchFanOutBenchmarks
         long counted = -1;
         try
         {
-            await foreach (var snapshot in watcher.WatchAsync(_stop.Token))
+            await foreach (var update in watcher.WatchAsync(_stop.Token))
             {
                 var target = Volatile.Read(ref _target);
-                if ((long)snapshot.Revision >= target && counted < target)
+                if ((long)update.Revision >= target && counted < target)
                 {
                     counted = target;
                     if (Interlocked.Decrement(ref _remaining) == 0)
@@ -126,9 +133,10 @@ public class WatchFanOutBenchmarks
         }
     }
 
-    private static V1Service Service(int i) => new()
+    private static ServiceInfo Service(int i) => new()
     {
-        Metadata = new V1ObjectMeta { Name = $"svc-{i:D5}", NamespaceProperty = "bench" },
-        Spec = new V1ServiceSpec { Type = "LoadBalancer", Ports = [new V1ServicePort { Port = 80, Protocol = "TCP" }] },
+        Key = $"bench/svc-{i:D5}",
+        Namespace = "bench",
+        Ports = [new ServicePort("TCP", 80)],
     };
 }

@@ -6,11 +6,29 @@ using BgpLb.Netlab;
 // bgplb-lab: the lab demos of README. "demo" (./demo.sh): one BIRD router, two speaker nodes running bgplb-speaker on
 // examples/bgp, the router's table with an ECMP route per Service. "demo-l2" (./demo.sh l2): three speaker nodes and
 // a client on one bridge with examples/l2, the owner of the address is killed and the client follows the new one.
-// "bench-l2-failover N" (bench/l2-failover.sh): that failover N times and the median. Everything is torn down on exit.
+// "bench-l2-failover N" (bench/l2-failover.sh): that failover N times and the median. "bench-churn" (bench/churn.sh):
+// the cost of one change with many Services loaded (ChurnBench). "fake-apiserver": the tests' fake kube-apiserver as a
+// process, for bench-churn to run inside a namespace. Everything is torn down on exit, also on Ctrl+C and SIGTERM.
 using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+    System.Runtime.InteropServices.PosixSignal.SIGTERM, context => { context.Cancel = true; stop.Cancel(); });
 switch (args)
 {
+    case ["bench-churn", ..]:
+        ChurnOptions churnOptions;
+        try
+        {
+            churnOptions = ChurnOptions.Parse(args[1..]);
+        }
+        catch (ArgumentException e)
+        {
+            await Console.Error.WriteLineAsync($"bgplb-lab bench-churn: {e.Message}\n{ChurnOptions.Usage}");
+            return 2;
+        }
+        return await ChurnBench.RunAsync(churnOptions, stop.Token);
+    case ["fake-apiserver", ..]:
+        return await FakeApiServerHost.RunAsync(args[1..]);
     case ["demo", ..]:
         break;
     case ["demo-l2", ..]:
@@ -20,7 +38,7 @@ switch (args)
     case ["bench-l2-failover", var count, ..] when int.TryParse(count, CultureInfo.InvariantCulture, out var runs) && runs > 0:
         return await L2Demo.BenchAsync(L2Examples(), runs, stop.Token);
     default:
-        await Console.Error.WriteLineAsync("usage: bgplb-lab demo [--examples DIR] [--log-level LEVEL] [--keep]\n       bgplb-lab demo-l2 [--examples DIR]\n       bgplb-lab bench-l2-failover [RUNS=5] [--examples DIR]");
+        await Console.Error.WriteLineAsync("usage: bgplb-lab demo [--examples DIR] [--log-level LEVEL] [--keep]\n       bgplb-lab demo-l2 [--examples DIR]\n       bgplb-lab bench-l2-failover [RUNS=5] [--examples DIR]\n       bgplb-lab bench-churn [--services N] [--series LIST] ... (bgplb-lab bench-churn --help)\n       bgplb-lab fake-apiserver --kubeconfig FILE");
         return 2;
 }
 

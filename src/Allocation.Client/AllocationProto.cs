@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
 using System.Net;
-using BgpLb.Config;
+using BgpLb.Model;
 using V1 = BgpLb.Allocation.V1;
 
 namespace BgpLb.Allocation.Client;

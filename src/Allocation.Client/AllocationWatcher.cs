@@ -10,12 +10,11 @@ using Polly.Retry;
 
 namespace BgpLb.Allocation.Client;
 
-/// <summary>Everything the controller has allocated, as of one revision.</summary>
-public sealed record AllocationSnapshot(ulong Epoch, ulong Revision, ImmutableSortedDictionary<string, AllocationEntry> Entries)
-{
-    /// <summary>The entries that hold addresses (failed requests carry only a reason).</summary>
-    public IEnumerable<AllocationEntry> Allocated => Entries.Values.Where(e => e.IsAllocated);
-}
+/// <summary>
+/// One message of the controller's allocation stream: a <see cref="Snapshot"/> replaces everything known before (its
+/// <see cref="Upserted"/> is the complete set); otherwise the entries that changed and the keys that went away.
+/// </summary>
+public sealed record AllocationUpdate(ulong Epoch, ulong Revision, bool Snapshot, IReadOnlyList<AllocationEntry> Upserted, IReadOnlyList<string> Removed);
 
 public sealed record AllocationWatcherOptions
 {
@@ -25,37 +24,30 @@ public sealed record AllocationWatcherOptions
 }
 
 /// <summary>
-/// Follows bgplb-controller's WatchAllocations stream and hands out the latest allocation snapshot. Reconnects forever
-/// (capped exponential backoff with jitter) and resumes from the last revision it saw; while disconnected it yields
-/// nothing new, so consumers keep the last known snapshot: losing the controller never withdraws an address.
+/// Follows bgplb-controller's WatchAllocations stream and hands out its messages in order. Reconnects forever (capped
+/// exponential backoff with jitter) and resumes from the last revision it saw (the controller then sends only what
+/// was missed, or a snapshot); while disconnected it yields nothing, so consumers keep what they know: losing the
+/// controller never withdraws an address. The stream is read only as fast as the consumer takes the messages.
 /// </summary>
 public sealed partial class AllocationWatcher(Uri controller, ILogger<AllocationWatcher> logger, TimeProvider? time = null, AllocationWatcherOptions? options = null)
 {
+    private const int Buffered = 16;
+
     private readonly AllocationWatcherOptions _options = options ?? new AllocationWatcherOptions();
-    private ImmutableSortedDictionary<string, AllocationEntry> _entries = ImmutableSortedDictionary.Create<string, AllocationEntry>(StringComparer.Ordinal);
     private ulong _epoch;
     private ulong _revision;
-    private volatile AllocationSnapshot? _latest;
 
-    /// <summary>The last snapshot received (kept across disconnects); null before the first one.</summary>
-    public AllocationSnapshot? Latest => _latest;
-
-    /// <summary>
-    /// Snapshots as they change, latest wins: a slow consumer skips intermediate ones. Starts with <see cref="Latest"/>
-    /// when there is one. One enumeration at a time. Ends when <paramref name="cancellationToken"/> is cancelled.
-    /// </summary>
-    public async IAsyncEnumerable<AllocationSnapshot> WatchAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>The stream's messages, in order. One enumeration at a time. Ends when <paramref name="cancellationToken"/> is cancelled.</summary>
+    public async IAsyncEnumerable<AllocationUpdate> WatchAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var snapshots = Channel.CreateBounded<AllocationSnapshot>(
-            new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = true });
-        if (_latest is { } known)
-            snapshots.Writer.TryWrite(known);
+        var updates = Channel.CreateBounded<AllocationUpdate>(
+            new BoundedChannelOptions(Buffered) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var pump = PumpAsync(snapshots.Writer, stop.Token);
+        var pump = PumpAsync(updates.Writer, stop.Token);
         try
         {
-            await foreach (var snapshot in snapshots.Reader.ReadAllAsync(cancellationToken))
-                yield return snapshot;
+            await foreach (var update in updates.Reader.ReadAllAsync(cancellationToken))
+                yield return update;
         }
         finally
         {
@@ -64,7 +56,7 @@ public sealed partial class AllocationWatcher(Uri controller, ILogger<Allocation
         }
     }
 
-    private async Task PumpAsync(ChannelWriter<AllocationSnapshot> snapshots, CancellationToken cancellationToken)
+    private async Task PumpAsync(ChannelWriter<AllocationUpdate> updates, CancellationToken cancellationToken)
     {
         Exception? failure = null;
         try
@@ -98,7 +90,7 @@ public sealed partial class AllocationWatcher(Uri controller, ILogger<Allocation
                 .Build();
             // Each pass runs until a stream that delivered data breaks; the next pass starts with a fresh backoff.
             while (!cancellationToken.IsCancellationRequested)
-                await retry.ExecuteAsync(async token => await StreamOnceAsync(client, snapshots, token), cancellationToken);
+                await retry.ExecuteAsync(async token => await StreamOnceAsync(client, updates, token), cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -107,10 +99,10 @@ public sealed partial class AllocationWatcher(Uri controller, ILogger<Allocation
         {
             failure = e;
         }
-        snapshots.TryComplete(failure);
+        updates.TryComplete(failure);
     }
 
-    private async ValueTask StreamOnceAsync(AllocationService.AllocationServiceClient client, ChannelWriter<AllocationSnapshot> snapshots, CancellationToken cancellationToken)
+    private async ValueTask StreamOnceAsync(AllocationService.AllocationServiceClient client, ChannelWriter<AllocationUpdate> updates, CancellationToken cancellationToken)
     {
         using var call = client.WatchAllocations(new WatchAllocationsRequest { Epoch = _epoch, Revision = _revision }, cancellationToken: cancellationToken);
         var received = false;
@@ -121,8 +113,10 @@ public sealed partial class AllocationWatcher(Uri controller, ILogger<Allocation
                 if (!received)
                     Log.Connected(logger, controller, message.Snapshot ? "snapshot" : "changes", message.Revision);
                 received = true;
-                Apply(message);
-                snapshots.TryWrite(_latest!);
+                _epoch = message.Epoch;
+                _revision = message.Revision;
+                await updates.WriteAsync(new AllocationUpdate(message.Epoch, message.Revision, message.Snapshot,
+                    [.. message.Allocations.Select(AllocationProto.FromProto)], [.. message.Removed]), cancellationToken);
             }
         }
         catch (Exception e) when (received && e is not OperationCanceledException && !cancellationToken.IsCancellationRequested)
@@ -133,19 +127,6 @@ public sealed partial class AllocationWatcher(Uri controller, ILogger<Allocation
         if (!received)
             throw new RpcException(new Status(StatusCode.Unavailable, "the controller closed the allocation stream"));
         Log.Disconnected(logger, controller, "the controller closed the allocation stream");
-    }
-
-    private void Apply(WatchAllocationsResponse message)
-    {
-        var entries = message.Snapshot ? _entries.Clear().ToBuilder() : _entries.ToBuilder();
-        foreach (var allocation in message.Allocations)
-            entries[allocation.Key] = AllocationProto.FromProto(allocation);
-        foreach (var key in message.Removed)
-            entries.Remove(key);
-        _entries = entries.ToImmutable();
-        _epoch = message.Epoch;
-        _revision = message.Revision;
-        _latest = new AllocationSnapshot(_epoch, _revision, _entries);
     }
 
     private static partial class Log

@@ -4,22 +4,8 @@ using System.Net.Sockets;
 
 namespace BgpLb.Allocation;
 
-/// <summary>Kubernetes spec.ipFamilyPolicy.</summary>
-public enum FamilyPolicy
-{
-    SingleStack,
-    PreferDualStack,
-    RequireDualStack,
-}
-
-/// <summary>One (protocol, port) a Service exposes; two sharing Services must not have one in common.</summary>
-public readonly record struct ServicePort(string Protocol, int Port)
-{
-    public override string ToString() => $"{Protocol}/{Port}";
-}
-
 /// <summary>
-/// What one consumer asks of the allocator: a LoadBalancer Service (<see cref="ServiceRequests.FromService"/>) or a
+/// What one consumer asks of the allocator: a LoadBalancer Service (<see cref="ForService"/>) or a
 /// named allocation made over gRPC by a tool outside Kubernetes (<see cref="External"/>).
 /// </summary>
 public sealed record AllocationRequest
@@ -29,8 +15,8 @@ public sealed record AllocationRequest
 
     /// <summary>The Service's namespace; empty for external allocations.</summary>
     public string Namespace { get; init; } = "";
-    public IDictionary<string, string>? Labels { get; init; }
-    public IDictionary<string, string>? NamespaceLabels { get; init; }
+    public IReadOnlyDictionary<string, string>? Labels { get; init; }
+    public IReadOnlyDictionary<string, string>? NamespaceLabels { get; init; }
 
     public FamilyPolicy Policy { get; init; } = FamilyPolicy.SingleStack;
 
@@ -65,18 +51,47 @@ public sealed record AllocationRequest
         string? sharingKey = null, ImmutableArray<ServicePort> ports = default)
     {
         var chosen = families.IsDefaultOrEmpty ? [AddressFamily.InterNetwork] : families;
+        var requested = requestedAddresses.IsDefault ? [] : requestedAddresses.Select(a => a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).Distinct().ToImmutableArray();
         return new AllocationRequest
         {
             Key = name,
             Policy = policy,
-            Families = ServiceRequests.CompleteFamilies(policy, chosen),
+            Families = [.. ServiceFamilies.Complete(policy, chosen[0])],
             Pool = string.IsNullOrEmpty(pool) ? null : pool,
-            RequestedAddresses = requestedAddresses.IsDefault ? [] : requestedAddresses,
+            RequestedAddresses = requested,
             SharingKey = string.IsNullOrEmpty(sharingKey) ? null : sharingKey,
             Ports = ports.IsDefault ? [] : ports,
-            Problem = ValidateExternalName(name),
+            Problem = ValidateExternalName(name) ?? ValidateRequested(requested),
         };
     }
+
+    /// <summary>The request of a Service as read at ingress; <paramref name="namespaceLabels"/> are its Namespace's labels.</summary>
+    public static AllocationRequest ForService(ServiceInfo service, IReadOnlyDictionary<string, string>? namespaceLabels)
+    {
+        ArgumentNullException.ThrowIfNull(service);
+        return new AllocationRequest
+        {
+            Key = service.Key,
+            Namespace = service.Namespace,
+            Labels = service.Labels,
+            NamespaceLabels = namespaceLabels,
+            Policy = service.Policy,
+            Families = service.Families.AsImmutableArray(),
+            RequestedAddresses = service.RequestedAddresses.AsImmutableArray(),
+            Pool = service.Pool,
+            SharingKey = service.SharingKey,
+            BackendKey = service.BackendKey,
+            Ports = service.Ports.AsImmutableArray(),
+            CurrentAddresses = service.Ingress.AsImmutableArray(),
+            Problem = service.Problem,
+        };
+    }
+
+    // As for Services: an allocation holds at most one address per family.
+    private static string? ValidateRequested(ImmutableArray<IPAddress> requested) =>
+        requested.Length > 2 || requested.Length == 2 && requested[0].AddressFamily == requested[1].AddressFamily
+            ? $"requested addresses may name at most one address per IP family, got {string.Join(", ", requested)}"
+            : null;
 
     /// <summary>Null when <paramref name="name"/> is usable as an external allocation name.</summary>
     public static string? ValidateExternalName(string name) =>

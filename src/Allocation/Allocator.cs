@@ -1,23 +1,24 @@
 using System.Collections.Immutable;
 using System.Net;
-using BgpLb.Config;
 
 namespace BgpLb.Allocation;
 
 /// <summary>
 /// MetalLB-compatible address allocation as a pure function of (pools, requests, previous allocations).
 /// Consumers that already hold valid addresses keep them and are placed first, so a restart or a new Service never moves
-/// an address; then pending requests are served (requested addresses first), each from the lowest free address.
+/// an address: first those whose addresses come from <c>previous</c>, then those that only show them in their status
+/// (each group in key order), so that a new Service whose stale status names a held address cannot take it. Then
+/// pending requests are served (requested addresses first), each from the lowest free address.
 /// </summary>
 public static class Allocator
 {
-    /// <summary>Allocates for every LoadBalancer Service in <paramref name="config"/> plus the <paramref name="external"/> named requests.</summary>
-    public static AllocationResult Allocate(BgpLbConfig config, IReadOnlyDictionary<string, ImmutableArray<IPAddress>> previous,
-        IEnumerable<AllocationRequest>? external = null, string? loadBalancerClass = null)
-    {
-        ArgumentNullException.ThrowIfNull(config);
-        return Allocate(config.Pools.AsImmutableArray(), [.. ServiceRequests.FromConfig(config, loadBalancerClass), .. external ?? []], previous);
-    }
+    /// <summary>
+    /// The requests of the Services BgpLb handles: LoadBalancer Services of <paramref name="loadBalancerClass"/> (no class
+    /// configured: only Services without one), with their Namespace's labels.
+    /// </summary>
+    public static IEnumerable<AllocationRequest> RequestsFor(IEnumerable<ServiceInfo> services, Func<string, IReadOnlyDictionary<string, string>?> namespaceLabels,
+        string? loadBalancerClass = null) =>
+        services.Where(s => s.IsOurs(loadBalancerClass)).Select(s => AllocationRequest.ForService(s, namespaceLabels(s.Namespace)));
 
     /// <summary>
     /// The allocation rules themselves. <paramref name="previous"/> holds each key's addresses from the last run (or the
@@ -29,6 +30,6 @@ public static class Allocator
     {
         ArgumentNullException.ThrowIfNull(requests);
         ArgumentNullException.ThrowIfNull(previous);
-        return new AllocationRun(pools).Execute(requests, previous);
+        return AllocationRun.Execute(pools, requests, previous);
     }
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using BgpLb.Bgp.Rib;
 using BgpLb.Bgp.Session;
 using BgpLb.Bgp.Transport;
 using BgpLb.Bgp.Wire;
@@ -70,53 +71,97 @@ public sealed class PeerManager : IAsyncDisposable
     }
 
     /// <summary>
-    /// Converges to <paramref name="peers"/>: new peers start; removed peers get Cease/Peer De-configured; peers whose
-    /// configuration changed (other than the name) get Cease/Other Configuration Change and restart; for the rest only the
-    /// route differences are sent.
+    /// Level-based: converges to <paramref name="peers"/>, each with its complete route set (see <see cref="Update"/>).
     /// </summary>
     public void Apply(IReadOnlyList<PeerIntent> peers)
     {
         ArgumentNullException.ThrowIfNull(peers);
         lock (_lock)
         {
-            ObjectDisposedException.ThrowIf(_stopped, this);
-            var seen = new HashSet<PeerKey>();
+            var started = ConvergeUnsynchronized(peers.Select(p => p.Config));
             foreach (var intent in peers)
+                if (_peers.TryGetValue(intent.Config.Key, out var peer) && peer.Config == intent.Config) peer.SetRoutes(intent.Routes);
+            StartUnsynchronized(started);
+        }
+    }
+
+    /// <summary>
+    /// Incremental: converges the sessions to <paramref name="peers"/> when given (null leaves them as they are), then
+    /// applies <paramref name="routes"/> to the peers' desired route sets; only the differences reach the wire, and a peer
+    /// starts only once its routes are in place. New peers start; removed peers get Cease/Peer De-configured; peers whose
+    /// configuration changed (other than the name) get Cease/Other Configuration Change and restart with the routes they
+    /// had. Changes for a peer that is not configured are ignored.
+    /// </summary>
+    public void Update(IReadOnlyList<BgpPeerConfig>? peers, IReadOnlyList<RouteChange> routes)
+    {
+        ArgumentNullException.ThrowIfNull(routes);
+        lock (_lock)
+        {
+            var started = peers is null ? [] : ConvergeUnsynchronized(peers);
+            if (routes.Count > 0)
             {
-                var config = intent.Config;
-                if (!seen.Add(config.Key))
+                foreach (var group in routes.GroupBy(r => r.Peer).Select(g => (g.Key, Changes: g, Count: g.Count())))
                 {
-                    PeerManagerLog.DuplicatePeer(_logger, config.Key);
+                    if (_peers.TryGetValue(group.Key, out var peer))
+                        peer.ChangeRoutes(group.Changes.Select(r => (r.Prefix, r.Attributes)));
+                    else
+                        PeerManagerLog.RoutesForUnknownPeer(_logger, group.Key, group.Count);
+                }
+            }
+            StartUnsynchronized(started);
+        }
+    }
+
+    /// <returns>The sessions created (not started yet: their routes go in first), each with the task of the session it replaces.</returns>
+    private List<(PeerSession Peer, Task Predecessor)> ConvergeUnsynchronized(IEnumerable<BgpPeerConfig> peers)
+    {
+        ObjectDisposedException.ThrowIf(_stopped, this);
+        var started = new List<(PeerSession, Task)>();
+        var seen = new HashSet<PeerKey>();
+        foreach (var config in peers)
+        {
+            if (!seen.Add(config.Key))
+            {
+                PeerManagerLog.DuplicatePeer(_logger, config.Key);
+                continue;
+            }
+            if (_peers.TryGetValue(config.Key, out var existing))
+            {
+                if (existing.Config == config || existing.Config with { Name = config.Name } == config)
+                {
+                    existing.Config = config;
                     continue;
                 }
-                if (_peers.TryGetValue(config.Key, out var existing))
-                {
-                    if (existing.Config == config || existing.Config with { Name = config.Name } == config)
-                    {
-                        existing.Config = config;
-                        existing.SetRoutes(intent.Routes);
-                        continue;
-                    }
-                    PeerManagerLog.PeerChanged(_logger, config.Key, config.Name);
-                    var stopped = Retire(existing, Cease(CeaseSubcode.OtherConfigurationChange));
-                    if (existing.Config.Password != config.Password) SetListenerPassword(config.Address, config.Password);
-                    _peers[config.Key] = StartPeer(intent, stopped);
-                }
-                else
-                {
-                    PeerManagerLog.PeerAdded(_logger, config.Key, config.Name);
-                    if (config.Password is not null) SetListenerPassword(config.Address, config.Password);
-                    _peers[config.Key] = StartPeer(intent, Task.CompletedTask);
-                }
+                PeerManagerLog.PeerChanged(_logger, config.Key, config.Name);
+                var stopped = Retire(existing, Cease(CeaseSubcode.OtherConfigurationChange));
+                if (existing.Config.Password != config.Password) SetListenerPassword(config.Address, config.Password);
+                var replacement = NewPeer(config, existing.Rib);
+                _peers[config.Key] = replacement;
+                started.Add((replacement, stopped));
             }
-            foreach (var (key, peer) in _peers.Where(p => !seen.Contains(p.Key)).ToList())
+            else
             {
-                PeerManagerLog.PeerRemoved(_logger, key, peer.Config.Name);
-                Retire(peer, Cease(CeaseSubcode.PeerDeconfigured));
-                if (peer.Config.Password is not null) SetListenerPassword(peer.Config.Address, null);
-                _peers.Remove(key);
+                PeerManagerLog.PeerAdded(_logger, config.Key, config.Name);
+                if (config.Password is not null) SetListenerPassword(config.Address, config.Password);
+                var peer = NewPeer(config, new AdjRibOut());
+                _peers[config.Key] = peer;
+                started.Add((peer, Task.CompletedTask));
             }
         }
+        foreach (var (key, peer) in _peers.Where(p => !seen.Contains(p.Key)).ToList())
+        {
+            PeerManagerLog.PeerRemoved(_logger, key, peer.Config.Name);
+            Retire(peer, Cease(CeaseSubcode.PeerDeconfigured));
+            if (peer.Config.Password is not null) SetListenerPassword(peer.Config.Address, null);
+            _peers.Remove(key);
+        }
+        return started;
+    }
+
+    private static void StartUnsynchronized(List<(PeerSession Peer, Task Predecessor)> started)
+    {
+        foreach (var (peer, predecessor) in started)
+            peer.Start(predecessor);
     }
 
     /// <summary>Sends Cease/Administrative Shutdown with the shutdown communication to every peer and closes all sessions.</summary>
@@ -162,13 +207,8 @@ public sealed class PeerManager : IAsyncDisposable
         await StopAsync(timeout.Token).ConfigureAwait(false);
     }
 
-    private PeerSession StartPeer(PeerIntent intent, Task predecessor)
-    {
-        var peer = new PeerSession(intent.Config, _options, _transport, _time, _loggerFactory.CreateLogger<PeerSession>(), _metrics);
-        peer.SetRoutes(intent.Routes);
-        peer.Start(predecessor);
-        return peer;
-    }
+    private PeerSession NewPeer(BgpPeerConfig config, AdjRibOut rib) =>
+        new(config, rib, _options, _transport, _time, _loggerFactory.CreateLogger<PeerSession>(), _metrics);
 
     private Task Retire(PeerSession peer, NotificationMessage cause)
     {

@@ -29,4 +29,7 @@ internal static partial class PeerManagerLog
 
     [LoggerMessage(EventId = 1307, Level = LogLevel.Warning, Message = "Stopping BGP sessions did not finish in time; connections aborted")]
     public static partial void StopAborted(ILogger logger);
+
+    [LoggerMessage(EventId = 1308, Level = LogLevel.Debug, Message = "{Count} route changes for {Peer}, which is not configured; ignored")]
+    public static partial void RoutesForUnknownPeer(ILogger logger, PeerKey peer, int count);
 }

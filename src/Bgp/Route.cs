@@ -52,3 +52,6 @@ public readonly record struct Route(IPNetwork Prefix, RouteAttributes Attributes
 
 /// <summary>Desired state for one neighbour: its configuration and the complete set of routes to advertise to it.</summary>
 public sealed record PeerIntent(BgpPeerConfig Config, IReadOnlyCollection<Route> Routes);
+
+/// <summary>One prefix's new desired state towards one neighbour: advertised with <see cref="Attributes"/>, or withdrawn when null.</summary>
+public readonly record struct RouteChange(PeerKey Peer, IPNetwork Prefix, RouteAttributes? Attributes);

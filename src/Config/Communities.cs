@@ -2,12 +2,6 @@ using System.Globalization;
 
 namespace BgpLb.Config;
 
-/// <summary>RFC 8092 large community.</summary>
-public readonly record struct LargeCommunity(uint GlobalAdministrator, uint LocalData1, uint LocalData2)
-{
-    public override string ToString() => $"large:{GlobalAdministrator}:{LocalData1}:{LocalData2}";
-}
-
 /// <summary>MetalLB community syntax: <c>AA:NN</c> (two 16-bit numbers) or <c>large:G:L1:L2</c> (three 32-bit numbers).</summary>
 public static class Communities
 {

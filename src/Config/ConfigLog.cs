@@ -11,12 +11,12 @@ internal static partial class ConfigLog
     public static partial void ConfigurationWarning(ILogger logger, ConfigError problem);
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Information,
-        Message = "Configuration applied: {Pools} pools, {Peers} peers, {BgpAdvertisements} BGP advertisements, {L2Advertisements} L2 advertisements, {Services} services, {Nodes} nodes, {Errors} errors")]
-    public static partial void ConfigurationApplied(ILogger logger, int pools, int peers, int bgpAdvertisements, int l2Advertisements, int services, int nodes, int errors);
+        Message = "Configuration compiled: {Pools} pools, {Peers} peers, {BgpAdvertisements} BGP advertisements, {L2Advertisements} L2 advertisements, {Errors} errors")]
+    public static partial void ConfigurationCompiled(ILogger logger, int pools, int peers, int bgpAdvertisements, int l2Advertisements, int errors);
 
     [LoggerMessage(EventId = 3010, Level = LogLevel.Warning, Message = "Watching {Directory} failed, relying on periodic rescans: {Reason}")]
     public static partial void WatcherFailed(ILogger logger, string directory, string reason);
 
-    [LoggerMessage(EventId = 3011, Level = LogLevel.Debug, Message = "Configuration directory {Directory} changed")]
-    public static partial void DirectoryChanged(ILogger logger, string directory);
+    [LoggerMessage(EventId = 3011, Level = LogLevel.Debug, Message = "Configuration directory {Directory} changed: {Changes} objects")]
+    public static partial void DirectoryChanged(ILogger logger, string directory, int changes);
 }

@@ -1,10 +1,7 @@
 using System.Collections.Immutable;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 using BgpLb.Config.Resources;
-using k8s;
-using k8s.Models;
 
 namespace BgpLb.Config;
 
@@ -15,15 +12,10 @@ internal sealed record Problem(ConfigSeverity Severity, string Field, string Mes
 /// MetalLB's webhook rules. Objects are offered one at a time (dependencies first); an object is checked on its own and
 /// against the objects accepted so far, and is added only when it has no errors.
 /// </summary>
-internal sealed class ConfigValidator(ConfigOptions options)
+internal sealed class ConfigValidator(ConfigOptions options, IReadOnlyDictionary<(string Namespace, string Name), SecretInfo> secrets, IReadOnlyCollection<NodeInfo> nodes)
 {
     private const string BasicAuthSecretType = "kubernetes.io/basic-auth";
 
-    private readonly Dictionary<(string Namespace, string Name), V1Secret> _secrets = [];
-    private readonly List<V1Namespace> _namespaces = [];
-    private readonly List<V1Node> _nodes = [];
-    private readonly List<V1Service> _services = [];
-    private readonly List<V1EndpointSlice> _endpointSlices = [];
     private readonly SortedDictionary<string, BfdProfileConfig> _bfdProfiles = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (string Owner, uint? Community, LargeCommunity? Large)> _communityAliases = new(StringComparer.Ordinal);
     private readonly SortedDictionary<string, AddressPool> _pools = new(StringComparer.Ordinal);
@@ -31,84 +23,51 @@ internal sealed class ConfigValidator(ConfigOptions options)
     private readonly SortedDictionary<string, BgpAdvertisementConfig> _bgpAdvertisements = new(StringComparer.Ordinal);
     private readonly SortedDictionary<string, L2AdvertisementConfig> _l2Advertisements = new(StringComparer.Ordinal);
 
-    public bool TryAddValid(IKubernetesObject<V1ObjectMeta> resource) => !TryAdd(resource).Any(p => p.Severity == ConfigSeverity.Error);
+    public bool TryAddValid(MetalLbObject resource) => !TryAdd(resource).Any(p => p.Severity == ConfigSeverity.Error);
 
-    public List<Problem> TryAdd(IKubernetesObject<V1ObjectMeta> resource)
+    public List<Problem> TryAdd(MetalLbObject resource)
     {
         var problems = new List<Problem>();
-        switch (resource)
+        if (resource.Key.Namespace != options.MetalLbNamespace)
         {
-            case V1Secret secret:
-                _secrets[(secret.Namespace(), secret.Name())] = secret;
+            problems.Add(new(ConfigSeverity.Error, "metadata.namespace",
+                $"resource must be created in the {options.MetalLbNamespace} namespace, not '{resource.Key.Namespace}'"));
+        }
+        switch (resource.Spec)
+        {
+            case BFDProfileSpec spec when Validate(resource, spec, problems) is { } compiled && !HasErrors(problems):
+                _bfdProfiles[compiled.Name] = compiled;
                 break;
-            case V1Namespace ns:
-                _namespaces.Add(ns);
-                break;
-            case V1Node node:
-                _nodes.Add(node);
-                break;
-            case V1Service service:
-                _services.Add(service);
-                break;
-            case V1EndpointSlice slice:
-                _endpointSlices.Add(slice);
-                break;
-            default:
-                if (resource.Namespace() != options.MetalLbNamespace)
+            case CommunitySpec spec when Validate(resource, spec, problems) is { } aliases && !HasErrors(problems):
+                foreach (var (name, value) in aliases)
                 {
-                    problems.Add(new(ConfigSeverity.Error, "metadata.namespace",
-                        $"resource must be created in the {options.MetalLbNamespace} namespace, not '{resource.Namespace()}'"));
+                    _communityAliases[name] = (resource.Name, value.Community, value.Large);
                 }
-                AddMetalLb(resource, problems);
+                break;
+            case IPAddressPoolSpec spec when Validate(resource, spec, problems) is { } compiled && !HasErrors(problems):
+                _pools[compiled.Name] = compiled;
+                break;
+            case BGPPeerSpec spec when Validate(resource, spec, problems) is { } compiled && !HasErrors(problems):
+                _peers[compiled.Name] = compiled;
+                break;
+            case BGPAdvertisementSpec spec when Validate(resource, spec, problems) is { } compiled && !HasErrors(problems):
+                _bgpAdvertisements[compiled.Name] = compiled;
+                break;
+            case L2AdvertisementSpec spec when Validate(resource, spec, problems) is { } compiled && !HasErrors(problems):
+                _l2Advertisements[compiled.Name] = compiled;
                 break;
         }
         return problems;
     }
 
-    private void AddMetalLb(IKubernetesObject<V1ObjectMeta> resource, List<Problem> problems)
-    {
-        switch (resource)
-        {
-            case BFDProfile profile when Validate(profile, problems) is { } compiled && !HasErrors(problems):
-                _bfdProfiles[compiled.Name] = compiled;
-                break;
-            case Community community when Validate(community, problems) is { } aliases && !HasErrors(problems):
-                foreach (var (name, value) in aliases)
-                {
-                    _communityAliases[name] = (community.Name(), value.Community, value.Large);
-                }
-                break;
-            case IPAddressPool pool when Validate(pool, problems) is { } compiled && !HasErrors(problems):
-                _pools[compiled.Name] = compiled;
-                break;
-            case BGPPeer peer when Validate(peer, problems) is { } compiled && !HasErrors(problems):
-                _peers[compiled.Name] = compiled;
-                break;
-            case BGPAdvertisement advertisement when Validate(advertisement, problems) is { } compiled && !HasErrors(problems):
-                _bgpAdvertisements[compiled.Name] = compiled;
-                break;
-            case L2Advertisement advertisement when Validate(advertisement, problems) is { } compiled && !HasErrors(problems):
-                _l2Advertisements[compiled.Name] = compiled;
-                break;
-        }
-    }
-
-    public BgpLbConfig Build() => new()
+    public MetalLbConfig Build() => new()
     {
         Pools = [.. _pools.Values],
         Peers = [.. _peers.Values],
         BgpAdvertisements = [.. _bgpAdvertisements.Values],
         L2Advertisements = [.. _l2Advertisements.Values],
         BfdProfiles = [.. _bfdProfiles.Values],
-        Services = [.. ByNamespaceAndName(_services)],
-        Nodes = [.. ByNamespaceAndName(_nodes)],
-        EndpointSlices = [.. ByNamespaceAndName(_endpointSlices)],
-        Namespaces = [.. ByNamespaceAndName(_namespaces)],
     };
-
-    private static IEnumerable<T> ByNamespaceAndName<T>(IEnumerable<T> items)
-        where T : IKubernetesObject<V1ObjectMeta> =>
-        items.OrderBy(i => i.Namespace() ?? "", StringComparer.Ordinal).ThenBy(i => i.Name(), StringComparer.Ordinal);
 
     private static bool HasErrors(List<Problem> problems) => problems.Any(p => p.Severity == ConfigSeverity.Error);
 
@@ -116,9 +75,8 @@ internal sealed class ConfigValidator(ConfigOptions options)
 
     // ---- BFDProfile ----
 
-    private static BfdProfileConfig Validate(BFDProfile profile, List<Problem> problems)
+    private static BfdProfileConfig Validate(MetalLbObject profile, BFDProfileSpec spec, List<Problem> problems)
     {
-        var spec = profile.Spec;
         uint InRange(uint? value, string field, uint min, uint max, uint fallback)
         {
             if (value is { } v && (v < min || v > max))
@@ -129,7 +87,7 @@ internal sealed class ConfigValidator(ConfigOptions options)
         }
         return new BfdProfileConfig
         {
-            Name = profile.Name(),
+            Name = profile.Name,
             ReceiveInterval = TimeSpan.FromMilliseconds(InRange(spec.ReceiveInterval, "receiveInterval", 10, 60000, 300)),
             TransmitInterval = TimeSpan.FromMilliseconds(InRange(spec.TransmitInterval, "transmitInterval", 10, 60000, 300)),
             DetectMultiplier = (int)InRange(spec.DetectMultiplier, "detectMultiplier", 2, 255, 3),
@@ -142,11 +100,11 @@ internal sealed class ConfigValidator(ConfigOptions options)
 
     // ---- Community ----
 
-    private Dictionary<string, (uint? Community, LargeCommunity? Large)> Validate(Community community, List<Problem> problems)
+    private Dictionary<string, (uint? Community, LargeCommunity? Large)> Validate(MetalLbObject community, CommunitySpec spec, List<Problem> problems)
     {
         var aliases = new Dictionary<string, (uint?, LargeCommunity?)>(StringComparer.Ordinal);
         var index = 0;
-        foreach (var alias in community.Spec.Communities ?? [])
+        foreach (var alias in spec.Communities ?? [])
         {
             var field = $"spec.communities[{index++}]";
             if (string.IsNullOrEmpty(alias.Name))
@@ -176,9 +134,8 @@ internal sealed class ConfigValidator(ConfigOptions options)
 
     // ---- IPAddressPool ----
 
-    private AddressPool Validate(IPAddressPool pool, List<Problem> problems)
+    private AddressPool Validate(MetalLbObject pool, IPAddressPoolSpec spec, List<Problem> problems)
     {
-        var spec = pool.Spec;
         var cidrs = new List<IPNetwork>();
         if (spec.Addresses is not { Count: > 0 })
         {
@@ -224,8 +181,8 @@ internal sealed class ConfigValidator(ConfigOptions options)
         }
         return new AddressPool
         {
-            Name = pool.Name(),
-            Labels = Labels(pool),
+            Name = pool.Name,
+            Labels = pool.Labels,
             Cidrs = cidrs.ToEquatableArray(),
             AutoAssign = spec.AutoAssign ?? true,
             AvoidBuggyIPs = spec.AvoidBuggyIPs,
@@ -257,9 +214,8 @@ internal sealed class ConfigValidator(ConfigOptions options)
 
     // ---- BGPPeer ----
 
-    private PeerConfig? Validate(BGPPeer peer, List<Problem> problems)
+    private PeerConfig? Validate(MetalLbObject peer, BGPPeerSpec spec, List<Problem> problems)
     {
-        var spec = peer.Spec;
         if (spec.MyASN is null or 0)
         {
             Error(problems, "spec.myASN", "myASN is missing or 0");
@@ -351,8 +307,8 @@ internal sealed class ConfigValidator(ConfigOptions options)
         }
         var result = new PeerConfig
         {
-            Name = peer.Name(),
-            Labels = Labels(peer),
+            Name = peer.Name,
+            Labels = peer.Labels,
             Address = address,
             Port = (ushort)(spec.PeerPort ?? 179),
             MyAsn = spec.MyASN!.Value,
@@ -432,7 +388,7 @@ internal sealed class ConfigValidator(ConfigOptions options)
             Error(problems, "spec.passwordSecret.namespace", $"the password Secret must be in the {options.MetalLbNamespace} namespace, not '{ns}'");
             return null;
         }
-        if (!_secrets.TryGetValue((ns, reference.Name), out var secret))
+        if (!secrets.TryGetValue((ns, reference.Name), out var secret))
         {
             Error(problems, "spec.passwordSecret", $"Secret {ns}/{reference.Name} does not exist");
             return null;
@@ -442,13 +398,9 @@ internal sealed class ConfigValidator(ConfigOptions options)
             Error(problems, "spec.passwordSecret", $"Secret {ns}/{reference.Name} must be of type {BasicAuthSecretType}, not '{secret.Type}'");
             return null;
         }
-        if (secret.StringData?.TryGetValue("password", out var text) == true)
+        if (secret.Password is { } password)
         {
-            return text;
-        }
-        if (secret.Data?.TryGetValue("password", out var bytes) == true)
-        {
-            return Encoding.UTF8.GetString(bytes);
+            return password;
         }
         Error(problems, "spec.passwordSecret", $"Secret {ns}/{reference.Name} has no 'password' key");
         return null;
@@ -456,9 +408,8 @@ internal sealed class ConfigValidator(ConfigOptions options)
 
     // ---- BGPAdvertisement ----
 
-    private BgpAdvertisementConfig Validate(BGPAdvertisement advertisement, List<Problem> problems)
+    private BgpAdvertisementConfig Validate(MetalLbObject advertisement, BGPAdvertisementSpec spec, List<Problem> problems)
     {
-        var spec = advertisement.Spec;
         var aggregation = spec.AggregationLength ?? 32;
         var aggregationV6 = spec.AggregationLengthV6 ?? 128;
         if (aggregation is < 1 or > 32)
@@ -533,7 +484,7 @@ internal sealed class ConfigValidator(ConfigOptions options)
         }
         var result = new BgpAdvertisementConfig
         {
-            Name = advertisement.Name(),
+            Name = advertisement.Name,
             AggregationLength = aggregation,
             AggregationLengthV6 = aggregationV6,
             LocalPref = spec.LocalPref,
@@ -575,13 +526,12 @@ internal sealed class ConfigValidator(ConfigOptions options)
 
     private bool NodesOverlap(EquatableArray<LabelSelector> a, EquatableArray<LabelSelector> b) =>
         a.IsEmpty || b.IsEmpty || a.Intersect(b).Any()
-        || _nodes.Any(n => LabelSelector.MatchesAny(a, n.Labels()) && LabelSelector.MatchesAny(b, n.Labels()));
+        || nodes.Any(n => LabelSelector.MatchesAny(a, n.Labels) && LabelSelector.MatchesAny(b, n.Labels));
 
     // ---- L2Advertisement ----
 
-    private L2AdvertisementConfig Validate(L2Advertisement advertisement, List<Problem> problems)
+    private L2AdvertisementConfig Validate(MetalLbObject advertisement, L2AdvertisementSpec spec, List<Problem> problems)
     {
-        var spec = advertisement.Spec;
         var index = 0;
         foreach (var name in spec.Interfaces ?? [])
         {
@@ -608,7 +558,7 @@ internal sealed class ConfigValidator(ConfigOptions options)
         }
         return new L2AdvertisementConfig
         {
-            Name = advertisement.Name(),
+            Name = advertisement.Name,
             Pools = SelectPools(spec.IPAddressPools, spec.IPAddressPoolSelectors, problems),
             NodeSelectors = Selectors(spec.NodeSelectors, "spec.nodeSelectors", problems),
             Interfaces = [.. (spec.Interfaces ?? []).Distinct(StringComparer.Ordinal)],
@@ -620,7 +570,7 @@ internal sealed class ConfigValidator(ConfigOptions options)
     // ---- shared ----
 
     /// <summary>Pool names by name and by selector; neither given means all pools. An unknown pool name is a warning.</summary>
-    private EquatableArray<string> SelectPools(IList<string>? names, IList<V1LabelSelector>? selectorSpecs, List<Problem> problems)
+    private EquatableArray<string> SelectPools(IList<string>? names, IList<LabelSelectorSpec>? selectorSpecs, List<Problem> problems)
     {
         var selectors = Selectors(selectorSpecs, "spec.ipAddressPoolSelectors", problems);
         if (names is not { Count: > 0 } && selectors.IsEmpty)
@@ -651,7 +601,7 @@ internal sealed class ConfigValidator(ConfigOptions options)
         return [.. selected];
     }
 
-    private static EquatableArray<LabelSelector> Selectors(IList<V1LabelSelector>? selectors, string field, List<Problem> problems)
+    private static EquatableArray<LabelSelector> Selectors(IList<LabelSelectorSpec>? selectors, string field, List<Problem> problems)
     {
         var result = ImmutableArray.CreateBuilder<LabelSelector>();
         var index = 0;
@@ -687,5 +637,4 @@ internal sealed class ConfigValidator(ConfigOptions options)
         return address;
     }
 
-    private static LabelDictionary Labels(IKubernetesObject<V1ObjectMeta> resource) => new(resource.Metadata.Labels);
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -8,6 +9,15 @@ namespace BgpLb.Config;
 
 /// <summary>One YAML document as a JSON tree, with the line where it starts.</summary>
 internal sealed record YamlDocument(JsonNode? Root, int Line);
+
+/// <summary>Bounds on the tree built from one document; <see cref="None"/> keeps <see cref="YamlJson.Parse"/> unbounded.</summary>
+/// <param name="MaxAliasExpansion">Nodes that aliases may copy into one document (a "billion laughs" guard).</param>
+/// <param name="MaxDepth">Nesting of mappings and sequences.</param>
+/// <param name="RejectNonFiniteNumbers">Whether a number that overflows a double (1e999) is an error, as JSON cannot carry it.</param>
+internal readonly record struct YamlTreeLimits(long MaxAliasExpansion, int MaxDepth, bool RejectNonFiniteNumbers)
+{
+    public static YamlTreeLimits None => new(long.MaxValue, int.MaxValue, RejectNonFiniteNumbers: false);
+}
 
 /// <summary>
 /// Converts a multi-document YAML stream into JSON trees (what sigs.k8s.io/yaml does for kubectl): plain scalars become
@@ -21,73 +31,129 @@ internal static partial class YamlJson
         var parser = new Parser(new StringReader(text));
         parser.Consume<StreamStart>();
         var documents = new List<YamlDocument>();
-        while (parser.TryConsume<DocumentStart>(out _))
+        while (TryReadDocument(parser, YamlTreeLimits.None, out var document))
         {
-            var anchors = new Dictionary<string, JsonNode?>(StringComparer.Ordinal);
-            var line = (int)parser.Current!.Start.Line;
-            var root = ReadNode(parser, anchors);
-            parser.Consume<DocumentEnd>();
-            documents.Add(new YamlDocument(root, line));
+            documents.Add(document);
         }
         parser.Consume<StreamEnd>();
         return documents;
     }
 
-    private static JsonNode? ReadNode(IParser parser, Dictionary<string, JsonNode?> anchors)
+    /// <summary>Reads the next document, or returns false (consuming nothing) when the parser is at the stream end.</summary>
+    /// <exception cref="YamlException">Syntax error, or a limit exceeded.</exception>
+    public static bool TryReadDocument(IParser parser, in YamlTreeLimits limits, [NotNullWhen(true)] out YamlDocument? document)
     {
-        if (parser.TryConsume<AnchorAlias>(out var alias))
+        if (!parser.TryConsume<DocumentStart>(out _))
         {
-            return anchors.TryGetValue(alias.Value.Value, out var target)
-                ? target?.DeepClone()
-                : throw new YamlException(alias.Start, alias.End, $"unknown alias '{alias.Value}'");
+            document = null;
+            return false;
         }
-        JsonNode? node;
-        string? anchor;
-        if (parser.TryConsume<Scalar>(out var scalar))
+        var line = (int)parser.Current!.Start.Line;
+        var builder = new TreeBuilder(parser, limits);
+        var root = builder.ReadNode(depth: 0).Node;
+        parser.Consume<DocumentEnd>();
+        // Only once the document is complete, so that a syntax error further on comes first, as it would from the whole stream.
+        if (builder.NonFiniteNumber is { } number)
         {
-            anchor = scalar.Anchor.IsEmpty ? null : scalar.Anchor.Value;
-            node = ScalarValue(scalar);
+            throw new YamlException(number.Start, number.End, $"number {number.Value} is out of range");
         }
-        else if (parser.TryConsume<SequenceStart>(out var sequenceStart))
-        {
-            anchor = sequenceStart.Anchor.IsEmpty ? null : sequenceStart.Anchor.Value;
-            var array = new JsonArray();
-            while (!parser.TryConsume<SequenceEnd>(out _))
-            {
-                array.Add(ReadNode(parser, anchors));
-            }
-            node = array;
-        }
-        else
-        {
-            var mappingStart = parser.Consume<MappingStart>();
-            anchor = mappingStart.Anchor.IsEmpty ? null : mappingStart.Anchor.Value;
-            var map = new JsonObject();
-            while (!parser.TryConsume<MappingEnd>(out _))
-            {
-                var keyStart = parser.Current!.Start;
-                var key = ReadNode(parser, anchors);
-                if (key is not JsonValue keyValue)
-                {
-                    throw new YamlException(keyStart, keyStart, "mapping keys must be scalars");
-                }
-                var name = keyValue.TryGetValue<string>(out var text) ? text : keyValue.ToJsonString();
-                if (map.ContainsKey(name))
-                {
-                    throw new YamlException(keyStart, keyStart, $"duplicate key '{name}'");
-                }
-                map[name] = ReadNode(parser, anchors);
-            }
-            node = map;
-        }
-        if (anchor is not null)
-        {
-            anchors[anchor] = node;
-        }
-        return node;
+        document = new YamlDocument(root, line);
+        return true;
     }
 
-    private static JsonValue? ScalarValue(Scalar scalar)
+    private sealed class TreeBuilder(IParser parser, YamlTreeLimits limits)
+    {
+        private readonly Dictionary<string, (JsonNode? Node, long Size)> _anchors = new(StringComparer.Ordinal);
+        private long _aliasedNodes;
+
+        /// <summary>The first number that overflows a double, if <see cref="YamlTreeLimits.RejectNonFiniteNumbers"/>.</summary>
+        public Scalar? NonFiniteNumber { get; private set; }
+
+        /// <summary>The node and the number of nodes in it, which is what an alias to it would copy.</summary>
+        public (JsonNode? Node, long Size) ReadNode(int depth)
+        {
+            if (parser.TryConsume<AnchorAlias>(out var alias))
+            {
+                if (!_anchors.TryGetValue(alias.Value.Value, out var target))
+                {
+                    throw new YamlException(alias.Start, alias.End, $"unknown alias '{alias.Value}'");
+                }
+                _aliasedNodes += target.Size;
+                if (_aliasedNodes > limits.MaxAliasExpansion)
+                {
+                    throw new YamlException(alias.Start, alias.End,
+                        $"document contains excessive aliasing: aliases expand to more than {limits.MaxAliasExpansion} nodes");
+                }
+                return (target.Node?.DeepClone(), target.Size);
+            }
+            JsonNode? node;
+            long size = 1;
+            string? anchor;
+            if (parser.TryConsume<Scalar>(out var scalar))
+            {
+                anchor = scalar.Anchor.IsEmpty ? null : scalar.Anchor.Value;
+                var value = ScalarValue(scalar);
+                if (limits.RejectNonFiniteNumbers && value is not null && value.TryGetValue<double>(out var number) && !double.IsFinite(number))
+                {
+                    NonFiniteNumber ??= scalar;
+                }
+                node = value;
+            }
+            else if (parser.TryConsume<SequenceStart>(out var sequenceStart))
+            {
+                anchor = sequenceStart.Anchor.IsEmpty ? null : sequenceStart.Anchor.Value;
+                CheckDepth(depth, sequenceStart);
+                var array = new JsonArray();
+                while (!parser.TryConsume<SequenceEnd>(out _))
+                {
+                    var (item, itemSize) = ReadNode(depth + 1);
+                    array.Add(item);
+                    size += itemSize;
+                }
+                node = array;
+            }
+            else
+            {
+                var mappingStart = parser.Consume<MappingStart>();
+                anchor = mappingStart.Anchor.IsEmpty ? null : mappingStart.Anchor.Value;
+                CheckDepth(depth, mappingStart);
+                var map = new JsonObject();
+                while (!parser.TryConsume<MappingEnd>(out _))
+                {
+                    var keyStart = parser.Current!.Start;
+                    var key = ReadNode(depth + 1).Node;
+                    if (key is not JsonValue keyValue)
+                    {
+                        throw new YamlException(keyStart, keyStart, "mapping keys must be scalars");
+                    }
+                    var name = keyValue.TryGetValue<string>(out var text) ? text : keyValue.ToJsonString();
+                    if (map.ContainsKey(name))
+                    {
+                        throw new YamlException(keyStart, keyStart, $"duplicate key '{name}'");
+                    }
+                    var (value, valueSize) = ReadNode(depth + 1);
+                    map[name] = value;
+                    size += valueSize;
+                }
+                node = map;
+            }
+            if (anchor is not null)
+            {
+                _anchors[anchor] = (node, size);
+            }
+            return (node, size);
+        }
+
+        private void CheckDepth(int depth, ParsingEvent start)
+        {
+            if (depth >= limits.MaxDepth)
+            {
+                throw new YamlException(start.Start, start.End, $"document nests mappings and sequences deeper than {limits.MaxDepth} levels");
+            }
+        }
+    }
+
+    public static JsonValue? ScalarValue(Scalar scalar)
     {
         var value = scalar.Value;
         var taggedString = !scalar.Tag.IsEmpty && !scalar.Tag.IsNonSpecific && scalar.Tag.Value is "tag:yaml.org,2002:str";

@@ -103,7 +103,7 @@ public sealed class AllocationGrpcService(AllocationOwner owner, IHostApplicatio
             throw new RpcException(new Status(StatusCode.InvalidArgument, $"'{bad}' is not an IP address"));
         return new ExternalRequest
         {
-            Policy = (BgpLb.Allocation.FamilyPolicy)request.FamilyPolicy,
+            Policy = (FamilyPolicy)request.FamilyPolicy,
             Families = [.. request.Families.Select(f => f == V1.IpFamily.Ipv6 ? "IPv6" : "IPv4")],
             Pool = request.Pool.Length == 0 ? null : request.Pool,
             Addresses = [.. request.Addresses],

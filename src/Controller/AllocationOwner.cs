@@ -6,6 +6,14 @@ using BgpLb.Config;
 
 namespace BgpLb.Controller;
 
+/// <summary>Whether the Services' status decides their addresses (see <see cref="AllocationOwner.ApplyAsync"/>).</summary>
+public enum StatusDecides
+{
+    Never,
+    ForChangedServices,
+    ForAllServices,
+}
+
 /// <summary>The changes that produced one revision.</summary>
 public sealed record RevisionChange(ulong Revision, ImmutableArray<AllocationEntry> Upserted, ImmutableArray<string> Removed);
 
@@ -28,12 +36,13 @@ public sealed record AllocationState(ulong Revision, AllocationResult Result, Im
 }
 
 /// <summary>
-/// The single owner of allocations: configuration changes and gRPC Allocate/Release calls are serialized through one
-/// gate, each recomputes the allocation with the pure <see cref="Allocator"/>, persists it, and only then publishes it
-/// (new revision, change history, waiters woken). Readers use <see cref="Current"/> and never block writers.
-/// Without a state file (Kubernetes mode) nothing is persisted: the Services' status carries the allocations.
+/// The single owner of allocations: cluster changes and gRPC Allocate/Release calls are serialized through one gate;
+/// each applies what changed to the <see cref="AllocationTable"/>, persists the result, and only then publishes it
+/// (new revision with exactly the changed entries, change history, waiters woken). Readers use <see cref="Current"/>
+/// and never block writers. Without a state file (Kubernetes mode) nothing is persisted: the Services' status carries
+/// the allocations.
 /// </summary>
-public sealed class AllocationOwner(StateFile? stateFile, StateData initial, ILogger<AllocationOwner> logger) : IDisposable
+public sealed class AllocationOwner(StateFile? stateFile, StateData initial, ControllerOptions options, ILogger<AllocationOwner> logger) : IDisposable
 {
     /// <summary>How many revisions of changes are kept for resuming watchers; older resumes get a snapshot.</summary>
     public const int HistoryLength = 1024;
@@ -43,8 +52,7 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, ILo
     private volatile AllocationState _state = new(0, AllocationResult.Empty, []);
     private volatile TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     // Guarded by _gate.
-    private BgpLbConfig? _config;
-    private ImmutableDictionary<string, ImmutableArray<IPAddress>> _previous = initial.Addresses();
+    private AllocationTable? _table;
     private ImmutableSortedDictionary<string, ExternalRequest> _external = initial.External.WithComparers(StringComparer.Ordinal);
     private StateData _persisted = initial;
 
@@ -56,25 +64,87 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, ILo
     /// <summary>Completes once the first configuration has been allocated (and persisted).</summary>
     public Task Ready => _ready.Task;
 
-    /// <param name="servicesAreAuthoritative">
-    /// Forget the Services' previous allocations so that their status (what another controller wrote) decides, e.g. while
-    /// not the leader in Kubernetes mode. External names keep theirs.
+    /// <summary>Allocates for what <paramref name="delta"/> changed in <paramref name="state"/> (everything the first time).</summary>
+    /// <param name="statusDecides">
+    /// Whether the Services' status decides their addresses instead of what this owner allocated before: for the changed
+    /// Services while not the leader in Kubernetes mode (another controller writes the status), for all of them when
+    /// becoming the leader. External names always keep theirs.
     /// </param>
-    public async Task ApplyConfigAsync(BgpLbConfig config, CancellationToken cancellationToken, bool servicesAreAuthoritative = false)
+    public async Task ApplyAsync(ClusterState state, ClusterDelta delta, StatusDecides statusDecides, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(delta);
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            _config = config;
-            if (servicesAreAuthoritative)
-                _previous = _previous.RemoveRange(_previous.Keys.Where(k => !_external.ContainsKey(k)));
-            await CommitUnsynchronizedAsync(Allocate(config, _external), _external, failOnPersistError: false, cancellationToken);
+            var pools = state.Config.Pools.AsImmutableArray();
+            IEnumerable<string> touched = delta.Services;
+            AllocationBatch batch;
+            AllocationChanges? forgotten = null;
+            if (_table is null || statusDecides == StatusDecides.ForAllServices)
+            {
+                IReadOnlyDictionary<string, ImmutableArray<IPAddress>> previous = _table is null
+                    ? _persisted.Addresses()
+                    : _external.Keys.Where(k => _table.Addresses.ContainsKey(k)).ToDictionary(k => k, k => _table.Addresses[k], StringComparer.Ordinal);
+                _table = new AllocationTable(pools, previous);
+                touched = state.Services.Keys;
+                batch = new AllocationBatch { Upserted = [.. Requests(state, touched), .. _external.Select(p => p.Value.ToRequest(p.Key))] };
+            }
+            else
+            {
+                if (delta.Namespaces.Count > 0)
+                    touched = touched.Concat(state.Services.Values.Where(s => delta.Namespaces.Contains(s.Namespace)).Select(s => s.Key));
+                var poolsChanged = delta.PreviousConfig is { } before && before.Pools != state.Config.Pools;
+                var keys = touched.ToList();
+                // Forgotten first, so that each changed Service is allocated again from what its status shows.
+                forgotten = statusDecides == StatusDecides.ForChangedServices ? _table.Apply(new AllocationBatch { Removed = keys }) : null;
+                batch = new AllocationBatch
+                {
+                    Pools = poolsChanged ? pools : null,
+                    Upserted = Requests(state, keys),
+                    Removed = [.. keys.Where(k => !(state.Services.TryGetValue(k, out var s) && s.IsOurs(options.LoadBalancerClass)))],
+                };
+            }
+            var changes = _table.Apply(batch);
+            if (forgotten is not null)
+                changes = Net(forgotten, changes);
+            await CommitUnsynchronizedAsync(changes, _external, failOnPersistError: false, cancellationToken);
             _ready.TrySetResult();
         }
         finally
         {
             _gate.Release();
         }
+    }
+
+    /// <summary>What two batches applied one after the other changed compared with what is published.</summary>
+    private AllocationChanges Net(AllocationChanges first, AllocationChanges second)
+    {
+        var published = _state.Result.Entries;
+        var keys = first.Changed.Select(e => e.Key).Concat(first.Removed).Concat(second.Changed.Select(e => e.Key)).Concat(second.Removed)
+            .Distinct(StringComparer.Ordinal);
+        var changed = new List<AllocationEntry>();
+        var removed = new List<string>();
+        foreach (var key in keys)
+        {
+            var now = _table![key];
+            if (now is null && published.ContainsKey(key))
+                removed.Add(key);
+            else if (now is not null && !(published.TryGetValue(key, out var before) && before.Equals(now)))
+                changed.Add(now);
+        }
+        return new AllocationChanges(changed, removed);
+    }
+
+    private List<AllocationRequest> Requests(ClusterState state, IEnumerable<string> keys)
+    {
+        var requests = new List<AllocationRequest>();
+        foreach (var key in keys)
+        {
+            if (state.Services.TryGetValue(key, out var service) && service.IsOurs(options.LoadBalancerClass))
+                requests.Add(AllocationRequest.ForService(service, state.NamespaceLabels(service.Namespace)));
+        }
+        return requests;
     }
 
     /// <summary>
@@ -87,14 +157,14 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, ILo
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            if (_external.TryGetValue(name, out var existing) && existing.SameAs(request) && _state.Result.Entries.TryGetValue(name, out var current))
+            if (_external.TryGetValue(name, out var existing) && existing.SameAs(request) && _table![name] is { } current)
                 return current;
-            var external = _external.SetItem(name, request);
-            var result = Allocate(_config!, external);
-            var entry = result.Entries[name];
+            using var trial = _table!.ApplyTentatively(new AllocationBatch { Upserted = [request.ToRequest(name)] });
+            var entry = _table[name]!;
             if (!entry.IsAllocated)
-                return entry;
-            await CommitUnsynchronizedAsync(result, external, failOnPersistError: true, cancellationToken);
+                return entry; // disposing the trial puts everything back
+            await CommitUnsynchronizedAsync(trial.Changes, _external.SetItem(name, request), failOnPersistError: true, cancellationToken);
+            trial.Commit();
             return entry;
         }
         finally
@@ -111,8 +181,9 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, ILo
         {
             if (!_external.ContainsKey(name))
                 return false;
-            var external = _external.Remove(name);
-            await CommitUnsynchronizedAsync(Allocate(_config!, external), external, failOnPersistError: true, cancellationToken);
+            using var trial = _table!.ApplyTentatively(new AllocationBatch { Removed = [name] });
+            await CommitUnsynchronizedAsync(trial.Changes, _external.Remove(name), failOnPersistError: true, cancellationToken);
+            trial.Commit();
             return true;
         }
         finally
@@ -133,24 +204,41 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, ILo
         }
     }
 
-    private AllocationResult Allocate(BgpLbConfig config, ImmutableSortedDictionary<string, ExternalRequest> external) =>
-        Allocator.Allocate(config, _previous, external.Select(p => p.Value.ToRequest(p.Key)));
-
-    private async Task CommitUnsynchronizedAsync(AllocationResult result, ImmutableSortedDictionary<string, ExternalRequest> external,
+    /// <summary>Persists the table's state with <paramref name="changes"/> applied, then publishes the changes.</summary>
+    /// <exception cref="IOException">The state could not be saved and <paramref name="failOnPersistError"/> is set.</exception>
+    private async Task CommitUnsynchronizedAsync(AllocationChanges changes, ImmutableSortedDictionary<string, ExternalRequest> external,
         bool failOnPersistError, CancellationToken cancellationToken)
     {
-        var data = new StateData
+        var allocations = _persisted.Allocations.ToBuilder();
+        var keys = new List<string>(changes.Changed.Count + changes.Removed.Count);
+        foreach (var entry in changes.Changed)
         {
-            Allocations = result.Entries.Values.Where(e => e.IsAllocated)
-                .ToImmutableSortedDictionary(e => e.Key, e => new StoredAllocation(e.Pool!, [.. e.Addresses.Select(a => a.ToString())]), StringComparer.Ordinal),
-            External = external,
-        };
-        if (stateFile is not null && !SameState(data, _persisted))
+            if (entry.IsAllocated)
+            {
+                var stored = new StoredAllocation(entry.Pool!, [.. entry.Addresses.Select(a => a.ToString())]);
+                if (allocations.TryGetValue(entry.Key, out var before) && before.Pool == stored.Pool && before.Addresses.SequenceEqual(stored.Addresses))
+                    continue;
+                allocations[entry.Key] = stored;
+                keys.Add(entry.Key);
+            }
+            else if (allocations.Remove(entry.Key))
+            {
+                keys.Add(entry.Key);
+            }
+        }
+        foreach (var key in changes.Removed)
+        {
+            if (allocations.Remove(key))
+                keys.Add(key);
+        }
+        List<string> names = [.. external.Where(p => !_persisted.External.TryGetValue(p.Key, out var before) || !before.SameAs(p.Value)).Select(p => p.Key),
+            .. _persisted.External.Keys.Where(name => !external.ContainsKey(name))];
+        var data = new StateData { Allocations = allocations.ToImmutable(), External = external };
+        if (stateFile is not null && keys.Count + names.Count > 0)
         {
             try
             {
-                await stateFile.SaveAsync(data, cancellationToken);
-                _persisted = data;
+                await stateFile.CommitAsync(data, keys, names, cancellationToken);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException && !failOnPersistError)
             {
@@ -158,53 +246,67 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, ILo
                 ControllerLog.StateNotSaved(logger, stateFile.Path, e.Message);
             }
         }
+        _persisted = data;
         _external = external;
-        _previous = result.Addresses;
-        Publish(result);
+        Publish(changes);
     }
 
-    private void Publish(AllocationResult result)
+    private void Publish(AllocationChanges changes)
     {
         var state = _state;
-        var upserted = result.Entries.Values.Where(e => !state.Result.Entries.TryGetValue(e.Key, out var old) || !old.Equals(e)).ToImmutableArray();
-        var removed = state.Result.Entries.Keys.Where(k => !result.Entries.ContainsKey(k)).ToImmutableArray();
-        foreach (var entry in upserted)
-            LogChange(state.Result.Entries.GetValueOrDefault(entry.Key), entry);
-        foreach (var key in removed)
+        var pools = _table!.Pools;
+        Log(state, changes);
+        if (changes.Changed.Count == 0 && changes.Removed.Count == 0 && state.Revision > 0)
         {
-            var addresses = string.Join(", ", state.Result.Entries[key].Addresses);
-            ControllerLog.Released(logger, key, addresses);
-        }
-        if (upserted.IsEmpty && removed.IsEmpty && state.Revision > 0)
-        {
-            _state = state with { Result = result }; // pool usage may still differ (e.g. a pool was added)
+            _state = state with { Result = state.Result with { Pools = pools } }; // pool usage may still differ (e.g. a pool was added)
             return;
         }
+        var entries = state.Result.Entries.ToBuilder();
+        foreach (var entry in changes.Changed)
+            entries[entry.Key] = entry;
+        foreach (var key in changes.Removed)
+            entries.Remove(key);
         var revision = state.Revision + 1;
-        var history = state.History.Add(new RevisionChange(revision, upserted, removed));
+        var history = state.History.Add(new RevisionChange(revision, [.. changes.Changed], [.. changes.Removed]));
         if (history.Length > HistoryLength)
             history = history.RemoveRange(0, history.Length - HistoryLength);
-        _state = new AllocationState(revision, result, history);
+        _state = new AllocationState(revision, new AllocationResult(entries.ToImmutable(), pools), history);
         var changed = _changed;
         _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         changed.TrySetResult();
     }
 
-    private void LogChange(AllocationEntry? before, AllocationEntry after)
+    private void Log(AllocationState state, AllocationChanges changes)
     {
-        var addresses = string.Join(", ", after.Addresses);
-        if (!after.IsAllocated)
-            ControllerLog.AllocationFailed(logger, after.Key, after.Failure, after.Reason);
-        else if (before is null || !before.IsAllocated)
-            ControllerLog.Allocated(logger, after.Key, addresses, after.Pool!);
-        else if (!before.Addresses.SequenceEqual(after.Addresses))
-            ControllerLog.Moved(logger, after.Key, string.Join(", ", before.Addresses), addresses, after.Pool!);
+        var level = changes.Changed.Count + changes.Removed.Count > MaxLinesAtInformation ? LogLevel.Debug : LogLevel.Information;
+        if (level == LogLevel.Debug)
+        {
+            var allocated = changes.Changed.Count(e => e.IsAllocated);
+            ControllerLog.ManyChanged(logger, changes.Changed.Count + changes.Removed.Count, allocated, changes.Changed.Count - allocated, changes.Removed.Count);
+        }
+        foreach (var entry in changes.Changed)
+        {
+            var before = state.Result.Entries.GetValueOrDefault(entry.Key);
+            if (!entry.IsAllocated)
+                ControllerLog.AllocationFailed(logger, level == LogLevel.Debug ? level : LogLevel.Warning, entry.Key, entry.Failure, entry.Reason);
+            else if (before is null || !before.IsAllocated)
+                ControllerLog.Allocated(logger, level, entry.Key, entry.Addresses, entry.Pool!);
+            else if (!before.Addresses.SequenceEqual(entry.Addresses))
+                ControllerLog.Moved(logger, level == LogLevel.Debug ? level : LogLevel.Warning, entry.Key, before.Addresses, entry.Addresses, entry.Pool!);
+        }
+        foreach (var key in changes.Removed)
+        {
+            if (state.Result.Entries.TryGetValue(key, out var before))
+                ControllerLog.Released(logger, level, key, before.Addresses);
+        }
     }
 
-    private static bool SameState(StateData a, StateData b) =>
-        a.Allocations.Count == b.Allocations.Count && a.External.Count == b.External.Count
-        && a.Allocations.All(p => b.Allocations.TryGetValue(p.Key, out var other) && other.Pool == p.Value.Pool && other.Addresses.SequenceEqual(p.Value.Addresses))
-        && a.External.All(p => b.External.TryGetValue(p.Key, out var other) && other.SameAs(p.Value));
+    /// <summary>More changes than this in one pass are one summary line at Information and one line each at Debug.</summary>
+    private const int MaxLinesAtInformation = 100;
 
-    public void Dispose() => _gate.Dispose();
+    public void Dispose()
+    {
+        _gate.Dispose();
+        stateFile?.Dispose();
+    }
 }

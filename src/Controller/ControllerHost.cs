@@ -68,8 +68,11 @@ public sealed class ControllerHost : IAsyncDisposable
         {
             services.AddKubernetesController(kubernetes, PodIdentity.FromEnvironment(Environment.GetEnvironmentVariable));
         }
-        services.AddSingleton<ConfigFeed>();
-        services.AddSingleton(sp => new AllocationOwner(stateFile, initial!, sp.GetRequiredService<ILogger<AllocationOwner>>()));
+        services.AddSingleton<WakeSignal>();
+        services.AddSingleton<ResourceFeed>();
+        services.AddSingleton<ClusterState>();
+        services.AddSingleton<ConfigReporter>();
+        services.AddSingleton(sp => new AllocationOwner(stateFile, initial!, options, sp.GetRequiredService<ILogger<AllocationOwner>>()));
         services.AddSingleton<ControllerMetrics>();
 
         var app = builder.Build();
@@ -80,43 +83,36 @@ public sealed class ControllerHost : IAsyncDisposable
         if (kubernetes is not null)
             await KubernetesMode.CheckConnectionAsync(app, options, logger);
         else
-            await LoadStandaloneAsync(app, options, stateFile!, state => initial = state, logger, cancellationToken);
+            await LoadStateAsync(app, options, stateFile!, state => initial = state, logger);
         app.Services.GetRequiredService<ControllerMetrics>();
-        await app.StartAsync(cancellationToken);
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch (ControllerStartupException)
+        {
+            await app.DisposeAsync();
+            throw;
+        }
         return new ControllerHost(app, grpc!, metrics!);
     }
 
-    private static async Task LoadStandaloneAsync(WebApplication app, ControllerOptions options, StateFile stateFile, Action<StateData> loaded,
-        ILogger logger, CancellationToken cancellationToken)
+    private static async Task LoadStateAsync(WebApplication app, ControllerOptions options, StateFile stateFile, Action<StateData> loaded, ILogger logger)
     {
         ControllerLog.Starting(logger, options.ConfigDirectory!, options.StateFile!, options.GrpcListen, options.MetricsListen);
         try
         {
-            var initial = stateFile.Load(out var discardedTempFile);
-            if (discardedTempFile)
-                ControllerLog.DiscardedTempFile(logger, stateFile.TempPath, stateFile.Path);
+            var initial = stateFile.Load(out var discarded);
+            if (discarded is not null)
+                ControllerLog.DiscardedInterruptedWrite(logger, discarded, stateFile.Path);
             ControllerLog.StateLoaded(logger, initial.Allocations.Count, initial.External.Count, stateFile.Path);
             loaded(initial);
-
-            // Refuse a first configuration with errors: an operator should fix it before addresses are handed out.
-            var first = await app.Services.GetRequiredService<ConfigFeed>().LoadAsync(cancellationToken);
-            if (first.HasErrors)
-            {
-                var errorCount = first.Errors.Count(e => e.Severity == ConfigSeverity.Error);
-                ControllerLog.UnusableFirstConfiguration(logger, errorCount);
-                throw new ControllerStartupException($"the first configuration has {errorCount} errors");
-            }
         }
         catch (Exception e) when (e is StateFileException or IOException or UnauthorizedAccessException)
         {
             ControllerLog.UnusableStateFile(logger, e.Message);
             await app.DisposeAsync();
             throw new ControllerStartupException(e.Message);
-        }
-        catch (ControllerStartupException)
-        {
-            await app.DisposeAsync();
-            throw;
         }
     }
 

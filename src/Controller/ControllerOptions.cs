@@ -17,6 +17,8 @@ public sealed record ControllerOptions
     /// <summary>Kubernetes mode: how to reach the API server; null in standalone mode.</summary>
     public KubernetesConnection? Kubernetes { get; init; }
     public required IPEndPoint GrpcListen { get; init; }
+    /// <summary>--lb-class: only Services of this class are handled; null: only Services without a class.</summary>
+    public string? LoadBalancerClass { get; init; }
     public required IPEndPoint MetricsListen { get; init; }
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
 

@@ -50,18 +50,17 @@ public sealed class EventRecorder(IKubernetes client, string component, string? 
         };
     }
 
-    /// <summary>A reference to a Service, whose apiVersion and kind list and watch items do not carry.</summary>
-    public static V1ObjectReference Reference(V1Service service)
+    /// <summary>A reference to a Service as the model knows it (by uid, so that kubectl describe shows the event).</summary>
+    public static V1ObjectReference Reference(ServiceInfo service)
     {
         ArgumentNullException.ThrowIfNull(service);
         return new V1ObjectReference
         {
             ApiVersion = "v1",
             Kind = "Service",
-            NamespaceProperty = string.IsNullOrEmpty(service.Metadata.NamespaceProperty) ? "default" : service.Metadata.NamespaceProperty,
-            Name = service.Metadata.Name,
-            Uid = service.Metadata.Uid,
-            ResourceVersion = service.Metadata.ResourceVersion,
+            NamespaceProperty = service.Namespace,
+            Name = service.Name,
+            Uid = service.Uid,
         };
     }
 

@@ -19,6 +19,9 @@ internal static partial class KubeLog
     [LoggerMessage(EventId = 5105, Level = LogLevel.Warning, Message = "Watch of {Kind} was silent for {Timeout}, restarting it")]
     public static partial void WatchSilent(ILogger logger, string kind, TimeSpan timeout);
 
+    [LoggerMessage(EventId = 5106, Level = LogLevel.Information, Message = "List of {Kind} expired while paging (410 Gone), listing again from the first page")]
+    public static partial void ListExpired(ILogger logger, string kind);
+
     [LoggerMessage(EventId = 5120, Level = LogLevel.Warning, Message = "Writing {What} hit a conflict (attempt {Attempt}), reading it again")]
     public static partial void WriteConflict(ILogger logger, string what, int attempt);
 

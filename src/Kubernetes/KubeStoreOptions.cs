@@ -1,8 +1,11 @@
 namespace BgpLb.Kubernetes;
 
-/// <summary>Timing of <see cref="KubeStore"/>'s informers.</summary>
+/// <summary>Timing and paging of <see cref="KubeStore"/>'s informers.</summary>
 public sealed record KubeStoreOptions
 {
+    /// <summary>Items per list request (as client-go informers page), so that a large kind never comes as one document.</summary>
+    public int ListPageSize { get; init; } = 500;
+
     /// <summary>Asked of the API server per watch; it closes the watch after this and the informer re-opens it.</summary>
     public int WatchTimeoutSeconds { get; init; } = 300;
 

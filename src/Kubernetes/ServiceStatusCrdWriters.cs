@@ -20,8 +20,14 @@ public sealed class BgpStatusWriter(IKubernetes client, string metalLbNamespace,
     private readonly PerServiceStatusSet _set = new(new StatusObjects(client, metalLbNamespace, "servicebgpstatuses", "ServiceBGPStatus", owner, logger), node, "bgp-");
 
     public Task ConvergeAsync(IReadOnlyCollection<ServiceBgpStatusEntry> desired, CancellationToken cancellationToken) =>
-        _set.ConvergeAsync(desired.Select(d => (d.ServiceNamespace, d.ServiceName,
-            new JsonObject { ["peers"] = new JsonArray([.. d.Peers.Order(StringComparer.Ordinal).Select(p => JsonValue.Create(p))]) })), cancellationToken);
+        _set.ConvergeAsync(desired.Select(d => (d.ServiceNamespace, d.ServiceName, Status(d.Peers))), cancellationToken);
+
+    /// <summary>One Service's object: announced to <paramref name="peers"/>, or (null) not announced from this node.</summary>
+    public Task SetAsync(string serviceNamespace, string serviceName, IReadOnlyList<string>? peers, CancellationToken cancellationToken) =>
+        _set.SetAsync(serviceNamespace, serviceName, peers is null ? null : Status(peers), cancellationToken);
+
+    private static JsonObject Status(IReadOnlyList<string> peers) =>
+        new() { ["peers"] = new JsonArray([.. peers.Order(StringComparer.Ordinal).Select(p => JsonValue.Create(p))]) };
 }
 
 /// <summary>Converges this node's ServiceL2Status objects (named <c>l2-*</c>) to the given set, like <see cref="BgpStatusWriter"/>.</summary>
@@ -30,11 +36,14 @@ public sealed class L2StatusWriter(IKubernetes client, string metalLbNamespace, 
     private readonly PerServiceStatusSet _set = new(new StatusObjects(client, metalLbNamespace, "servicel2statuses", "ServiceL2Status", owner, logger), node, "l2-");
 
     public Task ConvergeAsync(IReadOnlyCollection<ServiceL2StatusEntry> desired, CancellationToken cancellationToken) =>
-        _set.ConvergeAsync(desired.Select(d => (d.ServiceNamespace, d.ServiceName,
-            new JsonObject
-            {
-                ["interfaces"] = new JsonArray([.. d.Interfaces.Order(StringComparer.Ordinal).Select(i => new JsonObject { ["name"] = i })]),
-            })), cancellationToken);
+        _set.ConvergeAsync(desired.Select(d => (d.ServiceNamespace, d.ServiceName, Status(d.Interfaces))), cancellationToken);
+
+    /// <summary>One Service's object: answered for on <paramref name="interfaces"/>, or (null) not from this node.</summary>
+    public Task SetAsync(string serviceNamespace, string serviceName, IReadOnlyList<string>? interfaces, CancellationToken cancellationToken) =>
+        _set.SetAsync(serviceNamespace, serviceName, interfaces is null ? null : Status(interfaces), cancellationToken);
+
+    private static JsonObject Status(IReadOnlyList<string> interfaces) =>
+        new() { ["interfaces"] = new JsonArray([.. interfaces.Order(StringComparer.Ordinal).Select(i => new JsonObject { ["name"] = i })]) };
 }
 
 public enum ConfigurationResult
@@ -77,7 +86,7 @@ public sealed class ConfigurationStateWriter
         {
             status["errorSummary"] = errorSummary;
         }
-        if (await _objects.GetAsync(_name, cancellationToken) is { } current && await _objects.UpdateStatusAsync(current, status, cancellationToken))
+        if (await _objects.GetAsync(_name, cancellationToken) is { } current && await _objects.UpdateStatusAsync(current, status, cancellationToken) is not null)
         {
             return;
         }

@@ -6,10 +6,8 @@ using BgpLb.Kubernetes;
 using BgpLb.L2.Announcing;
 using BgpLb.L2.Membership;
 using BgpLb.Speaker;
-using BgpLb.Speaker.Allocations;
-using BgpLb.Speaker.Bgp;
+using BgpLb.Speaker.Addresses;
 using BgpLb.Speaker.Kubernetes;
-using BgpLb.Speaker.L2;
 
 SpeakerOptions options;
 try
@@ -36,22 +34,22 @@ if (options.Kubernetes is { } kubernetes)
     services.AddKubernetesSpeaker(options, kubernetes, PodIdentity.FromEnvironment(Environment.GetEnvironmentVariable));
 else
     services.AddSingleton(new ConfigOptions()).AddSingleton<IResourceSource>(sp => ActivatorUtilities.CreateInstance<FileStore>(sp, options.ConfigDirectory!));
-services.AddSingleton<ConfigFeed>();
-services.AddSingleton<ConfigBroadcast>();
-services.AddHostedService(sp => sp.GetRequiredService<ConfigBroadcast>());
+services.AddSingleton<WakeSignal>();
+services.AddSingleton<ResourceFeed>();
+services.AddSingleton<ClusterState>();
+services.AddSingleton<ConfigReporter>();
+services.AddAddressSource(options);
 services.AddSingleton<BgpMetrics>();
 services.AddSingleton<SpeakerMetrics>();
+services.AddSingleton<ISpeakerObserver>(sp => sp.GetRequiredService<SpeakerMetrics>());
 services.AddSingleton<IBgpTransportFactory, SocketBgpTransportFactory>();
 services.AddSingleton(new PeerManagerOptions { ListenEndPoint = options.BgpListen });
 services.AddSingleton<PeerManager>();
-if (options.Kubernetes is null || options.Controller is not null)
-    services.AddAllocationSource(options.Controller); // Kubernetes mode without --controller: the Services' status (AddKubernetesSpeaker)
-services.AddHostedService<BgpSpeakerService>();
 services.AddSingleton(new MembershipOptions { NodeName = options.NodeName, Port = options.MemberlistPort });
 services.AddSingleton<SpeakerMembership>();
 services.AddSingleton(new L2AnnouncerOptions());
 services.AddSingleton<L2Announcer>();
-services.AddHostedService<L2SpeakerService>();
+services.AddHostedService<SpeakerReconciler>();
 
 var app = builder.Build();
 app.MapOperationalEndpoints();
@@ -63,15 +61,14 @@ SpeakerLog.Starting(logger, options.NodeName, options.SourceDescription, options
 if (options.Kubernetes is not null && !KubernetesSpeaker.CanConnect(app.Services, logger))
     return 1;
 
-// Refuse to start on a first configuration with errors: an operator should fix it before any session comes up.
-// (Kubernetes mode reports them in its ConfigurationState instead and runs on the valid rest.)
-var first = options.Kubernetes is null ? await app.Services.GetRequiredService<ConfigFeed>().LoadAsync(CancellationToken.None) : null;
-if (first is { HasErrors: true })
+try
 {
-    var errorCount = first.Errors.Count(e => e.Severity == ConfigSeverity.Error);
-    SpeakerLog.UnusableFirstConfiguration(logger, errorCount);
-    return 1;
+    await app.StartAsync();
 }
-
-await app.RunAsync();
+catch (SpeakerStartupException)
+{
+    return 1; // logged
+}
+await app.WaitForShutdownAsync();
+await app.DisposeAsync();
 return 0;

@@ -9,7 +9,7 @@ internal static partial class SpeakerLog
     public static partial void Starting(ILogger logger, string node, string configDirectory, string bgpListen, IPEndPoint metricsListen);
 
     [LoggerMessage(EventId = 3002, Message = "Announcing {Address} of {Service} to {Peers}")]
-    public static partial void Announcing(ILogger logger, LogLevel level, IPAddress address, string service, BgpLb.Config.EquatableArray<string> peers);
+    public static partial void Announcing(ILogger logger, LogLevel level, IPAddress address, string service, BgpLb.Model.EquatableArray<string> peers);
 
     [LoggerMessage(EventId = 3003, Message = "Not announcing {Address} of {Service}: {Reason}")]
     public static partial void NotAnnouncing(ILogger logger, LogLevel level, IPAddress address, string service, string reason);
@@ -20,8 +20,14 @@ internal static partial class SpeakerLog
     [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "{Warning}")]
     public static partial void PlanWarning(ILogger logger, string warning);
 
-    [LoggerMessage(EventId = 3005, Level = LogLevel.Information, Message = "Applied configuration: {Peers} BGP sessions, {Routes} routes")]
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Information, Message = "BGP: {Peers} sessions configured, {Routes} routes in all")]
     public static partial void Applied(ILogger logger, int peers, int routes);
+
+    [LoggerMessage(EventId = 3101, Message = "L2: this node owns {Address} of {Service} (answering on {Interfaces})")]
+    public static partial void Owning(ILogger logger, LogLevel level, IPAddress address, string service, string interfaces);
+
+    [LoggerMessage(EventId = 3102, Message = "L2: not answering for {Address} of {Service}: {Reason}")]
+    public static partial void NotOwning(ILogger logger, LogLevel level, IPAddress address, string service, string reason);
 
     [LoggerMessage(EventId = 3006, Level = LogLevel.Information, Message = "Stopping: sending Cease/Administrative Shutdown to every peer")]
     public static partial void Stopping(ILogger logger);

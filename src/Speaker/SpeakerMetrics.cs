@@ -1,21 +1,23 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
-using BgpLb.Speaker.Bgp;
-using BgpLb.Speaker.L2;
+using BgpLb.Planning;
 
 namespace BgpLb.Speaker;
 
 /// <summary>Speaker-level metrics under MetalLB's names: what this node announces and whether its configuration is current.</summary>
-public sealed class SpeakerMetrics
+public sealed class SpeakerMetrics : ISpeakerObserver
 {
     public const string MeterName = "BgpLb.Speaker";
 
-    private volatile BgpPlan? _plan;
-    private volatile L2Plan? _l2Plan;
+    // Only Services with something announced, so that a scrape walks what it reports.
+    private readonly ConcurrentDictionary<string, ServicePlan> _announcing = new(StringComparer.Ordinal);
     private volatile bool _configLoaded;
     private volatile bool _configStale;
 
     public SpeakerMetrics(IMeterFactory meterFactory, SpeakerOptions options)
     {
+        ArgumentNullException.ThrowIfNull(meterFactory);
+        ArgumentNullException.ThrowIfNull(options);
         var meter = meterFactory.Create(MeterName);
         meter.CreateObservableGauge("metallb_speaker_announced", () => Announced(options.NodeName),
             description: "Service addresses this node announces (1 per service, protocol and address)");
@@ -25,22 +27,33 @@ public sealed class SpeakerMetrics
             description: "1 while the newest configuration has errors and last good objects stay in force");
     }
 
-    public void ConfigurationApplied(BgpPlan plan, bool hasErrors)
+    public void Applied(SpeakerPass pass)
     {
-        _plan = plan;
+        ArgumentNullException.ThrowIfNull(pass);
+        foreach (var (service, _, after) in pass.Changes.Plans)
+        {
+            if (after is not null && after.Addresses.Any(a => a.Bgp is { Announced: true } || a.L2 is { Announced: true }))
+                _announcing[service] = after;
+            else
+                _announcing.TryRemove(service, out _);
+        }
         _configLoaded = true;
-        _configStale = hasErrors;
+        if (pass.ProblemsChanged)
+            _configStale = pass.State.HasErrors;
     }
 
-    /// <summary>The addresses this node owns in L2 mode (protocol "layer2" in metallb_speaker_announced).</summary>
-    public void L2PlanApplied(L2Plan plan) => _l2Plan = plan;
-
     private IEnumerable<Measurement<int>> Announced(string node) =>
-        (_plan?.Addresses ?? []).Where(a => a.Announced).Select(a => (a.Service, Protocol: "bgp", a.Address))
-            .Concat((_l2Plan?.Addresses ?? []).Where(a => a.Announced).Select(a => (a.Service, Protocol: "layer2", a.Address)))
-            .Select(a => new Measurement<int>(1,
-                new KeyValuePair<string, object?>("service", a.Service),
-                new KeyValuePair<string, object?>("protocol", a.Protocol),
-                new KeyValuePair<string, object?>("node", node),
-                new KeyValuePair<string, object?>("ip", a.Address.ToString())));
+        _announcing.Values.SelectMany(plan => plan.Addresses.SelectMany(a => Protocols(a).Select(protocol => new Measurement<int>(1,
+            new KeyValuePair<string, object?>("service", plan.Service),
+            new KeyValuePair<string, object?>("protocol", protocol),
+            new KeyValuePair<string, object?>("node", node),
+            new KeyValuePair<string, object?>("ip", a.Address.ToString())))));
+
+    private static IEnumerable<string> Protocols(AddressPlan address)
+    {
+        if (address.Bgp is { Announced: true })
+            yield return "bgp";
+        if (address.L2 is { Announced: true })
+            yield return "layer2";
+    }
 }

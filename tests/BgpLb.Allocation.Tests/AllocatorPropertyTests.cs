@@ -1,6 +1,5 @@
 using System.Collections.Immutable;
 using System.Net;
-using BgpLb.Config;
 using CsCheck;
 using k8s.Models;
 using static BgpLb.Allocation.Tests.Build;
@@ -42,11 +41,11 @@ public class AllocatorPropertyTests
             var (ns, policy, family, sharing, requested, pool, port) = spec;
             var annotations = new Dictionary<string, string>();
             if (sharing > 0)
-                annotations[ServiceRequests.AllowSharedIPAnnotation] = $"key{sharing}";
+                annotations[MetalLbNames.AllowSharedIPAnnotation] = $"key{sharing}";
             if (requested < 5)
-                annotations[ServiceHelpers.LoadBalancerIPsAnnotation] = $"203.0.113.{requested * 8 + requested}";
+                annotations[MetalLbNames.LoadBalancerIPsAnnotation] = $"203.0.113.{requested * 8 + requested}";
             if (pool < 1)
-                annotations[ServiceRequests.AddressPoolAnnotation] = $"p{pool}";
+                annotations[MetalLbNames.AddressPoolAnnotation] = $"p{pool}";
             return Service($"s{i:D2}", $"ns{ns}", annotations, policy: Policies[Math.Min(policy, 2)],
                 families: family == 0 ? ["IPv6"] : null, ports: 80 + port);
         }).ToArray());
@@ -58,8 +57,8 @@ public class AllocatorPropertyTests
     {
         Gen.Select(GenPools, GenServices).Sample((pools, services) =>
         {
-            var result = Allocator.Allocate(ConfigOf(pools, services), Nothing);
-            var requests = ServiceRequests.FromConfig(ConfigOf(pools, services)).ToDictionary(r => r.Key);
+            var result = Allocate(ConfigOf(pools, services), Nothing);
+            var requests = ConfigOf(pools, services).Requests.ToDictionary(r => r.Key);
             foreach (var group in result.Entries.Values.SelectMany(e => e.Addresses.Select(a => (Address: a, e.Key))).GroupBy(x => x.Address))
             {
                 var holders = group.Select(x => requests[x.Key]).ToList();
@@ -82,8 +81,8 @@ public class AllocatorPropertyTests
     {
         Gen.Select(GenPools, GenServices).Sample((pools, services) =>
         {
-            var result = Allocator.Allocate(ConfigOf(pools, services), Nothing);
-            var requests = ServiceRequests.FromConfig(ConfigOf(pools, services)).ToDictionary(r => r.Key);
+            var result = Allocate(ConfigOf(pools, services), Nothing);
+            var requests = ConfigOf(pools, services).Requests.ToDictionary(r => r.Key);
             foreach (var entry in result.Entries.Values.Where(e => e.IsAllocated))
             {
                 var pool = pools.Single(p => p.Name == entry.Pool);
@@ -107,9 +106,9 @@ public class AllocatorPropertyTests
     {
         Gen.Select(GenPools, GenServices, Gen.Int).Sample((pools, services, seed) =>
         {
-            var first = Allocator.Allocate(ConfigOf(pools, services), Nothing);
+            var first = Allocate(ConfigOf(pools, services), Nothing);
             var shuffled = services.OrderBy(_ => Random.Shared.Next()).ToArray();
-            var second = Allocator.Allocate(ConfigOf(pools, shuffled), Nothing);
+            var second = Allocate(ConfigOf(pools, shuffled), Nothing);
             Assert.Equal(first.Entries, second.Entries);
             Assert.Equal(first.Pools.AsEnumerable(), second.Pools.AsEnumerable());
         });
@@ -120,14 +119,14 @@ public class AllocatorPropertyTests
     {
         Gen.Select(GenPools, GenServices).Sample((pools, services) =>
         {
-            var first = Allocator.Allocate(ConfigOf(pools, services), Nothing);
-            var second = Allocator.Allocate(ConfigOf(pools, services), first.Addresses);
+            var first = Allocate(ConfigOf(pools, services), Nothing);
+            var second = Allocate(ConfigOf(pools, services), first.Addresses);
             Assert.Equal(first.Entries.Values.Where(e => !second.Entries.ContainsValue(e)), second.Entries.Values.Where(e => !first.Entries.ContainsValue(e)));
             Assert.Equal(first.Entries, second.Entries);
             // A restart that only has the Services' status (no state file) keeps every address too.
-            var withStatus = services.Select(s => first.Entries.TryGetValue(ServiceRequests.KeyOf(s), out var e) && e.IsAllocated
+            var withStatus = services.Select(s => first.Entries.TryGetValue(Key(s), out var e) && e.IsAllocated
                 ? Clone(s).WithIngress([.. e.Addresses.Select(a => a.ToString())]) : s).ToArray();
-            var third = Allocator.Allocate(ConfigOf(pools, withStatus), Nothing);
+            var third = Allocate(ConfigOf(pools, withStatus), Nothing);
             Assert.Equal(first.Entries, third.Entries);
         });
     }
@@ -137,9 +136,9 @@ public class AllocatorPropertyTests
     {
         Gen.Select(GenPools, GenServices).Where((pools, _) => pools.Any(p => p.Cidrs.Length > 1)).Sample((pools, services) =>
         {
-            var before = Allocator.Allocate(ConfigOf(pools, services), Nothing);
+            var before = Allocate(ConfigOf(pools, services), Nothing);
             var shrunk = pools.Select(p => p.Cidrs.Length > 1 ? p with { Cidrs = p.Cidrs.AsImmutableArray().RemoveAt(0) } : p).ToArray();
-            var after = Allocator.Allocate(ConfigOf(shrunk, services), before.Addresses);
+            var after = Allocate(ConfigOf(shrunk, services), before.Addresses);
             foreach (var entry in before.Entries.Values.Where(e => e.IsAllocated))
             {
                 var pool = shrunk.Single(p => p.Name == entry.Pool);

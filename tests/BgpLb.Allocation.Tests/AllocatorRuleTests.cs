@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
 using System.Net;
 using System.Net.Sockets;
-using BgpLb.Config;
 using k8s.Models;
 using static BgpLb.Allocation.Tests.Build;
 
@@ -155,7 +154,7 @@ public class AllocatorRuleTests
     [Fact]
     public void A_requested_address_must_lie_in_the_annotated_pool()
     {
-        var annotations = new Dictionary<string, string>(Requesting("203.0.113.1")) { [ServiceRequests.AddressPoolAnnotation] = "b" };
+        var annotations = new Dictionary<string, string>(Requesting("203.0.113.1")) { [MetalLbNames.AddressPoolAnnotation] = "b" };
         var failed = Run([Pool("a", "203.0.113.0/24"), Pool("b", "198.51.100.0/24")], Service("s", annotations: annotations))
             .Failed("default/s", AllocationFailure.PoolNotAllowed);
         Assert.Contains("not in pool 'b'", failed.Reason, StringComparison.Ordinal);
@@ -192,7 +191,7 @@ public class AllocatorRuleTests
     [Fact]
     public void Pools_restricted_by_namespace_or_selectors_serve_only_matching_services()
     {
-        Assert.True(LabelSelector.TryCreate(new V1LabelSelector { MatchLabels = new Dictionary<string, string> { ["tier"] = "gold" } }, out var gold, out _));
+        Assert.True(LabelSelector.TryCreate(new LabelSelectorSpec { MatchLabels = new Dictionary<string, string> { ["tier"] = "gold" } }, out var gold, out _));
         var pools = new[]
         {
             Pool("by-ns-label", "203.0.113.1/32") with { ServiceAllocation = new() { Priority = 1, NamespaceSelectors = [gold] } },
@@ -206,7 +205,7 @@ public class AllocatorRuleTests
             Service("s", "poor", labels: new() { ["tier"] = "gold" }),
             Service("t", "poor"),
         };
-        var result = Allocator.Allocate(ConfigOf(pools, services, namespaces), ImmutableDictionary<string, ImmutableArray<IPAddress>>.Empty);
+        var result = Allocate(ConfigOf(pools, services, namespaces), ImmutableDictionary<string, ImmutableArray<IPAddress>>.Empty);
 
         Assert.Equal("by-ns-label", result.Entries["rich/s"].Pool);
         Assert.Equal("by-svc-label", result.Entries["poor/s"].Pool);
@@ -231,8 +230,8 @@ public class AllocatorRuleTests
         var result = Run([Pool("a", "203.0.113.0/24")], classy, cluster, Service("plain"));
 
         Assert.Equal(["default/plain"], result.Entries.Keys);
-        var withClass = Allocator.Allocate(ConfigOf([Pool("a", "203.0.113.0/24")], [classy, Service("plain")]),
-            ImmutableDictionary<string, ImmutableArray<IPAddress>>.Empty, loadBalancerClass: "other.io/lb");
+        var withClass = Allocate(ConfigOf([Pool("a", "203.0.113.0/24")], [classy, Service("plain")], loadBalancerClass: "other.io/lb"),
+            ImmutableDictionary<string, ImmutableArray<IPAddress>>.Empty);
         Assert.Equal(["default/classy"], withClass.Entries.Keys);
     }
 
@@ -322,7 +321,7 @@ public class AllocatorRuleTests
             Service("a1", annotations: Sharing("k"), ports: 80), Service("a2", annotations: Sharing("k"), ports: 80));
         Assert.Equal(["203.0.113.1"], result.AddressesOf("default/a2"));
 
-        var pinned = new Dictionary<string, string>(Sharing("k")) { [ServiceHelpers.LoadBalancerIPsAnnotation] = "203.0.113.0" };
+        var pinned = new Dictionary<string, string>(Sharing("k")) { [MetalLbNames.LoadBalancerIPsAnnotation] = "203.0.113.0" };
         var conflict = Run([Pool("a", "203.0.113.0/24")],
             Service("a1", annotations: Sharing("k"), ports: 80).WithIngress("203.0.113.0"), Service("a2", annotations: pinned, ports: 80));
         Assert.Contains("port TCP/80", conflict.Failed("default/a2", AllocationFailure.AddressInUse).Reason, StringComparison.Ordinal);
@@ -331,7 +330,7 @@ public class AllocatorRuleTests
     [Fact]
     public void Different_sharing_keys_do_not_share()
     {
-        var pinned = new Dictionary<string, string>(Sharing("other")) { [ServiceHelpers.LoadBalancerIPsAnnotation] = "203.0.113.0" };
+        var pinned = new Dictionary<string, string>(Sharing("other")) { [MetalLbNames.LoadBalancerIPsAnnotation] = "203.0.113.0" };
         var result = Run([Pool("a", "203.0.113.0/24")], Service("a1", annotations: Sharing("k"), ports: 80).WithIngress("203.0.113.0"), Service("a2", annotations: pinned, ports: 81));
         Assert.Contains("same metallb.io/allow-shared-ip key", result.Failed("default/a2", AllocationFailure.AddressInUse).Reason, StringComparison.Ordinal);
     }
@@ -346,7 +345,7 @@ public class AllocatorRuleTests
             service.Spec.Selector = new Dictionary<string, string> { ["app"] = app };
             return service;
         }
-        var pinned = new Dictionary<string, string>(Sharing("k")) { [ServiceHelpers.LoadBalancerIPsAnnotation] = "203.0.113.0" };
+        var pinned = new Dictionary<string, string>(Sharing("k")) { [MetalLbNames.LoadBalancerIPsAnnotation] = "203.0.113.0" };
         var same = Run([Pool("a", "203.0.113.0/24")], Local("a1", "x", 80, Sharing("k")), Local("a2", "x", 81, pinned));
         Assert.Equal(["203.0.113.0"], same.AddressesOf("default/a2"));
 
@@ -432,10 +431,20 @@ public class AllocatorRuleTests
     }
 
     [Fact]
+    public void A_previous_holder_keeps_its_address_against_a_new_services_stale_status()
+    {
+        // "a" is new and sorts first, but its status shows the address "z" held in the previous run.
+        var previous = ImmutableDictionary<string, ImmutableArray<IPAddress>>.Empty.Add("default/z", [IPAddress.Parse("203.0.113.0")]);
+        var result = Allocate(ConfigOf([Pool("p", "203.0.113.0/31")], [Service("a").WithIngress("203.0.113.0"), Service("z")]), previous);
+        Assert.Equal(["203.0.113.0"], result.AddressesOf("default/z"));
+        Assert.Equal(["203.0.113.1"], result.AddressesOf("default/a"));
+    }
+
+    [Fact]
     public void Previous_allocations_win_over_the_status_ingress()
     {
         var previous = ImmutableDictionary<string, ImmutableArray<IPAddress>>.Empty.Add("default/s", [IPAddress.Parse("203.0.113.5")]);
-        var result = Allocator.Allocate(ConfigOf([Pool("p", "203.0.113.0/24")], [Service("s").WithIngress("203.0.113.9")]), previous);
+        var result = Allocate(ConfigOf([Pool("p", "203.0.113.0/24")], [Service("s").WithIngress("203.0.113.9")]), previous);
         Assert.Equal(["203.0.113.5"], result.AddressesOf("default/s"));
     }
 
@@ -453,7 +462,7 @@ public class AllocatorRuleTests
         var pools = ImmutableArray.Create(Pool("p", "203.0.113.0/30"), Pool("team", "198.51.100.0/24") with { ServiceAllocation = new() { Namespaces = ["t"] } });
         var requests = new[]
         {
-            ServiceRequests.FromService(Service("s"), null),
+            Request(Service("s")),
             AllocationRequest.External("tool"),
             AllocationRequest.External("pinned", requestedAddresses: [IPAddress.Parse("203.0.113.3")]),
             AllocationRequest.External("restricted", pool: "team"),
@@ -481,8 +490,8 @@ public class AllocatorRuleTests
     {
         var services = Enumerable.Range(0, 10_000).Select(i => Service($"s{i:D5}", $"ns{i % 50}", ports: 80)).ToArray();
         var config = ConfigOf([Pool("a", "10.0.0.0/18"), Pool("b", "2001:db8::/112")], services);
-        var result = Allocator.Allocate(config, ImmutableDictionary<string, ImmutableArray<IPAddress>>.Empty);
-        var again = Allocator.Allocate(config, result.Addresses);
+        var result = Allocate(config, ImmutableDictionary<string, ImmutableArray<IPAddress>>.Empty);
+        var again = Allocate(config, result.Addresses);
 
         Assert.Equal(10_000, result.Entries.Values.Count(e => e.IsAllocated));
         Assert.Equal(result.Entries, again.Entries);

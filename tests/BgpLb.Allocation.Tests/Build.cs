@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
 using System.Net;
-using BgpLb.Config;
+using BgpLb.Kubernetes.Testing;
 using k8s.Models;
 
 namespace BgpLb.Allocation.Tests;
@@ -36,24 +36,35 @@ internal static class Build
         return service;
     }
 
-    public static Dictionary<string, string> Requesting(string addresses) => new() { [ServiceHelpers.LoadBalancerIPsAnnotation] = addresses };
+    public static Dictionary<string, string> Requesting(string addresses) => new() { [MetalLbNames.LoadBalancerIPsAnnotation] = addresses };
 
-    public static Dictionary<string, string> FromPool(string pool) => new() { [ServiceRequests.AddressPoolAnnotation] = pool };
+    public static Dictionary<string, string> FromPool(string pool) => new() { [MetalLbNames.AddressPoolAnnotation] = pool };
 
-    public static Dictionary<string, string> Sharing(string key) => new() { [ServiceRequests.AllowSharedIPAnnotation] = key };
+    public static Dictionary<string, string> Sharing(string key) => new() { [MetalLbNames.AllowSharedIPAnnotation] = key };
 
-    public static BgpLbConfig ConfigOf(IEnumerable<AddressPool> pools, IEnumerable<V1Service> services, IEnumerable<V1Namespace>? namespaces = null) => new()
+    /// <summary>The allocator's inputs: pools and the requests of the Services BgpLb handles.</summary>
+    public sealed record Inputs(ImmutableArray<AddressPool> Pools, IReadOnlyList<AllocationRequest> Requests);
+
+    public static Inputs ConfigOf(IEnumerable<AddressPool> pools, IEnumerable<V1Service> services, IEnumerable<V1Namespace>? namespaces = null,
+        string? loadBalancerClass = null)
     {
-        Pools = [.. pools],
-        Services = [.. services],
-        Namespaces = [.. namespaces ?? []],
-    };
+        var labels = (namespaces ?? []).ToDictionary(n => n.Metadata.Name, n => (IReadOnlyDictionary<string, string>)Projected.Namespace(n).Labels);
+        var projected = services.Select(Projected.Value).OfType<ServiceInfo>();
+        return new Inputs([.. pools], [.. Allocator.RequestsFor(projected, ns => labels.GetValueOrDefault(ns), loadBalancerClass)]);
+    }
+
+    public static AllocationResult Allocate(Inputs inputs, IReadOnlyDictionary<string, ImmutableArray<IPAddress>> previous) =>
+        Allocator.Allocate(inputs.Pools, inputs.Requests, previous);
+
+    public static AllocationRequest Request(V1Service service) => AllocationRequest.ForService(Projected.Service(service), null);
+
+    public static string Key(V1Service service) => $"{service.Metadata.NamespaceProperty ?? "default"}/{service.Metadata.Name}";
 
     public static AllocationResult Run(IEnumerable<AddressPool> pools, params V1Service[] services) =>
-        Allocator.Allocate(ConfigOf(pools, services), ImmutableDictionary<string, ImmutableArray<IPAddress>>.Empty);
+        Allocate(ConfigOf(pools, services), ImmutableDictionary<string, ImmutableArray<IPAddress>>.Empty);
 
     public static AllocationResult Rerun(AllocationResult previous, IEnumerable<AddressPool> pools, params V1Service[] services) =>
-        Allocator.Allocate(ConfigOf(pools, services), previous.Addresses);
+        Allocate(ConfigOf(pools, services), previous.Addresses);
 
     public static string[] AddressesOf(this AllocationResult result, string key) =>
         [.. result.Entries[key].Addresses.Select(a => a.ToString())];

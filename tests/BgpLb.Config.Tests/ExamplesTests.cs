@@ -16,17 +16,26 @@ public class ExamplesTests
         return Path.Combine(directory.FullName, "examples", name);
     }
 
-    private static async Task<ConfigUpdate> LoadAsync(string name = "bgp")
+    /// <summary>The examples directory read as the daemons read it: the first batch of a FileStore, applied to a ClusterState.</summary>
+    private static async Task<ClusterState> LoadAsync(string name = "bgp")
     {
-        var store = new FileStore(ExamplesDirectory(name), new ConfigOptions(), TimeProvider.System, NullLogger<FileStore>.Instance);
-        return await new ConfigFeed(store, new ConfigOptions(), NullLogger<ConfigFeed>.Instance).LoadAsync(CancellationToken.None);
+        var options = new ConfigOptions { WatchFileSystem = false };
+        var store = new FileStore(ExamplesDirectory(name), options, TimeProvider.System, NullLogger<FileStore>.Instance);
+        using var cancel = new CancellationTokenSource();
+        var batches = store.WatchAsync(cancel.Token).GetAsyncEnumerator(cancel.Token);
+        await using var dispose = new BoundedDisposal(batches, TimeSpan.FromSeconds(30));
+        Assert.True(await batches.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.True(batches.Current.IsInitial);
+        var state = new ClusterState(options);
+        state.Apply(batches.Current);
+        return state;
     }
 
     [Fact]
     public async Task Examples_load_without_errors_or_warnings()
     {
-        var update = await LoadAsync();
-        Assert.Empty(update.Errors);
+        var state = await LoadAsync();
+        Assert.Empty(state.Problems);
     }
 
     [Fact]
@@ -64,43 +73,47 @@ public class ExamplesTests
     [Fact]
     public async Task Examples_contain_nodes_services_and_endpoints()
     {
-        var config = (await LoadAsync()).Config;
+        var state = await LoadAsync();
+        var config = state.Config;
 
-        Assert.Equal(["node-a", "node-b"], config.Nodes.Select(n => n.Metadata.Name));
-        Assert.Equal(IPAddress.Parse("198.18.0.2"), ServiceHelpers.InternalAddress(config.Nodes[0]));
-        Assert.Equal(IPAddress.Parse("198.18.0.6"), ServiceHelpers.InternalAddress(config.Nodes[1]));
-        Assert.All(config.Nodes, n => Assert.False(ServiceHelpers.IsExcludedFromLoadBalancers(n)));
+        var nodes = state.Nodes.Values.OrderBy(n => n.Name, StringComparer.Ordinal).ToList();
+        Assert.Equal(["node-a", "node-b"], nodes.Select(n => n.Name));
+        Assert.Equal(IPAddress.Parse("198.18.0.2"), nodes[0].InternalAddress);
+        Assert.Equal(IPAddress.Parse("198.18.0.6"), nodes[1].InternalAddress);
+        Assert.All(nodes, n => Assert.False(n.ExcludedFromLoadBalancers));
         // Each node opens exactly the session to the router address on its own link.
-        Assert.All(config.Nodes, n => Assert.Single(config.Peers, p => LabelSelector.MatchesAny(p.NodeSelectors, n.Metadata.Labels)));
+        Assert.All(nodes, n => Assert.Single(config.Peers, p => LabelSelector.MatchesAny(p.NodeSelectors, n.Labels)));
 
-        Assert.Equal(["api", "web"], config.Services.Select(s => s.Metadata.Name));
-        var api = config.Services[0];
-        var web = config.Services[1];
-        Assert.All(config.Services, s => Assert.Equal("default", s.Metadata.NamespaceProperty));
-        Assert.All(config.Services, s => Assert.True(ServiceHelpers.IsLoadBalancer(s) && ServiceHelpers.MatchesLoadBalancerClass(s, null)));
-        Assert.Equal([IPAddress.Parse("203.0.113.1")], ServiceHelpers.ExistingAddresses(web));
-        Assert.Equal([IPAddress.Parse("203.0.113.2")], ServiceHelpers.ExistingAddresses(api));
-        Assert.False(ServiceHelpers.IsLocalTrafficPolicy(web));
-        Assert.True(ServiceHelpers.IsLocalTrafficPolicy(api));
+        Assert.Equal(["default/api", "default/web"], state.Services.Keys.Order(StringComparer.Ordinal));
+        var api = state.Services["default/api"];
+        var web = state.Services["default/web"];
+        Assert.All(state.Services.Values, s => Assert.True(s.IsOurs(null)));
+        Assert.Equal([IPAddress.Parse("203.0.113.1")], web.RequestedAddresses.ToArray());
+        Assert.Empty(web.Ingress);
+        Assert.Equal([IPAddress.Parse("203.0.113.2")], api.Ingress.ToArray());
+        Assert.Empty(api.RequestedAddresses);
+        Assert.False(web.LocalTrafficPolicy);
+        Assert.True(api.LocalTrafficPolicy);
+        Assert.Equal("app=api", api.BackendKey);
+        Assert.Equal([new ServicePort("TCP", 443)], api.Ports.ToArray());
 
-        Assert.Equal(2, config.EndpointSlices.Length);
-        Assert.True(ServiceHelpers.HasServingEndpoint(web, config.EndpointSlices));
-        Assert.True(ServiceHelpers.HasServingEndpointOnNode(web, config.EndpointSlices, "node-b"));
-        Assert.True(ServiceHelpers.HasServingEndpointOnNode(api, config.EndpointSlices, "node-a"));
-        Assert.False(ServiceHelpers.HasServingEndpointOnNode(api, config.EndpointSlices, "node-b"));
+        Assert.Equal(new EndpointSummary(true, ["node-a", "node-b"]), state.EndpointsOf(web.Key));
+        Assert.Equal(new EndpointSummary(true, ["node-a"]), state.EndpointsOf(api.Key));
+        Assert.False(state.EndpointsOf(api.Key).ServingOn("node-b"));
     }
 
     [Fact]
     public async Task L2_examples_load_without_errors()
     {
-        var update = await LoadAsync("l2");
-        Assert.Empty(update.Errors);
+        var state = await LoadAsync("l2");
+        Assert.Empty(state.Problems);
     }
 
     [Fact]
     public async Task L2_examples_contain_a_pool_an_advertisement_three_nodes_and_a_service()
     {
-        var config = (await LoadAsync("l2")).Config;
+        var state = await LoadAsync("l2");
+        var config = state.Config;
 
         var pool = Assert.Single(config.Pools);
         Assert.Equal("lab-l2", pool.Name);
@@ -113,13 +126,15 @@ public class ExamplesTests
         Assert.Empty(config.BgpAdvertisements);
 
         // The addresses L2Lab gives node-N's eth0: 198.18.20.(10+N).
-        Assert.Equal(["node-1", "node-2", "node-3"], config.Nodes.Select(n => n.Metadata.Name));
-        Assert.Equal(["198.18.20.11", "198.18.20.12", "198.18.20.13"], config.Nodes.Select(n => ServiceHelpers.InternalAddress(n)!.ToString()));
+        var nodes = state.Nodes.Values.OrderBy(n => n.Name, StringComparer.Ordinal).ToList();
+        Assert.Equal(["node-1", "node-2", "node-3"], nodes.Select(n => n.Name));
+        Assert.Equal(["198.18.20.11", "198.18.20.12", "198.18.20.13"], nodes.Select(n => n.InternalAddress!.ToString()));
 
-        var web = Assert.Single(config.Services);
-        Assert.Equal("web", web.Metadata.Name);
-        Assert.Equal([IPAddress.Parse("203.0.113.10")], ServiceHelpers.ExistingAddresses(web));
-        Assert.False(ServiceHelpers.IsLocalTrafficPolicy(web));
-        Assert.True(ServiceHelpers.HasServingEndpoint(web, config.EndpointSlices));
+        var web = Assert.Single(state.Services.Values);
+        Assert.Equal("web", web.Name);
+        Assert.Equal([IPAddress.Parse("203.0.113.10")], web.Ingress.ToArray());
+        Assert.False(web.LocalTrafficPolicy);
+        Assert.True(state.EndpointsOf(web.Key).ServingAnywhere);
+        Assert.True(state.EndpointsOf(web.Key).ServingOn("node-1"));
     }
 }

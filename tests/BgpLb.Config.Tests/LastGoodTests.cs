@@ -3,19 +3,22 @@ using static BgpLb.Config.Tests.TestConfig;
 
 namespace BgpLb.Config.Tests;
 
-public class LastGoodTests
+public sealed class LastGoodTests : IDisposable
 {
-    private readonly ConfigCompiler _compiler = new(new ConfigOptions());
+    private readonly ConfigDirectory _directory = new();
 
-    private ConfigUpdate Apply(params (string File, string Yaml)[] files) => _compiler.Compile(Snapshot(files));
+    public void Dispose() => _directory.Dispose();
 
-    private static string[] Cidrs(ConfigUpdate update, string pool) =>
+    /// <summary>The directory holds exactly <paramref name="files"/> now.</summary>
+    private Compiled Apply(params (string File, string Yaml)[] files) => _directory.Apply(files);
+
+    private static string[] Cidrs(Compiled update, string pool) =>
         [.. update.Config.Pools.Single(p => p.Name == pool).Cidrs.Select(c => c.ToString())];
 
     [Fact]
     public void Invalid_edit_keeps_the_last_good_version_until_fixed()
     {
-        Assert.Empty(Apply(("a.yaml", Pool("p", "[203.0.113.0/28]"))).Errors);
+        Assert.Empty(Apply(("a.yaml", Pool("p", "[203.0.113.0/28]"))).Problems);
 
         var bad = Apply(("a.yaml", Pool("p", "[203.0.113.0/33]")));
         var error = SingleError(bad);
@@ -24,7 +27,7 @@ public class LastGoodTests
         Assert.Equal(["203.0.113.0/28"], Cidrs(bad, "p"));
 
         var fixedUpdate = Apply(("a.yaml", Pool("p", "[198.51.100.0/28]")));
-        Assert.Empty(fixedUpdate.Errors);
+        Assert.Empty(fixedUpdate.Problems);
         Assert.Equal(["198.51.100.0/28"], Cidrs(fixedUpdate, "p"));
     }
 
@@ -51,10 +54,26 @@ public class LastGoodTests
     public void Builtin_object_with_a_type_error_keeps_its_last_good_version()
     {
         const string good = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {type: LoadBalancer, ports: [{port: 80}]}\n";
-        Apply(("s.yaml", good));
+        var before = Assert.Single(Apply(("s.yaml", good)).State.Services.Values);
         var update = Apply(("s.yaml", good.Replace("port: 80", "port: http", StringComparison.Ordinal)));
-        Assert.Equal("spec.ports[0].port", SingleError(update).Field);
-        Assert.Equal(80, Assert.Single(update.Config.Services).Spec.Ports[0].Port);
+        var error = SingleError(update);
+        Assert.Equal(("spec.ports[0].port", new ResourceKey("Service", "default", "web")), (error.Field, error.Resource));
+        Assert.Same(before, Assert.Single(update.State.Services.Values));
+        Assert.Equal(80, before.Ports[0].Port);
+    }
+
+    [Fact]
+    public void Object_whose_labels_cannot_be_read_keeps_its_last_good_version()
+    {
+        Apply(("a.yaml", Pool("p", "[203.0.113.0/28]") + Node("n1", "{zone: a}")));
+
+        var update = Apply(("a.yaml", Pool("p", "[198.51.100.0/28]").Replace("pool: p", "pool: [p]", StringComparison.Ordinal) + Node("n1", "{zone: 1}")));
+
+        Assert.Equal(
+            [(new ResourceKey("IPAddressPool", Ns, "p"), "metadata.labels.pool"), (new ResourceKey("Node", "", "n1"), "metadata.labels.zone")],
+            update.Errors.Select(e => (e.Resource!.Value, e.Field!)));
+        Assert.Equal(["203.0.113.0/28"], Cidrs(update, "p"));
+        Assert.Equal("a", update.State.Nodes["n1"].Labels["zone"]);
     }
 
     [Fact]
@@ -64,7 +83,7 @@ public class LastGoodTests
 
         var update = Apply(("a.yaml", "apiVersion: v1\nkind: [broken\n"), ("b.yaml", Pool("q", "[198.51.100.0/27]")));
         var error = SingleError(update);
-        Assert.Equal(("a.yaml", (int?)3), (error.Origin, error.Line)); // the unclosed "[" is detected at the end of the input
+        Assert.Equal(("a.yaml", (int?)3), (Path.GetFileName(error.Origin), error.Line)); // the unclosed "[" is detected at the end of the input
         Assert.Equal(["p", "q"], update.Config.Pools.Select(p => p.Name));
         Assert.Equal(["198.51.100.0/27"], Cidrs(update, "q"));
         Assert.Single(update.Config.Peers);
@@ -74,7 +93,7 @@ public class LastGoodTests
 
         // File removed: its objects are gone.
         var removed = Apply(("b.yaml", Pool("q", "[198.51.100.0/27]")));
-        Assert.Empty(removed.Errors);
+        Assert.Empty(removed.Problems);
         Assert.Equal(["q"], removed.Config.Pools.Select(p => p.Name));
         Assert.Empty(removed.Config.Peers);
     }
@@ -132,7 +151,7 @@ public class LastGoodTests
     {
         var update = Apply(("a.yaml", Pool("p", "[203.0.113.0/28]")), ("b.yaml", Pool("p", "[198.51.100.0/28]")));
         var error = SingleError(update);
-        AssertError(error, "IPAddressPool", "p", "metadata.name", "already defined in a.yaml", "b.yaml");
+        AssertError(error, "IPAddressPool", "p", "metadata.name", "already defined in " + _directory.PathOf("a.yaml"), "b.yaml");
         Assert.Equal(["203.0.113.0/28"], Cidrs(update, "p"));
     }
 
@@ -140,12 +159,9 @@ public class LastGoodTests
     public void Configuration_records_compare_by_value()
     {
         var first = Apply(("a.yaml", Pool("p", "[203.0.113.0/28]") + Peer("r", GoodPeerSpec + "\nnodeSelectors: [{matchLabels: {a: b}}]"))).Config;
-        var second = new ConfigCompiler(new ConfigOptions()).Compile(Snapshot(("a.yaml", Pool("p", "[203.0.113.0/28]") + Peer("r", GoodPeerSpec + "\nnodeSelectors: [{matchLabels: {a: b}}]")))).Config;
+        var second = Compile(null, ("a.yaml", Pool("p", "[203.0.113.0/28]") + Peer("r", GoodPeerSpec + "\nnodeSelectors: [{matchLabels: {a: b}}]"))).Config;
         Assert.Equal(first.Pools, second.Pools);
         Assert.Equal(first.Peers, second.Peers);
         Assert.NotEqual(first.Peers[0], second.Peers[0] with { Address = IPAddress.Parse("198.18.0.9") });
     }
-
-    private static string Secret(string name) =>
-        $"apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: metallb-system}}\ntype: kubernetes.io/basic-auth\nstringData: {{password: pw}}\n---\n";
 }

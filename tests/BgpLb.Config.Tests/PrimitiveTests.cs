@@ -1,6 +1,5 @@
 using CsCheck;
 using System.Net;
-using k8s.Models;
 
 namespace BgpLb.Config.Tests;
 
@@ -43,10 +42,10 @@ public class LabelSelectorTests
 {
     private static LabelSelector Create(Dictionary<string, string>? labels, params (string Key, string Op, string[]? Values)[] expressions)
     {
-        var selector = new V1LabelSelector
+        var selector = new LabelSelectorSpec
         {
             MatchLabels = labels,
-            MatchExpressions = [.. expressions.Select(e => new V1LabelSelectorRequirement { Key = e.Key, OperatorProperty = e.Op, Values = e.Values })],
+            MatchExpressions = [.. expressions.Select(e => new LabelSelectorRequirementSpec { Key = e.Key, Operator = e.Op, Values = e.Values })],
         };
         Assert.True(LabelSelector.TryCreate(selector, out var result, out var error), error.Message);
         return result;
@@ -108,7 +107,7 @@ public class LabelSelectorTests
     [InlineData("DoesNotExist", new[] { "a" }, "matchExpressions[0].values")]
     public void Invalid_expressions_are_rejected(string op, string[]? values, string field)
     {
-        var selector = new V1LabelSelector { MatchExpressions = [new V1LabelSelectorRequirement { Key = "zone", OperatorProperty = op, Values = values }] };
+        var selector = new LabelSelectorSpec { MatchExpressions = [new LabelSelectorRequirementSpec { Key = "zone", Operator = op, Values = values }] };
         Assert.False(LabelSelector.TryCreate(selector, out _, out var error));
         Assert.Equal(field, error.Field);
     }
@@ -116,7 +115,7 @@ public class LabelSelectorTests
     [Fact]
     public void Empty_key_is_rejected()
     {
-        var selector = new V1LabelSelector { MatchExpressions = [new V1LabelSelectorRequirement { Key = "", OperatorProperty = "Exists" }] };
+        var selector = new LabelSelectorSpec { MatchExpressions = [new LabelSelectorRequirementSpec { Key = "", Operator = "Exists" }] };
         Assert.False(LabelSelector.TryCreate(selector, out _, out var error));
         Assert.Equal("matchExpressions[0].key", error.Field);
     }

@@ -21,7 +21,7 @@ public class ValidationTests
 
     private static string PeerWith(string extra) => Peer("bad", GoodPeerSpec + "\n" + extra);
 
-    private static string Secret(string name, string type, string data, string ns = "metallb-system") =>
+    private static string SecretOf(string name, string type, string data, string ns = "metallb-system") =>
         $"apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: {ns}\ntype: {type}\n{data}\n---\n";
 
     public static TheoryData<string, string, string, string, string> Rejections => new()
@@ -68,11 +68,11 @@ public class ValidationTests
         { PeerWith("connectTime: 0s"), "BGPPeer", "bad", "spec.connectTime", "whole seconds between 1s and 65535s" },
         { PeerWith("connectTime: 1500ms"), "BGPPeer", "bad", "spec.connectTime", "whole seconds" },
         { PeerWith("connectTime: 65536s"), "BGPPeer", "bad", "spec.connectTime", "whole seconds" },
-        { Secret("md5", "kubernetes.io/basic-auth", "stringData: {password: x}") + PeerWith("password: x\npasswordSecret: {name: md5}"), "BGPPeer", "bad", "spec.passwordSecret", "cannot both be set" },
+        { SecretOf("md5", "kubernetes.io/basic-auth", "stringData: {password: x}") + PeerWith("password: x\npasswordSecret: {name: md5}"), "BGPPeer", "bad", "spec.passwordSecret", "cannot both be set" },
         { PeerWith("passwordSecret: {name: md5}"), "BGPPeer", "bad", "spec.passwordSecret", "Secret metallb-system/md5 does not exist" },
-        { Secret("md5", "Opaque", "stringData: {password: x}") + PeerWith("passwordSecret: {name: md5}"), "BGPPeer", "bad", "spec.passwordSecret", "must be of type kubernetes.io/basic-auth" },
-        { Secret("md5", "kubernetes.io/basic-auth", "stringData: {username: x}") + PeerWith("passwordSecret: {name: md5}"), "BGPPeer", "bad", "spec.passwordSecret", "no 'password' key" },
-        { Secret("md5", "kubernetes.io/basic-auth", "stringData: {password: x}", "default") + PeerWith("passwordSecret: {name: md5, namespace: default}"), "BGPPeer", "bad", "spec.passwordSecret.namespace", "must be in the metallb-system namespace" },
+        { SecretOf("md5", "Opaque", "stringData: {password: x}") + PeerWith("passwordSecret: {name: md5}"), "BGPPeer", "bad", "spec.passwordSecret", "must be of type kubernetes.io/basic-auth" },
+        { SecretOf("md5", "kubernetes.io/basic-auth", "stringData: {username: x}") + PeerWith("passwordSecret: {name: md5}"), "BGPPeer", "bad", "spec.passwordSecret", "no 'password' key" },
+        { SecretOf("md5", "kubernetes.io/basic-auth", "stringData: {password: x}", "default") + PeerWith("passwordSecret: {name: md5, namespace: default}"), "BGPPeer", "bad", "spec.passwordSecret.namespace", "must be in the metallb-system namespace" },
         { PeerWith("bfdProfile: fast"), "BGPPeer", "bad", "spec.bfdProfile", "BFDProfile 'fast' does not exist" },
         { PeerWith("vrf: red"), "BGPPeer", "bad", "spec.vrf", "not supported" },
         { PeerWith("localASN: 65000"), "BGPPeer", "bad", "spec.localASN", "not supported" },
@@ -157,8 +157,9 @@ public class ValidationTests
         Assert.Contains("must be created in the metallb-system namespace", error.Message, StringComparison.Ordinal);
         Assert.Empty(update.Config.Pools);
 
-        var custom = new ConfigCompiler(new ConfigOptions { MetalLbNamespace = "default" }).Compile(Snapshot(("f", "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: p, namespace: default}\nspec: {addresses: [203.0.113.0/28]}\n")));
-        Assert.Empty(custom.Errors);
+        var custom = Compile("apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: p, namespace: default}\nspec: {addresses: [203.0.113.0/28]}\n",
+            new ConfigOptions { MetalLbNamespace = "default" });
+        Assert.Empty(custom.Problems);
         Assert.Single(custom.Config.Pools);
     }
 
@@ -173,7 +174,7 @@ public class ValidationTests
     public void Missing_timer_is_derived(string timers, int hold, int keepalive)
     {
         var update = Compile(PeerWith(timers));
-        Assert.Empty(update.Errors);
+        Assert.Empty(update.Problems);
         var peer = Assert.Single(update.Config.Peers);
         Assert.Equal(TimeSpan.FromSeconds(hold), peer.HoldTime);
         Assert.Equal(TimeSpan.FromSeconds(keepalive), peer.KeepaliveTime);
@@ -183,7 +184,7 @@ public class ValidationTests
     public void Peer_fields_are_resolved()
     {
         var update = Compile(Crd("BFDProfile", "fast", "receiveInterval: 100\ntransmitInterval: 100\ndetectMultiplier: 3")
-            + Secret("md5", "kubernetes.io/basic-auth", "data: {password: czNjcjN0}")
+            + SecretOf("md5", "kubernetes.io/basic-auth", "data: {password: czNjcjN0}")
             + Peer("full", """
                 myASN: 64513
                 dynamicASN: external
@@ -198,7 +199,7 @@ public class ValidationTests
                 disableMP: true
                 nodeSelectors: [{matchLabels: {zone: a}}]
                 """));
-        Assert.Empty(update.Errors);
+        Assert.Empty(update.Problems);
         var peer = Assert.Single(update.Config.Peers);
         Assert.Equal(IPAddress.Parse("2001:db8::1"), peer.Address);
         Assert.Equal(IPAddress.Parse("2001:db8::2"), peer.SourceAddress);
@@ -220,9 +221,9 @@ public class ValidationTests
     [Fact]
     public void Password_secret_may_use_string_data_and_an_explicit_namespace()
     {
-        var update = Compile(Secret("md5", "kubernetes.io/basic-auth", "stringData: {password: plain}")
+        var update = Compile(SecretOf("md5", "kubernetes.io/basic-auth", "stringData: {password: plain}")
             + PeerWith("passwordSecret: {name: md5, namespace: metallb-system}"));
-        Assert.Empty(update.Errors);
+        Assert.Empty(update.Problems);
         Assert.Equal("plain", Assert.Single(update.Config.Peers).Password);
     }
 
@@ -249,7 +250,7 @@ public class ValidationTests
     {
         var update = Compile(BasePools + Crd("BFDProfile", "echo", "echoMode: true") + Peer("r", GoodPeerSpec + "\nbfdProfile: echo")
             + Advertisement("v4", "ipAddressPools: [base]") + Advertisement("v6-other-peer", "ipAddressPools: [base6]\npeers: [other]"));
-        Assert.Empty(update.Errors);
+        Assert.Empty(update.Problems);
         Assert.Equal(2, update.Config.BgpAdvertisements.Length);
     }
 
@@ -257,7 +258,7 @@ public class ValidationTests
     public void Same_address_peers_on_different_nodes_are_not_duplicates()
     {
         var update = Compile(Peer("a", GoodPeerSpec + "\nnodeSelectors: [{matchLabels: {zone: a}}]") + Peer("b", GoodPeerSpec + "\nnodeSelectors: [{matchLabels: {zone: b}}]"));
-        Assert.Empty(update.Errors);
+        Assert.Empty(update.Problems);
         Assert.Equal(2, update.Config.Peers.Length);
     }
 
@@ -271,7 +272,7 @@ public class ValidationTests
             + Advertisement("by-selector", "ipAddressPoolSelectors: [{matchLabels: {pool: base}}]\naggregationLength: 24")
             + Advertisement("all", "aggregationLengthV6: 120\nnodeSelectors: [{matchLabels: {zone: a}}]\npeers: [r3]")
             + Advertisement("with-missing", "ipAddressPools: [other, gone]\npeers: [r2]"));
-        var warning = Assert.Single(update.Errors);
+        var warning = Assert.Single(update.Problems);
         Assert.Equal((ConfigSeverity.Warning, "spec.ipAddressPools[1]", new ResourceKey("BGPAdvertisement", Ns, "with-missing")), (warning.Severity, warning.Field, warning.Resource!.Value));
         Assert.False(update.HasErrors);
 
@@ -296,7 +297,7 @@ public class ValidationTests
             + Advertisement("to-r2", "localPref: 200\npeers: [r2]")
             + Advertisement("zone-a", "localPref: 300\npeers: [r3]\nnodeSelectors: [{matchLabels: {zone: a}}]")
             + Advertisement("zone-b", "localPref: 400\npeers: [r3]\nnodeSelectors: [{matchLabels: {zone: b}}]"));
-        Assert.Empty(update.Errors);
+        Assert.Empty(update.Problems);
         Assert.Equal(4, update.Config.BgpAdvertisements.Length);
     }
 
@@ -322,7 +323,7 @@ public class ValidationTests
                 namespaceSelectors: [{matchLabels: {team: a}}]
                 serviceSelectors: [{matchExpressions: [{key: app, operator: Exists}]}]
             """));
-        Assert.Empty(update.Errors);
+        Assert.Empty(update.Problems);
         var pool = Assert.Single(update.Config.Pools);
         Assert.Equal(["203.0.113.0/28", "198.51.100.1/32", "198.51.100.2/32"], pool.Cidrs.Select(c => c.ToString()));
         Assert.False(pool.AutoAssign);
@@ -339,7 +340,7 @@ public class ValidationTests
     public void L2_advertisement_fields_are_resolved()
     {
         var update = Compile(BasePools + Crd("L2Advertisement", "l2", "ipAddressPools: [base]\ninterfaces: [eth0, eth1, eth0]\nnodeSelectors: [{matchLabels: {zone: a}}]\nserviceSelectors: [{matchLabels: {app: web}}]\npreferredNodeSelectors: [{weight: 100, preference: {matchLabels: {zone: a}}}]"));
-        Assert.Empty(update.Errors);
+        Assert.Empty(update.Problems);
         var l2 = Assert.Single(update.Config.L2Advertisements);
         Assert.Equal(["base"], l2.Pools.ToArray());
         Assert.Equal(["eth0", "eth1"], l2.Interfaces.ToArray());

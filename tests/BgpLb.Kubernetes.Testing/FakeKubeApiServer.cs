@@ -16,9 +16,10 @@ namespace BgpLb.Kubernetes.Testing;
 
 /// <summary>
 /// An in-process kube-apiserver (Kestrel on 127.0.0.1:0) speaking enough of the REST protocol for KubernetesClient:
-/// list (with labelSelector), watch (chunked JSON lines, BOOKMARK, ERROR 410), get, create, update (409 on a stale
-/// resourceVersion), merge patch, delete, the status subresource, resourceVersions and compaction (410 Gone for too-old
-/// versions), plus test controls: break or silence watches, inject 410s, delay every request.
+/// list (with labelSelector, and paginated with limit and continue), watch (chunked JSON lines, BOOKMARK, ERROR 410),
+/// get, create, update (409 on a stale resourceVersion), merge patch, delete, the status subresource, resourceVersions
+/// and compaction (410 Gone for too-old versions and continue tokens), plus test controls: break, close or silence
+/// watches, inject 410s, delay every request, act before a list page is served.
 /// </summary>
 public sealed class FakeKubeApiServer : IAsyncDisposable
 {
@@ -61,6 +62,19 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
 
     /// <summary>Called (outside the lock) before a PUT/PATCH/POST/DELETE is processed, with method and path.</summary>
     public Action<string, string>? BeforeWrite { get; set; }
+
+    /// <summary>
+    /// Awaited before a list page is served, with the resource and whether the request continues an earlier page (it
+    /// may hold the answer back, or change and compact objects so that the continue token expires).
+    /// </summary>
+    public Func<string, bool, Task>? BeforeList { get; set; }
+
+    /// <summary>
+    /// Called after a watch event (ADDED, MODIFIED, DELETED) has been written and flushed to a watch connection, with the
+    /// event type, the resource (plural) and the object; on the connection's request thread, so it must not block.
+    /// Benchmarks time "the server sent the watch event" with it.
+    /// </summary>
+    public Action<string, string, JsonObject>? WatchEventSent { get; set; }
 
     public int OpenWatches
     {
@@ -108,8 +122,14 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         lock (_lock)
         {
             var key = (resource, Namespace(obj), Name(obj));
-            var type = _objects.ContainsKey(key) ? "MODIFIED" : "ADDED";
-            return StoreUnsynchronized(resource, key, (JsonObject)obj.DeepClone(), type);
+            var stored = (JsonObject)obj.DeepClone();
+            if (_objects.TryGetValue(key, out var existing))
+            {
+                // An update keeps the object's identity.
+                stored["metadata"]!["uid"] ??= existing["metadata"]!["uid"]?.DeepClone();
+                return StoreUnsynchronized(resource, key, stored, "MODIFIED");
+            }
+            return StoreUnsynchronized(resource, key, stored, "ADDED");
         }
     }
 
@@ -137,13 +157,35 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Forgets history: watches and lists from a resourceVersion older than now get 410 Gone.</summary>
+    /// <summary>Forgets history: watches, lists and continue tokens from a resourceVersion older than now get 410 Gone.</summary>
     public void Compact()
     {
         lock (_lock)
         {
-            _compactedBelow = _version + 1;
+            _compactedBelow = _version;
             _log.Clear();
+        }
+    }
+
+    /// <summary>The open watches stay open but deliver nothing any more (a hung connection); new watches are not affected.</summary>
+    public void SilenceOpenWatches() => ForEachWatch(w => w.Silent = true);
+
+    /// <summary>
+    /// Ends the open watches of <paramref name="resource"/> normally, as the API server does at timeoutSeconds, after
+    /// sending every event that happened before this call.
+    /// </summary>
+    public void CloseWatches(string resource)
+    {
+        ForEachWatch(w =>
+        {
+            if (w.Resource == resource)
+            {
+                w.Closing = true;
+            }
+        });
+        lock (_lock)
+        {
+            PulseUnsynchronized();
         }
     }
 
@@ -197,7 +239,11 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         }
     }
 
-    private sealed record WatchConnection(HttpContext Context, string Kind, string ApiVersion, Channel<JsonObject> Control);
+    private sealed record WatchConnection(HttpContext Context, string Resource, string Kind, string ApiVersion, Channel<JsonObject> Control)
+    {
+        public volatile bool Silent;
+        public volatile bool Closing;
+    }
 
     private sealed record Route(string Group, string Version, string? Namespace, string Resource, string? Name, string? Subresource)
     {
@@ -302,44 +348,98 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
 
     private void Count(string what) => _requests.AddOrUpdate(what, 1, (_, n) => n + 1);
 
+    /// <summary>
+    /// A list, or one page of it with <c>limit</c>. A continue token names the resourceVersion of the first page and the
+    /// last object sent; unlike the real server's, later pages show objects as they are now, not as of the first page.
+    /// </summary>
     private async Task ListAsync(HttpContext context, Route route)
     {
-        JsonObject list;
+        var query = context.Request.Query;
+        var continueText = query["continue"].ToString();
+        Continuation? after = null;
+        if (continueText.Length > 0 && (after = Continuation.Parse(continueText)) is null)
+        {
+            await WriteStatusAsync(context, HttpStatusCode.BadRequest, "BadRequest", "invalid continue token");
+            return;
+        }
+        if (BeforeList is { } beforeList)
+        {
+            await beforeList(route.Resource, after is not null);
+        }
+        var limit = int.TryParse(query["limit"], out var parsed) && parsed > 0 ? parsed : int.MaxValue;
+        JsonObject? list = null;
         lock (_lock)
         {
-            if (TooOldUnsynchronized(context.Request.Query["resourceVersion"]))
+            if (!TooOldUnsynchronized(query["resourceVersion"]) && (after is null || after.Version >= _compactedBelow))
             {
-                list = null!;
-            }
-            else
-            {
-                var selector = ParseSelector(context.Request.Query["labelSelector"]);
+                var selector = ParseSelector(query["labelSelector"]);
                 var items = new JsonArray();
-                foreach (var (key, obj) in _objects.OrderBy(p => p.Key.Namespace, StringComparer.Ordinal).ThenBy(p => p.Key.Name, StringComparer.Ordinal))
+                string? next = null;
+                var ofResource = _objects.Where(p => p.Key.Resource == route.Resource);
+                foreach (var (key, obj) in ofResource.OrderBy(p => p.Key.Namespace, StringComparer.Ordinal).ThenBy(p => p.Key.Name, StringComparer.Ordinal))
                 {
-                    if (key.Resource == route.Resource && (route.Namespace is null || key.Namespace == route.Namespace) && Matches(obj, selector))
+                    if ((route.Namespace is not null && key.Namespace != route.Namespace) || !Matches(obj, selector)
+                        || (after is not null && after.WasSent(key.Namespace, key.Name)))
                     {
-                        var item = (JsonObject)obj.DeepClone();
-                        item.Remove("apiVersion"); // as the real server does in lists
-                        item.Remove("kind");
-                        items.Add(item);
+                        continue;
                     }
+                    if (items.Count == limit)
+                    {
+                        var last = items[^1]!["metadata"]!;
+                        next = new Continuation(after?.Version ?? _version, last["namespace"]?.GetValue<string>() ?? "", last["name"]!.GetValue<string>()).ToString();
+                        break;
+                    }
+                    var item = (JsonObject)obj.DeepClone();
+                    item.Remove("apiVersion"); // as the real server does in lists
+                    item.Remove("kind");
+                    items.Add(item);
+                }
+                var metadata = new JsonObject { ["resourceVersion"] = VersionText(after?.Version ?? _version) };
+                if (next is not null)
+                {
+                    metadata["continue"] = next;
                 }
                 list = new JsonObject
                 {
                     ["apiVersion"] = route.ApiVersion,
                     ["kind"] = Kinds[route.Resource] + "List",
-                    ["metadata"] = new JsonObject { ["resourceVersion"] = VersionText(_version) },
+                    ["metadata"] = metadata,
                     ["items"] = items,
                 };
             }
         }
         if (list is null)
         {
-            await WriteStatusAsync(context, HttpStatusCode.Gone, "Expired", "too old resource version");
+            await WriteStatusAsync(context, HttpStatusCode.Gone, "Expired", after is null ? "too old resource version" : "the continue token has expired");
             return;
         }
         await WriteJsonAsync(context, HttpStatusCode.OK, list);
+    }
+
+    private sealed record Continuation(long Version, string Namespace, string Name)
+    {
+        public override string ToString() =>
+            Convert.ToBase64String(Encoding.UTF8.GetBytes($"{Version.ToString(System.Globalization.CultureInfo.InvariantCulture)}\n{Namespace}\n{Name}"));
+
+        /// <summary>The object came on an earlier page: lists are in (namespace, name) order.</summary>
+        public bool WasSent(string ns, string name)
+        {
+            var byNamespace = string.CompareOrdinal(ns, Namespace);
+            return byNamespace < 0 || byNamespace == 0 && string.CompareOrdinal(name, Name) <= 0;
+        }
+
+        public static Continuation? Parse(string token)
+        {
+            try
+            {
+                var parts = Encoding.UTF8.GetString(Convert.FromBase64String(token)).Split('\n');
+                return parts.Length == 3 && long.TryParse(parts[0], out var version) ? new Continuation(version, parts[1], parts[2]) : null;
+            }
+            catch (FormatException)
+            {
+                return null;
+            }
+        }
     }
 
     private async Task WatchAsync(HttpContext context, Route route)
@@ -349,8 +449,10 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         long since = long.TryParse(sinceText, out var parsed) ? parsed : 0;
         var bookmarks = query["allowWatchBookmarks"] == "true";
         var timeout = int.TryParse(query["timeoutSeconds"], out var seconds) && seconds > 0 ? TimeSpan.FromSeconds(seconds) : Timeout.InfiniteTimeSpan;
-        var connection = new WatchConnection(context, Kinds[route.Resource], route.ApiVersion, Channel.CreateUnbounded<JsonObject>());
-        var silent = SilentWatches;
+        var connection = new WatchConnection(context, route.Resource, Kinds[route.Resource], route.ApiVersion, Channel.CreateUnbounded<JsonObject>())
+        {
+            Silent = SilentWatches,
+        };
         bool tooOld;
         lock (_lock)
         {
@@ -379,14 +481,18 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
             {
                 List<JsonObject> pending = [];
                 Task changed;
+                bool closing;
                 lock (_lock)
                 {
                     changed = _changed.Task;
-                    if (!silent)
+                    // After taking the task that CloseWatches completes, and before the log: what happened before it is sent.
+                    closing = connection.Closing;
+                    if (!connection.Silent)
                     {
-                        foreach (var entry in _log.Where(e => e.Version > since && e.Resource == route.Resource))
+                        for (var index = FirstAfterUnsynchronized(since); index < _log.Count; index++)
                         {
-                            if (route.Namespace is null || Namespace(entry.Object) == route.Namespace)
+                            var entry = _log[index];
+                            if (entry.Resource == route.Resource && (route.Namespace is null || Namespace(entry.Object) == route.Namespace))
                             {
                                 pending.Add(new JsonObject { ["type"] = entry.Type, ["object"] = entry.Object.DeepClone() });
                             }
@@ -404,6 +510,14 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
                 foreach (var line in pending)
                 {
                     await WriteLineAsync(context, line);
+                    if (WatchEventSent is { } sent && line["type"]!.GetValue<string>() is "ADDED" or "MODIFIED" or "DELETED" && line["object"] is JsonObject sentObject)
+                    {
+                        sent(line["type"]!.GetValue<string>(), route.Resource, sentObject);
+                    }
+                }
+                if (closing)
+                {
+                    return;
                 }
                 await Task.WhenAny(changed, connection.Control.Reader.WaitToReadAsync(end.Token).AsTask(), Task.Delay(Timeout.Infinite, end.Token));
             }
@@ -434,9 +548,10 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
     {
         var metadata = body["metadata"] as JsonObject ?? [];
         body["metadata"] = metadata;
-        if (metadata["name"] is null && metadata["generateName"]?.GetValue<string>() is { } prefix)
+        var generateName = metadata["name"] is null ? metadata["generateName"]?.GetValue<string>() : null;
+        if (generateName is not null)
         {
-            metadata["name"] = prefix + Guid.NewGuid().ToString("N")[..5];
+            metadata["name"] = GeneratedName(generateName);
         }
         if (route.Namespace is not null)
         {
@@ -451,6 +566,12 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         lock (_lock)
         {
             var key = Key(route, Name(body));
+            // As kube-apiserver does since 1.32 (KEP-4420), a generated name that is taken is generated again (7 more tries).
+            for (var retry = 0; generateName is not null && retry < 7 && _objects.ContainsKey(key); retry++)
+            {
+                metadata["name"] = GeneratedName(generateName);
+                key = Key(route, Name(body));
+            }
             if (_objects.ContainsKey(key))
             {
                 return (HttpStatusCode.Conflict, "AlreadyExists", $"{route.Resource} \"{key.Name}\" already exists", null);
@@ -459,6 +580,19 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
             metadata["creationTimestamp"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
             return (HttpStatusCode.Created, "", "", (JsonObject)StoreUnsynchronized(route.Resource, key, body, "ADDED").DeepClone());
         }
+    }
+
+    /// <summary>The prefix and 5 characters of the API server's alphabet for generated names (no vowels, no 0/1/3).</summary>
+    private static string GeneratedName(string prefix)
+    {
+        const string alphabet = "bcdfghjklmnpqrstvwxz2456789";
+        return prefix + string.Create(5, 0, (chars, _) =>
+        {
+            for (var i = 0; i < chars.Length; i++)
+            {
+                chars[i] = alphabet[Random.Shared.Next(alphabet.Length)];
+            }
+        });
     }
 
     private (HttpStatusCode, string, string, JsonObject?) Update(Route route, JsonObject body)
@@ -582,6 +716,25 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         deleted["metadata"]!["resourceVersion"] = VersionText(_version);
         _log.Add((_version, "DELETED", key.Resource, deleted));
         PulseUnsynchronized();
+    }
+
+    /// <summary>The index of the first log entry newer than <paramref name="version"/> (the log is in version order).</summary>
+    private int FirstAfterUnsynchronized(long version)
+    {
+        int low = 0, high = _log.Count;
+        while (low < high)
+        {
+            var middle = (low + high) >>> 1;
+            if (_log[middle].Version > version)
+            {
+                high = middle;
+            }
+            else
+            {
+                low = middle + 1;
+            }
+        }
+        return low;
     }
 
     private void PulseUnsynchronized()

@@ -33,8 +33,8 @@ public sealed class PodIdentityTests
         var key = new ResourceKey("BGPPeer", "metallb-system", "tor");
         var error = new ConfigError(ConfigSeverity.Error, "kube", key, "spec.myASN", "missing");
         var warning = new ConfigError(ConfigSeverity.Warning, "kube", key, "spec.holdTime", "odd");
-        Assert.Equal((ConfigurationResult.Valid, ""), ConfigurationSummary.Of(new ConfigUpdate(BgpLbConfig.Empty, [warning])));
-        var (result, summary) = ConfigurationSummary.Of(new ConfigUpdate(BgpLbConfig.Empty, [error, warning, error with { Field = "spec.peerASN" }]));
+        Assert.Equal((ConfigurationResult.Valid, ""), ConfigurationSummary.Of([warning]));
+        var (result, summary) = ConfigurationSummary.Of([error, warning, error with { Field = "spec.peerASN" }]);
         Assert.Equal(ConfigurationResult.Invalid, result);
         Assert.Equal($"{error}\n{error with { Field = "spec.peerASN" }}", summary);
         Assert.Contains("BGPPeer", summary, StringComparison.Ordinal);

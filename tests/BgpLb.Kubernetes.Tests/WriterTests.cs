@@ -193,6 +193,25 @@ public sealed class WriterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Successive_status_writes_carry_the_written_resource_version()
+    {
+        var writer = new BgpStatusWriter(_client, Ns, "node-1", null, NullLogger<BgpStatusWriter>.Instance);
+        await writer.ConvergeAsync([Bgp("default", "web", "router-a")], CancellationToken.None);
+        var puts = _server.Requests("PUT servicebgpstatuses/status");
+        var gets = _server.Requests("GET servicebgpstatuses");
+
+        foreach (var peer in new[] { "router-b", "router-c", "router-d" })
+            await writer.SetAsync("default", "web", [peer], CancellationToken.None);
+
+        // One write each: no 409 from a stale resourceVersion, no re-read.
+        Assert.Equal(puts + 3, _server.Requests("PUT servicebgpstatuses/status"));
+        Assert.Equal(gets, _server.Requests("GET servicebgpstatuses"));
+        var result = Assert.Single(_server.All("servicebgpstatuses"));
+        Assert.Equal(["router-d"], result["status"]!["peers"]!.AsArray().Select(p => p!.GetValue<string>()));
+        Assert.Equal("web", result["metadata"]!["labels"]![StatusLabels.ServiceName]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Status_object_conflict_is_retried()
     {
         var writer = new BgpStatusWriter(_client, Ns, "node-1", null, NullLogger<BgpStatusWriter>.Instance);

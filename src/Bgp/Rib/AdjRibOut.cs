@@ -16,11 +16,15 @@ internal sealed record RibChanges(List<IPNetwork> Withdrawn, List<RouteGroup> An
 /// Adj-RIB-Out of one peer: the desired route set (from <c>PeerManager.Apply</c>) against what the current session has advertised.
 /// Churn is coalesced in a dirty set of prefixes, so the latest desired state wins and the memory is bounded by the number of
 /// prefixes ever desired since the last sync, never by the number of changes.
-/// Thread safety: <see cref="SetDesired"/> runs on the caller of Apply, the rest on the session loop; all under <c>_lock</c>,
-/// which is a leaf lock (nothing else is taken while it is held).
+/// The desired set outlives sessions: a peer whose session restarts keeps its Adj-RIB-Out, and a new session starts by
+/// re-advertising everything desired.
+/// Thread safety: <see cref="SetDesired"/> and <see cref="Set"/> run on the caller of PeerManager, the rest on the
+/// session loop; all under <c>_lock</c>, which is a leaf lock (nothing else is taken while it is held).
 /// </summary>
 internal sealed class AdjRibOut
 {
+    private const int LargeChange = 4096;
+
     private readonly Lock _lock = new();
     private Dictionary<IPNetwork, RouteAttributes> _desired = [];
     private readonly Dictionary<IPNetwork, RouteAttributes> _advertised = [];
@@ -56,6 +60,36 @@ internal sealed class AdjRibOut
                 if (!desired.ContainsKey(prefix)) _dirty.Add(prefix);
             _desired = desired;
             return _dirty.Count != before;
+        }
+    }
+
+    /// <summary>
+    /// Changes the desired state of one prefix per item (null attributes: not desired); returns true when something
+    /// changed (the session then needs to sync).
+    /// </summary>
+    public bool Set(IEnumerable<(IPNetwork Prefix, RouteAttributes? Attributes)> changes)
+    {
+        lock (_lock)
+        {
+            var changed = false;
+            foreach (var (prefix, attributes) in changes)
+            {
+                if (attributes is null)
+                {
+                    if (!_desired.Remove(prefix)) continue;
+                }
+                else if (_desired.TryGetValue(prefix, out var old) && old.Equals(attributes))
+                {
+                    continue;
+                }
+                else
+                {
+                    _desired[prefix] = attributes;
+                }
+                _dirty.Add(prefix);
+                changed = true;
+            }
+            return changed;
         }
     }
 
@@ -96,7 +130,10 @@ internal sealed class AdjRibOut
                     _advertised.Remove(prefix);
                 }
             }
+            var wasLarge = _dirty.Count > LargeChange;
             _dirty.Clear();
+            if (wasLarge)
+                _dirty.TrimExcess(); // a first sync of 100,000 prefixes must not keep their room for good
         }
         return new RibChanges(withdrawn, [.. groups.Select(g => new RouteGroup(g.Key.Item1, g.Key.Item2, g.Value))]);
     }

@@ -2,6 +2,7 @@ using BgpLb.Bgp.Fsm;
 using BgpLb.Bgp.Rib;
 using BgpLb.Bgp.Transport;
 using BgpLb.Bgp.Wire;
+using System.Net;
 using Microsoft.Extensions.Logging;
 
 namespace BgpLb.Bgp.Session;
@@ -28,10 +29,12 @@ internal sealed class PeerSession
     private Task _run = Task.CompletedTask;
     private TaskCompletionSource _sessionsIdle = NewIdleSignal(completed: true);
 
-    public PeerSession(BgpPeerConfig config, PeerManagerOptions options, IBgpTransportFactory transport, TimeProvider time,
+    /// <param name="rib">The peer's Adj-RIB-Out, carried over from the session this one replaces (desired routes survive restarts).</param>
+    public PeerSession(BgpPeerConfig config, AdjRibOut rib, PeerManagerOptions options, IBgpTransportFactory transport, TimeProvider time,
         ILogger logger, BgpMetrics metrics)
     {
         Config = config;
+        Rib = rib;
         Options = options;
         _transport = transport;
         Time = time;
@@ -47,7 +50,7 @@ internal sealed class PeerSession
     public BgpMetrics Metrics { get; }
     /// <summary>The MetalLB metric label "ip:port".</summary>
     public string Label { get; }
-    public AdjRibOut Rib { get; } = new();
+    public AdjRibOut Rib { get; }
     public SessionCounters Counters { get; } = new();
 
     /// <summary>Starts the connect loop once <paramref name="predecessor"/> (the session this one replaces) has closed.</summary>
@@ -76,7 +79,16 @@ internal sealed class PeerSession
 
     public void SetRoutes(IReadOnlyCollection<Route> routes)
     {
-        if (!Rib.SetDesired(routes)) return;
+        if (Rib.SetDesired(routes)) RoutesChanged();
+    }
+
+    public void ChangeRoutes(IEnumerable<(IPNetwork Prefix, RouteAttributes? Attributes)> changes)
+    {
+        if (Rib.Set(changes)) RoutesChanged();
+    }
+
+    private void RoutesChanged()
+    {
         lock (_lock)
         {
             foreach (var session in _sessions)

@@ -1,20 +1,20 @@
 using System.Text.Json.Serialization;
-using k8s;
-using k8s.Models;
 
 namespace BgpLb.Config.Resources;
 
-/// <summary>A metallb.io custom resource as read from a manifest: metadata plus a strictly parsed spec.</summary>
-public abstract class MetalLbResource<TSpec> : IKubernetesObject<V1ObjectMeta>
-    where TSpec : new()
+/// <summary>
+/// A metallb.io custom resource as read from a source: its key, labels and strictly parsed spec (one of the *Spec
+/// classes below; BGPPeer always in the v1beta2 shape). <see cref="Content"/> is the object's labels and spec as JSON
+/// text: two versions with the same content (and place) are the same object, whatever their resourceVersion.
+/// </summary>
+public sealed record MetalLbObject(ResourceKey Key, LabelDictionary Labels, object Spec, string Content, string Origin, int? Line)
 {
-    [JsonPropertyName("apiVersion")] public string ApiVersion { get; set; } = "";
-    [JsonPropertyName("kind")] public string Kind { get; set; } = "";
-    [JsonPropertyName("metadata")] public V1ObjectMeta Metadata { get; set; } = new();
-    [JsonPropertyName("spec")] public TSpec Spec { get; set; } = new();
-}
+    public string Name => Key.Name;
 
-public sealed class IPAddressPool : MetalLbResource<IPAddressPoolSpec>;
+    public bool Equals(MetalLbObject? other) => other is not null && Key == other.Key && Content == other.Content && Origin == other.Origin && Line == other.Line;
+
+    public override int GetHashCode() => HashCode.Combine(Key, Content);
+}
 
 public sealed class IPAddressPoolSpec
 {
@@ -28,12 +28,9 @@ public sealed class ServiceAllocationSpec
 {
     [JsonPropertyName("priority")] public int Priority { get; set; }
     [JsonPropertyName("namespaces")] public IList<string>? Namespaces { get; set; }
-    [JsonPropertyName("namespaceSelectors")] public IList<V1LabelSelector>? NamespaceSelectors { get; set; }
-    [JsonPropertyName("serviceSelectors")] public IList<V1LabelSelector>? ServiceSelectors { get; set; }
+    [JsonPropertyName("namespaceSelectors")] public IList<LabelSelectorSpec>? NamespaceSelectors { get; set; }
+    [JsonPropertyName("serviceSelectors")] public IList<LabelSelectorSpec>? ServiceSelectors { get; set; }
 }
-
-/// <summary>BGPPeer in the internal (v1beta2) shape; v1beta1 objects are converted into it when parsed.</summary>
-public sealed class BGPPeer : MetalLbResource<BGPPeerSpec>;
 
 public sealed class BGPPeerSpec
 {
@@ -49,7 +46,7 @@ public sealed class BGPPeerSpec
     [JsonPropertyName("keepaliveTime")] public string? KeepaliveTime { get; set; }
     [JsonPropertyName("connectTime")] public string? ConnectTime { get; set; }
     [JsonPropertyName("routerID")] public string? RouterID { get; set; }
-    [JsonPropertyName("nodeSelectors")] public IList<V1LabelSelector>? NodeSelectors { get; set; }
+    [JsonPropertyName("nodeSelectors")] public IList<LabelSelectorSpec>? NodeSelectors { get; set; }
     [JsonPropertyName("password")] public string? Password { get; set; }
     [JsonPropertyName("passwordSecret")] public SecretReference? PasswordSecret { get; set; }
     [JsonPropertyName("bfdProfile")] public string? BfdProfile { get; set; }
@@ -106,13 +103,13 @@ public sealed class V1Beta1NodeSelector
     [JsonPropertyName("matchLabels")] public IDictionary<string, string>? MatchLabels { get; set; }
     [JsonPropertyName("matchExpressions")] public IList<V1Beta1MatchExpression>? MatchExpressions { get; set; }
 
-    public V1LabelSelector ToLabelSelector() => new()
+    public LabelSelectorSpec ToLabelSelector() => new()
     {
         MatchLabels = MatchLabels,
-        MatchExpressions = MatchExpressions?.Select(e => new V1LabelSelectorRequirement
+        MatchExpressions = MatchExpressions?.Select(e => new LabelSelectorRequirementSpec
         {
             Key = e.Key ?? "",
-            OperatorProperty = CanonicalOperator(e.Operator),
+            Operator = CanonicalOperator(e.Operator),
             Values = e.Values,
         }).ToList(),
     };
@@ -129,8 +126,6 @@ public sealed class V1Beta1MatchExpression
     [JsonPropertyName("values")] public IList<string>? Values { get; set; }
 }
 
-public sealed class BGPAdvertisement : MetalLbResource<BGPAdvertisementSpec>;
-
 public sealed class BGPAdvertisementSpec
 {
     [JsonPropertyName("aggregationLength")] public int? AggregationLength { get; set; }
@@ -138,31 +133,27 @@ public sealed class BGPAdvertisementSpec
     [JsonPropertyName("localPref")] public uint LocalPref { get; set; }
     [JsonPropertyName("communities")] public IList<string>? Communities { get; set; }
     [JsonPropertyName("ipAddressPools")] public IList<string>? IPAddressPools { get; set; }
-    [JsonPropertyName("ipAddressPoolSelectors")] public IList<V1LabelSelector>? IPAddressPoolSelectors { get; set; }
-    [JsonPropertyName("nodeSelectors")] public IList<V1LabelSelector>? NodeSelectors { get; set; }
+    [JsonPropertyName("ipAddressPoolSelectors")] public IList<LabelSelectorSpec>? IPAddressPoolSelectors { get; set; }
+    [JsonPropertyName("nodeSelectors")] public IList<LabelSelectorSpec>? NodeSelectors { get; set; }
     [JsonPropertyName("peers")] public IList<string>? Peers { get; set; }
-    [JsonPropertyName("serviceSelectors")] public IList<V1LabelSelector>? ServiceSelectors { get; set; }
+    [JsonPropertyName("serviceSelectors")] public IList<LabelSelectorSpec>? ServiceSelectors { get; set; }
 }
-
-public sealed class L2Advertisement : MetalLbResource<L2AdvertisementSpec>;
 
 public sealed class L2AdvertisementSpec
 {
     [JsonPropertyName("ipAddressPools")] public IList<string>? IPAddressPools { get; set; }
-    [JsonPropertyName("ipAddressPoolSelectors")] public IList<V1LabelSelector>? IPAddressPoolSelectors { get; set; }
-    [JsonPropertyName("nodeSelectors")] public IList<V1LabelSelector>? NodeSelectors { get; set; }
+    [JsonPropertyName("ipAddressPoolSelectors")] public IList<LabelSelectorSpec>? IPAddressPoolSelectors { get; set; }
+    [JsonPropertyName("nodeSelectors")] public IList<LabelSelectorSpec>? NodeSelectors { get; set; }
     [JsonPropertyName("interfaces")] public IList<string>? Interfaces { get; set; }
-    [JsonPropertyName("serviceSelectors")] public IList<V1LabelSelector>? ServiceSelectors { get; set; }
+    [JsonPropertyName("serviceSelectors")] public IList<LabelSelectorSpec>? ServiceSelectors { get; set; }
     [JsonPropertyName("preferredNodeSelectors")] public IList<PreferredNodeSelector>? PreferredNodeSelectors { get; set; }
 }
 
 public sealed class PreferredNodeSelector
 {
     [JsonPropertyName("weight")] public int Weight { get; set; }
-    [JsonPropertyName("preference")] public V1LabelSelector? Preference { get; set; }
+    [JsonPropertyName("preference")] public LabelSelectorSpec? Preference { get; set; }
 }
-
-public sealed class Community : MetalLbResource<CommunitySpec>;
 
 public sealed class CommunitySpec
 {
@@ -175,8 +166,6 @@ public sealed class CommunityAlias
     [JsonPropertyName("value")] public string? Value { get; set; }
 }
 
-public sealed class BFDProfile : MetalLbResource<BFDProfileSpec>;
-
 public sealed class BFDProfileSpec
 {
     [JsonPropertyName("receiveInterval")] public uint? ReceiveInterval { get; set; }
@@ -187,3 +176,17 @@ public sealed class BFDProfileSpec
     [JsonPropertyName("passiveMode")] public bool PassiveMode { get; set; }
     [JsonPropertyName("minimumTtl")] public uint? MinimumTtl { get; set; }
 }
+
+/// <summary>
+/// The metallb.io specs' JSON contracts, generated at build time (no reflection at run time): a misspelt field is an
+/// error, as the API server's structural schemas make it.
+/// </summary>
+[JsonSourceGenerationOptions(UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]
+[JsonSerializable(typeof(IPAddressPoolSpec))]
+[JsonSerializable(typeof(BGPPeerSpec))]
+[JsonSerializable(typeof(BGPPeerV1Beta1Spec))]
+[JsonSerializable(typeof(BGPAdvertisementSpec))]
+[JsonSerializable(typeof(L2AdvertisementSpec))]
+[JsonSerializable(typeof(CommunitySpec))]
+[JsonSerializable(typeof(BFDProfileSpec))]
+internal sealed partial class MetalLbSpecJson : JsonSerializerContext;

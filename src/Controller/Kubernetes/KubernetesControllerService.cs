@@ -1,55 +1,56 @@
 using System.Net;
 using System.Net.Http;
-using System.Threading.Channels;
 using BgpLb.Allocation;
 using BgpLb.Config;
 using BgpLb.Hosting;
 using BgpLb.Kubernetes;
 using k8s.Autorest;
-using k8s.Models;
 
 namespace BgpLb.Controller;
 
 /// <summary>
-/// The controller's reconcile loop in Kubernetes mode. Every configuration change (and every change of leadership)
-/// re-allocates everything with the same <see cref="AllocationOwner"/> as standalone mode; the previous allocations are
-/// the Services' <c>status.loadBalancer.ingress</c>, so a restart never moves an address. Only the lease holder writes:
-/// Service status and pool annotation where they differ, MetalLB's events, and the ConfigurationState. A new leader
-/// rewrites everything; failed writes are retried after <see cref="RetryDelay"/>.
+/// The controller's reconcile loop in Kubernetes mode. Each pass takes every change from the API server since the last
+/// one and allocates what it touches with the same <see cref="AllocationOwner"/> as standalone mode; the previous
+/// allocations are the Services' <c>status.loadBalancer.ingress</c>, so a restart never moves an address. Only the lease
+/// holder writes: the status and pool annotation of the Services whose allocation or object changed, MetalLB's events,
+/// and the ConfigurationState. A new leader looks at every Service once; failed writes are retried after
+/// <see cref="RetryDelay"/>.
 /// </summary>
 public sealed class KubernetesControllerService(
-    ConfigFeed feed, AllocationOwner owner, LeaseElector elector, ServiceStatusWriter statusWriter, EventRecorder events,
-    ConfigurationStateWriter configurationState, Readiness readiness, TimeProvider time, ILogger<KubernetesControllerService> logger)
+    ResourceFeed feed, WakeSignal wake, ClusterState state, ConfigReporter reporter, AllocationOwner owner, LeaseElector elector,
+    ServiceStatusWriter statusWriter, EventRecorder events, ConfigurationStateWriter configurationState, Readiness readiness, TimeProvider time,
+    ILogger<KubernetesControllerService> logger)
     : BackgroundService
 {
     public static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(5);
 
-    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
-    private volatile ConfigUpdate? _latest;
-    /// <summary>Counts leaderships gained, so that losing and regaining between two passes still rewrites everything.</summary>
+    /// <summary>Counts leaderships gained, so that losing and regaining between two passes still looks at everything.</summary>
     private int _terms;
     private int _shownTerm;
     /// <summary>The allocation outcome last made visible (status and events) per Service key, while leader.</summary>
     private readonly Dictionary<string, AllocationEntry> _shown = new(StringComparer.Ordinal);
+    /// <summary>Services whose write failed and waits for a retry.</summary>
+    private readonly HashSet<string> _failed = new(StringComparer.Ordinal);
     private (ConfigurationResult, string)? _shownState;
+    private ulong _shownRevision;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         elector.LeadershipChanged += OnLeadershipChanged;
-        var pump = PumpAsync(stoppingToken);
         try
         {
-            var retry = false;
+            var delta = state.Apply(await feed.StartAsync(stoppingToken));
             while (true)
             {
-                await WaitForWorkAsync(retry, stoppingToken);
-                retry = _latest is { } update && !await ReconcileAsync(update, stoppingToken);
+                reporter.Report(state, delta);
+                var complete = await ReconcileAsync(delta, stoppingToken);
+                await WaitForWorkAsync(retry: !complete, stoppingToken);
+                delta = feed.TakePending() is { } batch ? state.Apply(batch) : new ClusterDelta();
             }
         }
         finally
         {
             elector.LeadershipChanged -= OnLeadershipChanged;
-            await pump;
         }
     }
 
@@ -57,29 +58,7 @@ public sealed class KubernetesControllerService(
     {
         if (leader)
             Interlocked.Increment(ref _terms);
-        _wake.Writer.TryWrite(true);
-    }
-
-    /// <summary>Keeps only the latest configuration; the loop picks it up when it is free.</summary>
-    private async Task PumpAsync(CancellationToken stoppingToken)
-    {
-        Exception? failure = null;
-        try
-        {
-            await foreach (var update in feed.WatchAsync(stoppingToken))
-            {
-                _latest = update;
-                _wake.Writer.TryWrite(true);
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-        catch (Exception e)
-        {
-            failure = e;
-        }
-        _wake.Writer.TryComplete(failure);
+        wake.Set();
     }
 
     private async Task WaitForWorkAsync(bool retry, CancellationToken stoppingToken)
@@ -88,19 +67,16 @@ public sealed class KubernetesControllerService(
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, delay.Token);
         try
         {
-            if (!await _wake.Reader.WaitToReadAsync(wait.Token))
-                await _wake.Reader.Completion; // rethrows the watch's failure
-            _wake.Reader.TryRead(out _);
+            await wake.WaitAsync(wait.Token);
         }
         catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
         {
             // retry delay elapsed
         }
-        stoppingToken.ThrowIfCancellationRequested();
     }
 
-    /// <summary>One level-based pass. Returns false when some write failed and the pass should be repeated.</summary>
-    private async Task<bool> ReconcileAsync(ConfigUpdate update, CancellationToken cancellationToken)
+    /// <summary>One pass. Returns false when some write failed and should be retried.</summary>
+    private async Task<bool> ReconcileAsync(ClusterDelta delta, CancellationToken cancellationToken)
     {
         var leader = elector.IsLeader;
         var term = Volatile.Read(ref _terms);
@@ -109,37 +85,66 @@ public sealed class KubernetesControllerService(
         {
             _shownTerm = term;
             _shown.Clear();
+            _failed.Clear();
             _shownState = null;
         }
-        await owner.ApplyConfigAsync(update.Config, cancellationToken, servicesAreAuthoritative: !leader || gained);
+        await owner.ApplyAsync(state, delta, gained ? StatusDecides.ForAllServices : leader ? StatusDecides.Never : StatusDecides.ForChangedServices, cancellationToken);
         readiness.MarkReady();
-        var result = owner.Current.Result;
+        var after = owner.Current;
         if (!leader)
         {
-            ControllerLog.NotLeader(logger, result.Entries.Count);
+            ControllerLog.NotLeader(logger, after.Result.Entries.Count);
+            _shownRevision = after.Revision;
             return true;
         }
         if (gained)
             ControllerLog.RewritingAll(logger);
-        var complete = await WriteConfigurationStateAsync(update, cancellationToken);
+
+        var keys = new HashSet<string>(delta.Services, StringComparer.Ordinal);
+        keys.UnionWith(_failed);
+        _failed.Clear();
+        if (gained || !after.TryGetChangesSince(_shownRevision, out var changes))
+        {
+            keys.UnionWith(state.Services.Keys);
+        }
+        else
+        {
+            foreach (var change in changes)
+            {
+                keys.UnionWith(change.Upserted.Select(e => e.Key));
+                keys.UnionWith(change.Removed);
+            }
+        }
+        _shownRevision = after.Revision;
+
+        var complete = await WriteConfigurationStateAsync(cancellationToken);
         // Clearing first: an address moving between Services is never shown on both at once.
-        foreach (var service in update.Config.Services.OrderBy(s => result.Entries.TryGetValue(ServiceRequests.KeyOf(s), out var e) && e.IsAllocated))
-            complete &= await ShowAsync(service, result, rewrite: gained, cancellationToken);
-        var present = update.Config.Services.Select(ServiceRequests.KeyOf).ToHashSet(StringComparer.Ordinal);
-        foreach (var gone in _shown.Keys.Where(k => !present.Contains(k)).ToList())
-            _shown.Remove(gone);
+        var result = after.Result;
+        foreach (var key in keys.OrderBy(k => result.Entries.TryGetValue(k, out var e) && e.IsAllocated))
+        {
+            if (!state.Services.TryGetValue(key, out var service))
+            {
+                _shown.Remove(key);
+                continue;
+            }
+            if (!await ShowAsync(service, result.Entries.GetValueOrDefault(key), rewrite: gained, cancellationToken))
+            {
+                _failed.Add(key);
+                complete = false;
+            }
+        }
         return complete;
     }
 
-    private async Task<bool> WriteConfigurationStateAsync(ConfigUpdate update, CancellationToken cancellationToken)
+    private async Task<bool> WriteConfigurationStateAsync(CancellationToken cancellationToken)
     {
-        var state = ConfigurationSummary.Of(update);
-        if (_shownState == state)
+        var summary = ConfigurationSummary.Of(state.Problems);
+        if (_shownState == summary)
             return true;
         try
         {
-            await configurationState.WriteAsync(state.Result, state.ErrorSummary, cancellationToken);
-            _shownState = state;
+            await configurationState.WriteAsync(summary.Result, summary.ErrorSummary, cancellationToken);
+            _shownState = summary;
             return true;
         }
         catch (Exception e) when (e is HttpOperationException or HttpRequestException)
@@ -150,25 +155,24 @@ public sealed class KubernetesControllerService(
     }
 
     /// <summary>Makes one Service show its allocation (or nothing); emits MetalLB's events for what changed.</summary>
-    private async Task<bool> ShowAsync(V1Service service, AllocationResult result, bool rewrite, CancellationToken cancellationToken)
+    private async Task<bool> ShowAsync(ServiceInfo service, AllocationEntry? entry, bool rewrite, CancellationToken cancellationToken)
     {
-        var key = ServiceRequests.KeyOf(service);
-        var shownAddresses = (service.Status?.LoadBalancer?.Ingress ?? []).Select(i => i.Ip).Where(ip => ip is not null).ToList();
-        var shownPool = service.Metadata?.Annotations?.TryGetValue(ServiceStatusWriter.PoolAnnotation, out var p) == true ? p : null;
-        if (!result.Entries.TryGetValue(key, out var entry))
+        var key = service.Key;
+        var shownAddresses = service.Ingress;
+        var shownPool = service.AllocatedFromPool;
+        if (entry is null)
         {
             // Not ours (any more): clear only what we wrote, never another implementation's status.
-            if (shownPool is null)
-                return true;
-            return await WriteAsync(service, key, [], null, cancellationToken);
+            _shown.Remove(key);
+            return shownPool is null || await WriteAsync(service, [], null, cancellationToken);
         }
-        var addresses = entry.IsAllocated ? entry.Addresses : [];
+        EquatableArray<IPAddress> addresses = entry.IsAllocated ? [.. entry.Addresses] : [];
         var pool = entry.IsAllocated ? entry.Pool : null;
-        var differs = !shownAddresses.SequenceEqual(addresses.Select(a => a.ToString())) || shownPool != pool;
+        var differs = !shownAddresses.Equals(addresses) || shownPool != pool;
         if (_shown.TryGetValue(key, out var before) && before.Equals(entry) && !differs)
             return true;
 
-        if ((differs || rewrite) && !await WriteAsync(service, key, addresses, pool, cancellationToken))
+        if ((differs || rewrite) && !await WriteAsync(service, addresses, pool, cancellationToken))
             return false;
         // First sight (start, new leader): only what the Service does not show yet is news; afterwards every change is.
         if (before is null ? entry.IsAllocated && !differs : before.Equals(entry))
@@ -177,7 +181,7 @@ public sealed class KubernetesControllerService(
             return true;
         }
         var involved = EventRecorder.Reference(service);
-        if (shownAddresses.Count > 0 && !shownAddresses.SequenceEqual(addresses.Select(a => a.ToString())))
+        if (!shownAddresses.IsEmpty && !shownAddresses.Equals(addresses))
         {
             await events.RecordAsync(involved, EventRecorder.Warning, EventReasons.ClearAssignment,
                 entry.IsAllocated ? "current IP not allowed by config, clearing" : $"current IP not allowed by config, clearing: {entry.Reason}",
@@ -197,19 +201,18 @@ public sealed class KubernetesControllerService(
         return true;
     }
 
-    private async Task<bool> WriteAsync(V1Service service, string key, IReadOnlyList<IPAddress> addresses, string? pool, CancellationToken cancellationToken)
+    private async Task<bool> WriteAsync(ServiceInfo service, EquatableArray<IPAddress> addresses, string? pool, CancellationToken cancellationToken)
     {
         try
         {
-            await statusWriter.WriteAsync(ServiceRequests.NamespaceOf(service), service.Metadata.Name, addresses, pool, cancellationToken);
-            ControllerLog.WroteService(logger, key, addresses.Count == 0 ? "no addresses" : string.Join(", ", addresses), pool ?? "none");
+            await statusWriter.WriteAsync(service.Namespace, service.Name, addresses, pool, cancellationToken);
+            ControllerLog.WroteService(logger, service.Key, addresses.Count == 0 ? "no addresses" : string.Join(", ", addresses), pool ?? "none");
             return true;
         }
         catch (Exception e) when (e is HttpOperationException or HttpRequestException)
         {
-            ControllerLog.WriteFailed(logger, $"the status of Service {key}", RetryDelay, e.Message);
+            ControllerLog.WriteFailed(logger, $"the status of Service {service.Key}", RetryDelay, e.Message);
             return false;
         }
     }
-
 }

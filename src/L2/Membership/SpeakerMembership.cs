@@ -25,7 +25,7 @@ public sealed record MembershipOptions
 /// the suspicion timeout without one and alive again at the next; a stopping speaker sends a leave. Malformed datagrams
 /// and unknown senders are ignored. <see cref="Changes"/> signals every change of <see cref="Alive"/>.
 /// </summary>
-/// <remarks>Threads: the heartbeat loop, the receive loop and <see cref="SetPeers"/> share the table under <see cref="_gate"/>.</remarks>
+/// <remarks>Threads: the heartbeat timer (running only while there are peers), the receive loop and <see cref="SetPeers"/> share the table under <see cref="_gate"/>.</remarks>
 public sealed class SpeakerMembership : IAsyncDisposable
 {
     private readonly MembershipOptions _options;
@@ -40,7 +40,8 @@ public sealed class SpeakerMembership : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private Dictionary<string, PeerAddress> _peers = new(StringComparer.Ordinal);
     private Socket? _socket;
-    private Task _loops = Task.CompletedTask;
+    private Task _receiving = Task.CompletedTask;
+    private ITimer? _heartbeat; // runs while there are peers: alone, a speaker has nothing to send and nothing to expire
     private uint _sequence;
 
     public SpeakerMembership(MembershipOptions options, TimeProvider time, ILogger<SpeakerMembership> logger)
@@ -74,7 +75,8 @@ public sealed class SpeakerMembership : IAsyncDisposable
     {
         _socket = Bind();
         L2Log.MembershipStarted(_logger, LocalPort, _options.NodeName, _incarnation);
-        _loops = Task.WhenAll(HeartbeatLoopAsync(_stopping.Token), ReceiveLoopAsync(_stopping.Token));
+        _receiving = ReceiveLoopAsync(_stopping.Token);
+        UpdateHeartbeat();
         return Task.CompletedTask;
     }
 
@@ -93,6 +95,25 @@ public sealed class SpeakerMembership : IAsyncDisposable
             if (_table.SetPeers(addresses.Keys, Now()))
                 _changes.Writer.TryWrite(true);
         }
+        UpdateHeartbeat();
+    }
+
+    /// <summary>Starts the heartbeat (one at once, then every interval) when the first peer appears, stops it after the last.</summary>
+    private void UpdateHeartbeat()
+    {
+        lock (_gate)
+        {
+            if (_socket is null || _stopping.IsCancellationRequested || (_peers.Count > 0) == (_heartbeat is not null))
+                return;
+            if (_heartbeat is not null)
+            {
+                _heartbeat.Dispose();
+                _heartbeat = null;
+                return;
+            }
+            _heartbeat = _time.CreateTimer(_ => Heartbeat(), null, _options.HeartbeatInterval, _options.HeartbeatInterval);
+        }
+        Heartbeat();
     }
 
     /// <summary>Sends a leave to every peer and stops.</summary>
@@ -102,7 +123,15 @@ public sealed class SpeakerMembership : IAsyncDisposable
             return;
         SendToAll(MembershipMessageType.Leave);
         await _stopping.CancelAsync().ConfigureAwait(false);
-        await _loops.WaitAsync(cancellationToken).ConfigureAwait(false);
+        ITimer? heartbeat;
+        lock (_gate)
+        {
+            heartbeat = _heartbeat;
+            _heartbeat = null;
+        }
+        if (heartbeat is not null)
+            await heartbeat.DisposeAsync().ConfigureAwait(false); // waits for a heartbeat in flight: the socket is still open
+        await _receiving.WaitAsync(cancellationToken).ConfigureAwait(false);
         _socket.Dispose();
     }
 
@@ -135,27 +164,18 @@ public sealed class SpeakerMembership : IAsyncDisposable
 
     private TimeSpan Now() => _time.GetElapsedTime(_origin);
 
-    private async Task HeartbeatLoopAsync(CancellationToken cancellationToken)
+    private void Heartbeat()
     {
-        using var timer = new PeriodicTimer(_options.HeartbeatInterval, _time);
-        try
+        if (_stopping.IsCancellationRequested)
+            return;
+        SendToAll(MembershipMessageType.Heartbeat);
+        lock (_gate)
         {
-            do
+            foreach (var node in _table.Expire(Now()))
             {
-                SendToAll(MembershipMessageType.Heartbeat);
-                lock (_gate)
-                {
-                    foreach (var node in _table.Expire(Now()))
-                    {
-                        L2Log.MemberDead(_logger, node, _options.SuspicionTimeout);
-                        _changes.Writer.TryWrite(true);
-                    }
-                }
+                L2Log.MemberDead(_logger, node, _options.SuspicionTimeout);
+                _changes.Writer.TryWrite(true);
             }
-            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false));
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
         }
     }
 

@@ -1,11 +1,8 @@
 using BgpLb.Config;
 using BgpLb.Kubernetes;
-using BgpLb.Speaker.Allocations;
-using BgpLb.Speaker.Bgp;
 using k8s;
 using k8s.Exceptions;
 
-using BgpLb.Speaker.L2;
 
 namespace BgpLb.Speaker.Kubernetes;
 
@@ -30,11 +27,8 @@ internal static class KubernetesSpeaker
         services.AddSingleton(sp => new ConfigurationStateWriter(sp.GetRequiredService<IKubernetes>(), identity.Namespace, "speaker", node,
             identity.OwnerReference, sp.GetRequiredService<ILogger<ConfigurationStateWriter>>()));
         services.AddSingleton(sp => ActivatorUtilities.CreateInstance<EventRecorder>(sp, Component, node));
-        if (options.Controller is null)
-            services.AddSingleton<IAllocationSource, ServiceStatusAllocations>();
         services.AddSingleton<SpeakerStatusService>();
-        services.AddSingleton<IBgpPlanObserver>(sp => sp.GetRequiredService<SpeakerStatusService>());
-        services.AddSingleton<IL2PlanObserver>(sp => sp.GetRequiredService<SpeakerStatusService>());
+        services.AddSingleton<ISpeakerObserver>(sp => sp.GetRequiredService<SpeakerStatusService>());
         services.AddHostedService(sp => sp.GetRequiredService<SpeakerStatusService>());
         return services;
     }

@@ -1,10 +1,7 @@
 using System.Net.Http;
-using System.Threading.Channels;
-using BgpLb.Allocation;
 using BgpLb.Config;
 using BgpLb.Kubernetes;
-using BgpLb.Speaker.Bgp;
-using BgpLb.Speaker.L2;
+using BgpLb.Planning;
 using k8s.Autorest;
 using k8s.Models;
 
@@ -12,37 +9,75 @@ namespace BgpLb.Speaker.Kubernetes;
 
 /// <summary>
 /// Makes the cluster show what this speaker does, off the reconcile loop: the ConfigurationState <c>speaker-NODE</c>
-/// after every configuration update, one ServiceBGPStatus per announced Service listing its BGPPeers, and MetalLB's
-/// <c>nodeAssigned</c> event when a Service starts being announced from this node; likewise one ServiceL2Status per
-/// Service whose addresses this node answers for in L2 mode, listing the interfaces. Only the latest plan counts; a
-/// failed write is retried after <see cref="RetryDelay"/>.
+/// when the problems change, one ServiceBGPStatus per Service announced over BGP (its BGPPeers) and one ServiceL2Status
+/// per Service answered for in L2 mode (its interfaces), and MetalLB's <c>nodeAssigned</c> event when a Service starts
+/// being announced from this node. The first write converges every status object of this node (stale ones from an
+/// earlier run go); afterwards only the Services that changed are written. Pending writes are kept by Service (the
+/// latest wins); a failed write is retried after <see cref="RetryDelay"/>.
 /// </summary>
 public sealed class SpeakerStatusService(
     SpeakerOptions options, ConfigurationStateWriter configurationState, BgpStatusWriter bgpStatus, L2StatusWriter l2Status, EventRecorder events,
     TimeProvider time, ILogger<SpeakerStatusService> logger)
-    : BackgroundService, IBgpPlanObserver, IL2PlanObserver
+    : BackgroundService, ISpeakerObserver
 {
     public static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(5);
 
-    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
-    private volatile Tuple<ConfigUpdate, BgpPlan>? _latest;
-    private volatile L2Plan? _latestL2;
-    private (ConfigurationResult, string)? _shownState;
-    private string? _shownStatuses;
-    private string? _shownL2Statuses;
-    private HashSet<string> _announced = new(StringComparer.Ordinal);
-    private HashSet<string> _announcedL2 = new(StringComparer.Ordinal);
+    private readonly WakeSignal _wake = new();
+    private readonly Lock _gate = new();
+    // What this node shows, by Service: kept so that the first write (and a rewrite after failures) can converge the whole set.
+    private readonly Dictionary<string, IReadOnlyList<string>> _bgp = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, IReadOnlyList<string>> _l2 = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _dirty = new(StringComparer.Ordinal);
+    private readonly List<(V1ObjectReference Service, string Protocol)> _assigned = [];
+    private (ConfigurationResult, string)? _state;
+    private bool _stateDirty;
+    private bool _converged;
 
-    public void PlanApplied(ConfigUpdate update, BgpPlan plan)
+    public void Applied(SpeakerPass pass)
     {
-        _latest = Tuple.Create(update, plan);
-        _wake.Writer.TryWrite(true);
+        ArgumentNullException.ThrowIfNull(pass);
+        lock (_gate)
+        {
+            if (pass.ProblemsChanged)
+            {
+                _state = ConfigurationSummary.Of(pass.State.Problems);
+                _stateDirty = true;
+            }
+            foreach (var (service, before, after) in pass.Changes.Plans)
+            {
+                var info = pass.State.Services.GetValueOrDefault(service);
+                if (Track(_bgp, service, Peers(after)) && Peers(before) is null && info is not null)
+                    _assigned.Add((EventRecorder.Reference(info), "bgp"));
+                if (Track(_l2, service, Interfaces(after)) && Interfaces(before) is null && info is not null)
+                    _assigned.Add((EventRecorder.Reference(info), "layer2"));
+                _dirty.Add(service);
+            }
+        }
+        _wake.Set();
     }
 
-    public void L2PlanApplied(L2Plan plan)
+    /// <summary>Records what a Service shows; true when it now shows something.</summary>
+    private static bool Track(Dictionary<string, IReadOnlyList<string>> shown, string service, IReadOnlyList<string>? value)
     {
-        _latestL2 = plan;
-        _wake.Writer.TryWrite(true);
+        if (value is null)
+        {
+            shown.Remove(service);
+            return false;
+        }
+        shown[service] = value;
+        return true;
+    }
+
+    private static IReadOnlyList<string>? Peers(ServicePlan? plan)
+    {
+        var announced = plan?.Addresses.Where(a => a.Bgp is { Announced: true }).ToList();
+        return announced is { Count: > 0 } ? [.. announced.SelectMany(a => a.Bgp!.Peers).Distinct().Order(StringComparer.Ordinal)] : null;
+    }
+
+    private static IReadOnlyList<string>? Interfaces(ServicePlan? plan)
+    {
+        var owned = plan?.Addresses.Where(a => a.L2 is { Announced: true }).ToList();
+        return owned is { Count: > 0 } ? [.. owned.SelectMany(a => a.L2!.Interfaces).Distinct().Order(StringComparer.Ordinal)] : null;
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -55,92 +90,82 @@ public sealed class SpeakerStatusService(
             {
                 try
                 {
-                    await _wake.Reader.ReadAsync(wait.Token);
+                    await _wake.WaitAsync(wait.Token);
                 }
                 catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
                 {
                     // retry delay elapsed
                 }
             }
-            if (_latest is { } latest)
-                retry = !await ShowAsync(latest.Item1, latest.Item2, stoppingToken);
-            if (_latestL2 is { } l2 && _latest is { } current)
-                retry |= !await ShowL2Async(current.Item1, l2, stoppingToken);
+            retry = !await WriteAsync(stoppingToken);
         }
     }
 
-    private async Task<bool> ShowAsync(ConfigUpdate update, BgpPlan plan, CancellationToken cancellationToken)
+    /// <summary>Writes everything pending; false when some write failed (it stays pending).</summary>
+    private async Task<bool> WriteAsync(CancellationToken cancellationToken)
     {
-        var complete = await TryAsync("the ConfigurationState", async () =>
+        (ConfigurationResult, string)? state;
+        List<string> dirty;
+        List<(V1ObjectReference, string)> assigned;
+        bool converge;
+        lock (_gate)
         {
-            var state = ConfigurationSummary.Of(update);
-            if (_shownState != state)
+            state = _stateDirty ? _state : null;
+            _stateDirty = false;
+            dirty = [.. _dirty];
+            _dirty.Clear();
+            assigned = [.. _assigned];
+            _assigned.Clear();
+            converge = !_converged;
+        }
+        var complete = true;
+        if (state is { } s)
+        {
+            complete &= await TryAsync("the ConfigurationState", () => configurationState.WriteAsync(s.Item1, s.Item2, cancellationToken),
+                () => _stateDirty = true);
+        }
+        if (converge)
+        {
+            List<ServiceBgpStatusEntry> bgp;
+            List<ServiceL2StatusEntry> l2;
+            lock (_gate)
             {
-                await configurationState.WriteAsync(state.Result, state.ErrorSummary, cancellationToken);
-                _shownState = state;
+                bgp = [.. _bgp.Select(p => new ServiceBgpStatusEntry(Namespace(p.Key), Name(p.Key), p.Value))];
+                l2 = [.. _l2.Select(p => new ServiceL2StatusEntry(Namespace(p.Key), Name(p.Key), p.Value))];
             }
-        });
-
-        var announced = plan.Addresses.Where(d => d.Announced)
-            .GroupBy(d => d.Service, StringComparer.Ordinal)
-            .OrderBy(g => g.Key, StringComparer.Ordinal)
-            .Select(g => (Service: g.Key, Peers: g.SelectMany(d => d.Peers).Distinct().Order(StringComparer.Ordinal).ToList()))
-            .ToList();
-        var statuses = string.Join('\n', announced.Select(a => $"{a.Service}={string.Join(',', a.Peers)}"));
-        complete &= await TryAsync("the ServiceBGPStatus objects", async () =>
+            var converged = await TryAsync("the ServiceBGPStatus objects", () => bgpStatus.ConvergeAsync(bgp, cancellationToken), () => { })
+                && await TryAsync("the ServiceL2Status objects", () => l2Status.ConvergeAsync(l2, cancellationToken), () => { });
+            lock (_gate)
+                _converged = converged;
+            complete &= converged;
+        }
+        else
         {
-            if (_shownStatuses != statuses)
+            foreach (var service in dirty)
             {
-                await bgpStatus.ConvergeAsync([.. announced.Select(a => new ServiceBgpStatusEntry(Namespace(a.Service), Name(a.Service), a.Peers))],
-                    cancellationToken);
-                _shownStatuses = statuses;
-            }
-        });
-
-        _announced = await RecordNodeAssignedAsync(update, announced.Select(a => a.Service), _announced, "bgp", cancellationToken);
-        return complete;
-    }
-
-    private async Task<bool> ShowL2Async(ConfigUpdate update, L2Plan plan, CancellationToken cancellationToken)
-    {
-        var owned = plan.Addresses.Where(d => d.Announced)
-            .GroupBy(d => d.Service, StringComparer.Ordinal)
-            .OrderBy(g => g.Key, StringComparer.Ordinal)
-            .Select(g => (Service: g.Key, Interfaces: g.SelectMany(d => d.Interfaces).Distinct().Order(StringComparer.Ordinal).ToList()))
-            .ToList();
-        var statuses = string.Join('\n', owned.Select(o => $"{o.Service}={string.Join(',', o.Interfaces)}"));
-        var complete = await TryAsync("the ServiceL2Status objects", async () =>
-        {
-            if (_shownL2Statuses != statuses)
-            {
-                await l2Status.ConvergeAsync([.. owned.Select(o => new ServiceL2StatusEntry(Namespace(o.Service), Name(o.Service), o.Interfaces))],
-                    cancellationToken);
-                _shownL2Statuses = statuses;
-            }
-        });
-
-        _announcedL2 = await RecordNodeAssignedAsync(update, owned.Select(o => o.Service), _announcedL2, "layer2", cancellationToken);
-        return complete;
-    }
-
-    /// <summary>MetalLB's nodeAssigned event for each Service that starts being announced; returns the new announced set.</summary>
-    private async Task<HashSet<string>> RecordNodeAssignedAsync(
-        ConfigUpdate update, IEnumerable<string> announcedNow, HashSet<string> announcedBefore, string protocol, CancellationToken cancellationToken)
-    {
-        var now = announcedNow.ToHashSet(StringComparer.Ordinal);
-        foreach (var service in update.Config.Services)
-        {
-            var key = ServiceRequests.KeyOf(service);
-            if (now.Contains(key) && !announcedBefore.Contains(key))
-            {
-                await events.RecordAsync(EventRecorder.Reference(service), EventRecorder.Normal, EventReasons.NodeAssigned,
-                    $"announcing from node \"{options.NodeName}\" with protocol \"{protocol}\"", cancellationToken);
+                IReadOnlyList<string>? peers, interfaces;
+                lock (_gate)
+                {
+                    peers = _bgp.GetValueOrDefault(service);
+                    interfaces = _l2.GetValueOrDefault(service);
+                }
+                complete &= await TryAsync($"the status objects of Service {service}", async () =>
+                {
+                    await bgpStatus.SetAsync(Namespace(service), Name(service), peers, cancellationToken);
+                    await l2Status.SetAsync(Namespace(service), Name(service), interfaces, cancellationToken);
+                }, () => _dirty.Add(service));
             }
         }
-        return now;
+        foreach (var (service, protocol) in assigned)
+        {
+            await events.RecordAsync(service, EventRecorder.Normal, EventReasons.NodeAssigned,
+                $"announcing from node \"{options.NodeName}\" with protocol \"{protocol}\"", cancellationToken);
+        }
+        return complete;
     }
 
-    private async Task<bool> TryAsync(string what, Func<Task> write)
+    /// <param name="requeue">Runs under the lock when the write failed, to keep it pending.</param>
+    private async Task<bool> TryAsync(string what, Func<Task> write, Action requeue)
     {
         try
         {
@@ -150,6 +175,8 @@ public sealed class SpeakerStatusService(
         catch (Exception e) when (e is HttpOperationException or HttpRequestException)
         {
             SpeakerKubeLog.WriteFailed(logger, what, RetryDelay, e.Message);
+            lock (_gate)
+                requeue();
             return false;
         }
     }
@@ -157,5 +184,4 @@ public sealed class SpeakerStatusService(
     private static string Namespace(string service) => service[..service.IndexOf('/', StringComparison.Ordinal)];
 
     private static string Name(string service) => service[(service.IndexOf('/', StringComparison.Ordinal) + 1)..];
-
 }

@@ -114,4 +114,108 @@ public class AdjRibOutTests
         Assert.Equal(2, rib.PendingCount);
         Assert.Equal(2, rib.TakeChanges(true, true).Announced.Single().Prefixes.Count);
     }
+
+    // Set: per-prefix changes (PeerManager.Update), on the same desired set and dirty set as SetDesired.
+
+    private static (IPNetwork, RouteAttributes?) Add(string cidr, RouteAttributes? attributes = null) => (N(cidr), attributes ?? RouteAttributes.Empty);
+    private static (IPNetwork, RouteAttributes?) Withdraw(string cidr) => (N(cidr), null);
+
+    private static AdjRibOut Synced(params Route[] routes)
+    {
+        var rib = new AdjRibOut();
+        rib.SetDesired(routes);
+        rib.ResetAdvertised();
+        rib.TakeChanges(true, true);
+        return rib;
+    }
+
+    [Fact]
+    public void Set_changes_only_the_prefixes_it_names()
+    {
+        var rib = Synced(R("192.0.2.1/32", A), R("192.0.2.2/32", A), R("192.0.2.3/32", A));
+
+        Assert.True(rib.Set([Withdraw("192.0.2.1/32"), Add("192.0.2.2/32", B), Add("192.0.2.4/32", A)]));
+
+        Assert.Equal(3, rib.PendingCount);
+        Assert.Equal(3, rib.DesiredCount); // .3 untouched, .1 gone, .4 added
+        var changes = rib.TakeChanges(true, true);
+        Assert.Equal([N("192.0.2.1/32")], changes.Withdrawn);
+        Assert.Equal([N("192.0.2.2/32")], Assert.Single(changes.Announced, g => g.Attributes.Equals(B)).Prefixes);
+        Assert.Equal([N("192.0.2.4/32")], Assert.Single(changes.Announced, g => g.Attributes.Equals(A)).Prefixes);
+        Assert.Equal(3, rib.AdvertisedCount);
+    }
+
+    [Fact]
+    public void Set_to_the_current_state_is_not_a_change()
+    {
+        var rib = Synced(R("192.0.2.1/32", A));
+
+        Assert.False(rib.Set([Add("192.0.2.1/32", new RouteAttributes(null, [1u, 1u], [])), Withdraw("192.0.2.9/32")]));
+        Assert.Equal(0, rib.PendingCount);
+        Assert.False(rib.Set([]));
+    }
+
+    [Fact]
+    public void Set_churn_is_coalesced_per_prefix_and_the_latest_state_wins()
+    {
+        var rib = Synced(R("192.0.2.1/32", A));
+
+        for (var i = 0; i < 1000; i++)
+        {
+            rib.Set([Add("192.0.2.1/32", i % 2 == 0 ? B : A)]);
+            rib.Set([Add("10.0.0.1/32"), Withdraw("10.0.0.1/32")]);
+        }
+        Assert.Equal(2, rib.PendingCount); // two prefixes touched, however many changes
+
+        rib.Set([Add("192.0.2.1/32", B)]);
+        var changes = rib.TakeChanges(true, true);
+        Assert.Empty(changes.Withdrawn);
+        Assert.Equal([N("192.0.2.1/32")], Assert.Single(changes.Announced).Prefixes);
+        Assert.Equal(B, Assert.Single(changes.Announced).Attributes);
+    }
+
+    [Fact]
+    public void Withdrawing_a_prefix_that_was_never_advertised_sends_nothing()
+    {
+        var rib = Synced(R("192.0.2.1/32"));
+
+        // Desired and withdrawn again before the session synced: pending, but nothing to tell the peer.
+        Assert.True(rib.Set([Add("192.0.2.2/32")]));
+        Assert.True(rib.Set([Withdraw("192.0.2.2/32")]));
+        Assert.True(rib.TakeChanges(true, true).IsEmpty);
+
+        // Never desired at all: not even pending.
+        Assert.False(rib.Set([Withdraw("192.0.2.3/32")]));
+        Assert.Equal(0, rib.PendingCount);
+        Assert.Equal(1, rib.AdvertisedCount);
+    }
+
+    [Fact]
+    public void Set_before_any_session_is_advertised_in_full_by_the_first_one()
+    {
+        var rib = new AdjRibOut();
+        rib.Set([Add("192.0.2.1/32", A), Add("192.0.2.2/32", A), Add("192.0.2.3/32", B)]);
+        rib.Set([Withdraw("192.0.2.3/32")]);
+
+        rib.ResetAdvertised();
+        var changes = rib.TakeChanges(true, true);
+
+        Assert.Empty(changes.Withdrawn);
+        Assert.Equal([N("192.0.2.1/32"), N("192.0.2.2/32")], Assert.Single(changes.Announced).Prefixes.OrderBy(p => p.ToString()));
+    }
+
+    [Fact]
+    public void Set_and_SetDesired_share_one_desired_set()
+    {
+        var rib = Synced(R("192.0.2.1/32"), R("192.0.2.2/32"));
+        rib.Set([Add("192.0.2.3/32")]);
+
+        // The level-based call replaces everything, including what Set added.
+        Assert.True(rib.SetDesired([R("192.0.2.1/32")]));
+        var changes = rib.TakeChanges(true, true);
+
+        Assert.Equal([N("192.0.2.2/32")], changes.Withdrawn);
+        Assert.Empty(changes.Announced);
+        Assert.Equal(1, rib.DesiredCount);
+    }
 }

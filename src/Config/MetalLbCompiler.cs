@@ -1,0 +1,60 @@
+using System.Collections.Immutable;
+using BgpLb.Config.Resources;
+
+namespace BgpLb.Config;
+
+/// <summary>
+/// Compiles the metallb.io objects into a <see cref="MetalLbConfig"/> with MetalLB's webhook rules, and is the one place
+/// that keeps the "last good version per object" in force: an object that fails validation is replaced by the version
+/// last accepted under the same key, if any; unchanged objects are validated first so that a new or edited object cannot
+/// evict an accepted one. The objects are few (tens), so every change compiles them all; Services never pass here.
+/// Not thread-safe: one compiler per consumer, called sequentially.
+/// </summary>
+public sealed class MetalLbCompiler(ConfigOptions options)
+{
+    // Kinds in dependency order: later kinds are validated against the accepted objects of earlier ones.
+    private static readonly string[] KindOrder = ["BFDProfile", "Community", "IPAddressPool", "BGPPeer", "BGPAdvertisement", "L2Advertisement"];
+
+    private Dictionary<ResourceKey, MetalLbObject> _lastGood = [];
+
+    public (MetalLbConfig Config, ImmutableArray<ConfigError> Problems) Compile(
+        IReadOnlyDictionary<ResourceKey, MetalLbObject> objects,
+        IReadOnlyDictionary<(string Namespace, string Name), SecretInfo> secrets,
+        IReadOnlyCollection<NodeInfo> nodes)
+    {
+        ArgumentNullException.ThrowIfNull(objects);
+        var errors = ImmutableArray.CreateBuilder<ConfigError>();
+        var validator = new ConfigValidator(options, secrets, nodes);
+        var accepted = new Dictionary<ResourceKey, MetalLbObject>();
+        foreach (var kind in KindOrder)
+        {
+            // Versions that were accepted last time go first so a new or edited object cannot evict an unchanged one.
+            var ordered = objects.Values.Where(o => o.Key.Kind == kind)
+                .Select(o => (Object: o, Previous: _lastGood.GetValueOrDefault(o.Key)))
+                .OrderBy(c => c.Previous is not null && c.Previous.Content == c.Object.Content ? 0 : 1)
+                .ThenBy(c => c.Object.Key.Namespace, StringComparer.Ordinal)
+                .ThenBy(c => c.Object.Key.Name, StringComparer.Ordinal);
+            foreach (var (current, previous) in ordered)
+            {
+                var problems = validator.TryAdd(current);
+                if (!problems.Any(p => p.Severity == ConfigSeverity.Error))
+                {
+                    accepted[current.Key] = current;
+                    errors.AddRange(problems.Select(p => Error(current, p.Severity, p.Field, p.Message)));
+                    continue;
+                }
+                var fallback = previous is not null && previous.Content != current.Content && validator.TryAddValid(previous);
+                var outcome = fallback ? " (the last good version stays in force)" : previous is null ? "" : " (object ignored)";
+                foreach (var problem in problems.Where(p => p.Severity == ConfigSeverity.Error))
+                    errors.Add(Error(current, ConfigSeverity.Error, problem.Field, problem.Message + outcome));
+                if (fallback)
+                    accepted[current.Key] = previous!;
+            }
+        }
+        _lastGood = accepted;
+        return (validator.Build(), errors.ToImmutable());
+    }
+
+    private static ConfigError Error(MetalLbObject resource, ConfigSeverity severity, string field, string message) =>
+        new(severity, resource.Origin, resource.Key, field, message, resource.Line);
+}

@@ -1,0 +1,185 @@
+using System.Collections.Immutable;
+using System.Net;
+using System.Net.Sockets;
+using BgpLb.Bgp;
+using BgpLargeCommunity = BgpLb.Bgp.LargeCommunity;
+
+namespace BgpLb.Planning;
+
+/// <summary>One of this node's BGP sessions that an advertisement reaches.</summary>
+public readonly record struct PeerTarget(string Name, PeerKey Key);
+
+/// <summary>A BGPAdvertisement that selects this node, resolved for planning: its route attributes and the sessions it reaches.</summary>
+public sealed record AdvertisementView(BgpAdvertisementConfig Advertisement, RouteAttributes Attributes, EquatableArray<PeerTarget> Peers);
+
+/// <summary>
+/// How one pool is announced from this node: the BGP advertisements that select it and this node, whether any BGP or
+/// L2 advertisement selects it at all, and its L2 advertisements. Value equality: a configuration change that leaves a
+/// pool's view equal changes nothing for the Services of that pool.
+/// </summary>
+public sealed record PoolView(
+    AddressPool Pool,
+    bool HasBgp,
+    EquatableArray<AdvertisementView> Bgp,
+    EquatableArray<L2AdvertisementConfig> L2)
+{
+    /// <summary>Only L2 advertisements select the pool: its addresses are not a BGP matter at all.</summary>
+    public bool IsLayer2Only => !HasBgp && !L2.IsEmpty;
+
+    // Decisions shared by every Service of the pool that all of its advertisements select (the common case), so that
+    // 100,000 Services hold a handful of decision objects.
+    internal BgpDecision NoAdvertisement { get; } = new(false, $"no BGPAdvertisement selects pool '{Pool.Name}' for this node and Service", []);
+
+    internal BgpDecision AnnouncedByAll { get; } = new(true, "announced",
+        [.. Bgp.SelectMany(a => a.Peers).Select(p => p.Name).Distinct().Order(StringComparer.Ordinal)]);
+}
+
+/// <summary>
+/// Everything a Service's plan depends on other than the Service itself: the configuration resolved for this node
+/// (its peers, a <see cref="PoolView"/> per pool) and, for L2 elections, the nodes and which speakers are alive.
+/// Built once per change of the configuration, of this node, of the nodes or of the live speakers.
+/// </summary>
+public sealed class PlanContext
+{
+    /// <summary>Hold time when a BGPPeer sets neither holdTime nor keepaliveTime (MetalLB's native default).</summary>
+    public static readonly TimeSpan DefaultHoldTime = TimeSpan.FromSeconds(90);
+
+    private readonly Dictionary<string, PoolView> _pools;
+
+    public PlanContext(MetalLbConfig config, string nodeName, IReadOnlyDictionary<string, NodeInfo> nodes, IReadOnlySet<string> liveSpeakers,
+        string? loadBalancerClass = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(nodes);
+        Config = config;
+        NodeName = nodeName;
+        LoadBalancerClass = loadBalancerClass;
+        Node = nodes.GetValueOrDefault(nodeName);
+        LiveSpeakers = liveSpeakers;
+        var warnings = ImmutableArray.CreateBuilder<string>();
+        if (Node is null)
+            warnings.Add($"no Node object named '{nodeName}': node selectors see a node without labels");
+        var labels = NodeLabels;
+        var peers = config.Peers.Where(p => LabelSelector.MatchesAny(p.NodeSelectors, labels)).ToList();
+        foreach (var peer in peers)
+            warnings.AddRange(UnsupportedPeerFeatures(peer));
+        Peers = [.. peers.Select(p => ToBgpPeerConfig(p, nodeName))];
+        Warnings = warnings.ToImmutable();
+        var targets = peers.Select(p => new PeerTarget(p.Name, new PeerKey(p.Address, p.Port, p.SourceAddress))).ToList();
+        _pools = config.Pools.ToDictionary(p => p.Name, p => View(config, p, labels, targets), StringComparer.Ordinal);
+        // A node without a Node object still takes part in elections for itself.
+        L2Nodes = [.. nodes.Values.Where(n => n.Name != nodeName).Append(Node ?? new NodeInfo(nodeName, LabelDictionary.Empty, false, null))
+            .OrderBy(n => n.Name, StringComparer.Ordinal)];
+    }
+
+    public MetalLbConfig Config { get; }
+    public string NodeName { get; }
+    public string? LoadBalancerClass { get; }
+
+    /// <summary>This node's Node object; null when there is none (node selectors then see no labels).</summary>
+    public NodeInfo? Node { get; }
+
+    public LabelDictionary NodeLabels => Node?.Labels ?? LabelDictionary.Empty;
+
+    /// <summary>Why this node announces nothing (NetworkUnavailable, exclude label), or null.</summary>
+    public string? Exclusion => Node?.ExclusionReason;
+
+    /// <summary>This node's BGP sessions: the BGPPeers whose node selectors match it.</summary>
+    public ImmutableArray<BgpPeerConfig> Peers { get; }
+
+    /// <summary>Configuration that is accepted but not (fully) applied, for the log.</summary>
+    public ImmutableArray<string> Warnings { get; }
+
+    /// <summary>Every node that can take part in an L2 election (this one included), by name.</summary>
+    public ImmutableArray<NodeInfo> L2Nodes { get; }
+
+    public IReadOnlySet<string> LiveSpeakers { get; }
+
+    public IEnumerable<PoolView> Pools => _pools.Values;
+
+    public PoolView? Pool(string name) => _pools.GetValueOrDefault(name);
+
+    /// <summary>
+    /// The pool of <paramref name="address"/>: <paramref name="allocatedFrom"/> (the pool the allocation names) when it
+    /// holds the address, else the pool whose CIDRs contain it.
+    /// </summary>
+    public PoolView? PoolOf(IPAddress address, string? allocatedFrom)
+    {
+        if (allocatedFrom is not null && _pools.TryGetValue(allocatedFrom, out var named) && named.Pool.Cidrs.Any(c => c.Contains(address)))
+            return named;
+        return Config.PoolOf(address) is { } pool ? _pools[pool.Name] : null;
+    }
+
+    /// <summary>True when the L2 elections see the same nodes and live speakers in both contexts.</summary>
+    public bool SameL2World(PlanContext other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        return L2Nodes.SequenceEqual(other.L2Nodes) && LiveSpeakers.SetEquals(other.LiveSpeakers);
+    }
+
+    private static PoolView View(MetalLbConfig config, AddressPool pool, LabelDictionary nodeLabels, List<PeerTarget> targets)
+    {
+        var bgp = config.BgpAdvertisements.Where(a => a.Pools.Contains(pool.Name)).ToList();
+        var forNode = bgp.Where(a => LabelSelector.MatchesAny(a.NodeSelectors, nodeLabels))
+            .Select(a => new AdvertisementView(a, Attributes(a),
+                [.. targets.Where(t => a.Peers.IsEmpty || a.Peers.Contains(t.Name))]));
+        return new PoolView(pool, bgp.Count > 0, [.. forNode], [.. config.L2Advertisements.Where(a => a.Pools.Contains(pool.Name))]);
+    }
+
+    private static RouteAttributes Attributes(BgpAdvertisementConfig advertisement) => new(
+        advertisement.LocalPref == 0 ? null : advertisement.LocalPref,
+        advertisement.Communities,
+        advertisement.LargeCommunities.Select(c => new BgpLargeCommunity(c.GlobalAdministrator, c.LocalData1, c.LocalData2)));
+
+    private static IEnumerable<string> UnsupportedPeerFeatures(PeerConfig peer)
+    {
+        if (peer.BfdProfile is not null)
+            yield return $"BGPPeer '{peer.Name}': bfdProfile '{peer.BfdProfile}' is not applied: BFD is not available in this version";
+        if (peer.EnableGracefulRestart)
+            yield return $"BGPPeer '{peer.Name}': enableGracefulRestart is not applied: the speaker advertises the graceful restart capability without preserving forwarding state";
+    }
+
+    public static BgpPeerConfig ToBgpPeerConfig(PeerConfig peer, string nodeName)
+    {
+        ArgumentNullException.ThrowIfNull(peer);
+        var config = new BgpPeerConfig
+        {
+            Name = peer.Name,
+            Address = peer.Address,
+            Port = peer.Port,
+            LocalAsn = peer.MyAsn,
+            PeerAsn = peer.PeerAsn,
+            DynamicAsn = peer.DynamicAsn switch
+            {
+                PeerDynamicAsn.Internal => DynamicAsnMode.Internal,
+                PeerDynamicAsn.External => DynamicAsnMode.External,
+                _ => DynamicAsnMode.None,
+            },
+            SourceAddress = peer.SourceAddress,
+            HoldTime = peer.HoldTime ?? DefaultHoldTime,
+            KeepaliveTime = peer.KeepaliveTime,
+            RouterId = peer.RouterId,
+            Password = peer.Password,
+            EbgpMultiHop = peer.EbgpMultiHop,
+            DisableMP = peer.DisableMP,
+            Hostname = nodeName,
+        };
+        return peer.ConnectTime is { } connect ? config with { ConnectRetryTime = connect } : config;
+    }
+
+    internal static IPNetwork Prefix(IPAddress address, int length)
+    {
+        var bits = address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
+        if (length >= bits)
+            return new IPNetwork(address, bits);
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out var count);
+        bytes = bytes[..count];
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            var keep = Math.Clamp(length - i * 8, 0, 8);
+            bytes[i] &= (byte)(0xFF << (8 - keep));
+        }
+        return new IPNetwork(new IPAddress(bytes), length);
+    }
+}

@@ -1,0 +1,227 @@
+using System.Diagnostics.Metrics;
+using System.IO.Pipelines;
+using System.Net;
+using BgpLb.Bgp.Fsm;
+using BgpLb.Bgp.Wire;
+
+namespace BgpLb.Bgp.Tests.Session;
+
+/// <summary>PeerManager.Update: route changes by prefix, sessions kept, restarted or removed by configuration.</summary>
+public class PeerManagerUpdateTests : SessionTestBase
+{
+    private static IPNetwork N(string cidr) => IPNetwork.Parse(cidr);
+
+    private static RouteChange Add(BgpPeerConfig peer, string cidr, RouteAttributes? attributes = null) =>
+        new(peer.Key, N(cidr), attributes ?? RouteAttributes.Empty);
+
+    private static RouteChange Withdraw(BgpPeerConfig peer, string cidr) => new(peer.Key, N(cidr), null);
+
+    private static IPNetwork[] Sorted(IEnumerable<IPNetwork> prefixes) => [.. prefixes.OrderBy(p => p.ToString(), StringComparer.Ordinal)];
+
+    private async Task<FakePeer> ConnectAndEstablishAsync(ushort hold = 90)
+    {
+        var peer = await Transport.NextConnectionAsync();
+        await peer.EstablishAsync(RouterAs, hold: hold);
+        return peer;
+    }
+
+    [Fact]
+    public async Task A_new_peer_opens_with_its_routes_in_place_and_end_of_rib_after_them()
+    {
+        Manager.Update([Peer()], [Add(Peer(), "203.0.113.1/32"), Add(Peer(), "203.0.113.2/32"), Add(Peer(), "203.0.113.3/32")]);
+
+        var peer = await ConnectAndEstablishAsync();
+
+        var update = Assert.Single(await peer.ReadUntilEndOfRibAsync());
+        Assert.Equal([N("203.0.113.1/32"), N("203.0.113.2/32"), N("203.0.113.3/32")], Sorted(update.Nlri));
+        Assert.Empty(update.Withdrawn);
+    }
+
+    [Fact]
+    public async Task Route_changes_apply_incrementally_and_reach_the_wire_as_one_batch()
+    {
+        var router = Peer();
+        Manager.Update([router], [Add(router, "203.0.113.1/32"), Add(router, "203.0.113.2/32")]);
+        var peer = await ConnectAndEstablishAsync();
+        await peer.ReadUntilEndOfRibAsync();
+
+        // One withdrawal, two announcements, and a route that is already there.
+        Manager.Update(null, [Withdraw(router, "203.0.113.1/32"), Add(router, "203.0.113.3/32"), Add(router, "203.0.113.4/32"), Add(router, "203.0.113.2/32")]);
+
+        var withdrawal = await peer.ReadUpdateAsync();
+        Assert.Equal([N("203.0.113.1/32")], withdrawal.Withdrawn);
+        Assert.Empty(withdrawal.Nlri);
+        var announcement = await peer.ReadUpdateAsync();
+        Assert.Equal([N("203.0.113.3/32"), N("203.0.113.4/32")], Sorted(announcement.Nlri));
+        Assert.Empty(announcement.Withdrawn);
+
+        // The next message answers the next change: nothing else (such as 203.0.113.2 again) was sent in between.
+        Manager.Update(null, [Withdraw(router, "203.0.113.2/32")]);
+        var next = await peer.ReadUpdateAsync();
+        Assert.Equal([N("203.0.113.2/32")], next.Withdrawn);
+        Assert.Empty(next.Nlri);
+        Assert.Equal(2, Status().AdvertisedPrefixes);
+    }
+
+    [Fact]
+    public async Task A_peer_whose_configuration_changes_restarts_with_the_routes_it_had()
+    {
+        var router = Peer();
+        Manager.Update([router], [Add(router, "203.0.113.1/32"), Add(router, "203.0.113.2/32")]);
+        var peer = await ConnectAndEstablishAsync();
+        await peer.ReadUntilEndOfRibAsync();
+
+        // New hold time; the caller sends only what changes about the routes, not the routes the peer already has.
+        var changed = Peer(hold: TimeSpan.FromSeconds(30));
+        Manager.Update([changed], [Withdraw(changed, "203.0.113.1/32"), Add(changed, "203.0.113.3/32")]);
+
+        AssertNotification((await peer.ReadUntilClosedAsync())[^1], BgpErrorCode.Cease, CeaseSubcode.OtherConfigurationChange);
+        var again = await Transport.NextConnectionAsync();
+        Assert.Equal((ushort)30, (await again.EstablishAsync(RouterAs, hold: 30)).HoldTime);
+        var update = Assert.Single(await again.ReadUntilEndOfRibAsync());
+        Assert.Equal([N("203.0.113.2/32"), N("203.0.113.3/32")], Sorted(update.Nlri));
+        Assert.Empty(update.Withdrawn);
+    }
+
+    [Fact]
+    public async Task A_name_only_change_keeps_the_session_and_its_routes()
+    {
+        var router = Peer();
+        Manager.Update([router], [Add(router, "203.0.113.1/32")]);
+        var peer = await ConnectAndEstablishAsync();
+        await peer.ReadUntilEndOfRibAsync();
+
+        var renamed = router with { Name = "default/renamed" };
+        Manager.Update([renamed], [Add(renamed, "203.0.113.2/32")]);
+
+        // The same session carries on: the next UPDATE is the new route, not a new session's full table.
+        Assert.Equal([N("203.0.113.2/32")], (await peer.ReadUpdateAsync()).Nlri);
+        Assert.Equal("default/renamed", Status().Name);
+        Assert.Equal(1, Transport.ConnectAttempts);
+    }
+
+    [Fact]
+    public async Task Routes_for_a_peer_that_is_not_configured_are_ignored_and_not_kept()
+    {
+        var logs = new ListLoggerFactory();
+        await using var manager = new PeerManager(new PeerManagerOptions(), Transport, Time, logs, new BgpMetrics(MeterFactory));
+        var router = Peer();
+        var stranger = Peer() with { Name = "default/stranger", Address = IPAddress.Parse("198.18.0.3") };
+
+        manager.Update([router], [Add(router, "203.0.113.1/32"), Add(stranger, "203.0.113.2/32")]);
+
+        Assert.Contains(logs.Entries, e => e.EventId == 1308 && e.Message.Contains("198.18.0.3", StringComparison.Ordinal));
+        var peer = await ConnectAndEstablishAsync();
+        Assert.Equal([N("203.0.113.1/32")], Assert.Single(await peer.ReadUntilEndOfRibAsync()).Nlri);
+
+        // Configured later, the stranger starts with nothing: the changes were dropped, not parked.
+        manager.Update([router, stranger], []);
+        var second = await ConnectAndEstablishAsync();
+        Assert.Empty(await second.ReadUntilEndOfRibAsync());
+        Assert.Equal(2, manager.GetStatus().Count);
+    }
+
+    [Fact]
+    public async Task Null_peers_keep_the_sessions_and_an_empty_list_removes_them()
+    {
+        var router = Peer();
+        Manager.Update([router], []);
+        var peer = await ConnectAndEstablishAsync();
+        await peer.ReadUntilEndOfRibAsync();
+
+        Manager.Update(null, [Add(router, "203.0.113.1/32")]);
+        Assert.Equal([N("203.0.113.1/32")], (await peer.ReadUpdateAsync()).Nlri);
+
+        Manager.Update([], []);
+        AssertNotification((await peer.ReadUntilClosedAsync())[^1], BgpErrorCode.Cease, CeaseSubcode.PeerDeconfigured);
+        Assert.Empty(Manager.GetStatus());
+    }
+
+    [Fact]
+    public async Task Apply_stays_level_based_and_shares_the_adj_rib_out_with_update()
+    {
+        Manager.Apply([Intent(Peer(), R("203.0.113.1/32"), R("203.0.113.2/32"))]);
+        var peer = await ConnectAndEstablishAsync();
+        Assert.Equal([N("203.0.113.1/32"), N("203.0.113.2/32")], Sorted(Assert.Single(await peer.ReadUntilEndOfRibAsync()).Nlri));
+
+        // The complete set: .1 goes, .3 comes, .2 stays without being sent again.
+        Manager.Apply([Intent(Peer(), R("203.0.113.2/32"), R("203.0.113.3/32"))]);
+        Assert.Equal([N("203.0.113.1/32")], (await peer.ReadUpdateAsync()).Withdrawn);
+        Assert.Equal([N("203.0.113.3/32")], (await peer.ReadUpdateAsync()).Nlri);
+
+        Manager.Update(null, [Withdraw(Peer(), "203.0.113.2/32")]);
+        Assert.Equal([N("203.0.113.2/32")], (await peer.ReadUpdateAsync()).Withdrawn);
+    }
+
+    /// <summary>
+    /// Regression: a collision's losing connection that was Established for a moment (its KEEPALIVE was already queued when
+    /// it was told to give way) closes only after the surviving connection has synced. Closing used to reset the shared
+    /// Adj-RIB-Out, so the survivor believed it had advertised nothing and a later withdrawal never reached the wire.
+    /// The order is forced: the loser's speaker side waits on a flush (its peer stops reading) until the survivor has synced.
+    /// </summary>
+    [Fact]
+    public async Task A_collision_loser_closing_after_the_survivor_synced_keeps_the_survivors_withdrawals()
+    {
+        using var prefixReports = new PrefixReportCounter(MeterFactory);
+        var router = Peer();
+        // Every flush of the outbound connection waits until its peer has read everything.
+        Transport.ToPeerOptions = new PipeOptions(pauseWriterThreshold: 1, resumeWriterThreshold: 1);
+        Manager.Update([router], [Add(router, "203.0.113.1/32"), Add(router, "203.0.113.2/32")]);
+        var loser = await Transport.NextConnectionAsync();
+        Transport.ToPeerOptions = PipeOptions.Default;
+        await loser.ReadAsync(BgpMessageType.Open);
+
+        // The router connects too (its BGP identifier is the higher one, so its connection wins the collision).
+        var survivor = Transport.ConnectInbound(RouterAddress);
+        await survivor.ReadAsync(BgpMessageType.Open);
+
+        // The outbound connection gets the router's OPEN; its KEEPALIVE answer cannot be flushed while the router does not
+        // read, so its loop waits there and the router's KEEPALIVE stays queued, unprocessed.
+        await loser.PauseReadingAsync();
+        await loser.SendOpenAsync(RouterAs, RouterAddress.ToString());
+        await WaitForStateAsync(BgpState.OpenConfirm);
+        await loser.SendKeepaliveAsync();
+
+        // The router's OPEN on the inbound connection: the outbound one is told to give way; the inbound one syncs.
+        await survivor.SendOpenAsync(RouterAs, RouterAddress.ToString());
+        await survivor.ReadAsync(BgpMessageType.Keepalive);
+        await survivor.SendKeepaliveAsync();
+        Assert.Equal([N("203.0.113.1/32"), N("203.0.113.2/32")], Sorted(Assert.Single(await survivor.ReadUntilEndOfRibAsync()).Nlri));
+
+        // Now the loser runs on: it processes the queued KEEPALIVE (Established, advertises), then gives way and closes.
+        var reports = prefixReports.Count;
+        loser.ResumeReading();
+        AssertNotification((await loser.ReadUntilClosedAsync())[^1], BgpErrorCode.Cease, CeaseSubcode.ConnectionCollisionResolution);
+        // Its sync and then its close report the prefixes; the second report comes after the closed connection is gone.
+        await SessionTests.WaitForAsync(() => prefixReports.Count >= reports + 2);
+
+        Manager.Update(null, [Withdraw(router, "203.0.113.1/32")]);
+
+        var withdrawal = await survivor.ReadUpdateAsync();
+        Assert.Equal([N("203.0.113.1/32")], withdrawal.Withdrawn);
+        Assert.Empty(withdrawal.Nlri);
+        Assert.Equal(BgpState.Established, Status().State);
+    }
+
+    /// <summary>Counts the pending-prefix gauge reports (PeerSession.ReportPrefixes) of this test's peer manager only.</summary>
+    private sealed class PrefixReportCounter : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private int _count;
+
+        public PrefixReportCounter(IMeterFactory scope)
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Scope == scope && instrument.Name == "metallb_bgp_pending_prefixes_total")
+                    listener.EnableMeasurementEvents(instrument);
+            };
+            _listener.SetMeasurementEventCallback<long>((_, _, _, _) => Interlocked.Increment(ref _count));
+            _listener.Start();
+        }
+
+        public int Count => Volatile.Read(ref _count);
+
+        public void Dispose() => _listener.Dispose();
+    }
+}

@@ -1,0 +1,85 @@
+using System.Diagnostics.Metrics;
+using System.Net;
+using BgpLb.Config;
+using BgpLb.Planning;
+using static BgpLb.Kubernetes.Testing.KubeObjects;
+
+namespace BgpLb.Speaker.Tests;
+
+public sealed class SpeakerMetricsTests : IDisposable
+{
+    private readonly TestMeterFactory _meters = new();
+    private readonly ClusterState _state = new(new ConfigOptions());
+    private readonly SpeakerMetrics _metrics;
+
+    public SpeakerMetricsTests() =>
+        _metrics = new SpeakerMetrics(_meters, new SpeakerOptions { NodeName = "node-1", MetricsListen = IPEndPoint.Parse("127.0.0.1:1") });
+
+    public void Dispose() => _meters.Dispose();
+
+    /// <summary>One scrape: every measurement of this test's speaker meter, as "name{tags}" = value.</summary>
+    private Dictionary<string, int> Scrape()
+    {
+        var values = new Dictionary<string, int>(StringComparer.Ordinal);
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Scope == _meters)
+                l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<int>((instrument, value, tags, _) =>
+        {
+            var labels = new List<string>();
+            foreach (var tag in tags)
+                labels.Add($"{tag.Key}={tag.Value}");
+            values[$"{instrument.Name}{{{string.Join(",", labels.Order(StringComparer.Ordinal))}}}"] = value;
+        });
+        listener.Start();
+        listener.RecordObservableInstruments();
+        return values;
+    }
+
+    private void Pass(bool problemsChanged, params PlanChange[] changes)
+    {
+        var delta = new PlanDelta();
+        delta.Plans.AddRange(changes);
+        _metrics.Applied(new SpeakerPass(_state, delta, problemsChanged));
+    }
+
+    private static ServicePlan Plan(string service, params AddressPlan[] addresses) => new(service, [.. addresses], []);
+
+    private static AddressPlan Address(string address, bool bgp, bool l2) => new(IPAddress.Parse(address), "main",
+        new BgpDecision(bgp, bgp ? "announced" : "no serving endpoint", bgp ? ["router"] : []),
+        new L2Decision("node-1", l2, [], l2 ? "announced" : "not elected"));
+
+    [Fact]
+    public void Announced_counts_each_service_protocol_and_address_and_stale_follows_the_problems()
+    {
+        Assert.Equal(0, Scrape()["metallb_k8s_client_config_loaded_bool{}"]);
+
+        var web = Plan("default/web", Address("203.0.113.10", bgp: true, l2: true), Address("203.0.113.11", bgp: false, l2: false));
+        var api = Plan("default/api", Address("203.0.113.20", bgp: false, l2: false));
+        Pass(true, new PlanChange("default/web", null, web), new PlanChange("default/api", null, api));
+
+        var scrape = Scrape();
+        Assert.Equal(
+            [
+                "metallb_speaker_announced{ip=203.0.113.10,node=node-1,protocol=bgp,service=default/web}",
+                "metallb_speaker_announced{ip=203.0.113.10,node=node-1,protocol=layer2,service=default/web}",
+            ],
+            scrape.Keys.Where(k => k.StartsWith("metallb_speaker_announced", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
+        Assert.Equal(1, scrape["metallb_k8s_client_config_loaded_bool{}"]);
+        Assert.Equal(0, scrape["metallb_k8s_client_config_stale_bool{}"]);
+
+        // The newest configuration has an error: stale until the problems change again.
+        var broken = Peer("broken", "198.18.0.9", 64512, 64513, 179);
+        broken["spec"]!.AsObject().Remove("myASN");
+        _state.Apply(Batches.Initial(broken));
+        Pass(true);
+        Assert.Equal(1, Scrape()["metallb_k8s_client_config_stale_bool{}"]);
+        Pass(false, new PlanChange("default/web", web, null));
+        scrape = Scrape();
+        Assert.Equal(1, scrape["metallb_k8s_client_config_stale_bool{}"]);
+        Assert.DoesNotContain(scrape.Keys, k => k.StartsWith("metallb_speaker_announced", StringComparison.Ordinal));
+    }
+}
