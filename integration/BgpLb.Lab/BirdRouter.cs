@@ -60,6 +60,24 @@ public sealed class BirdRouter : Router
             config.AppendLine("}");
         }
 
+        if (options.BfdNeighbors.Count > 0)
+        {
+            config.AppendLine("protocol bfd bfd1 {");
+            foreach (var (neighbour, i) in options.BfdNeighbors.Select((n, i) => (n, i)))
+            {
+                // BIRD takes timers per interface pattern; one pattern per neighbour keeps them apart.
+                config.AppendLine(CultureInfo.InvariantCulture,
+                    $"  neighbor {neighbour.Address} local {neighbour.Local};");
+                if (i == 0)
+                {
+                    config.AppendLine(CultureInfo.InvariantCulture,
+                        $"  interface \"*\" {{ min rx interval {neighbour.MinRxMilliseconds} ms; min tx interval {neighbour.MinTxMilliseconds} ms; idle tx interval 1000 ms; multiplier {neighbour.Multiplier}; }};");
+                }
+            }
+
+            config.AppendLine("}");
+        }
+
         foreach (var neighbour in options.Neighbors)
         {
             var internalSession = neighbour.RemoteAs == options.LocalAs;
@@ -107,6 +125,18 @@ public sealed class BirdRouter : Router
 
     public override async Task<PeerState> GetPeerStateAsync(IPAddress neighbour) =>
         BirdOutput.ParsePeerState(await BirdcAsync("show", "protocols", "all", ProtocolName(neighbour)));
+
+    /// <summary>The state BIRD shows for its BFD session with <paramref name="neighbour"/> (<c>show bfd sessions</c>), or null.</summary>
+    public async Task<string?> GetBfdStateAsync(IPAddress neighbour)
+    {
+        foreach (var line in (await BirdcAsync("show", "bfd", "sessions")).Split('\n'))
+        {
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length >= 3 && fields[0] == neighbour.ToString())
+                return fields[2];
+        }
+        return null;
+    }
 
     /// <summary>Number of routes in BIRD's tables (<c>show route count</c>).</summary>
     public async Task<long> GetRouteCountAsync() => BirdOutput.ParseRouteCount(await BirdcAsync("show", "route", "count"));

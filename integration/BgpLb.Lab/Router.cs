@@ -58,7 +58,13 @@ public sealed record RouterOptions(IPAddress RouterId, IReadOnlyList<BgpNeighbor
     public uint LocalAs { get; init; } = 64512;
 
     public IReadOnlyList<AdvertisedRoute> Advertise { get; init; } = [];
+
+    /// <summary>Standalone BFD sessions (no BGP client), for testing a BFD implementation on its own.</summary>
+    public IReadOnlyList<BfdNeighbor> BfdNeighbors { get; init; } = [];
 }
+
+/// <summary>A single-hop BFD session the router runs with <see cref="Address"/>; intervals in milliseconds.</summary>
+public sealed record BfdNeighbor(IPAddress Address, IPAddress Local, int MinTxMilliseconds = 100, int MinRxMilliseconds = 100, int Multiplier = 3);
 
 /// <summary>One path of a prefix in a router's BGP table (Loc-RIB / Adj-RIB-In after policy).</summary>
 public sealed record RouterRoute(
