@@ -126,17 +126,19 @@ public sealed class BirdRouter : Router
     public override async Task<PeerState> GetPeerStateAsync(IPAddress neighbour) =>
         BirdOutput.ParsePeerState(await BirdcAsync("show", "protocols", "all", ProtocolName(neighbour)));
 
-    /// <summary>The state BIRD shows for its BFD session with <paramref name="neighbour"/> (<c>show bfd sessions</c>), or null.</summary>
-    public async Task<string?> GetBfdStateAsync(IPAddress neighbour)
+    public override async Task<string?> GetBfdStateAsync(IPAddress neighbour)
     {
         foreach (var line in (await BirdcAsync("show", "bfd", "sessions")).Split('\n'))
         {
             var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
             if (fields.Length >= 3 && fields[0] == neighbour.ToString())
-                return fields[2];
+                return fields[2].ToLowerInvariant();
         }
         return null;
     }
+
+    /// <summary>Disables the whole <c>protocol bfd</c> (BIRD has no per-neighbour switch).</summary>
+    public override Task StopBfdAsync(IPAddress neighbour) => BirdcAsync("disable", "bfd1");
 
     /// <summary>Number of routes in BIRD's tables (<c>show route count</c>).</summary>
     public async Task<long> GetRouteCountAsync() => BirdOutput.ParseRouteCount(await BirdcAsync("show", "route", "count"));

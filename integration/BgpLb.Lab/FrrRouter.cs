@@ -144,6 +144,48 @@ public sealed class FrrRouter : Router
         _processes.Add(bgpd);
         await bgpd.WaitUntilReadyAsync("to answer vtysh", TimeSpan.FromSeconds(10), async () =>
             (await Command.RunAsync("vtysh", "-N", Namespace, "-c", "show daemons")).StandardOutput.Contains("bgpd", StringComparison.Ordinal));
+        if (Options.BfdNeighbors.Count > 0)
+        {
+            var bfddConfig = Lab.WriteFile(Name + ".bfdd.conf", RenderBfddConfig(Options));
+            var bfdd = await Lab.StartProcessAsync(Namespace, Name + ".bfdd", Path.Combine(Daemons, "bfdd"), "-N", Namespace, "-f", bfddConfig);
+            _processes.Add(bfdd);
+            await bfdd.WaitUntilReadyAsync("to answer vtysh", TimeSpan.FromSeconds(10), async () =>
+                (await Command.RunAsync("vtysh", "-N", Namespace, "-c", "show daemons")).StandardOutput.Contains("bfdd", StringComparison.Ordinal));
+        }
+    }
+
+    public static string RenderBfddConfig(RouterOptions options)
+    {
+        var config = new StringBuilder("log stdout debugging\nbfd\n");
+        foreach (var neighbour in options.BfdNeighbors)
+        {
+            config.AppendLine(CultureInfo.InvariantCulture, $" peer {neighbour.Address} local-address {neighbour.Local}");
+            config.AppendLine(CultureInfo.InvariantCulture, $"  receive-interval {neighbour.MinRxMilliseconds}");
+            config.AppendLine(CultureInfo.InvariantCulture, $"  transmit-interval {neighbour.MinTxMilliseconds}");
+            config.AppendLine(CultureInfo.InvariantCulture, $"  detect-multiplier {neighbour.Multiplier}");
+            config.AppendLine(" exit");
+        }
+        config.AppendLine("exit");
+        return config.ToString();
+    }
+
+    public override async Task<string?> GetBfdStateAsync(IPAddress neighbour)
+    {
+        using var document = JsonDocument.Parse(await VtyshAsync("show bfd peers json"));
+        foreach (var peer in document.RootElement.EnumerateArray())
+        {
+            if (peer.TryGetProperty("peer", out var address) && address.GetString() == neighbour.ToString())
+                return peer.GetProperty("status").GetString() is { } status && status == "shutdown" ? "admindown" : peer.GetProperty("status").GetString();
+        }
+        return null;
+    }
+
+    /// <summary>Shuts the peer down: FRR says AdminDown.</summary>
+    public override async Task StopBfdAsync(IPAddress neighbour)
+    {
+        var local = Options.BfdNeighbors.Single(n => n.Address.Equals(neighbour)).Local;
+        (await Command.RunAsync("vtysh", "-N", Namespace, "-c", "configure", "-c", "bfd", "-c", $"peer {neighbour} local-address {local}", "-c", "shutdown"))
+            .EnsureSuccess();
     }
 }
 

@@ -128,6 +128,12 @@ public abstract class Router
 
     public abstract Task<PeerState> GetPeerStateAsync(IPAddress neighbour);
 
+    /// <summary>The router's state of its BFD session with <paramref name="neighbour"/> in lower case (up, down, init, admindown), or null.</summary>
+    public virtual Task<string?> GetBfdStateAsync(IPAddress neighbour) => throw new NotSupportedException($"{Kind}: no BFD in the lab");
+
+    /// <summary>Ends the router's BFD session with <paramref name="neighbour"/> (<see cref="RouterOptions.BfdNeighbors"/>).</summary>
+    public virtual Task StopBfdAsync(IPAddress neighbour) => throw new NotSupportedException($"{Kind}: no BFD in the lab");
+
     /// <summary>The kernel table of the router's namespace (where BIRD's kernel protocol and FRR's zebra install routes).</summary>
     public Task<IReadOnlyList<KernelRoute>> GetKernelRoutesAsync(AddressFamily family) => Lab.GetKernelRoutesAsync(Namespace, family);
 
