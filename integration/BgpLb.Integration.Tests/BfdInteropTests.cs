@@ -34,6 +34,9 @@ public sealed class BfdInteropTests(ITestOutputHelper output)
 
         await UntilRouterSays("up");
         await UntilProbeCounts("Up", 1);
+        // Both sides at 100 ms x 3 once our poll for the faster rate (after the 1 s floor while not Up) is answered.
+        await probe.WaitUntilReadyAsync($"{kind} negotiates 100 ms / 300 ms", Timeout, async () =>
+            await router.GetBfdSessionAsync(node.Address) is { TransmitMilliseconds: 100, DetectionMilliseconds: 300 });
 
         // Frozen: the router drops the session after its detection time. Thawed, we take ours down too (on the router's
         // queued Down or our own detection, whichever we see first), and both come back up.

@@ -126,15 +126,18 @@ public sealed class BirdRouter : Router
     public override async Task<PeerState> GetPeerStateAsync(IPAddress neighbour) =>
         BirdOutput.ParsePeerState(await BirdcAsync("show", "protocols", "all", ProtocolName(neighbour)));
 
-    public override async Task<string?> GetBfdStateAsync(IPAddress neighbour)
+    /// <summary><c>show bfd sessions</c>: "ADDRESS IFACE STATE SINCE INTERVAL TIMEOUT", times in seconds.</summary>
+    public override async Task<RouterBfdSession?> GetBfdSessionAsync(IPAddress neighbour)
     {
         foreach (var line in (await BirdcAsync("show", "bfd", "sessions")).Split('\n'))
         {
             var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (fields.Length >= 3 && fields[0] == neighbour.ToString())
-                return fields[2].ToLowerInvariant();
+            if (fields.Length >= 6 && fields[0] == neighbour.ToString())
+                return new RouterBfdSession(fields[2].ToLowerInvariant(), Seconds(fields[^2]) * 1000, Seconds(fields[^1]) * 1000);
         }
         return null;
+
+        static double Seconds(string text) => double.Parse(text, CultureInfo.InvariantCulture);
     }
 
     /// <summary>Disables the whole <c>protocol bfd</c> (BIRD has no per-neighbour switch).</summary>

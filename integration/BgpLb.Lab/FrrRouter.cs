@@ -169,13 +169,22 @@ public sealed class FrrRouter : Router
         return config.ToString();
     }
 
-    public override async Task<string?> GetBfdStateAsync(IPAddress neighbour)
+    /// <summary>
+    /// <c>show bfd peers json</c>; FRR reports configured and remote values, so the negotiated ones are derived as RFC 5880
+    /// §6.8.2 and §6.8.4 say.
+    /// </summary>
+    public override async Task<RouterBfdSession?> GetBfdSessionAsync(IPAddress neighbour)
     {
         using var document = JsonDocument.Parse(await VtyshAsync("show bfd peers json"));
         foreach (var peer in document.RootElement.EnumerateArray())
         {
-            if (peer.TryGetProperty("peer", out var address) && address.GetString() == neighbour.ToString())
-                return peer.GetProperty("status").GetString() is { } status && status == "shutdown" ? "admindown" : peer.GetProperty("status").GetString();
+            if (!peer.TryGetProperty("peer", out var address) || address.GetString() != neighbour.ToString())
+                continue;
+            int Value(string name) => peer.TryGetProperty(name, out var value) ? value.GetInt32() : 0;
+            var status = peer.GetProperty("status").GetString()!;
+            return new RouterBfdSession(status == "shutdown" ? "admindown" : status,
+                Math.Max(Value("transmit-interval"), Value("remote-receive-interval")),
+                Value("remote-detect-multiplier") * Math.Max(Value("receive-interval"), Value("remote-transmit-interval")));
         }
         return null;
     }
