@@ -251,12 +251,13 @@ public sealed partial class BfdEndpoint : IDisposable
                     entry.Pending |= entry.Session.DetectionTimeExpired();
                 }
                 Apply(entry, now);
-                if (entry.Session.TransmitsPeriodically && entry.Session.State != BfdState.AdminDown && entry.NextTransmit <= now)
+                var periodic = entry.Session.TransmitsPeriodically && entry.Session.State != BfdState.AdminDown;
+                if (periodic && entry.NextTransmit <= now)
                 {
                     Send(entry, entry.Session.NextPacket);
                     entry.NextTransmit = now + Ticks(BfdSession.Jittered(entry.Session.TransmitInterval, entry.Session.Options.DetectMultiplier, _random.NextDouble()));
                 }
-                next = Math.Min(next, Math.Min(entry.DetectionDeadline, entry.Session.TransmitsPeriodically ? entry.NextTransmit : long.MaxValue));
+                next = Math.Min(next, Math.Min(entry.DetectionDeadline, periodic ? entry.NextTransmit : long.MaxValue));
             }
         }
         var micros = (next - Stopwatch.GetTimestamp()) * 1_000_000 / Stopwatch.Frequency;
