@@ -60,6 +60,24 @@ public sealed class BirdRouter : Router
             config.AppendLine("}");
         }
 
+        if (options.BfdNeighbors.Count > 0)
+        {
+            config.AppendLine("protocol bfd bfd1 {");
+            foreach (var (neighbour, i) in options.BfdNeighbors.Select((n, i) => (n, i)))
+            {
+                // BIRD takes timers per interface pattern; one pattern per neighbour keeps them apart.
+                config.AppendLine(CultureInfo.InvariantCulture,
+                    $"  neighbor {neighbour.Address} local {neighbour.Local};");
+                if (i == 0)
+                {
+                    config.AppendLine(CultureInfo.InvariantCulture,
+                        $"  interface \"*\" {{ min rx interval {neighbour.MinRxMilliseconds} ms; min tx interval {neighbour.MinTxMilliseconds} ms; idle tx interval 1000 ms; multiplier {neighbour.Multiplier}; }};");
+                }
+            }
+
+            config.AppendLine("}");
+        }
+
         foreach (var neighbour in options.Neighbors)
         {
             var internalSession = neighbour.RemoteAs == options.LocalAs;
@@ -107,6 +125,23 @@ public sealed class BirdRouter : Router
 
     public override async Task<PeerState> GetPeerStateAsync(IPAddress neighbour) =>
         BirdOutput.ParsePeerState(await BirdcAsync("show", "protocols", "all", ProtocolName(neighbour)));
+
+    /// <summary><c>show bfd sessions</c>: "ADDRESS IFACE STATE SINCE INTERVAL TIMEOUT", times in seconds.</summary>
+    public override async Task<RouterBfdSession?> GetBfdSessionAsync(IPAddress neighbour)
+    {
+        foreach (var line in (await BirdcAsync("show", "bfd", "sessions")).Split('\n'))
+        {
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length >= 6 && fields[0] == neighbour.ToString())
+                return new RouterBfdSession(fields[2].ToLowerInvariant(), Seconds(fields[^2]) * 1000, Seconds(fields[^1]) * 1000);
+        }
+        return null;
+
+        static double Seconds(string text) => double.Parse(text, CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Disables the whole <c>protocol bfd</c> (BIRD has no per-neighbour switch).</summary>
+    public override Task StopBfdAsync(IPAddress neighbour) => BirdcAsync("disable", "bfd1");
 
     /// <summary>Number of routes in BIRD's tables (<c>show route count</c>).</summary>
     public async Task<long> GetRouteCountAsync() => BirdOutput.ParseRouteCount(await BirdcAsync("show", "route", "count"));

@@ -144,6 +144,57 @@ public sealed class FrrRouter : Router
         _processes.Add(bgpd);
         await bgpd.WaitUntilReadyAsync("to answer vtysh", TimeSpan.FromSeconds(10), async () =>
             (await Command.RunAsync("vtysh", "-N", Namespace, "-c", "show daemons")).StandardOutput.Contains("bgpd", StringComparison.Ordinal));
+        if (Options.BfdNeighbors.Count > 0)
+        {
+            var bfddConfig = Lab.WriteFile(Name + ".bfdd.conf", RenderBfddConfig(Options));
+            var bfdd = await Lab.StartProcessAsync(Namespace, Name + ".bfdd", Path.Combine(Daemons, "bfdd"), "-N", Namespace, "-f", bfddConfig);
+            _processes.Add(bfdd);
+            await bfdd.WaitUntilReadyAsync("to answer vtysh", TimeSpan.FromSeconds(10), async () =>
+                (await Command.RunAsync("vtysh", "-N", Namespace, "-c", "show daemons")).StandardOutput.Contains("bfdd", StringComparison.Ordinal));
+        }
+    }
+
+    public static string RenderBfddConfig(RouterOptions options)
+    {
+        var config = new StringBuilder("log stdout debugging\nbfd\n");
+        foreach (var neighbour in options.BfdNeighbors)
+        {
+            config.AppendLine(CultureInfo.InvariantCulture, $" peer {neighbour.Address} local-address {neighbour.Local}");
+            config.AppendLine(CultureInfo.InvariantCulture, $"  receive-interval {neighbour.MinRxMilliseconds}");
+            config.AppendLine(CultureInfo.InvariantCulture, $"  transmit-interval {neighbour.MinTxMilliseconds}");
+            config.AppendLine(CultureInfo.InvariantCulture, $"  detect-multiplier {neighbour.Multiplier}");
+            config.AppendLine(" exit");
+        }
+        config.AppendLine("exit");
+        return config.ToString();
+    }
+
+    /// <summary>
+    /// <c>show bfd peers json</c>; FRR reports configured and remote values, so the negotiated ones are derived as RFC 5880
+    /// §6.8.2 and §6.8.4 say.
+    /// </summary>
+    public override async Task<RouterBfdSession?> GetBfdSessionAsync(IPAddress neighbour)
+    {
+        using var document = JsonDocument.Parse(await VtyshAsync("show bfd peers json"));
+        foreach (var peer in document.RootElement.EnumerateArray())
+        {
+            if (!peer.TryGetProperty("peer", out var address) || address.GetString() != neighbour.ToString())
+                continue;
+            int Value(string name) => peer.TryGetProperty(name, out var value) ? value.GetInt32() : 0;
+            var status = peer.GetProperty("status").GetString()!;
+            return new RouterBfdSession(status == "shutdown" ? "admindown" : status,
+                Math.Max(Value("transmit-interval"), Value("remote-receive-interval")),
+                Value("remote-detect-multiplier") * Math.Max(Value("receive-interval"), Value("remote-transmit-interval")));
+        }
+        return null;
+    }
+
+    /// <summary>Shuts the peer down: FRR says AdminDown.</summary>
+    public override async Task StopBfdAsync(IPAddress neighbour)
+    {
+        var local = Options.BfdNeighbors.Single(n => n.Address.Equals(neighbour)).Local;
+        (await Command.RunAsync("vtysh", "-N", Namespace, "-c", "configure", "-c", "bfd", "-c", $"peer {neighbour} local-address {local}", "-c", "shutdown"))
+            .EnsureSuccess();
     }
 }
 

@@ -8,7 +8,7 @@ using BgpLb.Netlab;
 // a client on one bridge with examples/l2, the owner of the address is killed and the client follows the new one.
 // "bench-l2-failover N" (bench/l2-failover.sh): that failover N times and the median. "bench-churn" (bench/churn.sh):
 // the cost of one change with many Services loaded (ChurnBench). "fake-apiserver": the tests' fake kube-apiserver as a
-// process, for bench-churn to run inside a namespace. Everything is torn down on exit, also on Ctrl+C and SIGTERM.
+// process, for bench-churn to run inside a namespace. "bfd-probe": one BFD session of ours inside a namespace. Everything is torn down on exit, also on Ctrl+C and SIGTERM.
 using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
 using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(
@@ -29,6 +29,8 @@ switch (args)
         return await ChurnBench.RunAsync(churnOptions, stop.Token);
     case ["fake-apiserver", ..]:
         return await FakeApiServerHost.RunAsync(args[1..]);
+    case ["bfd-probe", ..]:
+        return await BfdProbe.RunAsync(args[1..], stop.Token);
     case ["demo", ..]:
         break;
     case ["demo-l2", ..]:
@@ -38,7 +40,7 @@ switch (args)
     case ["bench-l2-failover", var count, ..] when int.TryParse(count, CultureInfo.InvariantCulture, out var runs) && runs > 0:
         return await L2Demo.BenchAsync(L2Examples(), runs, stop.Token);
     default:
-        await Console.Error.WriteLineAsync("usage: bgplb-lab demo [--examples DIR] [--log-level LEVEL] [--keep]\n       bgplb-lab demo-l2 [--examples DIR]\n       bgplb-lab bench-l2-failover [RUNS=5] [--examples DIR]\n       bgplb-lab bench-churn [--services N] [--series LIST] ... (bgplb-lab bench-churn --help)\n       bgplb-lab fake-apiserver --kubeconfig FILE");
+        await Console.Error.WriteLineAsync("usage: bgplb-lab demo [--examples DIR] [--log-level LEVEL] [--keep]\n       bgplb-lab demo-l2 [--examples DIR]\n       bgplb-lab bench-l2-failover [RUNS=5] [--examples DIR]\n       bgplb-lab bench-churn [--services N] [--series LIST] ... (bgplb-lab bench-churn --help)\n       bgplb-lab fake-apiserver --kubeconfig FILE\n       bgplb-lab bfd-probe --local ADDR --remote ADDR [--tx MS] [--rx MS] [--multiplier N]");
         return 2;
 }
 

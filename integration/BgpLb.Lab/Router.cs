@@ -58,7 +58,19 @@ public sealed record RouterOptions(IPAddress RouterId, IReadOnlyList<BgpNeighbor
     public uint LocalAs { get; init; } = 64512;
 
     public IReadOnlyList<AdvertisedRoute> Advertise { get; init; } = [];
+
+    /// <summary>Standalone BFD sessions (no BGP client), for testing a BFD implementation on its own.</summary>
+    public IReadOnlyList<BfdNeighbor> BfdNeighbors { get; init; } = [];
 }
+
+/// <summary>
+/// A BFD session as the router shows it: state in lower case, the interval it transmits at and its detection time, as
+/// negotiated with the remote system (milliseconds).
+/// </summary>
+public sealed record RouterBfdSession(string State, double TransmitMilliseconds, double DetectionMilliseconds);
+
+/// <summary>A single-hop BFD session the router runs with <see cref="Address"/>; intervals in milliseconds.</summary>
+public sealed record BfdNeighbor(IPAddress Address, IPAddress Local, int MinTxMilliseconds = 100, int MinRxMilliseconds = 100, int Multiplier = 3);
 
 /// <summary>One path of a prefix in a router's BGP table (Loc-RIB / Adj-RIB-In after policy).</summary>
 public sealed record RouterRoute(
@@ -121,6 +133,15 @@ public abstract class Router
     public abstract Task<IReadOnlyList<RouterRoute>> GetRoutesAsync();
 
     public abstract Task<PeerState> GetPeerStateAsync(IPAddress neighbour);
+
+    /// <summary>The router's state of its BFD session with <paramref name="neighbour"/> in lower case (up, down, init, admindown), or null.</summary>
+    public async Task<string?> GetBfdStateAsync(IPAddress neighbour) => (await GetBfdSessionAsync(neighbour))?.State;
+
+    /// <summary>The router's view of its BFD session with <paramref name="neighbour"/>, or null when it has none.</summary>
+    public virtual Task<RouterBfdSession?> GetBfdSessionAsync(IPAddress neighbour) => throw new NotSupportedException($"{Kind}: no BFD in the lab");
+
+    /// <summary>Ends the router's BFD session with <paramref name="neighbour"/> (<see cref="RouterOptions.BfdNeighbors"/>).</summary>
+    public virtual Task StopBfdAsync(IPAddress neighbour) => throw new NotSupportedException($"{Kind}: no BFD in the lab");
 
     /// <summary>The kernel table of the router's namespace (where BIRD's kernel protocol and FRR's zebra install routes).</summary>
     public Task<IReadOnlyList<KernelRoute>> GetKernelRoutesAsync(AddressFamily family) => Lab.GetKernelRoutesAsync(Namespace, family);

@@ -1,0 +1,30 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+
+namespace BgpLb.Bgp.Bfd;
+
+/// <summary>BFD events, EventIds 1400-1499 (stable; do not renumber).</summary>
+internal static partial class BfdLog
+{
+    [LoggerMessage(EventId = 1400, Level = LogLevel.Information, Message = "BFD session with {Remote} from {Local} added (discriminator {Discriminator})")]
+    public static partial void SessionAdded(ILogger logger, IPAddress remote, IPAddress local, uint discriminator);
+
+    [LoggerMessage(EventId = 1401, Level = LogLevel.Information, Message = "BFD session with {Remote} removed (AdminDown sent)")]
+    public static partial void SessionRemoved(ILogger logger, IPAddress remote);
+
+    [LoggerMessage(EventId = 1402, Level = LogLevel.Information, Message = "BFD {Remote}: {OldState} -> {NewState} ({Diagnostic})")]
+    public static partial void StateChanged(ILogger logger, IPAddress remote, BfdState oldState, BfdState newState, BfdDiagnostic diagnostic);
+
+    [LoggerMessage(EventId = 1403, Level = LogLevel.Debug, Message = "BFD packet from {Remote} discarded: {Reason}")]
+    public static partial void Discarded(ILogger logger, IPAddress remote, BfdDiscardReason reason);
+
+    [LoggerMessage(EventId = 1404, Level = LogLevel.Debug, Message = "BFD packet from {Remote} for discriminator {Discriminator} matches no session")]
+    public static partial void NoSession(ILogger logger, IPAddress remote, uint discriminator);
+
+    [LoggerMessage(EventId = 1406, Level = LogLevel.Debug, Message = "BFD packet from {Remote} dropped: TTL {Ttl}, single hop requires 255")]
+    public static partial void WrongTtl(ILogger logger, IPAddress remote, int ttl);
+
+    [LoggerMessage(EventId = 1405, Level = LogLevel.Warning, Message = "BFD packet to {Remote} not sent: {Error}")]
+    public static partial void SendFailed(ILogger logger, IPAddress remote, SocketError error);
+}

@@ -1,0 +1,121 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.Channels;
+using BgpLb.Bgp.Bfd;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace BgpLb.Bgp.Tests.Bfd;
+
+/// <summary>Real UDP on loopback addresses (127.0.0.1-3 share one port, as real nodes share 3784).</summary>
+public sealed class BfdEndpointTests : IDisposable
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+    private static readonly IPAddress A = IPAddress.Parse("127.0.0.1");
+    private static readonly IPAddress B = IPAddress.Parse("127.0.0.2");
+    private static readonly IPAddress Fake = IPAddress.Parse("127.0.0.3");
+    // Fast packets, slow detection (255 x 20 ms): a loaded machine never times a session out by accident here.
+    private static readonly BfdSessionOptions Quick = new() { DesiredMinTxInterval = 20_000, RequiredMinRxInterval = 20_000, DetectMultiplier = 255 };
+
+    private readonly int _port = FreePort();
+    private readonly List<IDisposable> _owned = [];
+
+    public void Dispose()
+    {
+        foreach (var item in Enumerable.Reverse(_owned))
+            item.Dispose();
+    }
+
+    private static int FreePort()
+    {
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        probe.Bind(new IPEndPoint(A, 0));
+        return ((IPEndPoint)probe.LocalEndPoint!).Port;
+    }
+
+    private (BfdEndpoint Endpoint, ChannelReader<BfdStateChange> Changes) Start(IPAddress bind)
+    {
+        var endpoint = new BfdEndpoint(new BfdEndpointOptions { BindAddress = bind, ListenPort = _port, RemotePort = _port }, NullLogger<BfdEndpoint>.Instance);
+        _owned.Add(endpoint);
+        var changes = Channel.CreateUnbounded<BfdStateChange>();
+        endpoint.StateChanged += change => changes.Writer.TryWrite(change);
+        return (endpoint, changes.Reader);
+    }
+
+    private static async Task<BfdStateChange> NextAsync(ChannelReader<BfdStateChange> changes) =>
+        await changes.ReadAsync().AsTask().WaitAsync(Timeout);
+
+    private static async Task UntilAsync(ChannelReader<BfdStateChange> changes, BfdState state)
+    {
+        while ((await NextAsync(changes)).NewState != state)
+        {
+        }
+    }
+
+    [Fact]
+    public async Task Two_endpoints_come_up_and_a_removed_session_takes_the_other_side_down_at_once()
+    {
+        var (a, aChanges) = Start(A);
+        var (b, bChanges) = Start(B);
+        a.Set(new BfdPeer(B, A, Quick));
+        b.Set(new BfdPeer(A, B, Quick));
+        await UntilAsync(aChanges, BfdState.Up);
+        await UntilAsync(bChanges, BfdState.Up);
+        Assert.Equal(BfdState.Up, a.StateOf(B));
+
+        // A profile change is renegotiated without a reset; then B removes its session and says AdminDown.
+        a.Set(new BfdPeer(B, A, Quick with { DesiredMinTxInterval = 50_000 }));
+        b.Remove(A);
+        var down = await NextAsync(aChanges);
+        Assert.Equal((BfdState.Up, BfdState.Down, BfdDiagnostic.NeighborSignaledSessionDown), (down.OldState, down.NewState, down.Diagnostic));
+        Assert.Null(b.StateOf(A));
+    }
+
+    [Fact]
+    public async Task A_silent_remote_is_detected_down_and_packets_without_TTL_255_are_never_seen()
+    {
+        var (a, changes) = Start(A);
+        using var fake = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        fake.Bind(new IPEndPoint(Fake, _port));
+        fake.Ttl = 255;
+        using var farAway = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        farAway.Bind(new IPEndPoint(Fake, 0));
+        farAway.Ttl = 64;
+        a.Set(new BfdPeer(Fake, A, Quick));
+
+        // A's first packet says Down and carries its discriminator.
+        var buffer = new byte[64];
+        var received = await fake.ReceiveAsync(buffer.AsMemory(), SocketFlags.None).AsTask().WaitAsync(Timeout);
+        Assert.True(BfdControlPacket.TryRead(buffer.AsSpan(0, received), out var first, out _));
+        Assert.Equal(BfdState.Down, first.State);
+        var theirs = first.MyDiscriminator;
+
+        BfdControlPacket Packet(BfdState state, byte multiplier = 255) => new()
+        {
+            State = state,
+            DetectMultiplier = multiplier,
+            MyDiscriminator = 0xFA4E,
+            YourDiscriminator = theirs,
+            DesiredMinTxInterval = 20_000,
+            RequiredMinRxInterval = 20_000,
+        };
+        byte[] Bytes(BfdControlPacket packet)
+        {
+            var bytes = new byte[BfdControlPacket.Length];
+            packet.Write(bytes);
+            return bytes;
+        }
+        var target = new IPEndPoint(A, _port);
+        // With TTL 64 an Init would bring A straight Up; the kernel drops it, so the Down that follows makes it Init.
+        await farAway.SendToAsync(Bytes(Packet(BfdState.Init)), target);
+        await fake.SendToAsync(Bytes(Packet(BfdState.Down)), target);
+        var init = await NextAsync(changes);
+        Assert.Equal((BfdState.Down, BfdState.Init), (init.OldState, init.NewState));
+        await fake.SendToAsync(Bytes(Packet(BfdState.Up)), target);
+        Assert.Equal(BfdState.Up, (await NextAsync(changes)).NewState);
+
+        // The last word asks for detection after 3 x 20 ms; then silence: A takes the session down on its own.
+        await fake.SendToAsync(Bytes(Packet(BfdState.Up, multiplier: 3)), target);
+        var down = await NextAsync(changes);
+        Assert.Equal((BfdState.Up, BfdState.Down, BfdDiagnostic.ControlDetectionTimeExpired), (down.OldState, down.NewState, down.Diagnostic));
+    }
+}
