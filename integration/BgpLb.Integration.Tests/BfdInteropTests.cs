@@ -22,7 +22,9 @@ public sealed class BfdInteropTests(ITestOutputHelper output)
         var node = lab.Nodes[0];
         var router = await Router.StartAsync(kind, lab, lab.RouterNamespace, "router",
             new RouterOptions(System.Net.IPAddress.Parse("198.18.255.1"), []) { BfdNeighbors = [new BfdNeighbor(node.Address, node.RouterAddress)] });
-        var probe = await lab.StartProcessAsync(node.Namespace, "bfd-probe", "dotnet", typeof(BfdProbe).Assembly.Location, "bfd-probe",
+        // bgplb-lab's apphost, next to this assembly, started the way the speaker's apphost is.
+        var bgplbLab = Path.Combine(Path.GetDirectoryName(typeof(BfdProbe).Assembly.Location)!, "bgplb-lab");
+        var probe = await lab.StartProcessAsync(node.Namespace, "bfd-probe", bgplbLab, "bfd-probe",
             "--local", node.Address.ToString(), "--remote", node.RouterAddress.ToString(), "--tx", "100", "--rx", "100");
 
         async Task UntilRouterSays(string state) =>
