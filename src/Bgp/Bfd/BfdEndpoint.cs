@@ -41,6 +41,7 @@ public sealed partial class BfdEndpoint : IDisposable
     private readonly Socket _wake;
     private readonly Thread _thread;
     private readonly Dictionary<IPAddress, Entry> _byRemote = [];
+    private readonly Dictionary<PacketSource, Entry> _bySource = [];
     private readonly Dictionary<uint, Entry> _byDiscriminator = [];
     private readonly Random _random = new();
     private readonly List<Socket> _readable = [];
@@ -108,8 +109,10 @@ public sealed partial class BfdEndpoint : IDisposable
             do
                 discriminator = (uint)_random.NextInt64(1, uint.MaxValue);
             while (_byDiscriminator.ContainsKey(discriminator));
-            var entry = new Entry(peer, new BfdSession(discriminator, peer.Options), Sender(peer));
+            var entry = new Entry(peer, new BfdSession(discriminator, peer.Options), Sender(peer),
+                new IPEndPoint(peer.Remote, _options.RemotePort).Serialize());
             _byRemote[peer.Remote] = entry;
+            _bySource[entry.Source] = entry;
             _byDiscriminator[discriminator] = entry;
             BfdLog.SessionAdded(_logger, peer.Remote, peer.Local, discriminator);
         }
@@ -131,6 +134,7 @@ public sealed partial class BfdEndpoint : IDisposable
         entry.Session.SetAdminDown(true);
         Send(entry, entry.Session.NextPacket);
         _byRemote.Remove(entry.Peer.Remote);
+        _bySource.Remove(entry.Source);
         _byDiscriminator.Remove(entry.Session.LocalDiscriminator);
         entry.Socket.Dispose();
         BfdLog.SessionRemoved(_logger, entry.Peer.Remote);
@@ -275,7 +279,7 @@ public sealed partial class BfdEndpoint : IDisposable
         while (true)
         {
             int length;
-            IPAddress? from;
+            PacketSource? from;
             int ttl;
             try
             {
@@ -287,21 +291,19 @@ public sealed partial class BfdEndpoint : IDisposable
             }
             if (length < 0)
                 return;
-            if (from is null)
+            if (from is not { } source)
                 continue;
             if (ttl != 255)
             {
-                BfdLog.WrongTtl(_logger, from, ttl);
+                BfdLog.WrongTtl(_logger, source, ttl);
                 continue;
             }
-            Received(buffer.AsSpan(0, length), from);
+            Received(buffer.AsSpan(0, length), source);
         }
     }
 
-    private void Received(ReadOnlySpan<byte> datagram, IPAddress from)
+    private void Received(ReadOnlySpan<byte> datagram, PacketSource from)
     {
-        if (from.IsIPv4MappedToIPv6)
-            from = from.MapToIPv4();
         if (!BfdControlPacket.TryRead(datagram, out var packet, out var reason))
         {
             BfdLog.Discarded(_logger, from, reason);
@@ -311,8 +313,8 @@ public sealed partial class BfdEndpoint : IDisposable
         lock (_gate)
         {
             var entry = packet.YourDiscriminator != 0 ? _byDiscriminator.GetValueOrDefault(packet.YourDiscriminator)
-                : _byRemote.GetValueOrDefault(from);
-            if (entry is null || !entry.Peer.Remote.Equals(from))
+                : _bySource.GetValueOrDefault(from);
+            if (entry is null || entry.Source != from)
             {
                 BfdLog.NoSession(_logger, from, packet.YourDiscriminator);
                 return;
@@ -355,7 +357,7 @@ public sealed partial class BfdEndpoint : IDisposable
         packet.Write(bytes);
         try
         {
-            entry.Socket.SendTo(bytes, SocketFlags.None, new IPEndPoint(entry.Peer.Remote, _options.RemotePort));
+            entry.Socket.SendTo(bytes, SocketFlags.None, entry.Destination);
         }
         catch (SocketException e)
         {
@@ -365,11 +367,14 @@ public sealed partial class BfdEndpoint : IDisposable
 
     private static long Ticks(TimeSpan span) => (long)(span.TotalSeconds * Stopwatch.Frequency);
 
-    private sealed class Entry(BfdPeer peer, BfdSession session, Socket socket)
+    private sealed class Entry(BfdPeer peer, BfdSession session, Socket socket, SocketAddress destination)
     {
         public BfdPeer Peer { get; set; } = peer;
         public BfdSession Session { get; } = session;
         public Socket Socket { get; } = socket;
+        public PacketSource Source { get; } = PacketSource.Of(peer.Remote);
+        /// <summary>Serialized once: sending allocates nothing.</summary>
+        public SocketAddress Destination { get; } = destination;
         public BfdState ReportedState { get; set; } = session.State;
         public BfdEffects Pending { get; set; }
         public long NextTransmit { get; set; }

@@ -17,13 +17,13 @@ internal static partial class BfdLog
     public static partial void StateChanged(ILogger logger, IPAddress remote, BfdState oldState, BfdState newState, BfdDiagnostic diagnostic);
 
     [LoggerMessage(EventId = 1403, Level = LogLevel.Debug, Message = "BFD packet from {Remote} discarded: {Reason}")]
-    public static partial void Discarded(ILogger logger, IPAddress remote, BfdDiscardReason reason);
+    public static partial void Discarded(ILogger logger, PacketSource remote, BfdDiscardReason reason);
 
     [LoggerMessage(EventId = 1404, Level = LogLevel.Debug, Message = "BFD packet from {Remote} for discriminator {Discriminator} matches no session")]
-    public static partial void NoSession(ILogger logger, IPAddress remote, uint discriminator);
+    public static partial void NoSession(ILogger logger, PacketSource remote, uint discriminator);
 
     [LoggerMessage(EventId = 1406, Level = LogLevel.Debug, Message = "BFD packet from {Remote} dropped: TTL {Ttl}, single hop requires 255")]
-    public static partial void WrongTtl(ILogger logger, IPAddress remote, int ttl);
+    public static partial void WrongTtl(ILogger logger, PacketSource remote, int ttl);
 
     [LoggerMessage(EventId = 1405, Level = LogLevel.Warning, Message = "BFD packet to {Remote} not sent: {Error}")]
     public static partial void SendFailed(ILogger logger, IPAddress remote, SocketError error);

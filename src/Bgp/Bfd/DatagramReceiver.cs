@@ -5,6 +5,40 @@ using System.Runtime.InteropServices;
 
 namespace BgpLb.Bgp.Bfd;
 
+/// <summary>A datagram's source address without allocating: the family and the address bits (IPv4-mapped IPv6 as IPv4).</summary>
+internal readonly record struct PacketSource(AddressFamily Family, UInt128 Bits)
+{
+    public static PacketSource Of(IPAddress address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        if (address.IsIPv4MappedToIPv6)
+            address = address.MapToIPv4();
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out var written);
+        return From(address.AddressFamily, bytes[..written]);
+    }
+
+    public static PacketSource From(AddressFamily family, ReadOnlySpan<byte> bytes)
+    {
+        // ::ffff:a.b.c.d is a.b.c.d
+        if (family == AddressFamily.InterNetworkV6 && bytes[..10].IndexOfAnyExcept((byte)0) < 0 && bytes[10] == 0xFF && bytes[11] == 0xFF)
+            return From(AddressFamily.InterNetwork, bytes[12..]);
+        Span<byte> padded = stackalloc byte[16];
+        bytes.CopyTo(padded);
+        return new PacketSource(family, BinaryPrimitives.ReadUInt128BigEndian(padded));
+    }
+
+    public override string ToString() => ToAddress().ToString();
+
+    /// <summary>For logs and errors only: allocates.</summary>
+    public IPAddress ToAddress()
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        BinaryPrimitives.WriteUInt128BigEndian(bytes, Bits);
+        return new IPAddress(Family == AddressFamily.InterNetwork ? bytes[..4] : bytes);
+    }
+}
+
 /// <summary>
 /// recvmsg(2) with the TTL / hop limit each datagram arrived with (IP_RECVTTL, IPV6_RECVHOPLIMIT), which .NET's
 /// ReceiveMessageFrom does not report and Linux's IP_MINTTL does not enforce for UDP. Linux, 64-bit.
@@ -34,7 +68,7 @@ internal static unsafe partial class DatagramReceiver
 
     /// <summary>One datagram without waiting: its length (-1 when none is queued), sender and TTL (-1 when not reported).</summary>
     /// <exception cref="SocketException">recvmsg failed for another reason than an empty queue.</exception>
-    public static int Receive(Socket socket, Span<byte> buffer, out IPAddress? from, out int ttl)
+    public static int Receive(Socket socket, Span<byte> buffer, out PacketSource? from, out int ttl)
     {
         from = null;
         ttl = -1;
@@ -66,11 +100,11 @@ internal static unsafe partial class DatagramReceiver
         }
     }
 
-    private static IPAddress? Address(ReadOnlySpan<byte> sockaddr) => sockaddr.Length < 2 ? null
+    private static PacketSource? Address(ReadOnlySpan<byte> sockaddr) => sockaddr.Length < 2 ? null
         : MemoryMarshal.Read<ushort>(sockaddr) switch // sa_family is in host order
         {
-            AfInet when sockaddr.Length >= 8 => new IPAddress(sockaddr.Slice(4, 4)),
-            AfInet6 when sockaddr.Length >= 24 => new IPAddress(sockaddr.Slice(8, 16)),
+            AfInet when sockaddr.Length >= 8 => PacketSource.From(AddressFamily.InterNetwork, sockaddr.Slice(4, 4)),
+            AfInet6 when sockaddr.Length >= 24 => PacketSource.From(AddressFamily.InterNetworkV6, sockaddr.Slice(8, 16)),
             _ => null,
         };
 

@@ -160,3 +160,25 @@ public class BfdControlPacketTests
         }, iter: 20_000);
     }
 }
+
+public class PacketSourceTests
+{
+    [Theory]
+    [InlineData("198.18.0.2")]
+    [InlineData("2001:db8::2")]
+    [InlineData("fe80::1")]
+    public void An_address_round_trips(string text)
+    {
+        var address = System.Net.IPAddress.Parse(text);
+        Assert.Equal(address, PacketSource.Of(address).ToAddress());
+        Assert.Equal(text, PacketSource.Of(address).ToString());
+    }
+
+    [Fact]
+    public void An_IPv4_mapped_source_is_the_IPv4_address_and_families_never_collide()
+    {
+        var v4 = PacketSource.Of(System.Net.IPAddress.Parse("198.18.0.2"));
+        Assert.Equal(v4, PacketSource.Of(System.Net.IPAddress.Parse("::ffff:198.18.0.2")));
+        Assert.NotEqual(v4, PacketSource.Of(System.Net.IPAddress.Parse("::c612:2"))); // same low bits, IPv6
+    }
+}
