@@ -231,8 +231,10 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, Con
             if (allocations.Remove(key))
                 keys.Add(key);
         }
-        List<string> names = [.. external.Where(p => !_persisted.External.TryGetValue(p.Key, out var before) || !before.SameAs(p.Value)).Select(p => p.Key),
-            .. _persisted.External.Keys.Where(name => !external.ContainsKey(name))];
+        // Service changes pass the persisted set itself: comparing it (each request serialized) would be work for nothing.
+        List<string> names = ReferenceEquals(external, _persisted.External) ? []
+            : [.. external.Where(p => !_persisted.External.TryGetValue(p.Key, out var before) || !before.SameAs(p.Value)).Select(p => p.Key),
+                .. _persisted.External.Keys.Where(name => !external.ContainsKey(name))];
         var data = new StateData { Allocations = allocations.ToImmutable(), External = external };
         if (stateFile is not null && keys.Count + names.Count > 0)
         {

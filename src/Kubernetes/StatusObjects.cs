@@ -32,6 +32,7 @@ internal sealed record StatusObject(string Name, string ResourceVersion, JsonNod
 internal sealed class StatusObjects(IKubernetes client, string metalLbNamespace, string plural, string kind, V1OwnerReference? owner, ILogger logger)
 {
     private const string Version = "v1beta1";
+    private static readonly string ApiVersion = $"{ObjectProjector.MetalLbGroup}/{Version}";
 
     public async Task<IReadOnlyList<JsonObject>> ListAsync(string labelSelector, CancellationToken cancellationToken)
     {
@@ -74,7 +75,7 @@ internal sealed class StatusObjects(IKubernetes client, string metalLbNamespace,
         }
         var body = new JsonObject
         {
-            ["apiVersion"] = $"{ObjectProjector.MetalLbGroup}/{Version}",
+            ["apiVersion"] = ApiVersion,
             ["kind"] = kind,
             ["metadata"] = metadata,
             ["spec"] = new JsonObject(),
@@ -100,7 +101,7 @@ internal sealed class StatusObjects(IKubernetes client, string metalLbNamespace,
             }
             var body = new JsonObject
             {
-                ["apiVersion"] = $"{ObjectProjector.MetalLbGroup}/{Version}",
+                ["apiVersion"] = ApiVersion,
                 ["kind"] = kind,
                 ["metadata"] = new JsonObject { ["name"] = current.Name, ["namespace"] = metalLbNamespace, ["resourceVersion"] = current.ResourceVersion },
                 ["status"] = status.DeepClone(),

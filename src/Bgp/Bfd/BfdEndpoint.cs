@@ -40,8 +40,7 @@ public sealed partial class BfdEndpoint : IDisposable
     private readonly List<Socket> _receivers = [];
     private readonly Socket _wake;
     private readonly Thread _thread;
-    private readonly Dictionary<IPAddress, Entry> _byRemote = [];
-    private readonly Dictionary<PacketSource, Entry> _bySource = [];
+    private readonly Dictionary<PacketSource, Entry> _byRemote = [];
     private readonly Dictionary<uint, Entry> _byDiscriminator = [];
     private readonly Random _random = new();
     private readonly List<Socket> _readable = [];
@@ -85,7 +84,7 @@ public sealed partial class BfdEndpoint : IDisposable
     public BfdState? StateOf(IPAddress remote)
     {
         lock (_gate)
-            return _byRemote.TryGetValue(remote, out var entry) ? entry.Session.State : null;
+            return _byRemote.TryGetValue(PacketSource.Of(remote), out var entry) ? entry.Session.State : null;
     }
 
     /// <summary>Adds a session, or gives an existing one new options (renegotiated with a Poll Sequence, no reset).</summary>
@@ -94,7 +93,7 @@ public sealed partial class BfdEndpoint : IDisposable
         ArgumentNullException.ThrowIfNull(peer);
         lock (_gate)
         {
-            if (_byRemote.TryGetValue(peer.Remote, out var existing))
+            if (_byRemote.TryGetValue(PacketSource.Of(peer.Remote), out var existing))
             {
                 if (existing.Peer.Local.Equals(peer.Local))
                 {
@@ -111,8 +110,7 @@ public sealed partial class BfdEndpoint : IDisposable
             while (_byDiscriminator.ContainsKey(discriminator));
             var entry = new Entry(peer, new BfdSession(discriminator, peer.Options), Sender(peer),
                 new IPEndPoint(peer.Remote, _options.RemotePort).Serialize());
-            _byRemote[peer.Remote] = entry;
-            _bySource[entry.Source] = entry;
+            _byRemote[entry.Source] = entry;
             _byDiscriminator[discriminator] = entry;
             BfdLog.SessionAdded(_logger, peer.Remote, peer.Local, discriminator);
         }
@@ -124,7 +122,7 @@ public sealed partial class BfdEndpoint : IDisposable
     {
         lock (_gate)
         {
-            if (_byRemote.TryGetValue(remote, out var entry))
+            if (_byRemote.TryGetValue(PacketSource.Of(remote), out var entry))
                 RemoveUnsynchronized(entry);
         }
     }
@@ -133,8 +131,7 @@ public sealed partial class BfdEndpoint : IDisposable
     {
         entry.Session.SetAdminDown(true);
         Send(entry, entry.Session.NextPacket);
-        _byRemote.Remove(entry.Peer.Remote);
-        _bySource.Remove(entry.Source);
+        _byRemote.Remove(entry.Source);
         _byDiscriminator.Remove(entry.Session.LocalDiscriminator);
         entry.Socket.Dispose();
         BfdLog.SessionRemoved(_logger, entry.Peer.Remote);
@@ -257,10 +254,7 @@ public sealed partial class BfdEndpoint : IDisposable
                 Apply(entry, now);
                 var periodic = entry.Session.TransmitsPeriodically && entry.Session.State != BfdState.AdminDown;
                 if (periodic && entry.NextTransmit <= now)
-                {
-                    Send(entry, entry.Session.NextPacket);
-                    entry.NextTransmit = now + Ticks(BfdSession.Jittered(entry.Session.TransmitInterval, entry.Session.Options.DetectMultiplier, _random.NextDouble()));
-                }
+                    Transmit(entry, now);
                 next = Math.Min(next, Math.Min(entry.DetectionDeadline, periodic ? entry.NextTransmit : long.MaxValue));
             }
         }
@@ -313,7 +307,7 @@ public sealed partial class BfdEndpoint : IDisposable
         lock (_gate)
         {
             var entry = packet.YourDiscriminator != 0 ? _byDiscriminator.GetValueOrDefault(packet.YourDiscriminator)
-                : _bySource.GetValueOrDefault(from);
+                : _byRemote.GetValueOrDefault(from);
             if (entry is null || entry.Source != from)
             {
                 BfdLog.NoSession(_logger, from, packet.YourDiscriminator);
@@ -335,8 +329,7 @@ public sealed partial class BfdEndpoint : IDisposable
             Send(entry, entry.Session.FinalPacket);
         if (effects.HasFlag(BfdEffects.SendNow) && entry.Session.TransmitsPeriodically)
         {
-            Send(entry, entry.Session.NextPacket);
-            entry.NextTransmit = now + Ticks(BfdSession.Jittered(entry.Session.TransmitInterval, entry.Session.Options.DetectMultiplier, _random.NextDouble()));
+            Transmit(entry, now);
         }
         else if (effects.HasFlag(BfdEffects.TimersChanged))
         {
@@ -349,6 +342,13 @@ public sealed partial class BfdEndpoint : IDisposable
             BfdLog.StateChanged(_logger, change.Remote, change.OldState, change.NewState, change.Diagnostic);
             StateChanged?.Invoke(change);
         }
+    }
+
+    /// <summary>Sends the next periodic packet and schedules the one after, jittered (RFC 5880 §6.8.7).</summary>
+    private void Transmit(Entry entry, long now)
+    {
+        Send(entry, entry.Session.NextPacket);
+        entry.NextTransmit = now + Ticks(BfdSession.Jittered(entry.Session.TransmitInterval, entry.Session.Options.DetectMultiplier, _random.NextDouble()));
     }
 
     private void Send(Entry entry, in BfdControlPacket packet)
