@@ -14,7 +14,7 @@ public enum DynamicAsnMode
 
 /// <summary>
 /// One BGP neighbour as the speaker wants it. Immutable; two equal configs mean "nothing to change".
-/// A change of any field other than <see cref="Name"/> resets the session (Cease/Other Configuration Change).
+/// A change of any field other than <see cref="Name"/> and <see cref="Bfd"/> resets the session (Cease/Other Configuration Change).
 /// </summary>
 public sealed record BgpPeerConfig
 {
@@ -42,6 +42,11 @@ public sealed record BgpPeerConfig
     public bool EbgpMultiHop { get; init; }
     /// <summary>When true only the address family of <see cref="Address"/> is negotiated (no MP for the other family).</summary>
     public bool DisableMP { get; init; }
+    /// <summary>
+    /// BFD for this neighbour (multi-hop when <see cref="EbgpMultiHop"/>); null for none. A change renegotiates the BFD
+    /// timers with a Poll Sequence and leaves the BGP session as it is.
+    /// </summary>
+    public Bfd.BfdSessionOptions? Bfd { get; init; }
     /// <summary>Sent in the FQDN capability; null to omit it.</summary>
     public string? Hostname { get; init; }
 

@@ -24,6 +24,7 @@ public sealed class PeerManager : IAsyncDisposable
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly BgpMetrics _metrics;
+    private readonly PeerBfd _bfd;
     private readonly CancellationTokenSource _acceptCancel = new();
     private IBgpListener? _listener;
     private Task _acceptLoop = Task.CompletedTask;
@@ -43,6 +44,8 @@ public sealed class PeerManager : IAsyncDisposable
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<PeerManager>();
         _metrics = metrics;
+        _bfd = new PeerBfd(options.Bfd, loggerFactory);
+        metrics.ObserveBfd(_bfd.Sessions);
     }
 
     /// <summary>The bound passive endpoint once started, or null when not listening.</summary>
@@ -127,9 +130,12 @@ public sealed class PeerManager : IAsyncDisposable
             }
             if (_peers.TryGetValue(config.Key, out var existing))
             {
-                if (existing.Config == config || existing.Config with { Name = config.Name } == config)
+                if (existing.Config == config)
+                    continue;
+                if (existing.Config with { Name = config.Name, Bfd = config.Bfd } == config)
                 {
                     existing.Config = config;
+                    _bfd.Reconfigured(existing);
                     continue;
                 }
                 PeerManagerLog.PeerChanged(_logger, config.Key, config.Name);
@@ -193,6 +199,7 @@ public sealed class PeerManager : IAsyncDisposable
             foreach (var peer in peers) peer.Abort();
             await Task.WhenAll(stopping).ConfigureAwait(false);
         }
+        _bfd.Dispose();
     }
 
     public IReadOnlyList<PeerStatus> GetStatus()
@@ -208,10 +215,11 @@ public sealed class PeerManager : IAsyncDisposable
     }
 
     private PeerSession NewPeer(BgpPeerConfig config, AdjRibOut rib) =>
-        new(config, rib, _options, _transport, _time, _loggerFactory.CreateLogger<PeerSession>(), _metrics);
+        new(config, rib, _options, _transport, _time, _loggerFactory.CreateLogger<PeerSession>(), _metrics, _bfd);
 
     private Task Retire(PeerSession peer, NotificationMessage cause)
     {
+        _bfd.Removed(peer);
         var stopped = peer.StopAsync(cause);
         _retiring.RemoveAll(t => t.IsCompleted);
         _retiring.Add(stopped);

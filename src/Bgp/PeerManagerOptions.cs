@@ -11,6 +11,9 @@ public sealed record PeerManagerOptions
     /// <summary>Restart Time advertised in the Graceful Restart capability (helper mode, no forwarding state kept).</summary>
     public TimeSpan GracefulRestartTime { get; init; } = TimeSpan.FromSeconds(120);
 
+    /// <summary>Where BFD listens and sends (the RFCs' ports unless a test says otherwise).</summary>
+    public Bfd.BfdEndpointOptions Bfd { get; init; } = new();
+
     /// <summary>RFC 9003 shutdown communication sent with Cease/Administrative Shutdown by <see cref="PeerManager.StopAsync"/>.</summary>
     public string ShutdownCommunication { get; init; } = "bgplb speaker shutting down";
 }

@@ -19,6 +19,7 @@ public readonly record struct PeerCounters(
 /// <param name="LocalAddress">Local address of the current connection.</param>
 /// <param name="AdvertisedPrefixes">Prefixes currently advertised to the peer.</param>
 /// <param name="LastError">The last error or NOTIFICATION (sent or received) that closed a session, or null.</param>
+/// <param name="Bfd">The BFD session's state; null when the peer has no BFD profile or no session was established yet.</param>
 public sealed record PeerStatus(
     PeerKey Key,
     string Name,
@@ -30,4 +31,5 @@ public sealed record PeerStatus(
     IPAddress? LocalAddress,
     int AdvertisedPrefixes,
     PeerCounters Counters,
-    string? LastError);
+    string? LastError,
+    BgpLb.Bgp.Bfd.BfdState? Bfd = null);

@@ -17,6 +17,7 @@ internal sealed class ConfigValidator(ConfigOptions options, IReadOnlyDictionary
     private const string BasicAuthSecretType = "kubernetes.io/basic-auth";
 
     private readonly SortedDictionary<string, BfdProfileConfig> _bfdProfiles = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _invalidBfdProfiles = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (string Owner, uint? Community, LargeCommunity? Large)> _communityAliases = new(StringComparer.Ordinal);
     private readonly SortedDictionary<string, AddressPool> _pools = new(StringComparer.Ordinal);
     private readonly SortedDictionary<string, PeerConfig> _peers = new(StringComparer.Ordinal);
@@ -35,8 +36,12 @@ internal sealed class ConfigValidator(ConfigOptions options, IReadOnlyDictionary
         }
         switch (resource.Spec)
         {
-            case BFDProfileSpec spec when Validate(resource, spec, problems) is { } compiled && !HasErrors(problems):
-                _bfdProfiles[compiled.Name] = compiled;
+            case BFDProfileSpec spec:
+                var profile = Validate(resource, spec, problems);
+                if (HasErrors(problems))
+                    _invalidBfdProfiles.Add(profile.Name);
+                else
+                    _bfdProfiles[profile.Name] = profile;
                 break;
             case CommunitySpec spec when Validate(resource, spec, problems) is { } aliases && !HasErrors(problems):
                 foreach (var (name, value) in aliases)
@@ -77,6 +82,13 @@ internal sealed class ConfigValidator(ConfigOptions options, IReadOnlyDictionary
 
     private static BfdProfileConfig Validate(MetalLbObject profile, BFDProfileSpec spec, List<Problem> problems)
     {
+        if (spec.EchoMode)
+        {
+            // Echo packets must be looped back by the router's forwarding plane: that needs raw frames to the router's
+            // MAC, which the speaker does not send. Refused rather than accepted and ignored.
+            Error(problems, "spec.echoMode", "BFD echo mode is not supported by bgplb: remove echoMode (asynchronous mode "
+                + "with transmitInterval/receiveInterval detects the same failures)");
+        }
         uint InRange(uint? value, string field, uint min, uint max, uint fallback)
         {
             if (value is { } v && (v < min || v > max))
@@ -85,14 +97,13 @@ internal sealed class ConfigValidator(ConfigOptions options, IReadOnlyDictionary
             }
             return value ?? fallback;
         }
+        InRange(spec.EchoInterval, "echoInterval", 10, 60000, 50);
         return new BfdProfileConfig
         {
             Name = profile.Name,
             ReceiveInterval = TimeSpan.FromMilliseconds(InRange(spec.ReceiveInterval, "receiveInterval", 10, 60000, 300)),
             TransmitInterval = TimeSpan.FromMilliseconds(InRange(spec.TransmitInterval, "transmitInterval", 10, 60000, 300)),
             DetectMultiplier = (int)InRange(spec.DetectMultiplier, "detectMultiplier", 2, 255, 3),
-            EchoInterval = TimeSpan.FromMilliseconds(InRange(spec.EchoInterval, "echoInterval", 10, 60000, 50)),
-            EchoMode = spec.EchoMode,
             PassiveMode = spec.PassiveMode,
             MinimumTtl = (int)InRange(spec.MinimumTtl, "minimumTtl", 1, 254, 254),
         };
@@ -298,7 +309,9 @@ internal sealed class ConfigValidator(ConfigOptions options, IReadOnlyDictionary
         }
         if (!string.IsNullOrEmpty(spec.BfdProfile) && !_bfdProfiles.ContainsKey(spec.BfdProfile))
         {
-            Error(problems, "spec.bfdProfile", $"BFDProfile '{spec.BfdProfile}' does not exist");
+            Error(problems, "spec.bfdProfile", _invalidBfdProfiles.Contains(spec.BfdProfile)
+                ? $"BFDProfile '{spec.BfdProfile}' is invalid (see its own error)"
+                : $"BFDProfile '{spec.BfdProfile}' does not exist");
         }
         var nodeSelectors = Selectors(spec.NodeSelectors, "spec.nodeSelectors", problems);
         if (HasErrors(problems) || address is null)
@@ -466,15 +479,6 @@ internal sealed class ConfigValidator(ConfigOptions options, IReadOnlyDictionary
                 {
                     Error(problems, field, $"aggregation length {length} is shorter than prefix {cidr} of IPAddressPool {pool.Name}");
                 }
-            }
-        }
-        var advertisesIPv6 = pools.Any(p => _pools[p].Cidrs.Any(c => c.BaseAddress.AddressFamily == AddressFamily.InterNetworkV6));
-        foreach (var peer in _peers.Values)
-        {
-            if (advertisesIPv6 && (spec.Peers is not { Count: > 0 } || spec.Peers.Contains(peer.Name))
-                && peer.BfdProfile is { } profile && _bfdProfiles.TryGetValue(profile, out var bfd) && bfd.EchoMode)
-            {
-                Error(problems, "spec.peers", $"BGPPeer {peer.Name} uses BFD echo mode (BFDProfile {profile}), which cannot be used to advertise IPv6 pools");
             }
         }
         var serviceSelectors = Selectors(spec.ServiceSelectors, "spec.serviceSelectors", problems);

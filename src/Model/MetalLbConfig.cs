@@ -141,8 +141,6 @@ public sealed record BfdProfileConfig
     public TimeSpan ReceiveInterval { get; init; } = TimeSpan.FromMilliseconds(300);
     public TimeSpan TransmitInterval { get; init; } = TimeSpan.FromMilliseconds(300);
     public int DetectMultiplier { get; init; } = 3;
-    public TimeSpan EchoInterval { get; init; } = TimeSpan.FromMilliseconds(50);
-    public bool EchoMode { get; init; }
     public bool PassiveMode { get; init; }
     public int MinimumTtl { get; init; } = 254;
 }

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Net;
 using System.Net.Sockets;
 using BgpLb.Bgp;
+using BgpLb.Bgp.Bfd;
 using BgpLargeCommunity = BgpLb.Bgp.LargeCommunity;
 
 namespace BgpLb.Planning;
@@ -63,7 +64,7 @@ public sealed class PlanContext
         var peers = config.Peers.Where(p => LabelSelector.MatchesAny(p.NodeSelectors, labels)).ToList();
         foreach (var peer in peers)
             warnings.AddRange(UnsupportedPeerFeatures(peer));
-        Peers = [.. peers.Select(p => ToBgpPeerConfig(p, nodeName))];
+        Peers = [.. peers.Select(p => ToBgpPeerConfig(p, nodeName, config.BfdProfiles.FirstOrDefault(b => b.Name == p.BfdProfile)))];
         Warnings = warnings.ToImmutable();
         var targets = peers.Select(p => new PeerTarget(p.Name, new PeerKey(p.Address, p.Port, p.SourceAddress))).ToList();
         _pools = config.Pools.ToDictionary(p => p.Name, p => View(config, p, labels, targets), StringComparer.Ordinal);
@@ -133,13 +134,12 @@ public sealed class PlanContext
 
     private static IEnumerable<string> UnsupportedPeerFeatures(PeerConfig peer)
     {
-        if (peer.BfdProfile is not null)
-            yield return $"BGPPeer '{peer.Name}': bfdProfile '{peer.BfdProfile}' is not applied: BFD is not available in this version";
         if (peer.EnableGracefulRestart)
             yield return $"BGPPeer '{peer.Name}': enableGracefulRestart is not applied: the speaker advertises the graceful restart capability without preserving forwarding state";
     }
 
-    public static BgpPeerConfig ToBgpPeerConfig(PeerConfig peer, string nodeName)
+    /// <param name="bfd">The peer's BFDProfile (validated with the peer: it exists when the peer names one).</param>
+    public static BgpPeerConfig ToBgpPeerConfig(PeerConfig peer, string nodeName, BfdProfileConfig? bfd)
     {
         ArgumentNullException.ThrowIfNull(peer);
         var config = new BgpPeerConfig
@@ -163,6 +163,14 @@ public sealed class PlanContext
             EbgpMultiHop = peer.EbgpMultiHop,
             DisableMP = peer.DisableMP,
             Hostname = nodeName,
+            Bfd = bfd is null ? null : new BfdSessionOptions
+            {
+                DesiredMinTxInterval = (uint)(bfd.TransmitInterval.Ticks / TimeSpan.TicksPerMicrosecond),
+                RequiredMinRxInterval = (uint)(bfd.ReceiveInterval.Ticks / TimeSpan.TicksPerMicrosecond),
+                DetectMultiplier = (byte)bfd.DetectMultiplier,
+                Passive = bfd.PassiveMode,
+                MinimumTtl = (byte)bfd.MinimumTtl,
+            },
         };
         return peer.ConnectTime is { } connect ? config with { ConnectRetryTime = connect } : config;
     }

@@ -87,6 +87,7 @@ public class ValidationTests
         { Crd("BFDProfile", "bad", "echoInterval: 9"), "BFDProfile", "bad", "spec.echoInterval", "out of range 10..60000" },
         { Crd("BFDProfile", "bad", "minimumTtl: 255"), "BFDProfile", "bad", "spec.minimumTtl", "out of range 1..254" },
         { Crd("BFDProfile", "bad", "minimumTtl: 0"), "BFDProfile", "bad", "spec.minimumTtl", "out of range 1..254" },
+        { Crd("BFDProfile", "bad", "echoMode: true"), "BFDProfile", "bad", "spec.echoMode", "BFD echo mode is not supported" },
 
         // Community
         { Crd("Community", "bad", "communities: [{name: gold, value: '65536:1'}]"), "Community", "bad", "spec.communities[0].value", "invalid community '65536:1'" },
@@ -110,7 +111,6 @@ public class ValidationTests
         { BasePools + Advertisement("a", "communities: ['1:1']") + Advertisement("bad", "communities: ['1:1']"), "BGPAdvertisement", "bad", "spec", "identical to BGPAdvertisement a" },
         { BasePools + Advertisement("a", "localPref: 100") + Advertisement("bad", "localPref: 200\nipAddressPools: [base]"), "BGPAdvertisement", "bad", "spec.localPref", "conflicts with localPref 100 of BGPAdvertisement a" },
 
-        { BasePools + Crd("BFDProfile", "echo", "echoMode: true") + Peer("r", GoodPeerSpec + "\nbfdProfile: echo") + Advertisement("bad", "ipAddressPools: [base6]"), "BGPAdvertisement", "bad", "spec.peers", "BFD echo mode" },
 
         // L2Advertisement
         { BasePools + Crd("L2Advertisement", "bad", "preferredNodeSelectors: [{weight: 0, preference: {matchLabels: {a: b}}}]"), "L2Advertisement", "bad", "spec.preferredNodeSelectors[0].weight", "out of range 1..100" },
@@ -215,7 +215,7 @@ public class ValidationTests
         Assert.True(peer.EnableGracefulRestart && peer.DisableMP && !peer.EbgpMultiHop);
         Assert.Equal("zone=a", Assert.Single(peer.NodeSelectors).ToString());
         var bfd = Assert.Single(update.Config.BfdProfiles);
-        Assert.Equal((TimeSpan.FromMilliseconds(100), 3, TimeSpan.FromMilliseconds(50), 254), (bfd.ReceiveInterval, bfd.DetectMultiplier, bfd.EchoInterval, bfd.MinimumTtl));
+        Assert.Equal((TimeSpan.FromMilliseconds(100), 3, 254), (bfd.ReceiveInterval, bfd.DetectMultiplier, bfd.MinimumTtl));
     }
 
     [Fact]
@@ -246,12 +246,13 @@ public class ValidationTests
     }
 
     [Fact]
-    public void Bfd_echo_mode_is_fine_for_IPv4_pools_and_other_peers()
+    public void A_peer_that_names_an_invalid_bfd_profile_says_the_profile_is_invalid_not_missing()
     {
-        var update = Compile(BasePools + Crd("BFDProfile", "echo", "echoMode: true") + Peer("r", GoodPeerSpec + "\nbfdProfile: echo")
-            + Advertisement("v4", "ipAddressPools: [base]") + Advertisement("v6-other-peer", "ipAddressPools: [base6]\npeers: [other]"));
-        Assert.Empty(update.Problems);
-        Assert.Equal(2, update.Config.BgpAdvertisements.Length);
+        var update = Compile(Crd("BFDProfile", "echo", "echoMode: true") + PeerWith("bfdProfile: echo"));
+        Assert.Equal(2, update.Problems.Length);
+        Assert.Contains(update.Problems, p => p.Field == "spec.echoMode" && p.Message.Contains("not supported", StringComparison.Ordinal));
+        Assert.Contains(update.Problems, p => p.Field == "spec.bfdProfile" && p.Message.Contains("BFDProfile 'echo' is invalid", StringComparison.Ordinal));
+        Assert.Empty(update.Config.Peers);
     }
 
     [Fact]

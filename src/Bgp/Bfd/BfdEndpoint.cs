@@ -5,30 +5,44 @@ using Microsoft.Extensions.Logging;
 
 namespace BgpLb.Bgp.Bfd;
 
-/// <summary>One single-hop BFD session (RFC 5881) to configure.</summary>
-public sealed record BfdPeer(IPAddress Remote, IPAddress Local, BfdSessionOptions Options);
+/// <summary>One BFD session to configure: single-hop (RFC 5881) or, with <see cref="MultiHop"/>, multi-hop (RFC 5883).</summary>
+public sealed record BfdPeer(IPAddress Remote, IPAddress Local, BfdSessionOptions Options)
+{
+    public bool MultiHop { get; init; }
+}
 
-/// <summary>A session changed state; <see cref="Diagnostic"/> says why (ours for a local decision, e.g. detection time expired).</summary>
-public sealed record BfdStateChange(IPAddress Remote, BfdState OldState, BfdState NewState, BfdDiagnostic Diagnostic);
+/// <summary>
+/// A session changed state; <see cref="Diagnostic"/> says why (ours for a local decision, e.g. detection time expired)
+/// and <see cref="RemoteState"/> is what the remote system said last (AdminDown: it took the session down on purpose).
+/// </summary>
+public sealed record BfdStateChange(IPAddress Remote, BfdState OldState, BfdState NewState, BfdDiagnostic Diagnostic, BfdState RemoteState);
+
+/// <summary>One session as status and metrics show it; the counters run since the session was configured.</summary>
+public sealed record BfdSessionStatus(
+    IPAddress Remote, IPAddress Local, bool MultiHop, BfdState State, BfdState RemoteState, BfdDiagnostic Diagnostic,
+    TimeSpan TransmitInterval, TimeSpan DetectionTime, long ControlPacketsIn, long ControlPacketsOut, long UpEvents, long DownEvents);
 
 public sealed record BfdEndpointOptions
 {
     public const int SingleHopPort = 3784;
+    public const int MultiHopPort = 4784;
 
     /// <summary>Where the receive sockets listen (both families when Any); tests bind loopback addresses.</summary>
     public IPAddress BindAddress { get; init; } = IPAddress.Any;
     public int ListenPort { get; init; } = SingleHopPort;
     /// <summary>Where packets go: the RFC's port unless a test runs two endpoints on one host.</summary>
     public int RemotePort { get; init; } = SingleHopPort;
+    public int MultiHopListenPort { get; init; } = MultiHopPort;
+    public int MultiHopRemotePort { get; init; } = MultiHopPort;
 }
 
 /// <summary>
-/// The single-hop BFD sessions of this process (RFC 5881): UDP sockets and one dedicated thread that sends, receives
-/// and times out, so that neither the thread pool nor a busy reconcile loop can delay a packet or a detection.
-/// Transmit with TTL / hop limit 255 from a source port in 49152–65535; receive only packets that arrive with 255
-/// (RFC 5881 §5: they crossed no router). Sessions are found by Your Discriminator, or by source
-/// address while the remote does not know ours yet. <see cref="StateChanged"/> is raised on the BFD thread and must not
-/// block. Multi-hop (RFC 5883) is not here yet.
+/// The BFD sessions of this process: UDP sockets and one dedicated thread that sends, receives and times out, so that
+/// neither the thread pool nor a busy reconcile loop can delay a packet or a detection. Transmit with TTL / hop limit
+/// 255 from a source port in 49152–65535. Single-hop sessions (RFC 5881, port 3784) take only packets that arrive with
+/// 255 (they crossed no router); multi-hop sessions (RFC 5883, port 4784) take packets that arrive with at least their
+/// <see cref="BfdSessionOptions.MinimumTtl"/>. Sessions are found by Your Discriminator, or by source address while the
+/// remote does not know ours yet. <see cref="StateChanged"/> is raised on the BFD thread, outside any lock, and must not block.
 /// </summary>
 public sealed partial class BfdEndpoint : IDisposable
 {
@@ -38,6 +52,8 @@ public sealed partial class BfdEndpoint : IDisposable
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
     private readonly List<Socket> _receivers = [];
+    private readonly HashSet<Socket> _multiHopReceivers = [];
+    private readonly List<BfdStateChange> _changes = [];
     private readonly Socket _wake;
     private readonly Thread _thread;
     private readonly Dictionary<PacketSource, Entry> _byRemote = [];
@@ -53,15 +69,14 @@ public sealed partial class BfdEndpoint : IDisposable
         _logger = logger;
         try
         {
-            if (options.BindAddress.Equals(IPAddress.Any))
+            IPAddress[] bind = !options.BindAddress.Equals(IPAddress.Any) ? [options.BindAddress]
+                : Socket.OSSupportsIPv6 ? [IPAddress.Any, IPAddress.IPv6Any] : [IPAddress.Any];
+            foreach (var address in bind)
             {
-                _receivers.Add(Listen(new IPEndPoint(IPAddress.Any, options.ListenPort)));
-                if (Socket.OSSupportsIPv6)
-                    _receivers.Add(Listen(new IPEndPoint(IPAddress.IPv6Any, options.ListenPort)));
-            }
-            else
-            {
-                _receivers.Add(Listen(new IPEndPoint(options.BindAddress, options.ListenPort)));
+                _receivers.Add(Listen(new IPEndPoint(address, options.ListenPort)));
+                var multiHop = Listen(new IPEndPoint(address, options.MultiHopListenPort));
+                _receivers.Add(multiHop);
+                _multiHopReceivers.Add(multiHop);
             }
             _wake = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
             _wake.Bind(new IPEndPoint(IPAddress.Loopback, 0));
@@ -87,6 +102,18 @@ public sealed partial class BfdEndpoint : IDisposable
             return _byRemote.TryGetValue(PacketSource.Of(remote), out var entry) ? entry.Session.State : null;
     }
 
+    /// <summary>Every session with its state and counters.</summary>
+    public IReadOnlyList<BfdSessionStatus> Sessions()
+    {
+        lock (_gate)
+        {
+            return [.. _byRemote.Values.Select(e => new BfdSessionStatus(
+                e.Peer.Remote, e.Peer.Local, e.Peer.MultiHop, e.Session.State, e.Session.RemoteState, e.Session.LocalDiagnostic,
+                TimeSpan.FromMicroseconds(e.Session.TransmitInterval), TimeSpan.FromMicroseconds(e.Session.DetectionTime),
+                e.ControlIn, e.ControlOut, e.UpEvents, e.DownEvents))];
+        }
+    }
+
     /// <summary>Adds a session, or gives an existing one new options (renegotiated with a Poll Sequence, no reset).</summary>
     public void Set(BfdPeer peer)
     {
@@ -95,7 +122,7 @@ public sealed partial class BfdEndpoint : IDisposable
         {
             if (_byRemote.TryGetValue(PacketSource.Of(peer.Remote), out var existing))
             {
-                if (existing.Peer.Local.Equals(peer.Local))
+                if (existing.Peer.Local.Equals(peer.Local) && existing.Peer.MultiHop == peer.MultiHop)
                 {
                     existing.Peer = peer;
                     existing.Pending |= existing.Session.Reconfigure(peer.Options);
@@ -108,11 +135,11 @@ public sealed partial class BfdEndpoint : IDisposable
             do
                 discriminator = (uint)_random.NextInt64(1, uint.MaxValue);
             while (_byDiscriminator.ContainsKey(discriminator));
-            var entry = new Entry(peer, new BfdSession(discriminator, peer.Options), Sender(peer),
-                new IPEndPoint(peer.Remote, _options.RemotePort).Serialize());
+            var port = peer.MultiHop ? _options.MultiHopRemotePort : _options.RemotePort;
+            var entry = new Entry(peer, new BfdSession(discriminator, peer.Options), Sender(peer), new IPEndPoint(peer.Remote, port).Serialize());
             _byRemote[entry.Source] = entry;
             _byDiscriminator[discriminator] = entry;
-            BfdLog.SessionAdded(_logger, peer.Remote, peer.Local, discriminator);
+            BfdLog.SessionAdded(_logger, peer.MultiHop ? "multi-hop" : "single-hop", peer.Remote, peer.Local, discriminator);
         }
         Wake();
     }
@@ -221,6 +248,7 @@ public sealed partial class BfdEndpoint : IDisposable
         while (!_stopping)
         {
             var wait = RunTimers();
+            RaiseChanges();
             _readable.Clear();
             _readable.AddRange(_receivers);
             _readable.Add(_wake);
@@ -234,7 +262,18 @@ public sealed partial class BfdEndpoint : IDisposable
             }
             foreach (var socket in _readable)
                 Drain(socket, buffer);
+            RaiseChanges();
         }
+    }
+
+    /// <summary>Raises the state changes collected under the lock, in order, now that it is released.</summary>
+    private void RaiseChanges()
+    {
+        if (_changes.Count == 0)
+            return;
+        foreach (var change in _changes)
+            StateChanged?.Invoke(change);
+        _changes.Clear();
     }
 
     /// <summary>Sends what is due and times out what has been silent too long; returns the microseconds until the next deadline.</summary>
@@ -287,16 +326,17 @@ public sealed partial class BfdEndpoint : IDisposable
                 return;
             if (from is not { } source)
                 continue;
-            if (ttl != 255)
+            var multiHop = _multiHopReceivers.Contains(socket);
+            if (!multiHop && ttl != 255)
             {
-                BfdLog.WrongTtl(_logger, source, ttl);
+                BfdLog.WrongTtl(_logger, source, ttl, 255);
                 continue;
             }
-            Received(buffer.AsSpan(0, length), source);
+            Received(buffer.AsSpan(0, length), source, multiHop, ttl);
         }
     }
 
-    private void Received(ReadOnlySpan<byte> datagram, PacketSource from)
+    private void Received(ReadOnlySpan<byte> datagram, PacketSource from, bool multiHop, int ttl)
     {
         if (!BfdControlPacket.TryRead(datagram, out var packet, out var reason))
         {
@@ -308,11 +348,17 @@ public sealed partial class BfdEndpoint : IDisposable
         {
             var entry = packet.YourDiscriminator != 0 ? _byDiscriminator.GetValueOrDefault(packet.YourDiscriminator)
                 : _byRemote.GetValueOrDefault(from);
-            if (entry is null || entry.Source != from)
+            if (entry is null || entry.Source != from || entry.Peer.MultiHop != multiHop)
             {
                 BfdLog.NoSession(_logger, from, packet.YourDiscriminator);
                 return;
             }
+            if (multiHop && ttl < entry.Peer.Options.MinimumTtl)
+            {
+                BfdLog.WrongTtl(_logger, from, ttl, entry.Peer.Options.MinimumTtl);
+                return;
+            }
+            entry.ControlIn++;
             entry.Pending |= entry.Session.Receive(packet);
             if (entry.Session.State != BfdState.AdminDown && entry.Session.DetectionTime > 0)
                 entry.DetectionDeadline = now + Ticks(TimeSpan.FromMicroseconds(entry.Session.DetectionTime));
@@ -337,10 +383,14 @@ public sealed partial class BfdEndpoint : IDisposable
         }
         if (effects.HasFlag(BfdEffects.StateChanged))
         {
-            var change = new BfdStateChange(entry.Peer.Remote, entry.ReportedState, entry.Session.State, entry.Session.LocalDiagnostic);
+            var change = new BfdStateChange(entry.Peer.Remote, entry.ReportedState, entry.Session.State, entry.Session.LocalDiagnostic, entry.Session.RemoteState);
             entry.ReportedState = entry.Session.State;
+            if (change.NewState == BfdState.Up)
+                entry.UpEvents++;
+            else if (change.OldState == BfdState.Up)
+                entry.DownEvents++;
             BfdLog.StateChanged(_logger, change.Remote, change.OldState, change.NewState, change.Diagnostic);
-            StateChanged?.Invoke(change);
+            _changes.Add(change);
         }
     }
 
@@ -358,6 +408,7 @@ public sealed partial class BfdEndpoint : IDisposable
         try
         {
             entry.Socket.SendTo(bytes, SocketFlags.None, entry.Destination);
+            entry.ControlOut++;
         }
         catch (SocketException e)
         {
@@ -379,5 +430,9 @@ public sealed partial class BfdEndpoint : IDisposable
         public BfdEffects Pending { get; set; }
         public long NextTransmit { get; set; }
         public long DetectionDeadline { get; set; } = long.MaxValue;
+        public long ControlIn { get; set; }
+        public long ControlOut { get; set; }
+        public long UpEvents { get; set; }
+        public long DownEvents { get; set; }
     }
 }

@@ -7,8 +7,8 @@ namespace BgpLb.Bgp.Bfd;
 /// <summary>BFD events, EventIds 1400-1499 (stable; do not renumber).</summary>
 internal static partial class BfdLog
 {
-    [LoggerMessage(EventId = 1400, Level = LogLevel.Information, Message = "BFD session with {Remote} from {Local} added (discriminator {Discriminator})")]
-    public static partial void SessionAdded(ILogger logger, IPAddress remote, IPAddress local, uint discriminator);
+    [LoggerMessage(EventId = 1400, Level = LogLevel.Information, Message = "BFD {Kind} session with {Remote} from {Local} added (discriminator {Discriminator})")]
+    public static partial void SessionAdded(ILogger logger, string kind, IPAddress remote, IPAddress local, uint discriminator);
 
     [LoggerMessage(EventId = 1401, Level = LogLevel.Information, Message = "BFD session with {Remote} removed (AdminDown sent)")]
     public static partial void SessionRemoved(ILogger logger, IPAddress remote);
@@ -22,8 +22,8 @@ internal static partial class BfdLog
     [LoggerMessage(EventId = 1404, Level = LogLevel.Debug, Message = "BFD packet from {Remote} for discriminator {Discriminator} matches no session")]
     public static partial void NoSession(ILogger logger, PacketSource remote, uint discriminator);
 
-    [LoggerMessage(EventId = 1406, Level = LogLevel.Debug, Message = "BFD packet from {Remote} dropped: TTL {Ttl}, single hop requires 255")]
-    public static partial void WrongTtl(ILogger logger, PacketSource remote, int ttl);
+    [LoggerMessage(EventId = 1406, Level = LogLevel.Debug, Message = "BFD packet from {Remote} dropped: TTL {Ttl}, the session requires at least {MinimumTtl}")]
+    public static partial void WrongTtl(ILogger logger, PacketSource remote, int ttl, int minimumTtl);
 
     [LoggerMessage(EventId = 1405, Level = LogLevel.Warning, Message = "BFD packet to {Remote} not sent: {Error}")]
     public static partial void SendFailed(ILogger logger, IPAddress remote, SocketError error);

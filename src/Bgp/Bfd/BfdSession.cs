@@ -8,6 +8,8 @@ public sealed record BfdSessionOptions
     public byte DetectMultiplier { get; init; } = 3;
     /// <summary>Send nothing until the remote system has sent something (RFC 5880 §6.1 passive role).</summary>
     public bool Passive { get; init; }
+    /// <summary>Multi-hop sessions only: the lowest TTL / hop limit a packet may arrive with (RFC 5883 §5).</summary>
+    public byte MinimumTtl { get; init; } = 254;
 }
 
 /// <summary>What a step of <see cref="BfdSession"/> asks its driver to do.</summary>

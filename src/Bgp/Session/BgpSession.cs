@@ -39,6 +39,7 @@ internal sealed class BgpSession : IDisposable
 
     private int _signals;
     private NotificationMessage? _stopCause;
+    private string _stopReason = "stopped";
     private bool _stopRequested;
     private volatile BgpState _state;
     private volatile NegotiatedSession? _negotiated;
@@ -96,10 +97,14 @@ internal sealed class BgpSession : IDisposable
     public void Start(CancellationToken abort) => Completion = RunAsync(abort);
 
 
-    /// <summary>Asks the loop to send Cease with <paramref name="cause"/> and close (ManualStop, or AutomaticStop when not manual).</summary>
-    public void RequestStop(NotificationMessage cause, bool manual)
+    /// <summary>
+    /// Asks the loop to send Cease with <paramref name="cause"/> and close: ManualStop ends the peer; AutomaticStop (not
+    /// <paramref name="manual"/>, for <paramref name="reason"/>) closes this connection and the peer reconnects.
+    /// </summary>
+    public void RequestStop(NotificationMessage cause, bool manual, string reason = "stopped")
     {
         _stopCause = cause;
+        _stopReason = reason;
         Volatile.Write(ref _stopRequested, manual);
         Signal(StopSignal);
     }
@@ -357,8 +362,9 @@ internal sealed class BgpSession : IDisposable
         var stopped = false;
         if ((signals & StopSignal) != 0 && !_closing)
         {
-            stopped = true;
-            Fire(Volatile.Read(ref _stopRequested) ? BgpEvent.ManualStop : BgpEvent.AutomaticStop, _stopCause, "stopped");
+            // Only a manual stop ends the peer; after an automatic one (e.g. BFD Down) it reconnects.
+            stopped = Volatile.Read(ref _stopRequested);
+            Fire(stopped ? BgpEvent.ManualStop : BgpEvent.AutomaticStop, _stopCause, stopped ? "stopped" : _stopReason);
         }
         if ((signals & CollisionSignal) != 0 && !_closing)
         {
@@ -395,7 +401,7 @@ internal sealed class BgpSession : IDisposable
         if (old == state) return;
         _state = state;
         SessionLog.StateChanged(_logger, _label, old, state, reason);
-        _peer.OnStateChanged(old, state);
+        _peer.OnStateChanged(this, old, state);
     }
 
     private void OnEstablished()

@@ -1,3 +1,4 @@
+using BgpLb.Bgp.Bfd;
 using BgpLb.Bgp.Fsm;
 using BgpLb.Bgp.Rib;
 using BgpLb.Bgp.Transport;
@@ -21,6 +22,7 @@ internal sealed class PeerSession
     private readonly List<BgpSession> _sessions = [];
     private readonly IBgpTransportFactory _transport;
     private readonly ILogger _logger;
+    private readonly PeerBfd _bfd;
     private readonly CancellationTokenSource _lifetime = new();
     private readonly CancellationTokenSource _abort = new();
     private NotificationMessage? _stopCause;
@@ -31,8 +33,9 @@ internal sealed class PeerSession
 
     /// <param name="rib">The peer's Adj-RIB-Out, carried over from the session this one replaces (desired routes survive restarts).</param>
     public PeerSession(BgpPeerConfig config, AdjRibOut rib, PeerManagerOptions options, IBgpTransportFactory transport, TimeProvider time,
-        ILogger logger, BgpMetrics metrics)
+        ILogger logger, BgpMetrics metrics, PeerBfd bfd)
     {
+        _bfd = bfd;
         Config = config;
         Rib = rib;
         Options = options;
@@ -250,10 +253,28 @@ internal sealed class PeerSession
         }
     }
 
-    public void OnStateChanged(BgpState oldState, BgpState newState)
+    public void OnStateChanged(BgpSession session, BgpState oldState, BgpState newState)
     {
-        if (newState == BgpState.Established) Metrics.SessionUp(Label, true);
-        else if (oldState == BgpState.Established) Metrics.SessionUp(Label, false);
+        if (newState == BgpState.Established)
+        {
+            Metrics.SessionUp(Label, true);
+            _bfd.Established(this, session.LocalEndPoint.Address);
+        }
+        else if (oldState == BgpState.Established)
+        {
+            Metrics.SessionUp(Label, false);
+        }
+    }
+
+    /// <summary>BFD saw the path to this peer fail: every connection closes now with Cease/BFD Down and the peer reconnects.</summary>
+    public void BfdDown(BfdDiagnostic diagnostic)
+    {
+        List<BgpSession> sessions;
+        lock (_lock) sessions = [.. _sessions];
+        var reason = $"BFD session down ({diagnostic})";
+        SessionLog.BfdDown(_logger, Label, diagnostic);
+        var cease = new NotificationMessage(BgpErrorCode.Cease, CeaseSubcode.BfdDown, ReadOnlyMemory<byte>.Empty);
+        foreach (var session in sessions) session.RequestStop(cease, manual: false, reason);
     }
 
     public void OnClosed(BgpSession session)
@@ -298,7 +319,8 @@ internal sealed class PeerSession
                 session?.LocalEndPoint.Address,
                 state == BgpState.Established ? Rib.AdvertisedCount : 0,
                 Counters.Snapshot(),
-                _lastError);
+                _lastError,
+                _bfd.StateOf(this));
         }
     }
 

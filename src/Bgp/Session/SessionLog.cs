@@ -55,6 +55,12 @@ internal static partial class SessionLog
 
     [LoggerMessage(EventId = 1215, Level = LogLevel.Warning, Message = "Peer {Peer} send hold timer expired: the peer read nothing for {SendHoldTime}; closing")]
     public static partial void SendHoldTimerExpired(ILogger logger, string peer, TimeSpan sendHoldTime);
+
+    [LoggerMessage(EventId = 1220, Level = LogLevel.Warning, Message = "Peer {Peer}: BFD session down ({Diagnostic}); closing the BGP session with Cease/BFD Down")]
+    public static partial void BfdDown(ILogger logger, string peer, BgpLb.Bgp.Bfd.BfdDiagnostic diagnostic);
+
+    [LoggerMessage(EventId = 1221, Level = LogLevel.Error, Message = "Peer {Peer}: BFD is configured but cannot run: {Error}; the session relies on its hold timer until BFD starts")]
+    public static partial void BfdUnavailable(ILogger logger, string peer, string error);
 }
 
 internal static class NotificationNames

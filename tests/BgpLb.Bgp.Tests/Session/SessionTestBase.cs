@@ -36,9 +36,9 @@ public abstract class SessionTestBase : IAsyncLifetime, IDisposable
     internal readonly TestMeterFactory MeterFactory = new();
     private PeerManager? _manager;
 
-    internal PeerManager Manager => _manager ??= new PeerManager(
-        new PeerManagerOptions { ListenEndPoint = new IPEndPoint(IPAddress.Any, 179) },
-        Transport, Time, NullLoggerFactory.Instance, new BgpMetrics(MeterFactory));
+    internal PeerManager Manager => _manager ??= new PeerManager(ManagerOptions, Transport, Time, NullLoggerFactory.Instance, new BgpMetrics(MeterFactory));
+
+    internal virtual PeerManagerOptions ManagerOptions => new() { ListenEndPoint = new IPEndPoint(IPAddress.Any, 179) };
 
     internal static BgpPeerConfig Peer(uint localAs = LocalAs, uint? peerAs = RouterAs, TimeSpan? hold = null) => new()
     {

@@ -1,0 +1,144 @@
+using System.Net;
+using BgpLb.Bgp.Bfd;
+using Microsoft.Extensions.Logging;
+
+namespace BgpLb.Bgp.Session;
+
+/// <summary>
+/// BGP as a BFD client (RFC 5882). A peer with a BFD profile gets its BFD session when a BGP session with it becomes
+/// Established (the local address is known then) and keeps it while the peer is configured, across BGP resets. When
+/// BFD goes from Up to Down the peer's BGP sessions close at once with Cease/BFD Down (RFC 9384) and reconnect by the
+/// normal path; a remote that takes BFD administratively down (AdminDown) does not touch BGP (RFC 5882 §3.2). The
+/// <see cref="BfdEndpoint"/> (sockets and thread) exists only once some peer uses BFD.
+/// Lock order: PeerSession → this → BfdEndpoint; nothing here calls a PeerSession while holding <c>_lock</c>.
+/// </summary>
+internal sealed class PeerBfd : IDisposable
+{
+    private readonly Lock _lock = new();
+    private readonly BfdEndpointOptions _options;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly Dictionary<PeerSession, BfdPeer> _tracked = [];
+    private BfdEndpoint? _endpoint;
+    private bool _disposed;
+
+    public PeerBfd(BfdEndpointOptions options, ILoggerFactory loggerFactory)
+    {
+        _options = options;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger<PeerBfd>();
+    }
+
+    /// <summary>A BGP session with <paramref name="peer"/> became Established from <paramref name="local"/>.</summary>
+    public void Established(PeerSession peer, IPAddress local)
+    {
+        var config = peer.Config;
+        if (config.Bfd is not { } options)
+            return;
+        var wanted = new BfdPeer(config.Address, local, options) { MultiHop = config.EbgpMultiHop };
+        lock (_lock)
+        {
+            if (_disposed || (_tracked.TryGetValue(peer, out var current) && current == wanted))
+                return;
+            if (Endpoint(peer) is not { } endpoint)
+                return;
+            _tracked[peer] = wanted;
+            endpoint.Set(wanted);
+        }
+    }
+
+    /// <summary>The peer's configuration changed in place (its name or BFD profile): apply the new profile, or end BFD without one.</summary>
+    public void Reconfigured(PeerSession peer)
+    {
+        lock (_lock)
+        {
+            if (!_tracked.TryGetValue(peer, out var current))
+                return;
+            if (peer.Config.Bfd is { } options)
+            {
+                _tracked[peer] = current with { Options = options };
+                _endpoint!.Set(_tracked[peer]);
+            }
+            else
+            {
+                UntrackUnsynchronized(peer, current);
+            }
+        }
+    }
+
+    /// <summary>The peer is no longer configured: its BFD session ends (AdminDown) unless another peer at that address uses it.</summary>
+    public void Removed(PeerSession peer)
+    {
+        lock (_lock)
+        {
+            if (_tracked.TryGetValue(peer, out var current))
+                UntrackUnsynchronized(peer, current);
+        }
+    }
+
+    public BfdState? StateOf(PeerSession peer)
+    {
+        lock (_lock)
+            return _tracked.TryGetValue(peer, out var bfd) ? _endpoint!.StateOf(bfd.Remote) : null;
+    }
+
+    public IReadOnlyList<BfdSessionStatus> Sessions()
+    {
+        lock (_lock)
+            return _endpoint?.Sessions() ?? [];
+    }
+
+    public void Dispose()
+    {
+        BfdEndpoint? endpoint;
+        lock (_lock)
+        {
+            _disposed = true;
+            endpoint = _endpoint;
+            _endpoint = null;
+            _tracked.Clear();
+        }
+        endpoint?.Dispose(); // AdminDown to every remote: a stop is not a failure (RFC 5882 §3.2)
+    }
+
+    private void UntrackUnsynchronized(PeerSession peer, BfdPeer current)
+    {
+        _tracked.Remove(peer);
+        var sharing = _tracked.Values.FirstOrDefault(b => b.Remote.Equals(current.Remote));
+        if (sharing is null)
+            _endpoint!.Remove(current.Remote);
+        else
+            _endpoint!.Set(sharing);
+    }
+
+    private BfdEndpoint? Endpoint(PeerSession peer)
+    {
+        if (_endpoint is not null)
+            return _endpoint;
+        try
+        {
+            _endpoint = new BfdEndpoint(_options, _loggerFactory.CreateLogger<BfdEndpoint>());
+        }
+        catch (System.Net.Sockets.SocketException ex)
+        {
+            // Retried at the peer's next Established; until then the peer runs on its hold timer alone, and says so.
+            SessionLog.BfdUnavailable(_logger, peer.Label, ex.Message);
+            peer.RecordError($"BFD unavailable: {ex.Message}");
+            return null;
+        }
+        _endpoint.StateChanged += OnStateChanged;
+        return _endpoint;
+    }
+
+    /// <summary>On the BFD thread: must not block, so it only asks the affected sessions to stop.</summary>
+    private void OnStateChanged(BfdStateChange change)
+    {
+        if (change.OldState != BfdState.Up || change.NewState != BfdState.Down || change.RemoteState == BfdState.AdminDown)
+            return;
+        List<PeerSession> peers;
+        lock (_lock)
+            peers = [.. _tracked.Where(t => t.Value.Remote.Equals(change.Remote)).Select(t => t.Key)];
+        foreach (var peer in peers)
+            peer.BfdDown(change.Diagnostic);
+    }
+}
