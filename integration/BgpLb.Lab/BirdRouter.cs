@@ -63,18 +63,17 @@ public sealed class BirdRouter : Router
         if (options.BfdNeighbors.Count > 0)
         {
             config.AppendLine("protocol bfd bfd1 {");
-            foreach (var (neighbour, i) in options.BfdNeighbors.Select((n, i) => (n, i)))
+            foreach (var neighbour in options.BfdNeighbors)
             {
-                // BIRD takes timers per interface pattern; one pattern per neighbour keeps them apart.
                 config.AppendLine(CultureInfo.InvariantCulture,
-                    $"  neighbor {neighbour.Address} local {neighbour.Local};");
-                if (i == 0)
-                {
-                    config.AppendLine(CultureInfo.InvariantCulture,
-                        $"  interface \"*\" {{ min rx interval {neighbour.MinRxMilliseconds} ms; min tx interval {neighbour.MinTxMilliseconds} ms; idle tx interval 1000 ms; multiplier {neighbour.Multiplier}; }};");
-                }
+                    $"  neighbor {neighbour.Address} local {neighbour.Local}{(neighbour.Multihop ? " multihop yes" : string.Empty)};");
             }
 
+            // BIRD takes timers per interface pattern (single-hop) and in one multihop block; the first neighbour's apply.
+            var first = options.BfdNeighbors[0];
+            var timers = $"min rx interval {first.MinRxMilliseconds} ms; min tx interval {first.MinTxMilliseconds} ms; idle tx interval 1000 ms; multiplier {first.Multiplier};";
+            config.AppendLine(CultureInfo.InvariantCulture, $"  interface \"*\" {{ {timers} }};");
+            config.AppendLine(CultureInfo.InvariantCulture, $"  multihop {{ {timers} }};");
             config.AppendLine("}");
         }
 
@@ -95,6 +94,16 @@ public sealed class BirdRouter : Router
             if (neighbour.Password is not null)
             {
                 config.AppendLine(CultureInfo.InvariantCulture, $"  password \"{neighbour.Password}\";");
+            }
+
+            if (neighbour.Bfd)
+            {
+                config.AppendLine("  bfd on;");
+            }
+
+            if (neighbour.Bfd && neighbour.Multihop is not null && neighbour.LocalAddress is null)
+            {
+                throw new ArgumentException($"BIRD needs the local address of multihop BGP with BFD (neighbour {neighbour.Address})");
             }
 
             if (neighbour.Multihop is { } ttl)

@@ -78,6 +78,11 @@ public sealed class FrrRouter : Router
                 config.AppendLine(CultureInfo.InvariantCulture, $" neighbor {address} ebgp-multihop {ttl}");
             }
 
+            if (neighbour.Bfd)
+            {
+                config.AppendLine(CultureInfo.InvariantCulture, $" neighbor {address} bfd");
+            }
+
             if (neighbour.LocalAddress is { } local)
             {
                 config.AppendLine(CultureInfo.InvariantCulture, $" neighbor {address} update-source {local}");
@@ -159,7 +164,7 @@ public sealed class FrrRouter : Router
         var config = new StringBuilder("log stdout debugging\nbfd\n");
         foreach (var neighbour in options.BfdNeighbors)
         {
-            config.AppendLine(CultureInfo.InvariantCulture, $" peer {neighbour.Address} local-address {neighbour.Local}");
+            config.AppendLine(CultureInfo.InvariantCulture, $" peer {neighbour.Address}{(neighbour.Multihop ? " multihop" : string.Empty)} local-address {neighbour.Local}");
             config.AppendLine(CultureInfo.InvariantCulture, $"  receive-interval {neighbour.MinRxMilliseconds}");
             config.AppendLine(CultureInfo.InvariantCulture, $"  transmit-interval {neighbour.MinTxMilliseconds}");
             config.AppendLine(CultureInfo.InvariantCulture, $"  detect-multiplier {neighbour.Multiplier}");
@@ -192,8 +197,9 @@ public sealed class FrrRouter : Router
     /// <summary>Shuts the peer down: FRR says AdminDown.</summary>
     public override async Task StopBfdAsync(IPAddress neighbour)
     {
-        var local = Options.BfdNeighbors.Single(n => n.Address.Equals(neighbour)).Local;
-        (await Command.RunAsync("vtysh", "-N", Namespace, "-c", "configure", "-c", "bfd", "-c", $"peer {neighbour} local-address {local}", "-c", "shutdown"))
+        var bfd = Options.BfdNeighbors.Single(n => n.Address.Equals(neighbour));
+        var peer = $"peer {neighbour}{(bfd.Multihop ? " multihop" : string.Empty)} local-address {bfd.Local}";
+        (await Command.RunAsync("vtysh", "-N", Namespace, "-c", "configure", "-c", "bfd", "-c", peer, "-c", "shutdown"))
             .EnsureSuccess();
     }
 }

@@ -39,7 +39,7 @@ public static class MetalLbManifests
     /// <summary>A BGPPeer (v1beta2). <paramref name="holdTime"/> is a Go duration such as "3s".</summary>
     public static string BgpPeer(
         string name, uint myAsn, uint peerAsn, IPAddress peerAddress, string? holdTime = null, string? password = null, IPAddress? sourceAddress = null, bool ebgpMultiHop = false,
-        string? passwordSecret = null)
+        string? passwordSecret = null, string? bfdProfile = null)
     {
         var yaml = new StringBuilder($"""
             apiVersion: metallb.io/v1beta2
@@ -57,8 +57,23 @@ public static class MetalLbManifests
         AppendIf(yaml, sourceAddress?.ToString(), "  sourceAddress: ");
         AppendIf(yaml, ebgpMultiHop ? "true" : null, "  ebgpMultiHop: ");
         AppendIf(yaml, passwordSecret is null ? null : $"{{name: {passwordSecret}, namespace: {MetalLbNamespace}}}", "  passwordSecret: ");
+        AppendIf(yaml, bfdProfile, "  bfdProfile: ");
         return yaml.ToString();
     }
+
+    /// <summary>A BFDProfile; intervals in milliseconds.</summary>
+    public static string BfdProfile(string name, int receiveInterval, int transmitInterval, int detectMultiplier, int? minimumTtl = null) => $"""
+        apiVersion: metallb.io/v1beta1
+        kind: BFDProfile
+        metadata:
+          name: {name}
+          namespace: {MetalLbNamespace}
+        spec:
+          receiveInterval: {receiveInterval}
+          transmitInterval: {transmitInterval}
+          detectMultiplier: {detectMultiplier}
+        {(minimumTtl is { } ttl ? $"  minimumTtl: {ttl}" : string.Empty)}
+        """;
 
     /// <summary>A kubernetes.io/basic-auth Secret in metallb-system holding a BGPPeer's TCP MD5 password (base64 in data).</summary>
     public static string PasswordSecret(string name, string password) => $"""

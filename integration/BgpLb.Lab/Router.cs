@@ -31,6 +31,12 @@ public sealed record BgpNeighbor(IPAddress Address, uint RemoteAs)
     /// <summary>eBGP multihop TTL; null for directly connected.</summary>
     public int? Multihop { get; init; }
 
+    /// <summary>
+    /// The session is a BFD client: BFD Down takes it down (BIRD <c>bfd on</c>, FRR <c>neighbor X bfd</c>). Timers come
+    /// from the <see cref="RouterOptions.BfdNeighbors"/> entry for the same address.
+    /// </summary>
+    public bool Bfd { get; init; }
+
     /// <summary>Negotiate IPv4 and IPv6 unicast (multiprotocol) on this session, not only the family of <see cref="Address"/>.</summary>
     public bool BothFamilies { get; init; }
 
@@ -59,7 +65,7 @@ public sealed record RouterOptions(IPAddress RouterId, IReadOnlyList<BgpNeighbor
 
     public IReadOnlyList<AdvertisedRoute> Advertise { get; init; } = [];
 
-    /// <summary>Standalone BFD sessions (no BGP client), for testing a BFD implementation on its own.</summary>
+    /// <summary>BFD sessions with their timers: standalone, or used by a <see cref="BgpNeighbor.Bfd"/> session to the same address.</summary>
     public IReadOnlyList<BfdNeighbor> BfdNeighbors { get; init; } = [];
 }
 
@@ -69,8 +75,11 @@ public sealed record RouterOptions(IPAddress RouterId, IReadOnlyList<BgpNeighbor
 /// </summary>
 public sealed record RouterBfdSession(string State, double TransmitMilliseconds, double DetectionMilliseconds);
 
-/// <summary>A single-hop BFD session the router runs with <see cref="Address"/>; intervals in milliseconds.</summary>
-public sealed record BfdNeighbor(IPAddress Address, IPAddress Local, int MinTxMilliseconds = 100, int MinRxMilliseconds = 100, int Multiplier = 3);
+/// <summary>A BFD session the router runs with <see cref="Address"/> (single-hop unless <see cref="Multihop"/>); intervals in milliseconds.</summary>
+public sealed record BfdNeighbor(IPAddress Address, IPAddress Local, int MinTxMilliseconds = 100, int MinRxMilliseconds = 100, int Multiplier = 3)
+{
+    public bool Multihop { get; init; }
+}
 
 /// <summary>One path of a prefix in a router's BGP table (Loc-RIB / Adj-RIB-In after policy).</summary>
 public sealed record RouterRoute(

@@ -355,7 +355,15 @@ public sealed partial class BfdEndpoint : IDisposable
             }
             if (multiHop && ttl < entry.Peer.Options.MinimumTtl)
             {
-                BfdLog.WrongTtl(_logger, from, ttl, entry.Peer.Options.MinimumTtl);
+                if (entry.TtlWarned)
+                {
+                    BfdLog.WrongTtl(_logger, from, ttl, entry.Peer.Options.MinimumTtl);
+                }
+                else
+                {
+                    entry.TtlWarned = true;
+                    BfdLog.TtlBelowMinimum(_logger, from, ttl, entry.Peer.Options.MinimumTtl);
+                }
                 return;
             }
             entry.ControlIn++;
@@ -434,5 +442,6 @@ public sealed partial class BfdEndpoint : IDisposable
         public long ControlOut { get; set; }
         public long UpEvents { get; set; }
         public long DownEvents { get; set; }
+        public bool TtlWarned { get; set; }
     }
 }

@@ -25,6 +25,9 @@ internal static partial class BfdLog
     [LoggerMessage(EventId = 1406, Level = LogLevel.Debug, Message = "BFD packet from {Remote} dropped: TTL {Ttl}, the session requires at least {MinimumTtl}")]
     public static partial void WrongTtl(ILogger logger, PacketSource remote, int ttl, int minimumTtl);
 
+    [LoggerMessage(EventId = 1407, Level = LogLevel.Warning, Message = "BFD multi-hop packets from {Remote} arrive with TTL {Ttl}, below the BFDProfile's minimumTtl {MinimumTtl}: dropped (said once per session; lower minimumTtl if the router sends with a smaller TTL)")]
+    public static partial void TtlBelowMinimum(ILogger logger, PacketSource remote, int ttl, int minimumTtl);
+
     [LoggerMessage(EventId = 1405, Level = LogLevel.Warning, Message = "BFD packet to {Remote} not sent: {Error}")]
     public static partial void SendFailed(ILogger logger, IPAddress remote, SocketError error);
 }
