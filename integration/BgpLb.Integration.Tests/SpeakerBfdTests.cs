@@ -166,5 +166,38 @@ public sealed class SpeakerBfdTests(ITestOutputHelper output)
         lab.Passed();
     }
 
+    [NetnsTheory]
+    [InlineData(RouterKind.Bird)]
+    [InlineData(RouterKind.Frr)]
+    public async Task An_ipv6_peer_runs_bfd_over_ipv6_and_a_frozen_speaker_is_dropped(RouterKind kind)
+    {
+        await using var lab = await Lab.CreateAsync($"spk-bfd-{SpeakerScenarioTests.Short(kind)}-v6", 1, output.WriteLine);
+        var node = lab.Nodes[0];
+        var router = await Router.StartAsync(kind, lab, lab.RouterNamespace, "router", new RouterOptions(IPAddress.Parse("198.18.255.1"),
+            [new BgpNeighbor(node.Address6, SpeakerAs) { HoldTime = 30, Bfd = true }])
+        {
+            LocalAs = RouterAs,
+            BfdNeighbors = [new BfdNeighbor(node.Address6, node.RouterAddress6)],
+        });
+        var speaker = Assert.Single(await StartSpeakersAsync(lab, n =>
+        [
+            MetalLbManifests.Node(NodeName(lab, n), n.Address),
+            MetalLbManifests.IpAddressPool("pool", "2001:db8:100::/64"),
+            MetalLbManifests.BfdProfile("fast", receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3),
+            MetalLbManifests.BgpPeer("router6", SpeakerAs, RouterAs, n.RouterAddress6, holdTime: "30s", bfdProfile: "fast"),
+            MetalLbManifests.BgpAdvertisement("adv", ["pool"]),
+        ], [MetalLbManifests.Service("web6", Service6), MetalLbManifests.EndpointSlice("web6", NodeName(lab, node), IPAddress.Parse("fd00::5"))]));
+
+        const string prefix = "2001:db8:100::10/128";
+        await router.WaitForKernelRouteAsync(prefix, SessionTimeout, r => r is not null);
+        await Wait.ForAsync($"{kind}: BFD with {node.Address6} up at 100 ms / 300 ms", SessionTimeout,
+            () => router.GetBfdSessionAsync(node.Address6), s => s is { State: "up", TransmitMilliseconds: 100, DetectionMilliseconds: 300 });
+        await speaker.Process.SignalAsync("STOP");
+        await router.WaitForKernelRouteAsync(prefix, BfdTimeout, r => r is null);
+        Assert.Equal("down", await router.GetBfdStateAsync(node.Address6));
+        await speaker.Process.SignalAsync("CONT");
+        lab.Passed();
+    }
+
     private static string Regex(IPAddress address) => System.Text.RegularExpressions.Regex.Escape(address.ToString());
 }

@@ -134,8 +134,7 @@ public sealed class PeerManager : IAsyncDisposable
                     continue;
                 if (existing.Config with { Name = config.Name, Bfd = config.Bfd } == config)
                 {
-                    existing.Config = config;
-                    _bfd.Reconfigured(existing);
+                    existing.Reconfigured(config);
                     continue;
                 }
                 PeerManagerLog.PeerChanged(_logger, config.Key, config.Name);
@@ -219,7 +218,7 @@ public sealed class PeerManager : IAsyncDisposable
 
     private Task Retire(PeerSession peer, NotificationMessage cause)
     {
-        _bfd.Removed(peer);
+        _bfd.Untrack(peer);
         var stopped = peer.StopAsync(cause);
         _retiring.RemoveAll(t => t.IsCompleted);
         _retiring.Add(stopped);

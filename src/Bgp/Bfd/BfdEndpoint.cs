@@ -206,10 +206,7 @@ public sealed partial class BfdEndpoint : IDisposable
         var socket = new Socket(peer.Local.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         try
         {
-            if (peer.Local.AddressFamily == AddressFamily.InterNetworkV6)
-                socket.SetSocketOption(SocketOptionLevel.IPv6, SocketOptionName.HopLimit, 255);
-            else
-                socket.Ttl = 255;
+            socket.Ttl = 255; // IP_TTL, or IPV6_UNICAST_HOPS on an IPv6 socket
             for (var attempt = 0; ; attempt++)
             {
                 try

@@ -29,12 +29,18 @@ internal sealed class PeerBfd : IDisposable
         _logger = loggerFactory.CreateLogger<PeerBfd>();
     }
 
-    /// <summary>A BGP session with <paramref name="peer"/> became Established from <paramref name="local"/>.</summary>
-    public void Established(PeerSession peer, IPAddress local)
+    /// <summary>
+    /// <paramref name="peer"/> is Established from <paramref name="local"/> (again, or with a new profile): starts or
+    /// updates its BFD session, or ends it when the peer no longer has a profile.
+    /// </summary>
+    public void Track(PeerSession peer, IPAddress local)
     {
         var config = peer.Config;
         if (config.Bfd is not { } options)
+        {
+            Untrack(peer);
             return;
+        }
         var wanted = new BfdPeer(config.Address, local, options) { MultiHop = config.EbgpMultiHop };
         lock (_lock)
         {
@@ -42,32 +48,22 @@ internal sealed class PeerBfd : IDisposable
                 return;
             if (Endpoint(peer) is not { } endpoint)
                 return;
-            _tracked[peer] = wanted;
-            endpoint.Set(wanted);
-        }
-    }
-
-    /// <summary>The peer's configuration changed in place (its name or BFD profile): apply the new profile, or end BFD without one.</summary>
-    public void Reconfigured(PeerSession peer)
-    {
-        lock (_lock)
-        {
-            if (!_tracked.TryGetValue(peer, out var current))
+            try
+            {
+                endpoint.Set(wanted);
+            }
+            catch (System.Net.Sockets.SocketException ex)
+            {
+                // Retried at the peer's next Established; BGP itself goes on.
+                SessionLog.BfdUnavailable(_logger, peer.Label, ex.Message);
                 return;
-            if (peer.Config.Bfd is { } options)
-            {
-                _tracked[peer] = current with { Options = options };
-                _endpoint!.Set(_tracked[peer]);
             }
-            else
-            {
-                UntrackUnsynchronized(peer, current);
-            }
+            _tracked[peer] = wanted;
         }
     }
 
-    /// <summary>The peer is no longer configured: its BFD session ends (AdminDown) unless another peer at that address uses it.</summary>
-    public void Removed(PeerSession peer)
+    /// <summary>The peer is gone or has no profile: its BFD session ends (AdminDown) unless another peer at that address uses it.</summary>
+    public void Untrack(PeerSession peer)
     {
         lock (_lock)
         {
@@ -123,7 +119,6 @@ internal sealed class PeerBfd : IDisposable
         {
             // Retried at the peer's next Established; until then the peer runs on its hold timer alone, and says so.
             SessionLog.BfdUnavailable(_logger, peer.Label, ex.Message);
-            peer.RecordError($"BFD unavailable: {ex.Message}");
             return null;
         }
         _endpoint.StateChanged += OnStateChanged;

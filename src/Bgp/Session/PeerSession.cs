@@ -46,8 +46,8 @@ internal sealed class PeerSession
         Label = $"{config.Address}:{config.Port}";
     }
 
-    /// <summary>Replaced only when nothing but <see cref="BgpPeerConfig.Name"/> changed.</summary>
-    public BgpPeerConfig Config { get; set; }
+    /// <summary>Replaced (<see cref="Reconfigured"/>) only when nothing but the name or the BFD profile changed.</summary>
+    public BgpPeerConfig Config { get; private set; }
     public PeerManagerOptions Options { get; }
     public TimeProvider Time { get; }
     public BgpMetrics Metrics { get; }
@@ -258,12 +258,22 @@ internal sealed class PeerSession
         if (newState == BgpState.Established)
         {
             Metrics.SessionUp(Label, true);
-            _bfd.Established(this, session.LocalEndPoint.Address);
+            _bfd.Track(this, session.LocalEndPoint.Address);
         }
         else if (oldState == BgpState.Established)
         {
             Metrics.SessionUp(Label, false);
         }
+    }
+
+    /// <summary>The configuration changed in place (name or BFD profile): BFD follows at once when a session is up.</summary>
+    public void Reconfigured(BgpPeerConfig config)
+    {
+        Config = config;
+        IPAddress? local;
+        lock (_lock) local = _sessions.Find(s => s.State == BgpState.Established)?.LocalEndPoint.Address;
+        if (local is not null) _bfd.Track(this, local);
+        else if (config.Bfd is null) _bfd.Untrack(this);
     }
 
     /// <summary>BFD saw the path to this peer fail: every connection closes now with Cease/BFD Down and the peer reconnects.</summary>

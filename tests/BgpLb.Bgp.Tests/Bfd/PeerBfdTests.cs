@@ -125,6 +125,21 @@ public sealed class PeerBfdTests : SessionTestBase, IDisposable
     }
 
     [Fact]
+    public async Task A_profile_given_to_an_established_peer_starts_bfd_at_once_without_a_bgp_reset()
+    {
+        var plain = Peer() with { Address = Remote };
+        var peer = await EstablishAsync(plain, [R("203.0.113.10/32")]);
+        await SkipInitialUpdatesAsync(peer);
+        Assert.Null(Status().Bfd);
+
+        Manager.Apply([Intent(BfdPeer(), R("203.0.113.10/32"))]);
+        await UpAsync();
+        await UntilAsync(() => Status().Bfd == BfdState.Up);
+        Manager.Apply([Intent(BfdPeer(), R("203.0.113.10/32"), R("203.0.113.13/32"))]);
+        Assert.Equal([IPNetwork.Parse("203.0.113.13/32")], Decode(await peer.ReadAsync()).Nlri);
+    }
+
+    [Fact]
     public async Task An_ebgp_multihop_peer_gets_a_multihop_session_that_takes_packets_at_or_above_its_minimum_ttl()
     {
         var router = _multiHopRouter;
