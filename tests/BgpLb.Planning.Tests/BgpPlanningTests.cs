@@ -384,6 +384,26 @@ public sealed class BgpPlanningTests
     }
 
     [Fact]
+    public void A_peer_with_a_bfd_profile_gets_its_timers_in_microseconds_and_no_warning()
+    {
+        var cluster = TestCluster.From(Base.Replace("holdTime: 9s }", "holdTime: 9s, bfdProfile: fast }", StringComparison.Ordinal) + """
+            apiVersion: metallb.io/v1beta1
+            kind: BFDProfile
+            metadata: { name: fast }
+            spec: { receiveInterval: 50, transmitInterval: 100, detectMultiplier: 4, passiveMode: true, minimumTtl: 200 }
+            ---
+
+            """);
+        var context = cluster.Plan("node-a").Context!;
+        var bfd = Assert.Single(context.Peers).Bfd;
+        Assert.Equal(new BgpLb.Bgp.Bfd.BfdSessionOptions
+        {
+            RequiredMinRxInterval = 50_000, DesiredMinTxInterval = 100_000, DetectMultiplier = 4, Passive = true, MinimumTtl = 200,
+        }, bfd);
+        Assert.DoesNotContain(context.Warnings, w => w.Contains("bfd", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
     public void Announces_the_addresses_the_source_gives_not_the_ones_the_service_carries()
     {
         var cluster = TestCluster.From(Base + Advertisement
