@@ -24,7 +24,7 @@ public sealed class BgpMetrics
     private readonly Counter<long> _routeRefreshSent;
     private readonly Counter<long> _totalSent;
     private readonly Counter<long> _totalReceived;
-    private Func<IReadOnlyList<Bfd.BfdSessionStatus>> _bfdSessions = () => [];
+    private Func<IReadOnlyList<BfdSessionStatus>> _bfdSessions = () => [];
 
     public BgpMetrics(IMeterFactory meterFactory)
     {
@@ -46,26 +46,26 @@ public sealed class BgpMetrics
 
         // MetalLB's BFD names (frr-tools/metrics/collector/bfd.go), label peer = the remote address. Echo is not
         // supported (a profile asking for it is refused), so the echo counters are exported and stay at zero.
-        meter.CreateObservableGauge("metallb_bfd_session_up", () => Bfd(s => s.State == BfdState.Up ? 1 : 0),
+        meter.CreateObservableGauge("metallb_bfd_session_up", () => PerBfdSession(s => s.State == BfdState.Up ? 1 : 0),
             description: "BFD session state (1 is up, 0 is down)");
-        meter.CreateObservableCounter("metallb_bfd_control_packet_input", () => Bfd(s => s.ControlPacketsIn), "{packet}",
+        meter.CreateObservableCounter("metallb_bfd_control_packet_input", () => PerBfdSession(s => s.ControlPacketsIn), "{packet}",
             "Number of received BFD control packets");
-        meter.CreateObservableCounter("metallb_bfd_control_packet_output", () => Bfd(s => s.ControlPacketsOut), "{packet}",
+        meter.CreateObservableCounter("metallb_bfd_control_packet_output", () => PerBfdSession(s => s.ControlPacketsOut), "{packet}",
             "Number of sent BFD control packets");
-        meter.CreateObservableCounter("metallb_bfd_session_up_events", () => Bfd(s => s.UpEvents), "{event}",
+        meter.CreateObservableCounter("metallb_bfd_session_up_events", () => PerBfdSession(s => s.UpEvents), "{event}",
             "Number of BFD session up events");
-        meter.CreateObservableCounter("metallb_bfd_session_down_events", () => Bfd(s => s.DownEvents), "{event}",
+        meter.CreateObservableCounter("metallb_bfd_session_down_events", () => PerBfdSession(s => s.DownEvents), "{event}",
             "Number of BFD session down events");
-        meter.CreateObservableCounter("metallb_bfd_echo_packet_input", () => Bfd(_ => 0L), "{packet}",
+        meter.CreateObservableCounter("metallb_bfd_echo_packet_input", () => PerBfdSession(_ => 0L), "{packet}",
             "Number of received BFD echo packets");
-        meter.CreateObservableCounter("metallb_bfd_echo_packet_output", () => Bfd(_ => 0L), "{packet}",
+        meter.CreateObservableCounter("metallb_bfd_echo_packet_output", () => PerBfdSession(_ => 0L), "{packet}",
             "Number of sent BFD echo packets");
     }
 
     /// <summary>Where the BFD instruments read their sessions (the peer manager's BFD endpoint).</summary>
-    internal void ObserveBfd(Func<IReadOnlyList<Bfd.BfdSessionStatus>> sessions) => _bfdSessions = sessions;
+    internal void ObserveBfd(Func<IReadOnlyList<BfdSessionStatus>> sessions) => _bfdSessions = sessions;
 
-    private IEnumerable<Measurement<T>> Bfd<T>(Func<Bfd.BfdSessionStatus, T> value) where T : struct =>
+    private IEnumerable<Measurement<T>> PerBfdSession<T>(Func<BfdSessionStatus, T> value) where T : struct =>
         _bfdSessions().Select(s => new Measurement<T>(value(s), new KeyValuePair<string, object?>("peer", s.Remote.ToString())));
 
     internal void SessionUp(string peer, bool up)

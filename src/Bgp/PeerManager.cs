@@ -218,8 +218,8 @@ public sealed class PeerManager : IAsyncDisposable
 
     private Task Retire(PeerSession peer, NotificationMessage cause)
     {
-        _bfd.Untrack(peer);
         var stopped = peer.StopAsync(cause);
+        _bfd.Untrack(peer);
         _retiring.RemoveAll(t => t.IsCompleted);
         _retiring.Add(stopped);
         return stopped;

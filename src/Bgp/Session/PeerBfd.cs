@@ -10,7 +10,8 @@ namespace BgpLb.Bgp.Session;
 /// BFD goes from Up to Down the peer's BGP sessions close at once with Cease/BFD Down (RFC 9384) and reconnect by the
 /// normal path; a remote that takes BFD administratively down (AdminDown) does not touch BGP (RFC 5882 §3.2). The
 /// <see cref="BfdEndpoint"/> (sockets and thread) exists only once some peer uses BFD.
-/// Lock order: PeerSession → this → BfdEndpoint; nothing here calls a PeerSession while holding <c>_lock</c>.
+/// Lock order: PeerSession → this → BfdEndpoint; nothing here calls a PeerSession while holding <c>_lock</c>, and the
+/// endpoint raises its events outside its own lock.
 /// </summary>
 internal sealed class PeerBfd : IDisposable
 {

@@ -258,7 +258,9 @@ internal sealed class PeerSession
         if (newState == BgpState.Established)
         {
             Metrics.SessionUp(Label, true);
-            _bfd.Track(this, session.LocalEndPoint.Address);
+            // Under the lock, so that a peer being stopped (which untracks after setting _stopCause) never tracks again.
+            lock (_lock)
+                if (_stopCause is null) _bfd.Track(this, session.LocalEndPoint.Address);
         }
         else if (oldState == BgpState.Established)
         {
@@ -270,10 +272,11 @@ internal sealed class PeerSession
     public void Reconfigured(BgpPeerConfig config)
     {
         Config = config;
-        IPAddress? local;
-        lock (_lock) local = _sessions.Find(s => s.State == BgpState.Established)?.LocalEndPoint.Address;
-        if (local is not null) _bfd.Track(this, local);
-        else if (config.Bfd is null) _bfd.Untrack(this);
+        lock (_lock)
+        {
+            if (_sessions.Find(s => s.State == BgpState.Established) is { } established) _bfd.Track(this, established.LocalEndPoint.Address);
+            else if (config.Bfd is null) _bfd.Untrack(this);
+        }
     }
 
     /// <summary>BFD saw the path to this peer fail: every connection closes now with Cease/BFD Down and the peer reconnects.</summary>
