@@ -87,9 +87,11 @@ public sealed class ControllerHost : IAsyncDisposable
         app.Services.GetRequiredService<ControllerMetrics>();
         try
         {
+            ListenerException.Probe("grpc-listen", options.GrpcListen);
+            ListenerException.Probe("metrics-listen", options.MetricsListen);
             await app.StartAsync(cancellationToken);
         }
-        catch (ControllerStartupException)
+        catch (Exception e) when (e is ControllerStartupException or ListenerException)
         {
             await app.DisposeAsync();
             throw;

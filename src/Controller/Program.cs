@@ -9,7 +9,7 @@ try
 catch (CommandLineException e)
 {
     await Console.Error.WriteLineAsync($"bgplb-controller: {e.Message}");
-    return 2;
+    return ExitCodes.Usage;
 }
 
 ControllerHost host;
@@ -19,7 +19,12 @@ try
 }
 catch (ControllerStartupException)
 {
-    return 1;
+    return ExitCodes.StartupFailed; // logged
+}
+catch (ListenerException listener)
+{
+    await Console.Error.WriteLineAsync($"bgplb-controller: {listener.Message}");
+    return ExitCodes.CannotListen;
 }
 await using (host)
 {

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using BgpLb.Bgp;
 using BgpLb.Bgp.Transport;
 using BgpLb.Config;
@@ -17,7 +19,7 @@ try
 catch (CommandLineException e)
 {
     await Console.Error.WriteLineAsync($"bgplb-speaker: {e.Message}");
-    return 2;
+    return ExitCodes.Usage;
 }
 
 var builder = WebApplication.CreateSlimBuilder();
@@ -59,15 +61,24 @@ app.Services.GetRequiredService<PrometheusExporter>();
 var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("BgpLb.Speaker");
 SpeakerLog.Starting(logger, options.NodeName, options.SourceDescription, options.BgpListenDescription, options.MetricsListen);
 if (options.Kubernetes is not null && !KubernetesSpeaker.CanConnect(app.Services, logger))
-    return 1;
+    return ExitCodes.StartupFailed;
 
 try
 {
+    ListenerException.Probe("metrics-listen", options.MetricsListen);
+    if (options.BgpListen is { } bgpListen)
+        ListenerException.Probe("bgp-listen", bgpListen);
+    ListenerException.Probe("memberlist-port", new IPEndPoint(IPAddress.Any, options.MemberlistPort), ProtocolType.Udp);
     await app.StartAsync();
 }
 catch (SpeakerStartupException)
 {
-    return 1; // logged
+    return ExitCodes.StartupFailed; // logged
+}
+catch (ListenerException listener)
+{
+    await Console.Error.WriteLineAsync($"bgplb-speaker: {listener.Message}");
+    return ExitCodes.CannotListen;
 }
 await app.WaitForShutdownAsync();
 await app.DisposeAsync();

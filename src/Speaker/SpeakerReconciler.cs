@@ -35,6 +35,7 @@ public sealed class SpeakerReconciler(
 
     /// <summary>Refuses a standalone first configuration with errors before anything else runs.</summary>
     /// <exception cref="SpeakerStartupException">The first configuration has errors (logged).</exception>
+    /// <exception cref="ListenerException">The BGP listener or the membership socket cannot be opened.</exception>
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         if (options.Kubernetes is null)
@@ -50,8 +51,22 @@ public sealed class SpeakerReconciler(
                 throw new SpeakerStartupException($"the first configuration has {errors} errors");
             }
         }
-        await peers.StartAsync(cancellationToken);
-        await membership.StartAsync(cancellationToken);
+        try
+        {
+            await peers.StartAsync(cancellationToken);
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            throw ListenerException.From("bgp-listen", options.BgpListenDescription, e);
+        }
+        try
+        {
+            await membership.StartAsync(cancellationToken);
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            throw ListenerException.From("memberlist-port", $"0.0.0.0:{options.MemberlistPort}", e);
+        }
         await base.StartAsync(cancellationToken);
     }
 

@@ -71,6 +71,14 @@ public sealed class DaemonProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Waits for the process to end by itself; returns the exit code.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cancel.Token);
+        return _process.ExitCode;
+    }
+
     /// <summary>SIGTERM, then waits for the exit; returns the exit code.</summary>
     public async Task<int> StopAsync(TimeSpan timeout)
     {
