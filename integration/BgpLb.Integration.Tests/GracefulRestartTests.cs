@@ -10,7 +10,7 @@ namespace BgpLb.Integration.Tests;
 
 /// <summary>
 /// RFC 4724 with bgplb-speaker as the restarting speaker: two nodes announce one address (ECMP at the router), a client
-/// behind the router pings it at 100 packets/s, and the speaker of the node the client's flow reaches is stopped with
+/// behind the router pings it at about 110 packets/s, and the speaker of the node the client's flow reaches is stopped with
 /// SIGTERM and started again.
 /// </summary>
 [Collection(LabTestGroup.Name)]
@@ -47,27 +47,27 @@ public sealed class GracefulRestartTests(ITestOutputHelper output)
         var speakers = await StartSpeakersAsync(lab, n => PeerDocuments(lab, n, SpeakerAs, gracefulRestart: gracefulRestart), WebService(lab));
         await router.WaitForKernelRouteAsync(Prefix, SessionTimeout, r => r?.Gateways.Count == 2);
         var index = await FlowNodeAsync(lab, client);
-        var (node1, node2) = (lab.Nodes[index], lab.Nodes[1 - index]);
-        lab.Log($"the client's flow goes to {node1.Role} ({node1.Address}): its speaker restarts");
+        var (restarting, other) = (lab.Nodes[index], lab.Nodes[1 - index]);
+        lab.Log($"the client's flow goes to {restarting.Role} ({restarting.Address}): its speaker restarts");
 
         using var watch = await KernelRouteWatch.StartAsync(lab.RouterNamespace, Service4.ToString());
-        var (echos1, echos2) = (await Lab.IcmpEchosReceivedAsync(node1.Namespace), await Lab.IcmpEchosReceivedAsync(node2.Namespace));
+        var (echosRestarting, echosOther) = (await Lab.IcmpEchosReceivedAsync(restarting.Namespace), await Lab.IcmpEchosReceivedAsync(other.Namespace));
         // 9.9 ms: iputils ping (20221126) here sends every 9 ms below a 10 ms interval but only every ~16 ms at 10 ms.
         var ping = await lab.StartPingAsync(client.Namespace, Service4, PingCount, TimeSpan.FromMilliseconds(9.9));
-        await Wait.UntilAsync("the first echo requests to reach " + node1.Role, TimeSpan.FromSeconds(5),
-            async () => await Lab.IcmpEchosReceivedAsync(node1.Namespace) > echos1);
+        await Wait.UntilAsync("the first echo requests to reach " + restarting.Role, TimeSpan.FromSeconds(5),
+            async () => await Lab.IcmpEchosReceivedAsync(restarting.Namespace) > echosRestarting);
 
         var clock = Stopwatch.StartNew();
         Assert.Equal(0, await speakers[index].TerminateAsync(TimeSpan.FromSeconds(10)));
         var stopped = clock.Elapsed;
         Assert.Equal(gracefulRestart, speakers[index].ReadLog().Contains("closed without NOTIFICATION for graceful restart", StringComparison.Ordinal));
         var down = await Wait.ForAsync("the router to see the session end", TimeSpan.FromSeconds(10),
-            () => router.GetPeerStateAsync(node1.Address), s => !s.Established);
+            () => router.GetPeerStateAsync(restarting.Address), s => !s.Established);
         if (gracefulRestart)
         {
             // The router is a helper now: our routes are stale, and kept until we are back or the restart time is over.
-            await Wait.UntilAsync($"{routerKind} to keep the routes of {node1.Address} as stale", TimeSpan.FromSeconds(5),
-                () => KeepsStaleRoutesAsync(router, node1.Address));
+            await Wait.UntilAsync($"{routerKind} to keep the routes of {restarting.Address} as stale", TimeSpan.FromSeconds(5),
+                () => KeepsStaleRoutesAsync(router, restarting.Address));
         }
         else
         {
@@ -75,32 +75,33 @@ public sealed class GracefulRestartTests(ITestOutputHelper output)
         }
 
         lab.Log($"SIGTERM -> exit {stopped.TotalSeconds:F2} s; router: {down}");
-        await SpeakerProcess.StartAsync(lab, node1.Namespace, $"speaker-{node1.Role}-again", NodeName(lab, node1), ConfigDirectory(lab, node1));
-        var recovered = await WaitForRecoveryAsync(router, node1.Address, gracefulRestart);
+        await SpeakerProcess.StartAsync(lab, restarting.Namespace, $"speaker-{restarting.Role}-again", NodeName(lab, restarting), ConfigDirectory(lab, restarting));
+        var recovered = await WaitForRecoveryAsync(router, restarting.Address, gracefulRestart);
         await router.WaitForKernelRouteAsync(Prefix, RouteTimeout, r => r?.Gateways.Count == 2);
         var back = clock.Elapsed;
         Assert.False(ping.HasExited, $"ping ended before the speaker was back ({back.TotalSeconds:F2} s): raise {nameof(PingCount)}");
 
         await ping.WaitForExitAsync(TimeSpan.FromSeconds(PingCount / 50));
         var result = Lab.PingSummary(ping);
-        var (answered1, answered2) = (await Lab.IcmpEchosReceivedAsync(node1.Namespace) - echos1, await Lab.IcmpEchosReceivedAsync(node2.Namespace) - echos2);
+        var answeredRestarting = await Lab.IcmpEchosReceivedAsync(restarting.Namespace) - echosRestarting;
+        var answeredOther = await Lab.IcmpEchosReceivedAsync(other.Namespace) - echosOther;
         var changes = watch.Changes();
-        var withdrawn = changes.Where(c => c.Deleted || !c.Gateways.Contains(node1.Address)).ToList();
+        var withdrawn = changes.Where(c => c.Deleted || !c.Gateways.Contains(restarting.Address)).ToList();
         lab.Log($"{routerKind}, graceful restart {(gracefulRestart ? "on" : "off")}: speaker back after {back.TotalSeconds:F2} s ({recovered}); "
-            + $"ping {result}; echo requests at {node1.Role} {answered1}, at {node2.Role} {answered2}; "
+            + $"ping {result}; echo requests at {restarting.Role} {answeredRestarting}, at {other.Role} {answeredOther}; "
             + $"kernel route changes at the router: {(changes.Count == 0 ? "none" : "\n  " + string.Join("\n  ", changes))}");
 
         Assert.Equal(PingCount, result.Transmitted);
         if (gracefulRestart)
         {
             Assert.Equal(result.Transmitted, result.Received);
-            Assert.Equal((result.Transmitted, 0L), (answered1, answered2));
+            Assert.Equal((result.Transmitted, 0L), (answeredRestarting, answeredOther));
             Assert.Empty(withdrawn);
         }
         else
         {
             Assert.NotEmpty(withdrawn);
-            Assert.True(answered2 > 0, "without graceful restart the router moves the flow to the other node while the speaker is away");
+            Assert.True(answeredOther > 0, "without graceful restart the router moves the flow to the other node while the speaker is away");
         }
 
         lab.Passed();
