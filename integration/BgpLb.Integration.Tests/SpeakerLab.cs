@@ -36,11 +36,13 @@ internal static class SpeakerLab
     public static string ConfigDirectory(Lab lab, LabNode node) => Path.Combine(lab.Directory, "config-" + node.Role);
 
     /// <summary>The node, an address pool for both families and an IPv4 BGPPeer towards the router with a 3 s hold time.</summary>
-    public static List<string> PeerDocuments(Lab lab, LabNode node, uint speakerAs, string holdTime = "3s", string? password = null, string? passwordSecret = null) =>
+    public static List<string> PeerDocuments(
+        Lab lab, LabNode node, uint speakerAs, string holdTime = "3s", string? password = null, string? passwordSecret = null, bool gracefulRestart = false) =>
     [
         MetalLbManifests.Node(NodeName(lab, node), node.Address),
         MetalLbManifests.IpAddressPool("pool", "203.0.113.0/24", "2001:db8:100::/64"),
-        MetalLbManifests.BgpPeer("router", speakerAs, RouterAs, node.RouterAddress, holdTime: holdTime, password: password, passwordSecret: passwordSecret),
+        MetalLbManifests.BgpPeer("router", speakerAs, RouterAs, node.RouterAddress, holdTime: holdTime, password: password, passwordSecret: passwordSecret,
+            gracefulRestart: gracefulRestart),
         MetalLbManifests.BgpAdvertisement("adv", ["pool"], communities: ["64513:100", "large:64513:1:2"]),
     ];
 

@@ -20,6 +20,16 @@ public sealed record LabNode(
     IPAddress Address6,
     IPAddress RouterAddress6);
 
+/// <summary>A client namespace behind the router (<see cref="Lab.AddClientAsync"/>): traffic from it to a service address crosses the router.</summary>
+public sealed record LabClient(string Namespace, IPAddress Address, IPAddress RouterAddress, string RouterInterface);
+
+/// <summary>A ping's summary; <see cref="Time"/> is from the first to the last echo request.</summary>
+public sealed record PingResult(int Transmitted, int Received, TimeSpan Time)
+{
+    public override string ToString() =>
+        string.Create(CultureInfo.InvariantCulture, $"{Transmitted} sent, {Received} received in {Time.TotalSeconds:F1} s ({Transmitted / Math.Max(Time.TotalSeconds, 0.001):F0}/s)");
+}
+
 public sealed record KernelNextHop(IPAddress? Gateway, string? Device);
 
 /// <summary>A route in a namespace's kernel table; several next hops for an ECMP route.</summary>
@@ -38,6 +48,7 @@ public sealed record KernelRoute(string Destination, IReadOnlyList<KernelNextHop
 public sealed class Lab : NetnsLab
 {
     public const string RouterRole = "r";
+    public const string ClientRole = "c";
 
     private readonly List<LabNode> _nodes = [];
 
@@ -83,7 +94,59 @@ public sealed class Lab : NetnsLab
     }
 
     /// <summary>Deletes namespaces (and kills their processes) left by an earlier, crashed run of this test only.</summary>
-    public static Task SweepLeftoversAsync(string testName) => SweepLeftoversAsync(testName, "r|n[0-9]+");
+    public static Task SweepLeftoversAsync(string testName) => SweepLeftoversAsync(testName, "r|c|n[0-9]+");
+
+    /// <summary>
+    /// Adds the client namespace <c>bgplb-TEST-c</c>: veth <c>to-c</c> (router, 198.18.254.1/30) ↔ <c>uplink</c> (client,
+    /// 198.18.254.2/30), the client's default route via the router, and in every node a route back to the client's link
+    /// via the node's router address.
+    /// </summary>
+    public async Task<LabClient> AddClientAsync()
+    {
+        var netns = await AddNamespaceAsync(ClientRole);
+        const string routerInterface = "to-c";
+        var client = new LabClient(netns, IPAddress.Parse("198.18.254.2"), IPAddress.Parse("198.18.254.1"), routerInterface);
+        (await Command.RunAsync("ip", "-n", RouterNamespace, "link", "add", routerInterface, "type", "veth", "peer", "name", "uplink", "netns", netns)).EnsureSuccess();
+        foreach (var (ns, device, address) in (ValueTuple<string, string, IPAddress>[])[(RouterNamespace, routerInterface, client.RouterAddress), (netns, "uplink", client.Address)])
+        {
+            (await Command.RunAsync("ip", "-n", ns, "addr", "add", $"{address}/30", "dev", device)).EnsureSuccess();
+            (await Command.RunAsync("ip", "-n", ns, "link", "set", device, "up")).EnsureSuccess();
+        }
+
+        (await Command.RunAsync("ip", "-n", netns, "route", "add", "default", "via", client.RouterAddress.ToString())).EnsureSuccess();
+        foreach (var node in _nodes)
+        {
+            await AddRouteAsync(node.Namespace, "198.18.254.0/30", node.RouterAddress);
+        }
+
+        return client;
+    }
+
+    /// <summary>Starts <c>ping -q -i INTERVAL -c COUNT -W 1 TARGET</c> in <paramref name="netns"/>; the returned process ends after COUNT echo requests.</summary>
+    public Task<NetnsProcess> StartPingAsync(string netns, IPAddress target, int count, TimeSpan interval) =>
+        StartProcessAsync(netns, "ping-" + target, "ping", "-q", "-n", "-i", interval.TotalSeconds.ToString("0.######", CultureInfo.InvariantCulture),
+            "-c", count.ToString(CultureInfo.InvariantCulture), "-W", "1", target.ToString());
+
+    /// <summary>The summary of a finished ping: "N packets transmitted, M received, ..., time Tms".</summary>
+    public static PingResult PingSummary(NetnsProcess ping)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(ping.ReadOutput(), @"(\d+) packets transmitted, (\d+) received.*time (\d+)ms");
+        return match.Success
+            ? new PingResult(Int(match.Groups[1].Value), Int(match.Groups[2].Value), TimeSpan.FromMilliseconds(Int(match.Groups[3].Value)))
+            : throw new FormatException($"no ping summary in: {ping.ReadOutput()}");
+
+        static int Int(string text) => int.Parse(text, CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>ICMP echo requests a namespace's kernel has received (Icmp InEchos of its /proc/net/snmp).</summary>
+    public static async Task<long> IcmpEchosReceivedAsync(string netns)
+    {
+        var lines = (await Command.InNamespaceAsync(netns, "cat", "/proc/net/snmp")).EnsureSuccess().StandardOutput
+            .Split('\n').Where(l => l.StartsWith("Icmp: ", StringComparison.Ordinal)).ToList();
+        var names = lines[0].Split(' ');
+        var values = lines[1].Split(' ');
+        return long.Parse(values[Array.IndexOf(names, "InEchos")], CultureInfo.InvariantCulture);
+    }
 
     /// <summary>Adds an address (e.g. a service address "203.0.113.10/32") to a device of a node, by default its loopback.</summary>
     public static async Task AddAddressAsync(LabNode node, string cidr, string device = "lo") =>

@@ -2,7 +2,7 @@ namespace BgpLb.Netlab;
 public static class LabPrerequisites
 {
     private static readonly string[] RequiredExecutables =
-        ["ip", "bird", "birdc", "vtysh", "/usr/lib/frr/bgpd", "/usr/lib/frr/zebra", "gobgpd", "gobgp", "arping", "ndisc6", "python3", "bash"];
+        ["ip", "bird", "birdc", "vtysh", "/usr/lib/frr/bgpd", "/usr/lib/frr/zebra", "gobgpd", "gobgp", "arping", "ndisc6", "ping", "python3", "bash"];
 
     /// <summary>Null when every prerequisite is present, else the reason the lab cannot run.</summary>
     public static string? MissingReason { get; } = FindMissing();
@@ -36,7 +36,7 @@ public static class LabPrerequisites
         problems.AddRange(RequiredExecutables.Where(e => FindExecutable(e) is null).Select(e => $"'{e}' not found"));
         return problems.Count == 0
             ? null
-            : "integration lab unavailable (netns tests need root, iproute2, bird2, frr, gobgpd, arping, ndisc6, python3, bash; .ci/run installs them): "
+            : "integration lab unavailable (netns tests need root, iproute2, bird2, frr, gobgpd, arping, ndisc6, ping, python3, bash; .ci/run installs them): "
                 + string.Join(", ", problems);
     }
 

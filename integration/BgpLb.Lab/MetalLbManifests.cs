@@ -39,7 +39,7 @@ public static class MetalLbManifests
     /// <summary>A BGPPeer (v1beta2). <paramref name="holdTime"/> is a Go duration such as "3s".</summary>
     public static string BgpPeer(
         string name, uint myAsn, uint peerAsn, IPAddress peerAddress, string? holdTime = null, string? password = null, IPAddress? sourceAddress = null, bool ebgpMultiHop = false,
-        string? passwordSecret = null, string? bfdProfile = null)
+        string? passwordSecret = null, string? bfdProfile = null, bool gracefulRestart = false)
     {
         var yaml = new StringBuilder($"""
             apiVersion: metallb.io/v1beta2
@@ -58,6 +58,7 @@ public static class MetalLbManifests
         AppendIf(yaml, ebgpMultiHop ? "true" : null, "  ebgpMultiHop: ");
         AppendIf(yaml, passwordSecret is null ? null : $"{{name: {passwordSecret}, namespace: {MetalLbNamespace}}}", "  passwordSecret: ");
         AppendIf(yaml, bfdProfile, "  bfdProfile: ");
+        AppendIf(yaml, gracefulRestart ? "true" : null, "  enableGracefulRestart: ");
         return yaml.ToString();
     }
 

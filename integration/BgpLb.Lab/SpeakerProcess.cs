@@ -78,7 +78,7 @@ public sealed class SpeakerProcess
     public Task WaitUntilReadyAsync(TimeSpan timeout) =>
         Process.WaitUntilReadyAsync("/readyz", timeout, async () => (await GetAsync("/readyz")).Succeeded);
 
-    /// <summary>SIGTERM (graceful stop: Cease NOTIFICATION to every peer) and the exit code.</summary>
+    /// <summary>SIGTERM (graceful stop: Cease NOTIFICATION to every peer, or none where graceful restart was negotiated) and the exit code.</summary>
     public async Task<int> TerminateAsync(TimeSpan timeout)
     {
         await Process.SignalAsync("TERM");

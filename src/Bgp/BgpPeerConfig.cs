@@ -49,6 +49,12 @@ public sealed record BgpPeerConfig
     public Bfd.BfdSessionOptions? Bfd { get; init; }
     /// <summary>Sent in the FQDN capability; null to omit it.</summary>
     public string? Hostname { get; init; }
+    /// <summary>
+    /// RFC 4724 restarting speaker (BGPPeer.enableGracefulRestart): the capability says forwarding state is preserved, and
+    /// a process stop closes a session that negotiated graceful restart without a NOTIFICATION, so the peer keeps our
+    /// routes as stale for the restart time. False: helper-only capability, and every stop is a Cease.
+    /// </summary>
+    public bool GracefulRestart { get; init; }
 
     public bool IsInternal(uint remoteAsn) => remoteAsn == LocalAsn;
 

@@ -18,6 +18,7 @@ public sealed class PeerManager : IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly Dictionary<PeerKey, PeerSession> _peers = [];
     private readonly List<Task> _retiring = [];
+    private readonly RestartState _restart = new();
     private readonly PeerManagerOptions _options;
     private readonly IBgpTransportFactory _transport;
     private readonly TimeProvider _time;
@@ -169,7 +170,11 @@ public sealed class PeerManager : IAsyncDisposable
             peer.Start(predecessor);
     }
 
-    /// <summary>Sends Cease/Administrative Shutdown with the shutdown communication to every peer and closes all sessions.</summary>
+    /// <summary>
+    /// Sends Cease/Administrative Shutdown with the shutdown communication to every peer and closes all sessions; a session
+    /// that negotiated graceful restart (<see cref="BgpPeerConfig.GracefulRestart"/> and the peer's capability) is closed
+    /// without NOTIFICATION instead, so the peer keeps our routes until we are back (RFC 4724).
+    /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         List<PeerSession> peers;
@@ -183,7 +188,7 @@ public sealed class PeerManager : IAsyncDisposable
             listener = _listener;
             _listener = null;
             var shutdown = ShutdownCease(_options.ShutdownCommunication);
-            stopping = [.. _retiring, .. peers.Select(p => p.StopAsync(shutdown))];
+            stopping = [.. _retiring, .. peers.Select(p => p.StopAsync(shutdown, gracefulRestart: true))];
         }
         await _acceptCancel.CancelAsync().ConfigureAwait(false);
         if (listener is not null) await listener.DisposeAsync().ConfigureAwait(false);
@@ -214,7 +219,7 @@ public sealed class PeerManager : IAsyncDisposable
     }
 
     private PeerSession NewPeer(BgpPeerConfig config, AdjRibOut rib) =>
-        new(config, rib, _options, _transport, _time, _loggerFactory.CreateLogger<PeerSession>(), _metrics, _bfd);
+        new(config, rib, _restart, _options, _transport, _time, _loggerFactory.CreateLogger<PeerSession>(), _metrics, _bfd);
 
     private Task Retire(PeerSession peer, NotificationMessage cause)
     {

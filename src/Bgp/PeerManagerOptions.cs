@@ -8,7 +8,10 @@ public sealed record PeerManagerOptions
     /// <summary>Passive BGP endpoint (e.g. 0.0.0.0:179 or [::]:179); null or port 0 disables listening.</summary>
     public IPEndPoint? ListenEndPoint { get; init; }
 
-    /// <summary>Restart Time advertised in the Graceful Restart capability (helper mode, no forwarding state kept).</summary>
+    /// <summary>
+    /// Restart Time advertised in the Graceful Restart capability (12 bits, at most 4095 s): how long a peer keeps our routes
+    /// as stale after a stop of a <see cref="BgpPeerConfig.GracefulRestart"/> peer's session, waiting for us to come back.
+    /// </summary>
     public TimeSpan GracefulRestartTime { get; init; } = TimeSpan.FromSeconds(120);
 
     /// <summary>Where BFD listens and sends (the RFCs' ports unless a test says otherwise).</summary>

@@ -62,8 +62,6 @@ public sealed class PlanContext
             warnings.Add($"no Node object named '{nodeName}': node selectors see a node without labels");
         var labels = NodeLabels;
         var peers = config.Peers.Where(p => LabelSelector.MatchesAny(p.NodeSelectors, labels)).ToList();
-        foreach (var peer in peers)
-            warnings.AddRange(UnsupportedPeerFeatures(peer));
         Peers = [.. peers.Select(p => ToBgpPeerConfig(p, nodeName, config.BfdProfiles.FirstOrDefault(b => b.Name == p.BfdProfile)))];
         Warnings = warnings.ToImmutable();
         var targets = peers.Select(p => new PeerTarget(p.Name, new PeerKey(p.Address, p.Port, p.SourceAddress))).ToList();
@@ -132,12 +130,6 @@ public sealed class PlanContext
         advertisement.Communities,
         advertisement.LargeCommunities.Select(c => new BgpLargeCommunity(c.GlobalAdministrator, c.LocalData1, c.LocalData2)));
 
-    private static IEnumerable<string> UnsupportedPeerFeatures(PeerConfig peer)
-    {
-        if (peer.EnableGracefulRestart)
-            yield return $"BGPPeer '{peer.Name}': enableGracefulRestart is not applied: the speaker advertises the graceful restart capability without preserving forwarding state";
-    }
-
     /// <param name="bfd">The peer's BFDProfile (validated with the peer: it exists when the peer names one).</param>
     public static BgpPeerConfig ToBgpPeerConfig(PeerConfig peer, string nodeName, BfdProfileConfig? bfd)
     {
@@ -171,6 +163,7 @@ public sealed class PlanContext
                 Passive = bfd.PassiveMode,
                 MinimumTtl = (byte)bfd.MinimumTtl,
             },
+            GracefulRestart = peer.EnableGracefulRestart,
         };
         return peer.ConnectTime is { } connect ? config with { ConnectRetryTime = connect } : config;
     }

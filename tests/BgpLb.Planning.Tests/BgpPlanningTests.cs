@@ -86,6 +86,25 @@ public sealed class BgpPlanningTests
     }
 
     [Fact]
+    public void Enable_graceful_restart_reaches_the_peer_config_without_a_warning()
+    {
+        var cluster = TestCluster.From(Base.Replace("holdTime: 9s }", "holdTime: 9s, enableGracefulRestart: true }", StringComparison.Ordinal)
+            + """
+            apiVersion: metallb.io/v1beta2
+            kind: BGPPeer
+            metadata: { name: plain }
+            spec: { myASN: 64513, peerASN: 64512, peerAddress: 198.18.0.5 }
+            ---
+
+            """);
+
+        var context = cluster.Plan("node-a").Context!;
+
+        Assert.Equal([("plain", false), ("tor", true)], context.Peers.Select(p => (p.Name, p.GracefulRestart)).OrderBy(p => p.Name, StringComparer.Ordinal));
+        Assert.DoesNotContain(context.Warnings, w => w.Contains("GracefulRestart", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
     public void Planning_the_same_configuration_twice_gives_equal_decisions()
     {
         // The speaker logs only decisions that changed: equal plans must compare equal, peers included.

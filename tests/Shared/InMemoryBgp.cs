@@ -157,7 +157,8 @@ internal sealed class FakePeer
         await output.FlushAsync().AsTask().WaitAsync(Timeout);
     }
 
-    public Task SendOpenAsync(uint asn, string id, ushort hold = 90, bool fourOctetAs = true, bool ipv6 = true) =>
+    /// <param name="gracefulRestart">Advertise a helper-only graceful restart capability (restart time 120 s, no family), as a router in helper mode does.</param>
+    public Task SendOpenAsync(uint asn, string id, ushort hold = 90, bool fourOctetAs = true, bool ipv6 = true, bool gracefulRestart = false) =>
         SendAsync(w => OpenCodec.Write(w, new OpenMessage(4, OpenCodec.MyAsField(asn), hold, BgpIdentifier.FromAddress(IPAddress.Parse(id)),
             new BgpCapabilities
             {
@@ -165,6 +166,7 @@ internal sealed class FakePeer
                 FourOctetAs = fourOctetAs ? asn : null,
                 RouteRefresh = true,
                 EnhancedRouteRefresh = true,
+                GracefulRestart = gracefulRestart ? new GracefulRestartCapability(0, 120, []) : null,
             })));
 
     public Task SendKeepaliveAsync() => SendAsync(KeepaliveCodec.Write);
@@ -224,11 +226,11 @@ internal sealed class FakePeer
     }
 
     /// <summary>Completes the OPEN / KEEPALIVE exchange after the speaker's OPEN; returns the speaker's OPEN.</summary>
-    public async Task<OpenMessage> EstablishAsync(uint asn, string id = "198.18.0.2", ushort hold = 90, bool fourOctetAs = true)
+    public async Task<OpenMessage> EstablishAsync(uint asn, string id = "198.18.0.2", ushort hold = 90, bool fourOctetAs = true, bool gracefulRestart = false)
     {
         var open = await ReadAsync();
         Assert.Equal(BgpMessageType.Open, open.Type);
-        await SendOpenAsync(asn, id, hold, fourOctetAs);
+        await SendOpenAsync(asn, id, hold, fourOctetAs, gracefulRestart: gracefulRestart);
         Assert.Equal(BgpMessageType.Keepalive, (await ReadAsync()).Type);
         await SendKeepaliveAsync();
         return OpenCodec.Read(open.Body);

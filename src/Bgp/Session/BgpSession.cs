@@ -14,7 +14,8 @@ namespace BgpLb.Bgp.Session;
 /// One TCP connection to a peer with its own RFC 4271 FSM (collisions are resolved between two of these by <see cref="PeerSession"/>).
 /// A single read loop (<see cref="RunAsync"/>) owns all state and is the only writer to the connection.
 /// Fields other threads touch: <c>_signals</c> (Interlocked; timers, route changes, stop and collision requests set a bit and
-/// cancel the pending read), <c>_stopCause</c> (written before the stop bit is set), and the status properties
+/// cancel the pending read), <c>_stopCause</c>, <c>_stopRequested</c> and <c>_stopForRestart</c> (written before the stop bit
+/// is set), and the status properties
 /// <see cref="State"/>, <see cref="Negotiated"/>, <see cref="EstablishedAt"/> (single reference/volatile writes by the loop).
 /// </summary>
 internal sealed class BgpSession : IDisposable
@@ -41,6 +42,7 @@ internal sealed class BgpSession : IDisposable
     private NotificationMessage? _stopCause;
     private string _stopReason = "stopped";
     private bool _stopRequested;
+    private bool _stopForRestart;
     private volatile BgpState _state;
     private volatile NegotiatedSession? _negotiated;
     private DateTimeOffset? _establishedAt;
@@ -66,6 +68,9 @@ internal sealed class BgpSession : IDisposable
         _state = outbound ? BgpState.Connect : BgpState.Active;
         _timers = new SessionTimers(config.ConnectRetryTime, config.HoldTime, config.KeepaliveTime ?? config.HoldTime / 3);
         LocalBgpId = BgpIdentifier.FromAddress(LocalAddresses.RouterId(config.RouterId, connection.LocalEndPoint.Address));
+        AfiSafi[] families = config.DisableMP
+            ? [config.Address.AddressFamily == AddressFamily.InterNetwork ? AfiSafi.IPv4Unicast : AfiSafi.IPv6Unicast]
+            : [AfiSafi.IPv4Unicast, AfiSafi.IPv6Unicast];
         _policy = new LocalOpenPolicy
         {
             LocalAs = config.LocalAsn,
@@ -73,13 +78,24 @@ internal sealed class BgpSession : IDisposable
             DynamicAsn = config.DynamicAsn,
             BgpId = LocalBgpId,
             HoldTime = (ushort)config.HoldTime.TotalSeconds,
-            Families = config.DisableMP
-                ? [config.Address.AddressFamily == AddressFamily.InterNetwork ? AfiSafi.IPv4Unicast : AfiSafi.IPv6Unicast]
-                : [AfiSafi.IPv4Unicast, AfiSafi.IPv6Unicast],
+            Families = families,
             HostName = config.Hostname,
-            // Helper-only graceful restart (RFC 4724 §3): no Restart State, no forwarding state preserved for any family.
-            GracefulRestart = new GracefulRestartCapability(0, (ushort)peer.Options.GracefulRestartTime.TotalSeconds, []),
+            GracefulRestart = LocalGracefulRestart(config, peer, families),
         };
+    }
+
+    /// <summary>
+    /// RFC 4724 §3. Without <see cref="BgpPeerConfig.GracefulRestart"/>: helper only (no Restart State, no family). With it:
+    /// forwarding state preserved for every family we offer (the routes live in the node's kernel and survive a restart of
+    /// this process), and Restart State until this process has had a session with the peer.
+    /// </summary>
+    private static GracefulRestartCapability LocalGracefulRestart(BgpPeerConfig config, PeerSession peer, IReadOnlyList<AfiSafi> families)
+    {
+        var restartTime = (ushort)peer.Options.GracefulRestartTime.TotalSeconds;
+        if (!config.GracefulRestart) return new GracefulRestartCapability(0, restartTime, []);
+        var flags = peer.Restart.IsRestarting(config.Key) ? GracefulRestartCapability.RestartStateFlag : (byte)0;
+        return new GracefulRestartCapability(flags, restartTime,
+            [.. families.Select(f => new GracefulRestartFamily(f, GracefulRestartCapability.ForwardingStatePreserved))]);
     }
 
     public bool Outbound { get; }
@@ -100,12 +116,15 @@ internal sealed class BgpSession : IDisposable
     /// <summary>
     /// Asks the loop to send Cease with <paramref name="cause"/> and close: ManualStop ends the peer; AutomaticStop (not
     /// <paramref name="manual"/>, for <paramref name="reason"/>) closes this connection and the peer reconnects.
+    /// With <paramref name="gracefulRestart"/> an Established session that negotiated graceful restart closes without the
+    /// NOTIFICATION (RFC 4724 §4: the peer then keeps our routes as stale until we are back or the restart time passes).
     /// </summary>
-    public void RequestStop(NotificationMessage cause, bool manual, string reason = "stopped")
+    public void RequestStop(NotificationMessage cause, bool manual, string reason = "stopped", bool gracefulRestart = false)
     {
         _stopCause = cause;
         _stopReason = reason;
         Volatile.Write(ref _stopRequested, manual);
+        Volatile.Write(ref _stopForRestart, gracefulRestart);
         Signal(StopSignal);
     }
 
@@ -364,7 +383,11 @@ internal sealed class BgpSession : IDisposable
         {
             // Only a manual stop ends the peer; after an automatic one (e.g. BFD Down) it reconnects.
             stopped = Volatile.Read(ref _stopRequested);
-            Fire(stopped ? BgpEvent.ManualStop : BgpEvent.AutomaticStop, _stopCause, stopped ? "stopped" : _stopReason);
+            var keepRoutes = Volatile.Read(ref _stopForRestart) && _state == BgpState.Established
+                && _peer.Config.GracefulRestart && _negotiated!.PeerGracefulRestart is not null;
+            if (keepRoutes) SessionLog.ClosingForRestart(_logger, _label, _policy.GracefulRestart!.RestartTime);
+            Fire(stopped ? BgpEvent.ManualStop : BgpEvent.AutomaticStop, keepRoutes ? null : _stopCause,
+                keepRoutes ? "stopped for graceful restart" : stopped ? "stopped" : _stopReason);
         }
         if ((signals & CollisionSignal) != 0 && !_closing)
         {
@@ -407,6 +430,7 @@ internal sealed class BgpSession : IDisposable
     private void OnEstablished()
     {
         _establishedAt = _peer.Time.GetUtcNow();
+        _peer.Restart.Established(_peer.Config.Key);
         _nextHops = LocalAddresses.Resolve(LocalEndPoint.Address);
         _peer.Rib.ResetAdvertised();
         SyncRoutes();

@@ -32,12 +32,13 @@ internal sealed class PeerSession
     private TaskCompletionSource _sessionsIdle = NewIdleSignal(completed: true);
 
     /// <param name="rib">The peer's Adj-RIB-Out, carried over from the session this one replaces (desired routes survive restarts).</param>
-    public PeerSession(BgpPeerConfig config, AdjRibOut rib, PeerManagerOptions options, IBgpTransportFactory transport, TimeProvider time,
-        ILogger logger, BgpMetrics metrics, PeerBfd bfd)
+    public PeerSession(BgpPeerConfig config, AdjRibOut rib, RestartState restart, PeerManagerOptions options, IBgpTransportFactory transport,
+        TimeProvider time, ILogger logger, BgpMetrics metrics, PeerBfd bfd)
     {
         _bfd = bfd;
         Config = config;
         Rib = rib;
+        Restart = restart;
         Options = options;
         _transport = transport;
         Time = time;
@@ -54,13 +55,17 @@ internal sealed class PeerSession
     /// <summary>The MetalLB metric label "ip:port".</summary>
     public string Label { get; }
     public AdjRibOut Rib { get; }
+    public RestartState Restart { get; }
     public SessionCounters Counters { get; } = new();
 
     /// <summary>Starts the connect loop once <paramref name="predecessor"/> (the session this one replaces) has closed.</summary>
     public void Start(Task predecessor) => _run = RunAsync(predecessor);
 
-    /// <summary>Sends <paramref name="cause"/> (a Cease) on every connection, stops connecting and completes when all are closed.</summary>
-    public Task StopAsync(NotificationMessage cause)
+    /// <summary>
+    /// Sends <paramref name="cause"/> (a Cease) on every connection, stops connecting and completes when all are closed.
+    /// With <paramref name="gracefulRestart"/> (the process stops) a session that negotiated graceful restart closes without it.
+    /// </summary>
+    public Task StopAsync(NotificationMessage cause, bool gracefulRestart = false)
     {
         List<BgpSession> sessions;
         lock (_lock)
@@ -69,7 +74,7 @@ internal sealed class PeerSession
             sessions = [.. _sessions];
         }
         _lifetime.Cancel();
-        foreach (var session in sessions) session.RequestStop(cause, manual: true);
+        foreach (var session in sessions) session.RequestStop(cause, manual: true, gracefulRestart: gracefulRestart);
         return _run;
     }
 

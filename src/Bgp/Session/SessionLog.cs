@@ -56,6 +56,9 @@ internal static partial class SessionLog
     [LoggerMessage(EventId = 1215, Level = LogLevel.Warning, Message = "Peer {Peer} send hold timer expired: the peer read nothing for {SendHoldTime}; closing")]
     public static partial void SendHoldTimerExpired(ILogger logger, string peer, TimeSpan sendHoldTime);
 
+    [LoggerMessage(EventId = 1216, Level = LogLevel.Information, Message = "Peer {Peer} closed without NOTIFICATION for graceful restart: the router keeps our routes as stale for up to {RestartTime} s")]
+    public static partial void ClosingForRestart(ILogger logger, string peer, ushort restartTime);
+
     [LoggerMessage(EventId = 1220, Level = LogLevel.Warning, Message = "Peer {Peer}: BFD session down ({Diagnostic}); closing the BGP session with Cease/BFD Down")]
     public static partial void BfdDown(ILogger logger, string peer, BgpLb.Bgp.Bfd.BfdDiagnostic diagnostic);
 

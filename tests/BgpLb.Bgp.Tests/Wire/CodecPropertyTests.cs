@@ -57,6 +57,19 @@ public class CodecPropertyTests
     }
 
     [Fact]
+    public void Graceful_restart_header_is_4_flag_bits_then_12_time_bits()
+    {
+        Gen.Select(Gen.Byte[0, 15], Gen.UShort[0, 4095]).Sample((flags, restartTime) =>
+        {
+            var open = new OpenMessage(4, 1, 0, 1, new BgpCapabilities { GracefulRestart = new GracefulRestartCapability(flags, restartTime, []) });
+            var body = Wire.Body(Wire.Write(w => OpenCodec.Write(w, open)));
+            // Optional parameters: type 2, length 4; capability 64, length 2; then the field.
+            Assert.Equal("02044002", Hex.Of(body.AsSpan(10, 4)));
+            Assert.Equal((flags << 4 | restartTime >> 8, restartTime & 0xFF), (body[14], body[15]));
+        });
+    }
+
+    [Fact]
     public void Notification_round_trips()
     {
         Gen.Select(Gen.Byte[1, 8], Gen.Byte, Gen.Byte.Array[0, 300]).Sample((code, subcode, data) =>

@@ -116,6 +116,38 @@ public class OpenCodecTests
         Assert.Equal(65001u, read.Capabilities.FourOctetAs);
     }
 
+    // RFC 4724 §3: code 64, then Restart Flags (4 bits) and Restart Time (12 bits) in one 2-octet field, then per family
+    // AFI (2), SAFI (1) and Flags for Address Family (Forwarding State 0x80).
+    [Theory]
+    [InlineData(0x8, 120, true, "40 0A 8078 0001 01 80 0002 01 80")]
+    [InlineData(0x0, 120, false, "40 02 0078")]
+    [InlineData(0x8, 4095, false, "40 02 8FFF")]
+    [InlineData(0xC, 1, true, "40 0A C001 0001 01 80 0002 01 80")]
+    public void Graceful_restart_writer_packs_flags_and_restart_time_as_rfc4724_says(byte flags, ushort restartTime, bool families, string capability)
+    {
+        var gr = new GracefulRestartCapability(flags, restartTime, families
+            ? [new GracefulRestartFamily(AfiSafi.IPv4Unicast, 0x80), new GracefulRestartFamily(AfiSafi.IPv6Unicast, 0x80)]
+            : []);
+        var length = Hex.Bytes(capability).Length;
+        var expected = Hex.Marker + $"{19 + 10 + 2 + length:X4} 01" + $"04 FDE9 00B4 C0000201 {2 + length:X2} 02 {length:X2}" + capability;
+
+        var bytes = Wire.Write(w => OpenCodec.Write(w, new OpenMessage(4, 65001, 180, 0xC0000201, new BgpCapabilities { GracefulRestart = gr })));
+
+        Assert.Equal(Hex.Of(Hex.Bytes(expected)), Hex.Of(bytes));
+        var read = OpenCodec.Read(Wire.Body(bytes)).Capabilities.GracefulRestart!;
+        Assert.Equal((flags, restartTime), (read.Flags, read.RestartTime));
+        Assert.Equal(gr.Families, read.Families);
+    }
+
+    [Theory]
+    [InlineData(0x10, 120)]
+    [InlineData(0x8, 4096)]
+    public void Graceful_restart_writer_rejects_flags_or_restart_time_wider_than_their_fields(byte flags, ushort restartTime)
+    {
+        var open = new OpenMessage(4, 65001, 180, 0xC0000201, new BgpCapabilities { GracefulRestart = new GracefulRestartCapability(flags, restartTime, []) });
+        Assert.Throws<ArgumentException>(() => Wire.Write(w => OpenCodec.Write(w, open)));
+    }
+
     [Fact]
     public void Writes_no_optional_parameters_when_there_are_no_capabilities()
     {
