@@ -25,15 +25,25 @@ public sealed class GracefulRestartTests(ITestOutputHelper output)
     [InlineData(RouterKind.Frr)]
     public Task Speaker_restart_with_graceful_restart_keeps_the_next_hop_and_every_packet(RouterKind routerKind) => RestartAsync(routerKind, gracefulRestart: true);
 
+    /// <summary>
+    /// The same with BFD (100 ms x 3) on the session: the stopping speaker says AdminDown, which the router must not take
+    /// for a failure (RFC 5882 §3.2), and the new process's BFD comes up again after its BGP session.
+    /// </summary>
+    [NetnsTheory]
+    [InlineData(RouterKind.Bird)]
+    [InlineData(RouterKind.Frr)]
+    public Task Speaker_restart_with_graceful_restart_and_bfd_keeps_every_packet(RouterKind routerKind) => RestartAsync(routerKind, gracefulRestart: true, bfd: true);
+
     /// <summary>The contrast: a Cease, and the router withdraws the next hop until the speaker is back (the other node takes the flow meanwhile).</summary>
     [NetnsTheory]
     [InlineData(RouterKind.Bird)]
     [InlineData(RouterKind.Frr)]
     public Task Speaker_restart_without_graceful_restart_withdraws_the_next_hop(RouterKind routerKind) => RestartAsync(routerKind, gracefulRestart: false);
 
-    private async Task RestartAsync(RouterKind routerKind, bool gracefulRestart)
+    private async Task RestartAsync(RouterKind routerKind, bool gracefulRestart, bool bfd = false)
     {
-        await using var lab = await Lab.CreateAsync($"spk-gr-{SpeakerScenarioTests.Short(routerKind)}-{(gracefulRestart ? "on" : "off")}", 2, output.WriteLine);
+        await using var lab = await Lab.CreateAsync(
+            $"spk-gr-{SpeakerScenarioTests.Short(routerKind)}-{(gracefulRestart ? "on" : "off")}{(bfd ? "-bfd" : "")}", 2, output.WriteLine);
         var client = await lab.AddClientAsync();
         foreach (var node in lab.Nodes)
         {
@@ -43,9 +53,22 @@ public sealed class GracefulRestartTests(ITestOutputHelper output)
 
         // Hash on addresses only, so that every echo request of the client takes the same next hop, and `ip route get` says which.
         (await Command.InNamespaceAsync(lab.RouterNamespace, "sysctl", "-q", "-w", "net.ipv4.fib_multipath_hash_policy=0")).EnsureSuccess();
-        var router = await StartRouterAsync(routerKind, lab, SpeakerAs);
-        var speakers = await StartSpeakersAsync(lab, n => PeerDocuments(lab, n, SpeakerAs, gracefulRestart: gracefulRestart), WebService(lab));
+        var routerOptions = RouterOptionsFor(lab, SpeakerAs);
+        if (bfd)
+        {
+            // BIRD 2.0 takes the stopping speaker's BFD AdminDown for a failure and ends the session (RFC 5882 §3.2 says it
+            // should not); with `bfd graceful` a BFD Down starts graceful restart instead. FRR needs nothing.
+            routerOptions = WithBfd(routerOptions, lab);
+            routerOptions = routerOptions with { Neighbors = [.. routerOptions.Neighbors.Select(n => n with { BfdGraceful = routerKind == RouterKind.Bird })] };
+        }
+        var router = await Router.StartAsync(routerKind, lab, lab.RouterNamespace, "router", routerOptions);
+        var speakers = await StartSpeakersAsync(lab, n => PeerDocuments(lab, n, SpeakerAs, gracefulRestart: gracefulRestart, bfd: bfd), WebService(lab));
         await router.WaitForKernelRouteAsync(Prefix, SessionTimeout, r => r?.Gateways.Count == 2);
+        if (bfd)
+        {
+            foreach (var node in lab.Nodes)
+                await Wait.ForAsync($"BFD with {node.Address} up", SessionTimeout, () => router.GetBfdStateAsync(node.Address), s => s == "up");
+        }
         var index = await FlowNodeAsync(lab, client);
         var (restarting, other) = (lab.Nodes[index], lab.Nodes[1 - index]);
         lab.Log($"the client's flow goes to {restarting.Role} ({restarting.Address}): its speaker restarts");
@@ -77,6 +100,8 @@ public sealed class GracefulRestartTests(ITestOutputHelper output)
         lab.Log($"SIGTERM -> exit {stopped.TotalSeconds:F2} s; router: {down}");
         await SpeakerProcess.StartAsync(lab, restarting.Namespace, $"speaker-{restarting.Role}-again", NodeName(lab, restarting), ConfigDirectory(lab, restarting));
         var recovered = await WaitForRecoveryAsync(router, restarting.Address, gracefulRestart);
+        if (bfd)
+            await Wait.ForAsync($"BFD with {restarting.Address} up again", SessionTimeout, () => router.GetBfdStateAsync(restarting.Address), s => s == "up");
         await router.WaitForKernelRouteAsync(Prefix, RouteTimeout, r => r?.Gateways.Count == 2);
         var back = clock.Elapsed;
         Assert.False(ping.HasExited, $"ping ended before the speaker was back ({back.TotalSeconds:F2} s): raise {nameof(PingCount)}");

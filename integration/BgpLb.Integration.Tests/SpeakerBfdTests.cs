@@ -16,11 +16,15 @@ public sealed class SpeakerBfdTests(ITestOutputHelper output)
     private const string Prefix = "203.0.113.10/32";
     private static readonly TimeSpan BfdTimeout = TimeSpan.FromSeconds(10);
 
-    private static RouterOptions RouterWithBfd(Lab lab, bool multihop = false) => RouterOptionsFor(lab, SpeakerAs, holdTime: 30) with
+    private static RouterOptions RouterWithBfd(Lab lab, bool multihop = false)
     {
-        Neighbors = [.. lab.Nodes.Select(n => new BgpNeighbor(n.Address, SpeakerAs) { HoldTime = 30, Bfd = true, Multihop = multihop ? 2 : null, LocalAddress = n.RouterAddress })],
-        BfdNeighbors = [.. lab.Nodes.Select(n => new BfdNeighbor(n.Address, n.RouterAddress) { Multihop = multihop })],
-    };
+        var options = WithBfd(RouterOptionsFor(lab, SpeakerAs, holdTime: 30), lab);
+        return !multihop ? options : options with
+        {
+            Neighbors = [.. options.Neighbors.Select(n => n with { Multihop = 2, LocalAddress = lab.Nodes.Single(node => node.Address.Equals(n.Address)).RouterAddress })],
+            BfdNeighbors = [.. options.BfdNeighbors.Select(n => n with { Multihop = true })],
+        };
+    }
 
     /// <param name="minimumTtl">For multi-hop: FRR sends BFD with TTL 255 (MetalLB's default minimum 254 fits), BIRD with 64.</param>
     private static List<string> PeerDocumentsWithBfd(Lab lab, LabNode node, bool multihop = false, int? minimumTtl = null) =>

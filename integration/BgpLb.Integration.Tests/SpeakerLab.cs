@@ -35,16 +35,28 @@ internal static class SpeakerLab
 
     public static string ConfigDirectory(Lab lab, LabNode node) => Path.Combine(lab.Directory, "config-" + node.Role);
 
-    /// <summary>The node, an address pool for both families and an IPv4 BGPPeer towards the router with a 3 s hold time.</summary>
+    /// <summary>
+    /// The node, an address pool for both families and an IPv4 BGPPeer towards the router with a 3 s hold time; with
+    /// <paramref name="bfd"/> the peer uses a BFDProfile of 100 ms x 3.
+    /// </summary>
     public static List<string> PeerDocuments(
-        Lab lab, LabNode node, uint speakerAs, string holdTime = "3s", string? password = null, string? passwordSecret = null, bool gracefulRestart = false) =>
+        Lab lab, LabNode node, uint speakerAs, string holdTime = "3s", string? password = null, string? passwordSecret = null, bool gracefulRestart = false,
+        bool bfd = false) =>
     [
         MetalLbManifests.Node(NodeName(lab, node), node.Address),
         MetalLbManifests.IpAddressPool("pool", "203.0.113.0/24", "2001:db8:100::/64"),
+        .. bfd ? [MetalLbManifests.BfdProfile("fast", receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3)] : Array.Empty<string>(),
         MetalLbManifests.BgpPeer("router", speakerAs, RouterAs, node.RouterAddress, holdTime: holdTime, password: password, passwordSecret: passwordSecret,
-            gracefulRestart: gracefulRestart),
+            gracefulRestart: gracefulRestart, bfdProfile: bfd ? "fast" : null),
         MetalLbManifests.BgpAdvertisement("adv", ["pool"], communities: ["64513:100", "large:64513:1:2"]),
     ];
+
+    /// <summary>The router's side of <see cref="PeerDocuments"/> with bfd: BFD as the sessions' client, 100 ms x 3.</summary>
+    public static RouterOptions WithBfd(RouterOptions options, Lab lab) => options with
+    {
+        Neighbors = [.. options.Neighbors.Select(n => n with { Bfd = true })],
+        BfdNeighbors = [.. lab.Nodes.Select(n => new BfdNeighbor(n.Address, n.RouterAddress))],
+    };
 
     /// <summary>A Cluster-policy Service on <see cref="Service4"/> with a ready endpoint on every node.</summary>
     public static List<string> WebService(Lab lab) =>

@@ -98,7 +98,7 @@ public sealed class BirdRouter : Router
 
             if (neighbour.Bfd)
             {
-                config.AppendLine("  bfd on;");
+                config.AppendLine(neighbour.BfdGraceful ? "  bfd graceful;" : "  bfd on;");
             }
 
             if (neighbour.Bfd && neighbour.Multihop is not null && neighbour.LocalAddress is null)

@@ -37,6 +37,9 @@ public sealed record BgpNeighbor(IPAddress Address, uint RemoteAs)
     /// </summary>
     public bool Bfd { get; init; }
 
+    /// <summary>BIRD only (<c>bfd graceful</c>): BFD Down starts graceful restart for the neighbour instead of ending the session.</summary>
+    public bool BfdGraceful { get; init; }
+
     /// <summary>Negotiate IPv4 and IPv6 unicast (multiprotocol) on this session, not only the family of <see cref="Address"/>.</summary>
     public bool BothFamilies { get; init; }
 
