@@ -19,6 +19,7 @@ public sealed partial class L2Lab : NetnsLab
     public const string ClientRole = "client";
     private const string BridgeRole = "br";
 
+    private string? _memberlistSecretFile;
     private readonly bool _secondSegment;
     private readonly List<L2Node> _nodes = [];
     private readonly List<SpeakerProcess> _speakers = [];
@@ -124,9 +125,13 @@ public sealed partial class L2Lab : NetnsLab
         foreach (var node in _nodes)
         {
             _speakers.Add(await SpeakerProcess.StartAsync(
-                this, node.Namespace, "speaker-" + node.Role, node.NodeName, configDirectory ?? ConfigDirectory, bgpListen: "0.0.0.0:0", logLevel: logLevel));
+                this, node.Namespace, "speaker-" + node.Role, node.NodeName, configDirectory ?? ConfigDirectory, bgpListen: "0.0.0.0:0", logLevel: logLevel,
+                memberlistSecretFile: MemberlistSecretFile));
         }
     }
+
+    /// <summary>The speakers' shared liveness key, fresh for every lab (a file as an operator or a mounted Secret provides it).</summary>
+    public string MemberlistSecretFile => _memberlistSecretFile ??= WriteFile("memberlist.key", Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)) + "\n");
 
     public SpeakerProcess SpeakerOf(L2Node node) => _speakers[_nodes.IndexOf(node)];
 

@@ -44,9 +44,10 @@ public sealed class SpeakerProcess
         StartAsync(lab, node.Namespace, "speaker-" + node.Role, nodeName, configDirectory, metricsPort, bgpListen, logLevel, controller);
 
     /// <summary>Starts the speaker in <paramref name="netns"/>; its logs are <paramref name="name"/>.stdout/.stderr in the lab directory.</summary>
+    /// <param name="memberlistSecretFile">The shared key of the L2 liveness datagrams; without it the speaker runs BGP only.</param>
     public static async Task<SpeakerProcess> StartAsync(
         NetnsLab lab, string netns, string name, string nodeName, string configDirectory, int metricsPort = 7474, string bgpListen = "0.0.0.0:179",
-        string logLevel = "debug", Uri? controller = null)
+        string logLevel = "debug", Uri? controller = null, string? memberlistSecretFile = null)
     {
         var process = await lab.StartProcessAsync(
             netns,
@@ -59,6 +60,7 @@ public sealed class SpeakerProcess
                 "--metrics-listen", $"127.0.0.1:{metricsPort}",
                 "--log-level", logLevel,
                 .. controller is null ? (string[])[] : ["--controller", controller.ToString()],
+                .. memberlistSecretFile is null ? (string[])[] : ["--memberlist-secret-file", memberlistSecretFile],
             ]);
         return new SpeakerProcess(process, nodeName, metricsPort);
     }

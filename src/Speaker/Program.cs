@@ -47,7 +47,7 @@ services.AddSingleton<ISpeakerObserver>(sp => sp.GetRequiredService<SpeakerMetri
 services.AddSingleton<IBgpTransportFactory, SocketBgpTransportFactory>();
 services.AddSingleton(new PeerManagerOptions { ListenEndPoint = options.BgpListen });
 services.AddSingleton<PeerManager>();
-services.AddSingleton(new MembershipOptions { NodeName = options.NodeName, Port = options.MemberlistPort });
+services.AddSingleton(new MembershipOptions { NodeName = options.NodeName, Port = options.MemberlistPort, Keys = options.MemberlistKeys });
 services.AddSingleton<SpeakerMembership>();
 services.AddSingleton(new L2AnnouncerOptions());
 services.AddSingleton<L2Announcer>();
@@ -68,7 +68,8 @@ try
     ListenerException.Probe("metrics-listen", options.MetricsListen);
     if (options.BgpListen is { } bgpListen)
         ListenerException.Probe("bgp-listen", bgpListen);
-    ListenerException.Probe("memberlist-port", new IPEndPoint(IPAddress.Any, options.MemberlistPort), ProtocolType.Udp);
+    if (options.MembershipEnabled)
+        ListenerException.Probe("memberlist-port", new IPEndPoint(IPAddress.Any, options.MemberlistPort), ProtocolType.Udp);
     await app.StartAsync();
 }
 catch (SpeakerStartupException)

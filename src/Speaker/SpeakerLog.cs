@@ -34,4 +34,10 @@ internal static partial class SpeakerLog
 
     [LoggerMessage(EventId = 3007, Level = LogLevel.Critical, Message = "Refusing to start: the first configuration has {Count} errors (listed above)")]
     public static partial void UnusableFirstConfiguration(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 3008, Level = LogLevel.Warning, Message = "L2 liveness is OFF: neither --memberlist-secret-file nor --memberlist-insecure was given, so this speaker answers ARP/NDP for no Service (BGP is not affected)")]
+    public static partial void MembershipOff(ILogger logger);
+
+    [LoggerMessage(EventId = 3009, Level = LogLevel.Error, Message = "{Count} L2Advertisements are configured but L2 mode is off on this node: give --memberlist-secret-file (the shared key of the speakers' liveness datagrams) or, knowingly, --memberlist-insecure")]
+    public static partial void L2Refused(ILogger logger, int count);
 }

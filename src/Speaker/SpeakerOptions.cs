@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Net;
 using BgpLb.Hosting;
 using BgpLb.Kubernetes;
+using BgpLb.L2.Membership;
 using Microsoft.Extensions.Logging;
 
 namespace BgpLb.Speaker;
@@ -22,6 +23,12 @@ public sealed record SpeakerOptions
     public string BgpListenDescription => BgpListen?.ToString() ?? "disabled";
     public required IPEndPoint MetricsListen { get; init; }
     public int MemberlistPort { get; init; } = 7946;
+    /// <summary>The keys of the L2 liveness datagrams (--memberlist-secret-file); null without.</summary>
+    public MembershipKeys? MemberlistKeys { get; init; }
+    /// <summary>--memberlist-insecure: L2 liveness without authentication, chosen explicitly.</summary>
+    public bool MemberlistInsecure { get; init; }
+    /// <summary>L2 liveness runs only with keys or with an explicit opt-out; without it L2 mode stays off.</summary>
+    public bool MembershipEnabled => MemberlistKeys is not null || MemberlistInsecure;
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
 
     /// <summary>Parses the command line and BGPLB_* environment; throws <see cref="CommandLineException"/> with an operator-facing message.</summary>
@@ -33,11 +40,14 @@ public sealed record SpeakerOptions
         var bgpListen = CommandLineContract.Flag("bgp-listen", "Passive BGP listen address; port 0 disables listening", environment, "0.0.0.0:179");
         var metricsListen = CommandLineContract.Flag("metrics-listen", "Address for /metrics, /healthz and /readyz", environment, "127.0.0.1:7474");
         var memberlistPort = CommandLineContract.Flag("memberlist-port", "UDP port for L2 liveness between speakers", environment, "7946");
+        var memberlistSecretFile = CommandLineContract.Flag("memberlist-secret-file",
+            "File with the shared key of the L2 liveness datagrams (one key per line, at least 16 bytes; a second line is accepted too, for rotation)", environment);
+        var memberlistInsecure = CommandLineContract.Switch("memberlist-insecure", "Run L2 liveness without authentication", environment);
         var logLevel = CommandLineContract.Flag("log-level", "trace, debug, information, warning or error", environment, "information");
 
         var root = new RootCommand("bgplb-speaker: announces LoadBalancer Service addresses over BGP")
         {
-            node, controller, bgpListen, metricsListen, memberlistPort, logLevel,
+            node, controller, bgpListen, metricsListen, memberlistPort, memberlistSecretFile, memberlistInsecure, logLevel,
         };
         foreach (var option in sourceFlags.All)
             root.Options.Add(option);
@@ -52,6 +62,19 @@ public sealed record SpeakerOptions
         var source = sourceFlags.Read(result);
 
         var listen = CommandLineContract.ParseEndPoint("bgp-listen", result.GetValue(bgpListen)!);
+        var secretFile = result.GetValue(memberlistSecretFile);
+        var insecure = result.GetValue(memberlistInsecure);
+        if (secretFile is not null && insecure)
+            throw new CommandLineException("--memberlist-secret-file and --memberlist-insecure exclude each other");
+        MembershipKeys? keys;
+        try
+        {
+            keys = secretFile is null ? null : MembershipKeys.Load(secretFile);
+        }
+        catch (FormatException e)
+        {
+            throw new CommandLineException($"--memberlist-secret-file: {e.Message}");
+        }
         return new SpeakerOptions
         {
             NodeName = nodeName,
@@ -61,6 +84,8 @@ public sealed record SpeakerOptions
             BgpListen = listen.Port == 0 ? null : listen,
             MetricsListen = CommandLineContract.ParseEndPoint("metrics-listen", result.GetValue(metricsListen)!),
             MemberlistPort = CommandLineContract.ParsePort("memberlist-port", result.GetValue(memberlistPort)!),
+            MemberlistKeys = keys,
+            MemberlistInsecure = insecure,
             LogLevel = CommandLineContract.ParseLogLevel(result.GetValue(logLevel)!),
         };
     }

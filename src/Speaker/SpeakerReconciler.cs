@@ -32,6 +32,7 @@ public sealed class SpeakerReconciler(
     private IReadOnlySet<string> _alive = ImmutableHashSet<string>.Empty;
     private ImmutableArray<string> _warnings = [];
     private bool _announcerStarted;
+    private bool _l2RefusalLogged;
 
     /// <summary>Refuses a standalone first configuration with errors before anything else runs.</summary>
     /// <exception cref="SpeakerStartupException">The first configuration has errors (logged).</exception>
@@ -59,13 +60,20 @@ public sealed class SpeakerReconciler(
         {
             throw ListenerException.From("bgp-listen", options.BgpListenDescription, e);
         }
-        try
+        if (options.MembershipEnabled)
         {
-            await membership.StartAsync(cancellationToken);
+            try
+            {
+                await membership.StartAsync(cancellationToken);
+            }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                throw ListenerException.From("memberlist-port", $"0.0.0.0:{options.MemberlistPort}", e);
+            }
         }
-        catch (System.Net.Sockets.SocketException e)
+        else
         {
-            throw ListenerException.From("memberlist-port", $"0.0.0.0:{options.MemberlistPort}", e);
+            SpeakerLog.MembershipOff(logger);
         }
         await base.StartAsync(cancellationToken);
     }
@@ -120,7 +128,8 @@ public sealed class SpeakerReconciler(
         if (!addresses.IsKnown)
             return; // nothing is announced, and no session opened, before the addresses are known
 
-        var alive = membership.Alive;
+        // Without liveness no node is known to be alive, this one included: no L2 election is won here.
+        var alive = options.MembershipEnabled ? membership.Alive : ImmutableSortedSet<string>.Empty;
         var contextMayHaveChanged = delta.ConfigChanged || delta.Nodes.Count > 0 || !alive.SetEquals(_alive);
         _alive = alive;
         var inputs = new PlanInputs(state.Config, state.Services, state.EndpointsOf, state.Nodes, alive, addresses.AddressesOf);
@@ -129,7 +138,12 @@ public sealed class SpeakerReconciler(
             LogWarnings(context.Warnings);
 
         peers.Update(plan.Peers, plan.Routes);
-        if (!_announcerStarted && !state.Config.L2Advertisements.IsEmpty)
+        if (!options.MembershipEnabled && !state.Config.L2Advertisements.IsEmpty && !_l2RefusalLogged)
+        {
+            SpeakerLog.L2Refused(logger, state.Config.L2Advertisements.Length);
+            _l2RefusalLogged = true;
+        }
+        if (!_announcerStarted && options.MembershipEnabled && !state.Config.L2Advertisements.IsEmpty)
         {
             await announcer.StartAsync(cancellationToken);
             _announcerStarted = true;

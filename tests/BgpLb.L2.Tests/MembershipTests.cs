@@ -1,5 +1,7 @@
 using System.Net;
 using BgpLb.L2.Membership;
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
@@ -55,25 +57,67 @@ public sealed class MembershipTests
         Assert.Equal(["a", "me"], table.Alive);
     }
 
+    private static readonly MembershipKeys Keys = MembershipKeys.Parse("an-old-shared-key-1\n");
+
     [Fact]
-    public void Messages_round_trip_and_malformed_datagrams_are_rejected()
+    public void Messages_round_trip_signed_and_plain_and_malformed_datagrams_are_rejected()
     {
         var buffer = new byte[MembershipMessage.MaxLength];
-        var length = new MembershipMessage(MembershipMessageType.Leave, 42, 7, "node-1"u8).Write(buffer);
-        Assert.Equal(24, length);
-        Assert.True(MembershipMessage.TryRead(buffer.AsSpan(0, length), out var message));
+        var plain = new MembershipMessage(MembershipMessageType.Leave, 42, 7, "node-1"u8).Write(buffer, null);
+        Assert.Equal(24, plain);
+        Assert.True(MembershipMessage.TryRead(buffer.AsSpan(0, plain), null, out var message, out _));
         Assert.Equal((MembershipMessageType.Leave, 42UL, 7U), (message.Type, message.Incarnation, message.Sequence));
         Assert.True(message.NodeName.SequenceEqual("node-1"u8));
+        // Each side takes only its own kind: a plain datagram is unauthenticated for a speaker with keys.
+        Assert.False(MembershipMessage.TryRead(buffer.AsSpan(0, plain), Keys, out _, out var rejection));
+        Assert.Equal(MembershipRejection.Unauthenticated, rejection);
 
-        Assert.False(MembershipMessage.TryRead(buffer.AsSpan(0, length - 1), out _), "truncated name");
-        Assert.False(MembershipMessage.TryRead(buffer.AsSpan(0, length + 1), out _), "trailing byte");
-        Assert.False(MembershipMessage.TryRead(buffer.AsSpan(0, 18), out _), "header only");
+        var signed = new MembershipMessage(MembershipMessageType.Heartbeat, 42, 8, "node-1"u8).Write(buffer, Keys);
+        Assert.Equal(24 + MembershipKeys.TagLength, signed);
+        Assert.True(MembershipMessage.TryRead(buffer.AsSpan(0, signed), Keys, out message, out _));
+        Assert.Equal((MembershipMessageType.Heartbeat, 8U), (message.Type, message.Sequence));
+        Assert.False(MembershipMessage.TryRead(buffer.AsSpan(0, signed), null, out _, out rejection));
+        Assert.Equal(MembershipRejection.Unauthenticated, rejection);
+
+        Assert.False(MembershipMessage.TryRead(buffer.AsSpan(0, signed - 1), Keys, out _, out rejection), "truncated tag");
+        Assert.Equal(MembershipRejection.Malformed, rejection);
+        Assert.False(MembershipMessage.TryRead(buffer.AsSpan(0, 18), Keys, out _, out _), "header only");
         foreach (var (offset, value) in new[] { (0, (byte)'X'), (4, (byte)0), (4, (byte)3), (17, (byte)0) })
         {
-            var bad = buffer.AsSpan(0, length).ToArray();
+            var bad = buffer.AsSpan(0, signed).ToArray();
             bad[offset] = value;
-            Assert.False(MembershipMessage.TryRead(bad, out _), $"byte {offset} = {value}");
+            Assert.False(MembershipMessage.TryRead(bad, Keys, out _, out _), $"byte {offset} = {value}");
         }
+    }
+
+    [Fact]
+    public void A_key_rotates_through_a_second_line_and_weak_or_missing_keys_are_refused()
+    {
+        var buffer = new byte[MembershipMessage.MaxLength];
+        var rotating = MembershipKeys.Parse("a-brand-new-shared-key\nan-old-shared-key-1\n");
+        var length = new MembershipMessage(MembershipMessageType.Heartbeat, 1, 1, "a"u8).Write(buffer, rotating);
+        Assert.False(MembershipMessage.TryRead(buffer.AsSpan(0, length), Keys, out _, out _), "signed with the new key: unknown to the old set");
+        Assert.True(MembershipMessage.TryRead(buffer.AsSpan(0, length), MembershipKeys.Parse("an-old-shared-key-1\na-brand-new-shared-key"), out _, out _));
+        length = new MembershipMessage(MembershipMessageType.Heartbeat, 1, 2, "a"u8).Write(buffer, Keys);
+        Assert.True(MembershipMessage.TryRead(buffer.AsSpan(0, length), rotating, out _, out _), "the old key still verifies during the change");
+
+        Assert.Contains("no key", Assert.Throws<FormatException>(() => MembershipKeys.Parse("\n\n")).Message, StringComparison.Ordinal);
+        Assert.Contains("16 are needed", Assert.Throws<FormatException>(() => MembershipKeys.Parse("short")).Message, StringComparison.Ordinal);
+        Assert.Contains("at most 2", Assert.Throws<FormatException>(() => MembershipKeys.Parse("aaaaaaaaaaaaaaaa\nbbbbbbbbbbbbbbbb\ncccccccccccccccc")).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Only_newer_datagrams_of_a_node_are_taken()
+    {
+        var table = new MembershipTable("me", Suspicion);
+        table.SetPeers(["a"], Ms(0));
+        Assert.True(table.TryAdvance("a", 5, 1));
+        Assert.True(table.TryAdvance("a", 5, 2));
+        Assert.False(table.TryAdvance("a", 5, 2), "the same datagram again");
+        Assert.False(table.TryAdvance("a", 5, 1), "an older one");
+        Assert.False(table.TryAdvance("a", 4, 99), "an older incarnation");
+        Assert.True(table.TryAdvance("a", 6, 1), "a restart starts its sequence over");
+        Assert.False(table.TryAdvance("stranger", 9, 9));
     }
 
     [Fact]
@@ -134,15 +178,67 @@ public sealed class MembershipTests
             await sender.SendAsync(junk, new IPEndPoint(IPAddress.Loopback, a.LocalPort));
         }
         var leave = new byte[MembershipMessage.MaxLength];
-        var length = new MembershipMessage(MembershipMessageType.Leave, ulong.MaxValue, 1, "b"u8).Write(leave);
-        await sender.SendAsync(leave.AsMemory(0, length), new IPEndPoint(IPAddress.Loopback, a.LocalPort));
+        var length = new MembershipMessage(MembershipMessageType.Leave, ulong.MaxValue, 1, "b"u8).Write(leave, Keys);
+        using var b = new System.Net.Sockets.UdpClient(new IPEndPoint(IPAddress.Parse("127.0.0.2"), 0));
+        await b.SendAsync(leave.AsMemory(0, length), new IPEndPoint(IPAddress.Loopback, a.LocalPort));
         await WaitUntil(() => a.Alive.Count == 1); // still receiving after the junk
     }
 
-    private static SpeakerMembership Start(string name, IPAddress bind, int port, TimeProvider time)
+    /// <summary>
+    /// The test plays node b from 127.0.0.2 and an attacker from 127.0.0.3. Datagrams are handled in order by one receive
+    /// loop, so once the last (valid) leave has taken b out, every datagram before it has been judged; the rejection
+    /// counts then say exactly which were dropped, and the valid leave being taken proves no forged one was.
+    /// </summary>
+    [Fact]
+    public async Task Forged_spoofed_and_replayed_datagrams_are_dropped_and_counted()
     {
-        var membership = new SpeakerMembership(new MembershipOptions { NodeName = name, Port = port, BindAddress = bind },
-            time, NullLogger<SpeakerMembership>.Instance);
+        using var meters = new TestMeterFactory();
+        var rejected = new Dictionary<string, long>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Scope == meters && instrument.Name == "bgplb_memberlist_rejected_total")
+                l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            lock (rejected)
+                rejected[(string)tags[0].Value!] = rejected.GetValueOrDefault((string)tags[0].Value!) + value;
+        });
+        listener.Start();
+
+        var time = new FakeTimeProvider();
+        await using var a = Start("a", IPAddress.Loopback, 0, time, meters);
+        a.SetPeers(new Dictionary<string, IPAddress> { ["b"] = IPAddress.Parse("127.0.0.2") });
+        using var b = new System.Net.Sockets.UdpClient(new IPEndPoint(IPAddress.Parse("127.0.0.2"), 0));
+        using var attacker = new System.Net.Sockets.UdpClient(new IPEndPoint(IPAddress.Parse("127.0.0.3"), 0));
+        var target = new IPEndPoint(IPAddress.Loopback, a.LocalPort);
+        async Task Send(System.Net.Sockets.UdpClient from, MembershipMessageType type, uint sequence, MembershipKeys? keys)
+        {
+            var datagram = new byte[MembershipMessage.MaxLength];
+            var length = new MembershipMessage(type, 10, sequence, "b"u8).Write(datagram, keys);
+            await from.SendAsync(datagram.AsMemory(0, length), target);
+        }
+
+        await Send(b, MembershipMessageType.Heartbeat, 5, Keys);
+        await Send(b, MembershipMessageType.Heartbeat, 5, Keys);                                   // replayed
+        await Send(b, MembershipMessageType.Leave, 4, Keys);                                       // replayed: older
+        await Send(attacker, MembershipMessageType.Leave, 6, Keys);                                // wrong source
+        await Send(b, MembershipMessageType.Leave, 6, MembershipKeys.Parse("not-the-shared-key")); // unauthenticated
+        await Send(b, MembershipMessageType.Leave, 6, null);                                       // unauthenticated: unsigned
+        await Send(b, MembershipMessageType.Leave, 6, Keys);                                       // the real one
+        await WaitUntil(() => a.Alive.Count == 1);
+
+        listener.RecordObservableInstruments();
+        lock (rejected)
+            Assert.Equal(new Dictionary<string, long> { ["Replayed"] = 2, ["WrongSource"] = 1, ["Unauthenticated"] = 2 }, rejected);
+    }
+
+    private static SpeakerMembership Start(string name, IPAddress bind, int port, TimeProvider time, IMeterFactory? meters = null,
+        ILogger<SpeakerMembership>? logger = null)
+    {
+        var membership = new SpeakerMembership(new MembershipOptions { NodeName = name, Port = port, BindAddress = bind, Keys = Keys },
+            time, meters ?? new TestMeterFactory(), logger ?? NullLogger<SpeakerMembership>.Instance);
         membership.StartAsync(CancellationToken.None).GetAwaiter().GetResult();
         return membership;
     }

@@ -46,7 +46,7 @@ public sealed class ListenerFailureTests : IDisposable
         using var holder = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         holder.Bind(new IPEndPoint(IPAddress.Any, 0));
         var port = ((IPEndPoint)holder.LocalEndPoint!).Port;
-        var line = await RunAsync("--memberlist-port", $"{port}", "--bgp-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0");
+        var line = await RunAsync("--memberlist-port", $"{port}", "--memberlist-insecure", "--bgp-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0");
         Assert.Equal($"bgplb-speaker: cannot listen on 0.0.0.0:{port} (--memberlist-port): the port is already in use", line);
     }
 }

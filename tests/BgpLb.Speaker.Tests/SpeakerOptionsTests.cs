@@ -43,6 +43,29 @@ public sealed class SpeakerOptionsTests : IDisposable
     }
 
     [Fact]
+    public void L2_liveness_runs_with_a_key_file_or_an_explicit_opt_out_and_never_both()
+    {
+        Assert.False(SpeakerOptions.Parse(["--node", "n", "--config", _dir], Env()).MembershipEnabled);
+        var insecure = SpeakerOptions.Parse(["--node", "n", "--config", _dir, "--memberlist-insecure"], Env());
+        Assert.True(insecure.MembershipEnabled && insecure.MemberlistKeys is null);
+
+        var keyFile = Path.Combine(_dir, "memberlist.key");
+        File.WriteAllText(keyFile, "0123456789abcdef-new\n0123456789abcdef-old\n");
+        var keyed = SpeakerOptions.Parse(["--node", "n", "--config", _dir], Env(("BGPLB_MEMBERLIST_SECRET_FILE", keyFile)));
+        Assert.True(keyed.MembershipEnabled);
+        Assert.Equal(2, keyed.MemberlistKeys!.Count);
+
+        Assert.Contains("exclude each other", Assert.Throws<CommandLineException>(() =>
+            SpeakerOptions.Parse(["--node", "n", "--config", _dir, "--memberlist-secret-file", keyFile, "--memberlist-insecure"], Env())).Message, StringComparison.Ordinal);
+        File.WriteAllText(keyFile, "too-short\n");
+        var weak = Assert.Throws<CommandLineException>(() => SpeakerOptions.Parse(["--node", "n", "--config", _dir, "--memberlist-secret-file", keyFile], Env()));
+        Assert.Equal($"--memberlist-secret-file: {keyFile}: key 1 is 9 bytes; at least 16 are needed", weak.Message);
+        var missing = Assert.Throws<CommandLineException>(() =>
+            SpeakerOptions.Parse(["--node", "n", "--config", _dir, "--memberlist-secret-file", Path.Combine(_dir, "none")], Env()));
+        Assert.StartsWith($"--memberlist-secret-file: {Path.Combine(_dir, "none")}: ", missing.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Kubernetes_mode_takes_a_kubeconfig_or_the_in_cluster_account()
     {
         var kubeconfig = Path.Combine(_dir, "kubeconfig");

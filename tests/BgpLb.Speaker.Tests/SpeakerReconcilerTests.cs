@@ -59,11 +59,12 @@ public sealed class SpeakerReconcilerTests : IAsyncLifetime
 
     private SpeakerReconciler Reconciler(IAddressSource? addresses = null)
     {
-        var options = new SpeakerOptions { NodeName = Node, ConfigDirectory = "unused", MetricsListen = IPEndPoint.Parse("127.0.0.1:1") };
+        var keys = MembershipKeys.Parse("speaker-tests-shared-key");
+        var options = new SpeakerOptions { NodeName = Node, ConfigDirectory = "unused", MetricsListen = IPEndPoint.Parse("127.0.0.1:1"), MemberlistKeys = keys };
         _feed = new ResourceFeed(_source, _wake);
         _peers = new PeerManager(new PeerManagerOptions(), _transport, _time, NullLoggerFactory.Instance, new BgpMetrics(_meters));
-        _membership = new SpeakerMembership(new MembershipOptions { NodeName = Node, Port = 0, BindAddress = IPAddress.Loopback }, _time,
-            NullLogger<SpeakerMembership>.Instance);
+        _membership = new SpeakerMembership(new MembershipOptions { NodeName = Node, Port = 0, BindAddress = IPAddress.Loopback, Keys = keys }, _time,
+            _meters, NullLogger<SpeakerMembership>.Instance);
         var announcer = new L2Announcer(new L2AnnouncerOptions(), _time, _meters, NullLogger<L2Announcer>.Instance);
         _reconciler = new SpeakerReconciler(options, _feed, _wake, new ClusterState(new ConfigOptions()), new ConfigReporter(NullLogger<ConfigReporter>.Instance),
             addresses ?? new InProcessAddresses(NullLogger<InProcessAddresses>.Instance), _peers, _membership, announcer, [_passes], _readiness,

@@ -56,4 +56,10 @@ internal static partial class L2Log
 
     [LoggerMessage(EventId = 4205, Level = LogLevel.Debug, Message = "Heartbeat to {Node} failed: {Reason}")]
     public static partial void HeartbeatFailed(ILogger logger, string node, string reason);
+
+    [LoggerMessage(EventId = 4206, Level = LogLevel.Warning, Message = "Membership datagram from {Source} rejected ({Reason}): {Detail}; {Suppressed} more rejections since the last such line")]
+    public static partial void DatagramRejected(ILogger logger, System.Net.IPAddress source, L2.Membership.MembershipRejection reason, string detail, long suppressed);
+
+    [LoggerMessage(EventId = 4207, Level = LogLevel.Warning, Message = "Membership runs WITHOUT authentication (--memberlist-insecure): anyone who can send UDP to port {Port} can make a speaker look alive or gone")]
+    public static partial void Insecure(ILogger logger, int port);
 }

@@ -26,6 +26,20 @@ internal sealed class MembershipTable(string self, TimeSpan suspicionTimeout)
         return Recompute();
     }
 
+    /// <summary>
+    /// Whether a datagram of <paramref name="name"/> is newer than every one accepted from it before (a higher incarnation,
+    /// or the same with a higher sequence), and if so remembers it: a replayed datagram is never newer.
+    /// </summary>
+    public bool TryAdvance(string name, ulong incarnation, uint sequence)
+    {
+        if (!_peers.TryGetValue(name, out var peer))
+            return false;
+        if (incarnation < peer.SeenIncarnation || incarnation == peer.SeenIncarnation && sequence <= peer.SeenSequence)
+            return false;
+        (peer.SeenIncarnation, peer.SeenSequence) = (incarnation, sequence);
+        return true;
+    }
+
     /// <summary>A heartbeat arrived; returns true when the peer became alive.</summary>
     public bool Heard(string name, ulong incarnation, TimeSpan now)
     {
@@ -80,5 +94,7 @@ internal sealed class MembershipTable(string self, TimeSpan suspicionTimeout)
         public ulong Incarnation { get; set; }
         public ulong? LeftIncarnation { get; set; }
         public bool Alive { get; set; }
+        public ulong SeenIncarnation { get; set; }
+        public uint SeenSequence { get; set; }
     }
 }

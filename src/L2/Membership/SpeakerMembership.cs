@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -18,12 +19,19 @@ public sealed record MembershipOptions
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromMilliseconds(200);
     /// <summary>A peer without a heartbeat for this long is dead (failover starts then).</summary>
     public TimeSpan SuspicionTimeout { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>The shared keys every datagram is signed and checked with; null runs unauthenticated (--memberlist-insecure).</summary>
+    public required MembershipKeys? Keys { get; init; }
+    /// <summary>At most one log line per rejection reason in this interval (a remote party decides how many arrive).</summary>
+    public TimeSpan RejectionLogInterval { get; init; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>
 /// Which speakers are alive: every speaker sends a heartbeat datagram to every peer each interval; a peer is dead after
-/// the suspicion timeout without one and alive again at the next; a stopping speaker sends a leave. Malformed datagrams
-/// and unknown senders are ignored. <see cref="Changes"/> signals every change of <see cref="Alive"/>.
+/// the suspicion timeout without one and alive again at the next; a stopping speaker sends a leave. A datagram counts
+/// only when it carries a valid HMAC of a shared key, comes from the InternalIP of the node it names, and is newer
+/// (incarnation, sequence) than the last one accepted from that node; every other datagram is dropped, counted in
+/// <c>bgplb_memberlist_rejected_total{reason}</c> and logged at most once per reason per interval.
+/// <see cref="Changes"/> signals every change of <see cref="Alive"/>.
 /// </summary>
 /// <remarks>Threads: the heartbeat timer (running only while there are peers), the receive loop and <see cref="SetPeers"/> share the table under <see cref="_gate"/>.</remarks>
 public sealed class SpeakerMembership : IAsyncDisposable
@@ -38,14 +46,19 @@ public sealed class SpeakerMembership : IAsyncDisposable
     private readonly ulong _incarnation;
     private readonly Channel<bool> _changes = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest });
     private readonly CancellationTokenSource _stopping = new();
+    private readonly Counter<long> _rejected;
+    private readonly (long LoggedAt, long Suppressed)[] _rejectionLog = new (long, long)[Enum.GetValues<MembershipRejection>().Length];
     private Dictionary<string, PeerAddress> _peers = new(StringComparer.Ordinal);
     private Socket? _socket;
     private Task _receiving = Task.CompletedTask;
     private ITimer? _heartbeat; // runs while there are peers: alone, a speaker has nothing to send and nothing to expire
     private uint _sequence;
 
-    public SpeakerMembership(MembershipOptions options, TimeProvider time, ILogger<SpeakerMembership> logger)
+    public SpeakerMembership(MembershipOptions options, TimeProvider time, IMeterFactory meterFactory, ILogger<SpeakerMembership> logger)
     {
+        ArgumentNullException.ThrowIfNull(meterFactory);
+        _rejected = meterFactory.Create(L2Metrics.MeterName).CreateCounter<long>("bgplb_memberlist_rejected_total", "{datagram}",
+            "Liveness datagrams dropped: malformed, unauthenticated, unknown node, wrong source address or replayed (label reason)");
         _options = options;
         _time = time;
         _logger = logger;
@@ -75,6 +88,8 @@ public sealed class SpeakerMembership : IAsyncDisposable
     {
         _socket = Bind();
         L2Log.MembershipStarted(_logger, LocalPort, _options.NodeName, _incarnation);
+        if (_options.Keys is null)
+            L2Log.Insecure(_logger, LocalPort);
         _receiving = ReceiveLoopAsync(_stopping.Token);
         UpdateHeartbeat();
         return Task.CompletedTask;
@@ -88,7 +103,7 @@ public sealed class SpeakerMembership : IAsyncDisposable
             .Where(p => p.Key != _options.NodeName)
             .ToDictionary(p => p.Key, p => new PeerAddress(
                 new IPEndPoint(dualMode ? p.Value.MapToIPv6() : p.Value, _options.Port).Serialize(),
-                Encoding.UTF8.GetBytes(p.Key)), StringComparer.Ordinal);
+                Encoding.UTF8.GetBytes(p.Key), p.Value.IsIPv4MappedToIPv6 ? p.Value.MapToIPv4() : p.Value), StringComparer.Ordinal);
         lock (_gate)
         {
             _peers = addresses;
@@ -182,7 +197,7 @@ public sealed class SpeakerMembership : IAsyncDisposable
     private void SendToAll(MembershipMessageType type)
     {
         Span<byte> datagram = stackalloc byte[MembershipMessage.MaxLength];
-        var length = new MembershipMessage(type, _incarnation, Interlocked.Increment(ref _sequence), _selfName).Write(datagram);
+        var length = new MembershipMessage(type, _incarnation, Interlocked.Increment(ref _sequence), _selfName).Write(datagram, _options.Keys);
         foreach (var (name, peer) in Volatile.Read(ref _peers))
         {
             try
@@ -199,12 +214,13 @@ public sealed class SpeakerMembership : IAsyncDisposable
     private async Task ReceiveLoopAsync(CancellationToken cancellationToken)
     {
         var buffer = new byte[MembershipMessage.MaxLength + 1];
+        var any = new IPEndPoint(_socket!.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
         while (!cancellationToken.IsCancellationRequested)
         {
-            int length;
+            SocketReceiveFromResult received;
             try
             {
-                length = await _socket!.ReceiveAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                received = await _socket!.ReceiveFromAsync(buffer, SocketFlags.None, any, cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -214,27 +230,45 @@ public sealed class SpeakerMembership : IAsyncDisposable
             {
                 continue; // ICMP port unreachable from a peer that is down is reported on the next receive
             }
-            Handle(buffer.AsSpan(0, length));
+            var source = ((IPEndPoint)received.RemoteEndPoint).Address;
+            Handle(buffer.AsSpan(0, received.ReceivedBytes), source.IsIPv4MappedToIPv6 ? source.MapToIPv4() : source);
         }
     }
 
-    private void Handle(ReadOnlySpan<byte> datagram)
+    private void Handle(ReadOnlySpan<byte> datagram, IPAddress source)
     {
-        if (!MembershipMessage.TryRead(datagram, out var message))
+        if (!MembershipMessage.TryRead(datagram, _options.Keys, out var message, out var rejection))
+        {
+            Reject(source, rejection, _options.Keys is null ? "not a plain datagram of this protocol" : "no valid HMAC of a configured key");
             return;
+        }
         lock (_gate)
         {
             string? node = null;
-            foreach (var (name, peer) in _peers)
+            PeerAddress? peer = null;
+            foreach (var (name, candidate) in _peers)
             {
-                if (message.NodeName.SequenceEqual(peer.NameUtf8))
+                if (message.NodeName.SequenceEqual(candidate.NameUtf8))
                 {
-                    node = name;
+                    (node, peer) = (name, candidate);
                     break;
                 }
             }
             if (node is null)
+            {
+                Reject(source, MembershipRejection.UnknownNode, "names no speaker's Node");
                 return;
+            }
+            if (!peer!.InternalAddress.Equals(source))
+            {
+                Reject(source, MembershipRejection.WrongSource, $"claims to be {node}, whose InternalIP is {peer.InternalAddress}");
+                return;
+            }
+            if (!_table.TryAdvance(node, message.Incarnation, message.Sequence))
+            {
+                Reject(source, MembershipRejection.Replayed, $"{node} incarnation {message.Incarnation} sequence {message.Sequence} is not newer than the last one accepted");
+                return;
+            }
             if (message.Type == MembershipMessageType.Heartbeat)
             {
                 if (_table.Heard(node, message.Incarnation, Now()))
@@ -251,5 +285,22 @@ public sealed class SpeakerMembership : IAsyncDisposable
         }
     }
 
-    private sealed record PeerAddress(SocketAddress Address, byte[] NameUtf8);
+    /// <summary>Counts every rejection; logs the first of each reason and then at most one per interval, with the count in between.</summary>
+    private void Reject(IPAddress source, MembershipRejection reason, string detail)
+    {
+        if (_rejected.Enabled)
+            _rejected.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
+        ref var log = ref _rejectionLog[(int)reason];
+        var now = _time.GetTimestamp();
+        if (log.LoggedAt != 0 && _time.GetElapsedTime(log.LoggedAt, now) < _options.RejectionLogInterval)
+        {
+            log.Suppressed++;
+            return;
+        }
+        L2Log.DatagramRejected(_logger, source, reason, detail, log.Suppressed);
+        log = (now, 0);
+    }
+
+    /// <param name="InternalAddress">The node's InternalIP, the only source its datagrams are accepted from.</param>
+    private sealed record PeerAddress(SocketAddress Address, byte[] NameUtf8, IPAddress InternalAddress);
 }
