@@ -57,9 +57,9 @@ public sealed class SpeakerReconcilerTests : IAsyncLifetime
         _meters.Dispose();
     }
 
-    private SpeakerReconciler Reconciler(IAddressSource? addresses = null)
+    private SpeakerReconciler Reconciler(IAddressSource? addresses = null, bool membershipKey = true)
     {
-        var keys = MembershipKeys.Parse("speaker-tests-shared-key");
+        var keys = membershipKey ? MembershipKeys.Parse("speaker-tests-shared-key") : null;
         var options = new SpeakerOptions { NodeName = Node, ConfigDirectory = "unused", MetricsListen = IPEndPoint.Parse("127.0.0.1:1"), MemberlistKeys = keys };
         _feed = new ResourceFeed(_source, _wake);
         _peers = new PeerManager(new PeerManagerOptions(), _transport, _time, NullLoggerFactory.Instance, new BgpMetrics(_meters));
@@ -174,6 +174,26 @@ public sealed class SpeakerReconcilerTests : IAsyncLifetime
         var announcement = await router.ReadUpdateAsync();
         Assert.Equal([Prefix("203.0.113.2")], announcement.Nlri);
         Assert.Empty(announcement.Withdrawn);
+    }
+
+    [Fact]
+    public async Task Without_a_liveness_key_this_node_wins_no_l2_election()
+    {
+        var l2 = new JsonObject
+        {
+            ["apiVersion"] = "metallb.io/v1beta1",
+            ["kind"] = "L2Advertisement",
+            ["metadata"] = new JsonObject { ["name"] = "l2", ["namespace"] = "metallb-system" },
+            ["spec"] = new JsonObject(),
+        };
+        _source.Publish(Batches.Initial([KubeObjects.Node(Node), Pool("main", "203.0.113.0/24"), l2,
+            Service("default", "web", "203.0.113.1"), EndpointSlice("default", "web", Node, "10.0.0.1")]));
+        await StartAsync(Reconciler(membershipKey: false));
+
+        var pass = await _passes.NextAsync(p => p.Plans.Any(c => c.Service == "default/web"));
+        var decision = Assert.Single(pass.Plans.Single(c => c.Service == "default/web").After!.Addresses).L2!;
+        Assert.False(decision.Announced);
+        Assert.Null(decision.Owner);
     }
 
     [Fact]
