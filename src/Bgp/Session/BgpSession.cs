@@ -424,7 +424,7 @@ internal sealed class BgpSession : IDisposable
         if (old == state) return;
         _state = state;
         SessionLog.StateChanged(_logger, _label, old, state, reason);
-        _peer.OnStateChanged(this, old, state);
+        _peer.OnStateChanged(old, state);
     }
 
     private void OnEstablished()

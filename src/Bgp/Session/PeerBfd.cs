@@ -5,8 +5,8 @@ using Microsoft.Extensions.Logging;
 namespace BgpLb.Bgp.Session;
 
 /// <summary>
-/// BGP as a BFD client (RFC 5882). A peer with a BFD profile gets its BFD session when a BGP session with it becomes
-/// Established (the local address is known then) and keeps it while the peer is configured, across BGP resets. When
+/// BGP as a BFD client (RFC 5882). A peer with a BFD profile gets its BFD session when a connection with it opens (the
+/// local address is known then) and keeps it while the peer is configured, across BGP resets. When
 /// BFD goes from Up to Down the peer's BGP sessions close at once with Cease/BFD Down (RFC 9384) and reconnect by the
 /// normal path; a remote that takes BFD administratively down (AdminDown) does not touch BGP (RFC 5882 §3.2). The
 /// <see cref="BfdEndpoint"/> (sockets and thread) exists only once some peer uses BFD.
@@ -31,7 +31,7 @@ internal sealed class PeerBfd : IDisposable
     }
 
     /// <summary>
-    /// <paramref name="peer"/> is Established from <paramref name="local"/> (again, or with a new profile): starts or
+    /// <paramref name="peer"/> has a connection from <paramref name="local"/> (again, or a new profile): starts or
     /// updates its BFD session, or ends it when the peer no longer has a profile.
     /// </summary>
     public void Track(PeerSession peer, IPAddress local)
@@ -55,7 +55,7 @@ internal sealed class PeerBfd : IDisposable
             }
             catch (System.Net.Sockets.SocketException ex)
             {
-                // Retried at the peer's next Established; BGP itself goes on.
+                // Retried at the peer's next connection; BGP itself goes on.
                 SessionLog.BfdUnavailable(_logger, peer.Label, ex.Message);
                 return;
             }
@@ -118,7 +118,7 @@ internal sealed class PeerBfd : IDisposable
         }
         catch (System.Net.Sockets.SocketException ex)
         {
-            // Retried at the peer's next Established; until then the peer runs on its hold timer alone, and says so.
+            // Retried at the peer's next connection; until then the peer runs on its hold timer alone, and says so.
             SessionLog.BfdUnavailable(_logger, peer.Label, ex.Message);
             return null;
         }

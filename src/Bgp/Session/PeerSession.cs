@@ -160,6 +160,9 @@ internal sealed class PeerSession
         }
         _sessions.Add(session);
         if (_sessions.Count == 1) _sessionsIdle = NewIdleSignal(completed: false);
+        // BFD starts with the connection, before OPEN: after a restart the router's session from the previous process
+        // then hears our Down (and goes down) before the new BGP session is Established, instead of resetting it.
+        _bfd.Track(this, connection.LocalEndPoint.Address);
         session.Start(_abort.Token);
         return session;
     }
@@ -258,14 +261,11 @@ internal sealed class PeerSession
         }
     }
 
-    public void OnStateChanged(BgpSession session, BgpState oldState, BgpState newState)
+    public void OnStateChanged(BgpState oldState, BgpState newState)
     {
         if (newState == BgpState.Established)
         {
             Metrics.SessionUp(Label, true);
-            // Under the lock, so that a peer being stopped (which untracks after setting _stopCause) never tracks again.
-            lock (_lock)
-                if (_stopCause is null) _bfd.Track(this, session.LocalEndPoint.Address);
         }
         else if (oldState == BgpState.Established)
         {
@@ -273,13 +273,13 @@ internal sealed class PeerSession
         }
     }
 
-    /// <summary>The configuration changed in place (name or BFD profile): BFD follows at once when a session is up.</summary>
+    /// <summary>The configuration changed in place (name or BFD profile): BFD follows at once when a connection is open.</summary>
     public void Reconfigured(BgpPeerConfig config)
     {
         Config = config;
         lock (_lock)
         {
-            if (_sessions.Find(s => s.State == BgpState.Established) is { } established) _bfd.Track(this, established.LocalEndPoint.Address);
+            if (_sessions.Count > 0) _bfd.Track(this, _sessions[^1].LocalEndPoint.Address);
             else if (config.Bfd is null) _bfd.Untrack(this);
         }
     }
