@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using BgpLb.Netlab;
 
@@ -22,14 +21,7 @@ internal static class SpeakerLab
     /// <summary>The lab router with a session per node on its IPv4 link (both families with <paramref name="multiprotocol"/>) and, with <paramref name="ipv6"/>, its IPv6 link.</summary>
     public static Task<Router> StartRouterAsync(
         RouterKind kind, Lab lab, uint speakerAs, bool ipv6 = false, int holdTime = 3, string? password = null, bool multiprotocol = false) =>
-        Router.StartAsync(kind, lab, lab.RouterNamespace, "router", RouterOptionsFor(lab, speakerAs, ipv6, holdTime, password, multiprotocol));
-
-    public static RouterOptions RouterOptionsFor(Lab lab, uint speakerAs, bool ipv6 = false, int holdTime = 3, string? password = null, bool multiprotocol = false) =>
-        new(IPAddress.Parse("198.18.255.1"), [.. lab.Nodes.SelectMany(n => ipv6 ? (IPAddress[])[n.Address, n.Address6] : [n.Address])
-            .Select(a => new BgpNeighbor(a, speakerAs) { HoldTime = holdTime, Password = password, BothFamilies = multiprotocol && a.AddressFamily == AddressFamily.InterNetwork })])
-        {
-            LocalAs = RouterAs,
-        };
+        Router.StartAsync(kind, lab, lab.RouterNamespace, "router", lab.RouterOptionsFor(speakerAs, ipv6, holdTime, password, multiprotocol));
 
     public static string NodeName(Lab lab, LabNode node) => "node" + (lab.Nodes.ToList().IndexOf(node) + 1).ToString(CultureInfo.InvariantCulture);
 
