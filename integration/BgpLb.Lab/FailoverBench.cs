@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Text;
 
 namespace BgpLb.Netlab;
 
@@ -60,8 +61,9 @@ internal sealed record FailoverOptions
 /// <summary>
 /// <c>bgplb-lab bench-failover</c> (bench/failover.sh): seconds from a speaker's failure until the router's kernel has
 /// dropped its next hop. One speaker node announces 203.0.113.10/32 to the lab router (BIRD or FRR, installing BGP routes
-/// in its namespace's kernel table); the failure is made, and <see cref="RouteMonitor"/> (<c>ip monitor route</c>, each
-/// line stamped with the monotonic clock on arrival) sees the /32 leave the table; the time is measured from a
+/// in its namespace's kernel table); the failure is made, and <see cref="RouteMonitor"/> (<c>ip monitor route link</c>,
+/// each line stamped with the monotonic clock on arrival) sees the /32 leave the table (FRR's route over a nexthop
+/// object that the kernel flushes with its link leaves at that link event); the time is measured from a
 /// <see cref="Stopwatch"/> timestamp taken right before the failure is caused (so it includes starting <c>kill</c> or
 /// <c>ip</c>, a few ms). Speakers: bgplb-speaker, or BIRD as the reference (<c>bfd on</c> towards the router and a
 /// <c>protocol bfd</c>, the /32 from a static route). One lab per (router, speaker, detection), reused for every
@@ -78,8 +80,11 @@ internal sealed class FailoverBench
     private static readonly uint Service = RouteMonitor.Key(IPAddress.Parse("203.0.113.10"));
     private static readonly TimeSpan RestoreTimeout = TimeSpan.FromSeconds(60);
 
+    /// <summary>With BFD, how long the route must stay after a restore before the next failure (see <see cref="ReadyAsync"/>).</summary>
+    private static readonly TimeSpan Settle = TimeSpan.FromSeconds(3);
+
     /// <summary>The failures, by option name: how the table names them.</summary>
-    public static readonly IReadOnlyDictionary<string, string> Failures = new Dictionary<string, string>
+    public static readonly IReadOnlyDictionary<string, string> Failures = new OrderedDictionary<string, string>
     {
         ["kill"] = "kill -9",
         ["stop"] = "SIGSTOP",
@@ -87,7 +92,8 @@ internal sealed class FailoverBench
         ["term"] = "SIGTERM",
     };
 
-    public static readonly IReadOnlyDictionary<string, Detection> Detections = new Dictionary<string, Detection>
+    /// <summary>The detections, by option name.</summary>
+    public static readonly IReadOnlyDictionary<string, Detection> Detections = new OrderedDictionary<string, Detection>
     {
         ["hold3"] = new(3, null),
         ["hold9"] = new(9, null),
@@ -112,13 +118,16 @@ internal sealed class FailoverBench
         public override string ToString() => Bfd is null ? $"hold {HoldTime} s" : $"BFD {Bfd}";
     }
 
-    /// <summary>One failover: seconds until the next hop was gone, null when it never went within the hold time and 10 s.</summary>
-    private sealed record Sample(string Router, string Speaker, string Detection, string Failure, int Run, double? Seconds)
+    /// <summary>
+    /// One failover: seconds until the next hop was gone (null when it stayed for the hold time and 10 s more), and how
+    /// often the route went again after the restore before it stayed (<see cref="ReadyAsync"/>).
+    /// </summary>
+    private sealed record Sample(string Router, string Speaker, string Detection, string Failure, int Run, double? Seconds, int Flaps)
     {
-        public const string Header = "router\tspeaker\tdetection\tfailure\trun\tseconds";
+        public const string Header = "router\tspeaker\tdetection\tfailure\trun\tseconds\tflaps_after_restore";
 
         public string ToTsv() => string.Join('\t', Router, Speaker, Detection, Failure, Run.ToString(CultureInfo.InvariantCulture),
-            Seconds?.ToString("F4", CultureInfo.InvariantCulture) ?? "timeout");
+            Seconds?.ToString("F4", CultureInfo.InvariantCulture) ?? "timeout", Flaps.ToString(CultureInfo.InvariantCulture));
     }
 
     public static async Task<int> RunAsync(FailoverOptions options, CancellationToken stop)
@@ -177,13 +186,17 @@ internal sealed class FailoverBench
             using var monitor = await RouteMonitor.StartAsync(lab.RouterNamespace, routerKind == RouterKind.Frr ? "bgp" : "bird");
             var speaker = new FailingSpeaker(speakerName, lab, node, detection);
             await speaker.StartAsync();
-            await ReadyAsync(router, monitor, node, detection);
+            if (await ReadyAsync(router, monitor, node, detection) is > 0 and var startFlaps)
+            {
+                BenchLog.Write($"   after the first start the route went {startFlaps} times before it stayed");
+            }
+
             foreach (var failure in _options.Failures)
             {
                 for (var run = 1; run <= _options.Runs; run++)
                 {
-                    var seconds = await FailoverAsync(router, monitor, speaker, node, detection, failure);
-                    _samples.Add(new Sample(routerName, speakerName, detectionName, failure, run, seconds));
+                    var (seconds, flaps) = await FailoverAsync(router, monitor, speaker, node, detection, failure);
+                    _samples.Add(new Sample(routerName, speakerName, detectionName, failure, run, seconds, flaps));
                     BenchLog.Write(string.Create(CultureInfo.InvariantCulture, $"   {Failures[failure]} run {run}: {(seconds is { } s ? $"{s:F3} s" : "not dropped")}"));
                     if (seconds is null)
                     {
@@ -205,7 +218,7 @@ internal sealed class FailoverBench
     }
 
     /// <summary>Makes the failure, waits until the router's kernel drops the /32, then undoes the failure and waits until all is ready again.</summary>
-    private async Task<double?> FailoverAsync(Router router, RouteMonitor monitor, FailingSpeaker speaker, LabNode node, Detection detection, string failure)
+    private async Task<(double? Seconds, int Flaps)> FailoverAsync(Router router, RouteMonitor monitor, FailingSpeaker speaker, LabNode node, Detection detection, string failure)
     {
         var before = Stopwatch.GetTimestamp();
         switch (failure)
@@ -245,21 +258,35 @@ internal sealed class FailoverBench
             BenchLog.Write(string.Create(CultureInfo.InvariantCulture, $"      route back {ProcessStats.Milliseconds(restoring, back) / 1000:F1} s after the failure was undone"));
         }
 
-        await ReadyAsync(router, monitor, node, detection);
-        return gone is { } at ? ProcessStats.Milliseconds(before, at) / 1000 : null;
+        var flaps = await ReadyAsync(router, monitor, node, detection);
+        return (gone is { } at ? ProcessStats.Milliseconds(before, at) / 1000 : null, flaps);
     }
 
-    /// <summary>The route is in the router's kernel table, the session Established and, with BFD, BFD up at the detection's timers.</summary>
-    private async Task ReadyAsync(Router router, RouteMonitor monitor, LabNode node, Detection detection)
+    /// <summary>
+    /// Waits until the route is in the router's kernel table (confirmed by a dump), the session Established and, with
+    /// BFD, the router's BFD session up at the detection's timers. With BFD that is not yet steady after a restart: the
+    /// router's BFD session still knows the old process (or was reset with the BGP session) and can take the new BGP
+    /// session down again about a second later, more than once. So with BFD the route must then stay for
+    /// <see cref="Settle"/> (watched on the route events, no sleep); returns how often it went instead.
+    /// </summary>
+    private async Task<int> ReadyAsync(Router router, RouteMonitor monitor, LabNode node, Detection detection)
     {
-        await router.WaitForEstablishedAsync(node.Address, RestoreTimeout).WaitAsync(_stop);
-        if (detection.Bfd is { } timers)
+        for (var flaps = 0; ; flaps++)
         {
-            await router.WaitForBfdUpAsync(node.Address, timers, RestoreTimeout).WaitAsync(_stop);
-        }
+            await router.WaitForEstablishedAsync(node.Address, RestoreTimeout).WaitAsync(_stop);
+            if (detection.Bfd is { } timers)
+            {
+                await router.WaitForBfdUpAsync(node.Address, timers, RestoreTimeout).WaitAsync(_stop);
+            }
 
-        // Confirmed by a dump of the table: the route is really there (not only as far as the events say).
-        await monitor.WaitForTableAsync([Service], null, $"{Prefix} in the router's kernel table", RestoreTimeout, _stop);
+            await monitor.WaitForTableAsync([Service], null, $"{Prefix} in the router's kernel table", RestoreTimeout, _stop);
+            if (detection.Bfd is null || await monitor.WaitForAsync(Service, added: false, Stopwatch.GetTimestamp(), Settle).WaitAsync(_stop) is null)
+            {
+                return flaps;
+            }
+
+            BenchLog.Write($"      the route went again within {Settle.TotalSeconds} s of being back: waiting for it to stay");
+        }
     }
 
     private static async Task LinkAsync(LabNode node, string state) =>
@@ -281,9 +308,26 @@ internal sealed class FailoverBench
             }
         }
 
-        return string.Create(CultureInfo.InvariantCulture,
-            $"Failover: seconds from the failure until the router's kernel dropped the speaker's next hop, median (min–max) of {_options.Runs} runs\n")
-            + TextTable.Format(lines, leftAligned: lines[0].Length);
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture,
+            $"Failover: seconds from the failure until the router's kernel dropped the speaker's next hop, median (min–max) of {_options.Runs} runs");
+        text.Append(TextTable.Format(lines, leftAligned: lines[0].Length));
+        var flapped = columns
+            .Select(c => (Column: lines[0][columns.IndexOf(c) + 2], Restores: _samples.Where(s => (s.Router, s.Speaker) == c && Detections[s.Detection].Bfd is not null).ToList()))
+            .Where(c => c.Restores.Any(s => s.Flaps > 0))
+            .ToList();
+        if (flapped.Count > 0)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"With BFD, restores after which the route went again before it stayed {Settle.TotalSeconds} s (the next run waited for that):");
+            foreach (var (column, restores) in flapped)
+            {
+                var byFailure = restores.Where(s => s.Flaps > 0).GroupBy(s => s.Failure).Select(g => $"{Failures[g.Key]} {g.Count()}");
+                text.AppendLine(CultureInfo.InvariantCulture,
+                    $"  {column}: {restores.Count(s => s.Flaps > 0)} of {restores.Count} ({string.Join(", ", byFailure)}), the route went {restores.Sum(s => s.Flaps)} times in all");
+            }
+        }
+
+        return text.ToString();
 
         static string Name(string router) => router == "frr" ? "FRR" : "BIRD";
     }
