@@ -80,7 +80,7 @@ internal sealed class FailoverBench
     private static readonly uint Service = RouteMonitor.Key(IPAddress.Parse("203.0.113.10"));
     private static readonly TimeSpan RestoreTimeout = TimeSpan.FromSeconds(60);
 
-    /// <summary>With BFD, how long the route must stay after a restore before the next failure (see <see cref="ReadyAsync"/>).</summary>
+    /// <summary>With BFD or after a link was down, how long the route must stay after a restore before the next failure (see <see cref="ReadyAsync"/>).</summary>
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(3);
 
     /// <summary>The failures, by option name: how the table names them.</summary>
@@ -186,7 +186,7 @@ internal sealed class FailoverBench
             using var monitor = await RouteMonitor.StartAsync(lab.RouterNamespace, routerKind == RouterKind.Frr ? "bgp" : "bird");
             var speaker = new FailingSpeaker(speakerName, lab, node, detection);
             await speaker.StartAsync();
-            if (await ReadyAsync(router, monitor, node, detection) is > 0 and var startFlaps)
+            if (await ReadyAsync(router, monitor, node, detection, settle: detection.Bfd is not null) is > 0 and var startFlaps)
             {
                 BenchLog.Write($"   after the first start the route went {startFlaps} times before it stayed");
             }
@@ -258,18 +258,20 @@ internal sealed class FailoverBench
             BenchLog.Write(string.Create(CultureInfo.InvariantCulture, $"      route back {ProcessStats.Milliseconds(restoring, back) / 1000:F1} s after the failure was undone"));
         }
 
-        var flaps = await ReadyAsync(router, monitor, node, detection);
+        var flaps = await ReadyAsync(router, monitor, node, detection, settle: detection.Bfd is not null || failure == "link");
         return (gone is { } at ? ProcessStats.Milliseconds(before, at) / 1000 : null, flaps);
     }
 
     /// <summary>
     /// Waits until the route is in the router's kernel table (confirmed by a dump), the session Established and, with
-    /// BFD, the router's BFD session up at the detection's timers. With BFD that is not yet steady after a restart: the
-    /// router's BFD session still knows the old process (or was reset with the BGP session) and can take the new BGP
-    /// session down again about a second later, more than once. So with BFD the route must then stay for
-    /// <see cref="Settle"/> (watched on the route events, no sleep); returns how often it went instead.
+    /// BFD, the router's BFD session up at the detection's timers. With <paramref name="settle"/> the route must then
+    /// also stay for <see cref="Settle"/> (watched on the route events, no sleep); returns how often it went instead.
+    /// That is for two cases where the conditions hold before things are steady: with BFD after a restart, the router's
+    /// BFD session still knows the old process (or was reset with the BGP session) and can take the new BGP session
+    /// down again about a second later, more than once; and after a link was set up again, the kernel's link watch
+    /// (rate-limited, machine-wide) would pass the next carrier loss on only a second after the last one.
     /// </summary>
-    private async Task<int> ReadyAsync(Router router, RouteMonitor monitor, LabNode node, Detection detection)
+    private async Task<int> ReadyAsync(Router router, RouteMonitor monitor, LabNode node, Detection detection, bool settle)
     {
         for (var flaps = 0; ; flaps++)
         {
@@ -280,7 +282,7 @@ internal sealed class FailoverBench
             }
 
             await monitor.WaitForTableAsync([Service], null, $"{Prefix} in the router's kernel table", RestoreTimeout, _stop);
-            if (detection.Bfd is null || await monitor.WaitForAsync(Service, added: false, Stopwatch.GetTimestamp(), Settle).WaitAsync(_stop) is null)
+            if (!settle || await monitor.WaitForAsync(Service, added: false, Stopwatch.GetTimestamp(), Settle).WaitAsync(_stop) is null)
             {
                 return flaps;
             }
@@ -313,12 +315,12 @@ internal sealed class FailoverBench
             $"Failover: seconds from the failure until the router's kernel dropped the speaker's next hop, median (min–max) of {_options.Runs} runs");
         text.Append(TextTable.Format(lines, leftAligned: lines[0].Length));
         var flapped = columns
-            .Select(c => (Column: lines[0][columns.IndexOf(c) + 2], Restores: _samples.Where(s => (s.Router, s.Speaker) == c && Detections[s.Detection].Bfd is not null).ToList()))
+            .Select(c => (Column: lines[0][columns.IndexOf(c) + 2], Restores: _samples.Where(s => (s.Router, s.Speaker) == c).ToList()))
             .Where(c => c.Restores.Any(s => s.Flaps > 0))
             .ToList();
         if (flapped.Count > 0)
         {
-            text.AppendLine(CultureInfo.InvariantCulture, $"With BFD, restores after which the route went again before it stayed {Settle.TotalSeconds} s (the next run waited for that):");
+            text.AppendLine(CultureInfo.InvariantCulture, $"Restores after which the route went again before it stayed {Settle.TotalSeconds} s (with BFD or after link down; the next run waited for that):");
             foreach (var (column, restores) in flapped)
             {
                 var byFailure = restores.Where(s => s.Flaps > 0).GroupBy(s => s.Failure).Select(g => $"{Failures[g.Key]} {g.Count()}");
