@@ -53,49 +53,22 @@ while getopts "n:s:l:c:f:r:d:i:k:o:" option; do
   esac
 done
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d /tmp/bgplb-churn.XXXXXX)
-lab_pid=""
-
-log() { printf '%s\n' "$*" >&2; }
-
-# bgplb-lab tears its lab down itself (also on SIGINT/SIGTERM); this is for when it could not: the namespaces of this
-# bench only (bgplb-churn-r, bgplb-churn-nN), their processes killed by PID.
-cleanup() {
-  if [ -n "$lab_pid" ] && kill -0 "$lab_pid" 2>/dev/null; then
-    kill -TERM "$lab_pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$lab_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$lab_pid" 2>/dev/null || true
-  fi
-  for ns in $(ip netns list | awk '{ print $1 }' | grep -E '^bgplb-churn-(r|n[0-9]+)$' || true); do
-    log "removing leftover namespace $ns"
-    for pid in $(ip netns pids "$ns"); do kill -KILL "$pid" 2>/dev/null || true; done
-    ip netns del "$ns"
-  done
-}
-trap 'status=$?; cleanup; rm -rf "$work"; exit $status' EXIT
-trap 'exit 130' INT TERM
-
-[ "$(id -u)" = 0 ] || { log "run as root (network namespaces)"; exit 2; }
-log "== building (Release)"
-for project in src/Speaker integration/BgpLb.Lab; do
-  dotnet build -c Release -v q --nologo "$repo/$project" >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
-done
+# shellcheck source=bench/lab.sh
+. "$(dirname "$0")/lab.sh"
+lab_init churn
+lab_build
 
 results="$work/results.tsv"
 failed=0
 for count in $counts; do
   if [ "$count" -le 10000 ]; then series=$series_small; else series=$series_large; fi
   log "== N=$count: $series"
-  dotnet "$repo/integration/BgpLb.Lab/bin/Release/net10.0/bgplb-lab.dll" bench-churn --services "$count" --series "$series" \
+  if ! lab_run bench-churn --services "$count" --series "$series" \
     --changes "$changes" --flips "$flips" --rate "$rate" --rate-seconds "$duration" --idle-seconds "$idle" --cluster-ip "$cluster_ip" \
-    --output "$results" >"$work/run-$count.txt" &
-  lab_pid=$!
-  if ! wait "$lab_pid"; then
+    --output "$results" >"$work/run-$count.txt"; then
     failed=1
     log "N=$count failed: $(grep -c '' "$work/run-$count.txt") lines of results kept below"
   fi
-  lab_pid=""
 done
 
 [ -f "$results" ] || { log "no results"; exit 1; }

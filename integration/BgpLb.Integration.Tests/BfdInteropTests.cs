@@ -21,24 +21,20 @@ public sealed class BfdInteropTests(ITestOutputHelper output)
         await using var lab = await Lab.CreateAsync($"bfd-{kind.ToString().ToLowerInvariant()}", 1, output.WriteLine);
         var node = lab.Nodes[0];
         var router = await Router.StartAsync(kind, lab, lab.RouterNamespace, "router",
-            new RouterOptions(System.Net.IPAddress.Parse("198.18.255.1"), []) { BfdNeighbors = [new BfdNeighbor(node.Address, node.RouterAddress)] });
-        // bgplb-lab's apphost, next to this assembly, started the way the speaker's apphost is.
-        var bgplbLab = Path.Combine(Path.GetDirectoryName(typeof(BfdProbe).Assembly.Location)!, "bgplb-lab");
-        var probe = await lab.StartProcessAsync(node.Namespace, "bfd-probe", bgplbLab, "bfd-probe",
-            "--local", node.Address.ToString(), "--remote", node.RouterAddress.ToString(), "--tx", "100", "--rx", "100");
+            new RouterOptions(System.Net.IPAddress.Parse("198.18.255.1"), []) { BfdNeighbors = [BfdTimers.Fast.Neighbor(node.Address, node.RouterAddress)] });
+        var probe = await BfdProbe.StartAsync(lab, node.Namespace, node.Address, node.RouterAddress, BfdTimers.Fast);
 
         async Task UntilRouterSays(string state) =>
             await probe.WaitUntilReadyAsync($"{kind} shows the BFD session {state}", Timeout, async () => await router.GetBfdStateAsync(node.Address) == state);
-        // Lines "state OLD NEW DIAGNOSTIC": how often the probe's session went into a state (Up may come from Down or Init).
-        int Count(string state) => probe.ReadOutput().Split('\n').Count(l => l.Split(' ') is ["state", _, var next, _] && next == state);
+        // How often the probe's session went into a state (Up may come from Down or Init).
+        int Count(string state) => BfdProbe.Parse(probe.ReadOutput()).States.Count(s => s.To == state);
         async Task UntilProbeCounts(string state, int count) =>
             await probe.WaitUntilReadyAsync($"reports {state} {count} times", Timeout, () => Task.FromResult(Count(state) >= count));
 
         await UntilRouterSays("up");
         await UntilProbeCounts("Up", 1);
         // Both sides at 100 ms x 3 once our poll for the faster rate (after the 1 s floor while not Up) is answered.
-        await probe.WaitUntilReadyAsync($"{kind} negotiates 100 ms / 300 ms", Timeout, async () =>
-            await router.GetBfdSessionAsync(node.Address) is { TransmitMilliseconds: 100, DetectionMilliseconds: 300 });
+        await router.WaitForBfdUpAsync(node.Address, BfdTimers.Fast, Timeout);
 
         // Frozen: the router drops the session after its detection time. Thawed, we take ours down too (on the router's
         // queued Down or our own detection, whichever we see first), and both come back up.

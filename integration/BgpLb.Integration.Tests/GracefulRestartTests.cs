@@ -53,12 +53,11 @@ public sealed class GracefulRestartTests(ITestOutputHelper output)
 
         // Hash on addresses only, so that every echo request of the client takes the same next hop, and `ip route get` says which.
         (await Command.InNamespaceAsync(lab.RouterNamespace, "sysctl", "-q", "-w", "net.ipv4.fib_multipath_hash_policy=0")).EnsureSuccess();
-        var routerOptions = RouterOptionsFor(lab, SpeakerAs);
+        var routerOptions = lab.RouterOptionsFor(SpeakerAs, bfd: bfd ? BfdTimers.Fast : null);
         if (bfd)
         {
             // BIRD 2.0 takes the stopping speaker's BFD AdminDown for a failure and ends the session (RFC 5882 §3.2 says it
             // should not); with `bfd graceful` a BFD Down starts graceful restart instead. FRR needs nothing.
-            routerOptions = WithBfd(routerOptions, lab);
             routerOptions = routerOptions with { Neighbors = [.. routerOptions.Neighbors.Select(n => n with { BfdGraceful = routerKind == RouterKind.Bird })] };
         }
         var router = await Router.StartAsync(routerKind, lab, lab.RouterNamespace, "router", routerOptions);

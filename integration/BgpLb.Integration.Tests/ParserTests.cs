@@ -192,4 +192,31 @@ public sealed class ParserTests
         Assert.Equal("2001:db8:100::10/128", Assert.Single(Lab.ParseKernelRoutes("""[{"dst":"2001:db8:100::10","dev":"to-n1"}]""", AddressFamily.InterNetworkV6)).Destination);
         Assert.Empty(Lab.ParseKernelRoutes("", AddressFamily.InterNetwork));
     }
+
+    /// <summary>
+    /// ip monitor route link (iproute2 6.1): zebra's routes over a nexthop object leave with their device's carrier,
+    /// without a route notification; BIRD's plain routes (no nhid) and ECMP groups are not flushed with one device.
+    /// </summary>
+    [Theory]
+    [InlineData("2: to-n1@if2: <NO-CARRIER,BROADCAST,MULTICAST,UP> mtu 1500 qdisc noqueue state DOWN group default ", true)]
+    [InlineData("2: to-n1@if2: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN group default ", true)]
+    [InlineData("Deleted 2: to-n1@NONE: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN group default ", true)]
+    [InlineData("2: to-n1@if2: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP group default ", false)]
+    [InlineData("    link/ether ee:da:10:68:68:24 brd ff:ff:ff:ff:ff:ff link-netnsid 0", false)]
+    [InlineData("Deleted 203.0.113.10 nhid 6 via 198.18.0.2 dev to-n1 proto bgp metric 20 ", false)]
+    public void Route_monitor_sees_a_link_go_down(string line, bool down)
+    {
+        Assert.Equal(down, RouteMonitor.TryParseLinkDown(line, out var device));
+        if (down)
+        {
+            Assert.Equal("to-n1", device);
+        }
+    }
+
+    [Theory]
+    [InlineData("203.0.113.10 nhid 6 via 198.18.0.2 dev to-n1 proto bgp metric 20 ", "to-n1")]
+    [InlineData("203.0.113.10 via 198.18.0.2 dev to-n1 proto bird metric 32 ", null)]
+    [InlineData("203.0.113.10 nhid 20 proto bgp metric 20 \tnexthop via 198.18.0.2 dev to-n1 weight 1 \tnexthop via 198.18.0.6 dev to-n2 weight 1 ", null)]
+    public void Route_monitor_knows_the_device_of_a_nexthop_object(string line, string? device) =>
+        Assert.Equal(device, RouteMonitor.NexthopObjectDevice(line));
 }

@@ -16,29 +16,20 @@ public sealed class SpeakerBfdTests(ITestOutputHelper output)
     private const string Prefix = "203.0.113.10/32";
     private static readonly TimeSpan BfdTimeout = TimeSpan.FromSeconds(10);
 
-    private static RouterOptions RouterWithBfd(Lab lab, bool multihop = false)
-    {
-        var options = WithBfd(RouterOptionsFor(lab, SpeakerAs, holdTime: 30), lab);
-        return !multihop ? options : options with
-        {
-            Neighbors = [.. options.Neighbors.Select(n => n with { Multihop = 2, LocalAddress = lab.Nodes.Single(node => node.Address.Equals(n.Address)).RouterAddress })],
-            BfdNeighbors = [.. options.BfdNeighbors.Select(n => n with { Multihop = true })],
-        };
-    }
-
     /// <param name="minimumTtl">For multi-hop: FRR sends BFD with TTL 255 (MetalLB's default minimum 254 fits), BIRD with 64.</param>
     private static List<string> PeerDocumentsWithBfd(Lab lab, LabNode node, bool multihop = false, int? minimumTtl = null) =>
     [
         MetalLbManifests.Node(NodeName(lab, node), node.Address),
         MetalLbManifests.IpAddressPool("pool", "203.0.113.0/24"),
-        MetalLbManifests.BfdProfile("fast", receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3, minimumTtl),
+        BfdTimers.Fast.Profile("fast", minimumTtl),
         MetalLbManifests.BgpPeer("router", SpeakerAs, RouterAs, node.RouterAddress, holdTime: "30s", ebgpMultiHop: multihop, bfdProfile: "fast"),
         MetalLbManifests.BgpAdvertisement("adv", ["pool"]),
     ];
 
     private static async Task<(Router Router, List<SpeakerProcess> Speakers)> StartAsync(Lab lab, RouterKind kind, bool multihop = false)
     {
-        var router = await Router.StartAsync(kind, lab, lab.RouterNamespace, "router", RouterWithBfd(lab, multihop));
+        var router = await Router.StartAsync(kind, lab, lab.RouterNamespace, "router",
+            lab.RouterOptionsFor(SpeakerAs, holdTime: 30, bfd: BfdTimers.Fast, multihop: multihop));
         int? minimumTtl = multihop && kind == RouterKind.Bird ? 64 : null;
         var speakers = await StartSpeakersAsync(lab, n => PeerDocumentsWithBfd(lab, n, multihop, minimumTtl), WebService(lab));
         // BIRD resolves a multihop session's next hop recursively and installs the route without a plain gateway.
@@ -46,8 +37,7 @@ public sealed class SpeakerBfdTests(ITestOutputHelper output)
         foreach (var node in lab.Nodes)
         {
             // Both ends at 100 ms x 3 once the speaker's poll for the fast rate (after the 1 s floor while not Up) is answered.
-            await Wait.ForAsync($"{kind}: BFD with {node.Address} up at 100 ms / 300 ms", SessionTimeout,
-                () => router.GetBfdSessionAsync(node.Address), s => s is { State: "up", TransmitMilliseconds: 100, DetectionMilliseconds: 300 });
+            await router.WaitForBfdUpAsync(node.Address, BfdTimers.Fast, SessionTimeout);
         }
         return (router, speakers);
     }
@@ -181,21 +171,20 @@ public sealed class SpeakerBfdTests(ITestOutputHelper output)
             [new BgpNeighbor(node.Address6, SpeakerAs) { HoldTime = 30, Bfd = true }])
         {
             LocalAs = RouterAs,
-            BfdNeighbors = [new BfdNeighbor(node.Address6, node.RouterAddress6)],
+            BfdNeighbors = [BfdTimers.Fast.Neighbor(node.Address6, node.RouterAddress6)],
         });
         var speaker = Assert.Single(await StartSpeakersAsync(lab, n =>
         [
             MetalLbManifests.Node(NodeName(lab, n), n.Address),
             MetalLbManifests.IpAddressPool("pool", "2001:db8:100::/64"),
-            MetalLbManifests.BfdProfile("fast", receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3),
+            BfdTimers.Fast.Profile("fast"),
             MetalLbManifests.BgpPeer("router6", SpeakerAs, RouterAs, n.RouterAddress6, holdTime: "30s", bfdProfile: "fast"),
             MetalLbManifests.BgpAdvertisement("adv", ["pool"]),
         ], [MetalLbManifests.Service("web6", Service6), MetalLbManifests.EndpointSlice("web6", NodeName(lab, node), IPAddress.Parse("fd00::5"))]));
 
         const string prefix = "2001:db8:100::10/128";
         await router.WaitForKernelRouteAsync(prefix, SessionTimeout, r => r is not null);
-        await Wait.ForAsync($"{kind}: BFD with {node.Address6} up at 100 ms / 300 ms", SessionTimeout,
-            () => router.GetBfdSessionAsync(node.Address6), s => s is { State: "up", TransmitMilliseconds: 100, DetectionMilliseconds: 300 });
+        await router.WaitForBfdUpAsync(node.Address6, BfdTimers.Fast, SessionTimeout);
         await speaker.Process.SignalAsync("STOP");
         await router.WaitForKernelRouteAsync(prefix, BfdTimeout, r => r is null);
         Assert.Equal("down", await router.GetBfdStateAsync(node.Address6));

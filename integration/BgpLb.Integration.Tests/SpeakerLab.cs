@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using BgpLb.Netlab;
 
@@ -22,14 +21,7 @@ internal static class SpeakerLab
     /// <summary>The lab router with a session per node on its IPv4 link (both families with <paramref name="multiprotocol"/>) and, with <paramref name="ipv6"/>, its IPv6 link.</summary>
     public static Task<Router> StartRouterAsync(
         RouterKind kind, Lab lab, uint speakerAs, bool ipv6 = false, int holdTime = 3, string? password = null, bool multiprotocol = false) =>
-        Router.StartAsync(kind, lab, lab.RouterNamespace, "router", RouterOptionsFor(lab, speakerAs, ipv6, holdTime, password, multiprotocol));
-
-    public static RouterOptions RouterOptionsFor(Lab lab, uint speakerAs, bool ipv6 = false, int holdTime = 3, string? password = null, bool multiprotocol = false) =>
-        new(IPAddress.Parse("198.18.255.1"), [.. lab.Nodes.SelectMany(n => ipv6 ? (IPAddress[])[n.Address, n.Address6] : [n.Address])
-            .Select(a => new BgpNeighbor(a, speakerAs) { HoldTime = holdTime, Password = password, BothFamilies = multiprotocol && a.AddressFamily == AddressFamily.InterNetwork })])
-        {
-            LocalAs = RouterAs,
-        };
+        Router.StartAsync(kind, lab, lab.RouterNamespace, "router", lab.RouterOptionsFor(speakerAs, ipv6, holdTime, password, multiprotocol));
 
     public static string NodeName(Lab lab, LabNode node) => "node" + (lab.Nodes.ToList().IndexOf(node) + 1).ToString(CultureInfo.InvariantCulture);
 
@@ -45,18 +37,11 @@ internal static class SpeakerLab
     [
         MetalLbManifests.Node(NodeName(lab, node), node.Address),
         MetalLbManifests.IpAddressPool("pool", "203.0.113.0/24", "2001:db8:100::/64"),
-        .. bfd ? [MetalLbManifests.BfdProfile("fast", receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3)] : Array.Empty<string>(),
+        .. bfd ? [BfdTimers.Fast.Profile("fast")] : Array.Empty<string>(),
         MetalLbManifests.BgpPeer("router", speakerAs, RouterAs, node.RouterAddress, holdTime: holdTime, password: password, passwordSecret: passwordSecret,
             gracefulRestart: gracefulRestart, bfdProfile: bfd ? "fast" : null),
         MetalLbManifests.BgpAdvertisement("adv", ["pool"], communities: ["64513:100", "large:64513:1:2"]),
     ];
-
-    /// <summary>The router's side of <see cref="PeerDocuments"/> with bfd: BFD as the sessions' client, 100 ms x 3.</summary>
-    public static RouterOptions WithBfd(RouterOptions options, Lab lab) => options with
-    {
-        Neighbors = [.. options.Neighbors.Select(n => n with { Bfd = true })],
-        BfdNeighbors = [.. lab.Nodes.Select(n => new BfdNeighbor(n.Address, n.RouterAddress))],
-    };
 
     /// <summary>A Cluster-policy Service on <see cref="Service4"/> with a ready endpoint on every node.</summary>
     public static List<string> WebService(Lab lab) =>

@@ -34,7 +34,6 @@ internal sealed class ChurnBench
     private const uint SpeakerAs = 64513;
     private const int GobgpApiPort = 50051;
 
-    private static readonly uint LoadedBase = Key("198.18.16.0");
     private static readonly uint AddBase = Key("198.19.192.0");       // file-add: one new Service per change
     private static readonly uint FileFlipAddress = Key("198.19.200.1"); // file-flip: its own Service and slice file
     private static readonly uint RateBase = Key("198.19.208.0");      // file-rate: the pool taking turns
@@ -92,8 +91,7 @@ internal sealed class ChurnBench
         return bench._failures.Count == 0 ? 0 : 1;
     }
 
-    private static void Log(string message) =>
-        Console.Error.WriteLine($"{DateTime.Now:HH:mm:ss.fff} {message}");
+    private static void Log(string message) => BenchLog.Write(message);
 
     private async Task RunAsync()
     {
@@ -161,37 +159,29 @@ internal sealed class ChurnBench
 
     private async Task FileModeAsync()
     {
-        var directory = Path.Combine(_lab.Directory, "config");
-        Directory.CreateDirectory(directory);
-        await WriteLabYamlAsync(directory);
-        await using (var services = new StreamWriter(Path.Combine(directory, "services.yaml")))
-        {
-            for (var i = 0; i < N; i++)
-            {
-                await services.WriteAsync(ServiceYaml($"svc-{i}", LoadedBase + (uint)i) + SliceYaml($"svc-{i}", ready: true));
-            }
-        }
+        var files = new ServiceFiles(Path.Combine(_lab.Directory, "config"), NodeName);
+        await files.WriteLabAsync(_node, N, SpeakerAs, RouterAs, bfd: null, _stop);
+        await files.WriteServicesAsync(N, _stop);
+        files.WriteAtomically("flip.yaml", ServiceFiles.ServiceYaml("flip", FileFlipAddress));
+        files.WriteAtomically("flip-slice.yaml", files.SliceYaml("flip", ready: true));
 
-        await File.WriteAllTextAsync(Path.Combine(directory, "flip.yaml"), ServiceYaml("flip", FileFlipAddress), _stop);
-        await File.WriteAllTextAsync(Path.Combine(directory, "flip-slice.yaml"), SliceYaml("flip", ready: true), _stop);
-
-        var expected = Loaded();
+        var expected = ServiceFiles.Loaded(N);
         expected.Add(FileFlipAddress);
         var started = Stopwatch.GetTimestamp();
-        var speaker = await SpeakerProcess.StartAsync(_lab, _node, NodeName, directory, metricsPort: 7474, bgpListen: "0.0.0.0:0", logLevel: "warning");
+        var speaker = await SpeakerProcess.StartAsync(_lab, _node, NodeName, files.Directory, metricsPort: 7474, bgpListen: "0.0.0.0:0", logLevel: "warning");
         try
         {
-            await WaitForTableAsync(expected, speaker.Process, "bgplb-speaker (files) loaded", LoadTimeout);
+            await _monitor.WaitForTableAsync(expected, speaker.Process, "bgplb-speaker (files) loaded", LoadTimeout, _stop);
             LoadRow("file: load", "bgplb", speaker.Process, started, $"start -> all {expected.Count} routes in the router's table");
             await SettleAsync(speaker.Process);
             if (_options.Runs("file-add"))
             {
-                await WarmedUpAsync(count => FileAddRemoveAsync(speaker.Process, directory, count), _options.Changes);
+                await WarmedUpAsync(count => FileAddRemoveAsync(speaker.Process, files, count), _options.Changes);
             }
 
             if (_options.Runs("file-flip"))
             {
-                await WarmedUpAsync(count => FileFlipAsync(speaker.Process, directory, count), _options.Flips);
+                await WarmedUpAsync(count => FileFlipAsync(speaker.Process, files, count), _options.Flips);
             }
 
             if (_options.Runs("idle"))
@@ -201,7 +191,7 @@ internal sealed class ChurnBench
 
             if (_options.Runs("file-rate"))
             {
-                await FileRateAsync(speaker.Process, directory, expected);
+                await FileRateAsync(speaker.Process, files, expected);
             }
         }
         finally
@@ -211,7 +201,7 @@ internal sealed class ChurnBench
     }
 
     /// <summary>(a) A new file with a Service and its slice appears, then goes: one route added, one removed.</summary>
-    private async Task FileAddRemoveAsync(NetnsProcess speaker, string directory, int count)
+    private async Task FileAddRemoveAsync(NetnsProcess speaker, ServiceFiles files, int count)
     {
         var added = new List<double>();
         var removed = new List<double>();
@@ -221,14 +211,14 @@ internal sealed class ChurnBench
         {
             var address = AddBase + (uint)i;
             var name = $"churn-{i}.yaml";
-            var content = ServiceYaml($"churn-{i}", address) + SliceYaml($"churn-{i}", ready: true);
+            var content = ServiceFiles.ServiceYaml($"churn-{i}", address) + files.SliceYaml($"churn-{i}", ready: true);
             var before = Stopwatch.GetTimestamp();
-            WriteAtomically(directory, name, content);
+            files.WriteAtomically(name, content);
             await MeasureAsync(address, true, before, Stopwatch.GetTimestamp(), added, () => lostAdded++);
             await Task.Delay(Gap, _stop);
 
             before = Stopwatch.GetTimestamp();
-            File.Delete(Path.Combine(directory, name));
+            files.Delete(name);
             await MeasureAsync(address, false, before, Stopwatch.GetTimestamp(), removed, () => lostRemoved++);
             await Task.Delay(Gap, _stop);
         }
@@ -243,7 +233,7 @@ internal sealed class ChurnBench
     }
 
     /// <summary>(b) An existing Service's slice file rewritten with its one endpoint not ready, then ready again.</summary>
-    private async Task FileFlipAsync(NetnsProcess speaker, string directory, int count)
+    private async Task FileFlipAsync(NetnsProcess speaker, ServiceFiles files, int count)
     {
         var down = new List<double>();
         var up = new List<double>();
@@ -252,12 +242,12 @@ internal sealed class ChurnBench
         for (var i = 0; i < count; i++)
         {
             var before = Stopwatch.GetTimestamp();
-            WriteAtomically(directory, "flip-slice.yaml", SliceYaml("flip", ready: false));
+            files.WriteAtomically("flip-slice.yaml", files.SliceYaml("flip", ready: false));
             await MeasureAsync(FileFlipAddress, false, before, Stopwatch.GetTimestamp(), down, () => lostDown++);
             await Task.Delay(Gap, _stop);
 
             before = Stopwatch.GetTimestamp();
-            WriteAtomically(directory, "flip-slice.yaml", SliceYaml("flip", ready: true));
+            files.WriteAtomically("flip-slice.yaml", files.SliceYaml("flip", ready: true));
             await MeasureAsync(FileFlipAddress, true, before, Stopwatch.GetTimestamp(), up, () => lostUp++);
             await Task.Delay(Gap, _stop);
         }
@@ -290,64 +280,22 @@ internal sealed class ChurnBench
     /// (c) <see cref="ChurnOptions.Rate"/> changes per second: Service files of a pool take turns, a new one added, the
     /// oldest removed, so that half the pool is present. Then the time until the router's table is right again.
     /// </summary>
-    private async Task FileRateAsync(NetnsProcess speaker, string directory, HashSet<uint> loaded)
+    private async Task FileRateAsync(NetnsProcess speaker, ServiceFiles files, HashSet<uint> loaded)
     {
-        var pool = _options.RatePool;
-        var window = pool / 2;
-        var contents = Enumerable.Range(0, pool)
-            .Select(slot => ServiceYaml($"rate-{slot}", RateBase + (uint)slot) + SliceYaml($"rate-{slot}", ready: true)).ToArray();
+        var storm = new FileStorm(files, RateBase, _options.RatePool);
+        var pool = storm.Pool;
         var present = new HashSet<uint>(loaded);
-        for (var slot = 0; slot < window; slot++)
-        {
-            WriteAtomically(directory, $"rate-{slot}.yaml", contents[slot]);
-            present.Add(RateBase + (uint)slot);
-        }
-
-        await WaitForTableAsync(present, speaker, $"the first {window} Services of the pool", TimeSpan.FromSeconds(60));
+        present.UnionWith(storm.Prefill());
+        await _monitor.WaitForTableAsync(present, speaker, $"the first {pool / 2} Services of the pool", TimeSpan.FromSeconds(60), _stop);
         await SettleAsync(speaker);
 
         var total = _options.Rate * _options.RateSeconds;
-        var operations = new (long Before, long Timestamp, uint Address, bool Added)[total];
         var rss = new List<double>();
         var cpu = speaker.CpuSeconds();
         var start = Stopwatch.GetTimestamp();
         using var sampling = CancellationTokenSource.CreateLinkedTokenSource(_stop);
         var sampler = SampleRssAsync(speaker.Pid, rss, sampling.Token);
-        var writer = new Thread(() =>
-        {
-            // Change k is due at start + k / rate; the thread sleeps 1 ms whenever it is ahead, and catches up in bursts.
-            for (var k = 0; k < total && !_stop.IsCancellationRequested; k++)
-            {
-                var due = start + (long)((double)k * Stopwatch.Frequency / _options.Rate);
-                while (Stopwatch.GetTimestamp() < due)
-                {
-                    Thread.Sleep(1);
-                }
-
-                var pair = k / 2;
-                if (k % 2 == 0)
-                {
-                    var slot = (window + pair) % pool;
-                    var before = Stopwatch.GetTimestamp();
-                    WriteAtomically(directory, $"rate-{slot}.yaml", contents[slot]);
-                    operations[k] = (before, Stopwatch.GetTimestamp(), RateBase + (uint)slot, true);
-                }
-                else
-                {
-                    var slot = pair % pool;
-                    var before = Stopwatch.GetTimestamp();
-                    File.Delete(Path.Combine(directory, $"rate-{slot}.yaml"));
-                    operations[k] = (before, Stopwatch.GetTimestamp(), RateBase + (uint)slot, false);
-                }
-            }
-        })
-        { IsBackground = true, Name = "churn-writer" };
-        writer.Start();
-        while (writer.IsAlive)
-        {
-            await Task.Delay(100, _stop);
-        }
-
+        var operations = await storm.RunAsync(_options.Rate, total, start, _stop).WaitAsync(_stop);
         var written = operations[^1].Timestamp;
         var achieved = total / ProcessStats.Milliseconds(start, operations[^1].Timestamp) * 1000;
         foreach (var (_, _, address, added) in operations)
@@ -395,7 +343,7 @@ internal sealed class ChurnBench
     /// change's end, by the time it was preempted), measured from the change's end. A change whose event never came (or
     /// was overtaken by the next change) counts as lost.
     /// </summary>
-    private static List<double> MatchLatencies((long Before, long Timestamp, uint Address, bool Added)[] operations, List<RouteEvent> events, out int lost)
+    private static List<double> MatchLatencies(FileChange[] operations, List<RouteEvent> events, out int lost)
     {
         var byAddress = events.GroupBy(e => e.Destination).ToDictionary(g => g.Key, g => g.ToList());
         var cursor = new Dictionary<uint, int>();
@@ -453,62 +401,6 @@ internal sealed class ChurnBench
         }
     }
 
-    private async Task WriteLabYamlAsync(string directory)
-    {
-        var last = RouteMonitor.Address(LoadedBase + (uint)N - 1);
-        await File.WriteAllTextAsync(Path.Combine(directory, "lab.yaml"), $$$"""
-            apiVersion: v1
-            kind: Node
-            metadata: {name: {{{NodeName}}}, labels: {kubernetes.io/hostname: {{{NodeName}}}}}
-            status: {addresses: [{type: InternalIP, address: {{{_node.Address}}}}]}
-            ---
-            apiVersion: metallb.io/v1beta1
-            kind: IPAddressPool
-            metadata: {name: bench, namespace: metallb-system}
-            spec: {addresses: ["198.18.16.0-{{{last}}}", "198.19.192.0/18"]}
-            ---
-            apiVersion: metallb.io/v1beta2
-            kind: BGPPeer
-            metadata: {name: router, namespace: metallb-system}
-            spec: {myASN: {{{SpeakerAs}}}, peerASN: {{{RouterAs}}}, peerAddress: {{{_node.RouterAddress}}}}
-            ---
-            apiVersion: metallb.io/v1beta1
-            kind: BGPAdvertisement
-            metadata: {name: bench, namespace: metallb-system}
-            spec: {ipAddressPools: [bench]}
-
-            """, _stop);
-    }
-
-    private static string ServiceYaml(string name, uint address) => $$$"""
-        ---
-        apiVersion: v1
-        kind: Service
-        metadata: {name: {{{name}}}, namespace: default}
-        spec: {type: LoadBalancer, selector: {app: {{{name}}}}, ports: [{port: 80, targetPort: 8080, protocol: TCP}]}
-        status: {loadBalancer: {ingress: [{ip: {{{RouteMonitor.Address(address)}}}}]}}
-
-        """;
-
-    private static string SliceYaml(string service, bool ready) => $$$"""
-        ---
-        apiVersion: discovery.k8s.io/v1
-        kind: EndpointSlice
-        metadata: {name: {{{service}}}-{{{NodeName}}}, namespace: default, labels: {kubernetes.io/service-name: {{{service}}}}}
-        addressType: IPv4
-        endpoints: [{addresses: [10.0.0.1], conditions: {ready: {{{(ready ? "true" : "false")}}}}, nodeName: {{{NodeName}}}}]
-        ports: [{port: 8080, protocol: TCP}]
-
-        """;
-
-    /// <summary>Writes a file under a name the speaker ignores, then renames it into place (one IN_MOVED_TO).</summary>
-    private static void WriteAtomically(string directory, string name, string content)
-    {
-        var temporary = Path.Combine(directory, "." + name + ".tmp");
-        File.WriteAllText(temporary, content);
-        File.Move(temporary, Path.Combine(directory, name), overwrite: true);
-    }
-
     // ---------------------------------------------------------------------------------------------------------------
     // Kubernetes mode
 
@@ -517,7 +409,7 @@ internal sealed class ChurnBench
         var kubeconfig = Path.Combine(_lab.Directory, "kubeconfig");
         using var server = await FakeApiServerProcess.StartAsync(_node.Namespace, kubeconfig, _lab.Directory);
         Log($"fake API server (bgplb-lab fake-apiserver, pid {server.Pid}) at {server.Uri} in {_node.Namespace}");
-        var last = RouteMonitor.Address(LoadedBase + (uint)N - 1);
+        var last = RouteMonitor.Address(ServiceFiles.LoadedBase + (uint)N - 1);
         var objects = new List<(string, JsonObject)>
         {
             ("nodes", KubeObjects.Node(NodeName)),
@@ -527,7 +419,7 @@ internal sealed class ChurnBench
         };
         for (var i = 0; i < N; i++)
         {
-            objects.Add(("services", KubeObjects.Service("default", $"svc-{i}", RouteMonitor.Address(LoadedBase + (uint)i).ToString())));
+            objects.Add(("services", KubeObjects.Service("default", $"svc-{i}", RouteMonitor.Address(ServiceFiles.LoadedBase + (uint)i).ToString())));
             objects.Add(("endpointslices", KubeObjects.EndpointSlice("default", $"svc-{i}", NodeName, "10.0.0.1")));
         }
 
@@ -556,8 +448,8 @@ internal sealed class ChurnBench
             "--node", NodeName, "--kubeconfig", kubeconfig, "--bgp-listen", "0.0.0.0:0", "--metrics-listen", "127.0.0.1:7475", "--log-level", "warning");
         try
         {
-            var expected = Loaded();
-            await WaitForTableAsync(expected, speaker, "bgplb-speaker (Kubernetes) loaded", LoadTimeout);
+            var expected = ServiceFiles.Loaded(N);
+            await _monitor.WaitForTableAsync(expected, speaker, "bgplb-speaker (Kubernetes) loaded", LoadTimeout, _stop);
             LoadRow("kube: load", "bgplb", speaker, started, $"start -> all {expected.Count} routes in the router's table");
             // The speaker then publishes a ServiceBGPStatus per announced Service (and a nodeAssigned event): that
             // start-up work must be over before a change is measured, or its CPU would be counted as the changes'.
@@ -615,7 +507,7 @@ internal sealed class ChurnBench
         var up = new List<double>();
         int lostDown = 0, lostUp = 0;
         var cpu = speaker.CpuSeconds();
-        var address = LoadedBase;
+        var address = ServiceFiles.LoadedBase;
         for (var i = 0; i < count; i++)
         {
             foreach (var ready in (bool[])[false, true])
@@ -666,24 +558,24 @@ internal sealed class ChurnBench
             .AppendLine("protocol static services { ipv4;");
         for (var i = 0; i < N; i++)
         {
-            head.AppendLine(CultureInfo.InvariantCulture, $"  route {RouteMonitor.Address(LoadedBase + (uint)i)}/32 blackhole;");
+            head.AppendLine(CultureInfo.InvariantCulture, $"  route {RouteMonitor.Address(ServiceFiles.LoadedBase + (uint)i)}/32 blackhole;");
         }
 
         head.AppendLine("}");
         var fixedPart = head.ToString();
         string Config(uint? churn) => fixedPart + (churn is { } a ? $"protocol static churn {{ ipv4; route {RouteMonitor.Address(a)}/32 blackhole; }}\n" : "");
-        WriteAtomically(_lab.Directory, "sender.bird.conf", Config(null));
+        ServiceFiles.WriteAtomically(_lab.Directory, "sender.bird.conf", Config(null));
 
         var started = Stopwatch.GetTimestamp();
         var bird = await _lab.StartProcessAsync(_node.Namespace, "sender.bird", "bird", "-f", "-c", configPath, "-s", control);
         try
         {
-            await WaitForTableAsync(Loaded(), bird, "BIRD (static routes) loaded", LoadTimeout);
+            await _monitor.WaitForTableAsync(ServiceFiles.Loaded(N), bird, "BIRD (static routes) loaded", LoadTimeout, _stop);
             LoadRow("bird: load", "bird", bird, started, $"start -> all {N} routes in the router's table");
             await SettleAsync(bird);
             async Task ConfigureAsync(uint? churn)
             {
-                WriteAtomically(_lab.Directory, "sender.bird.conf", Config(churn));
+                ServiceFiles.WriteAtomically(_lab.Directory, "sender.bird.conf", Config(churn));
                 var output = (await Command.RunAsync("birdc", "-s", control, "configure")).EnsureSuccess().StandardOutput;
                 if (!output.Contains("Reconfigur", StringComparison.Ordinal))
                 {
@@ -742,7 +634,7 @@ internal sealed class ChurnBench
 
             var started = Stopwatch.GetTimestamp();
             await Gobgp("neighbor", "add", _node.RouterAddress.ToString(), "as", RouterAs.ToString(CultureInfo.InvariantCulture));
-            await WaitForTableAsync(Loaded(), gobgpd, "GoBGP loaded", LoadTimeout);
+            await _monitor.WaitForTableAsync(ServiceFiles.Loaded(N), gobgpd, "GoBGP loaded", LoadTimeout, _stop);
             LoadRow("gobgp: load", "gobgp", gobgpd, started, $"neighbour added (RIB injected from MRT before) -> all {N} routes in the router's table");
             await SettleAsync(gobgpd);
             await WarmedUpAsync(count => SenderSeriesAsync("gobgp", gobgpd, GobgpAddBase,
@@ -853,7 +745,7 @@ internal sealed class ChurnBench
             var body = new byte[4 + 1 + 4 + 2 + entry.Length];
             BinaryPrimitives.WriteUInt32BigEndian(body, (uint)sequence);
             body[4] = 32;
-            BinaryPrimitives.WriteUInt32BigEndian(body.AsSpan(5), LoadedBase + (uint)(sequence % N));
+            BinaryPrimitives.WriteUInt32BigEndian(body.AsSpan(5), ServiceFiles.LoadedBase + (uint)(sequence % N));
             BinaryPrimitives.WriteUInt16BigEndian(body.AsSpan(9), 1);
             entry.CopyTo(body, 11);
             Record(2, body); // RIB_IPV4_UNICAST
@@ -908,8 +800,6 @@ internal sealed class ChurnBench
 
     private TimeSpan LoadTimeout => TimeSpan.FromSeconds(120 + (N / 1000));
 
-    private HashSet<uint> Loaded() => [.. Enumerable.Range(0, N).Select(i => LoadedBase + (uint)i)];
-
     private static uint Key(string address) => RouteMonitor.Key(IPAddress.Parse(address));
 
     /// <summary>
@@ -930,56 +820,13 @@ internal sealed class ChurnBench
         }
     }
 
-    /// <summary>
-    /// Waits until the router's table holds exactly <paramref name="expected"/> (of our host routes), as the monitor
-    /// says, confirmed by a dump; fails at once if <paramref name="sender"/> exits.
-    /// </summary>
-    private async Task WaitForTableAsync(HashSet<uint> expected, NetnsProcess? sender, string what, TimeSpan timeout)
-    {
-        var start = Stopwatch.GetTimestamp();
-        var lastDump = start;
-        while (true)
-        {
-            _stop.ThrowIfCancellationRequested();
-            if (sender is { HasExited: true })
-            {
-                throw new ProcessExitedException($"{sender.Name} exited with {sender.ExitCode} before {what}: {LastLines(sender.StandardErrorPath)}");
-            }
-
-            if (_monitor.Count == expected.Count || ProcessStats.SecondsSince(lastDump) > 5)
-            {
-                await _monitor.ResyncAsync();
-                lastDump = Stopwatch.GetTimestamp();
-                if (_monitor.Present().SetEquals(expected))
-                {
-                    return;
-                }
-            }
-
-            if (ProcessStats.SecondsSince(start) > timeout.TotalSeconds)
-            {
-                throw new TimeoutException($"{what}: after {timeout.TotalSeconds} s the router's table holds {_monitor.Count} of our routes, expected {expected.Count}");
-            }
-
-            await Task.Delay(200, _stop);
-        }
-    }
-
-    /// <summary>Waits until a process has used at most 20 ms of CPU in a second (start-up work done), at most 2 minutes.</summary>
+    /// <summary>Waits until the process's start-up work is done (<see cref="ProcessStats.SettleAsync"/>).</summary>
     private async Task SettleAsync(NetnsProcess process)
     {
-        var start = Stopwatch.GetTimestamp();
-        while (ProcessStats.SecondsSince(start) < 120)
+        if (!await ProcessStats.SettleAsync(process, _stop))
         {
-            var cpu = process.CpuSeconds();
-            await Task.Delay(1000, _stop);
-            if (process.CpuSeconds() - cpu <= 0.02)
-            {
-                return;
-            }
+            Log($"{process.Name} still busy after 2 minutes; measuring anyway");
         }
-
-        Log($"{process.Name} still busy after 2 minutes; measuring anyway");
     }
 
     /// <summary>SIGTERM (SIGKILL after 15 s), then waits until the router has dropped every route of ours.</summary>
@@ -999,14 +846,7 @@ internal sealed class ChurnBench
             }
         }
 
-        await WaitForTableAsync([], null, $"the routes of {process.Name} withdrawn", TimeSpan.FromSeconds(120));
-    }
-
-    private static string LastLines(string path)
-    {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        using var reader = new StreamReader(stream);
-        return string.Join(" | ", reader.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(5));
+        await _monitor.WaitForTableAsync([], null, $"the routes of {process.Name} withdrawn", TimeSpan.FromSeconds(120), _stop);
     }
 
     private static void Report(params ChurnRow[] rows)

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace BgpLb.Netlab;
 
 /// <summary>The command line of <c>bgplb-lab bench-churn</c>.</summary>
@@ -57,55 +55,27 @@ internal sealed record ChurnOptions
     public static ChurnOptions Parse(IReadOnlyList<string> args)
     {
         var options = new ChurnOptions();
-        for (var index = 0; index < args.Count; index++)
+        foreach (var (name, value) in BenchArguments.Options(args, "--keep"))
         {
-            var name = args[index];
-            if (name == "--keep")
-            {
-                options = options with { Keep = true };
-                continue;
-            }
-
-            if (index + 1 >= args.Count)
-            {
-                throw new ArgumentException($"{name} needs a value");
-            }
-
-            var value = args[++index];
             options = name switch
             {
-                "--services" => options with { Services = Number(name, value, 1, 110_000) },
-                "--series" => options with { Series = ParseSeries(value) },
-                "--changes" => options with { Changes = Number(name, value, 1, 1024) },
-                "--flips" => options with { Flips = Number(name, value, 1, 100_000) },
-                "--rate" => options with { Rate = Number(name, value, 1, 100_000) },
-                "--rate-seconds" => options with { RateSeconds = Number(name, value, 1, 3600) },
-                "--rate-pool" => options with { RatePool = Number(name, value, 2, 4096) },
-                "--idle-seconds" => options with { IdleSeconds = Number(name, value, 1, 3600) },
-                "--cluster-ip" => options with { ClusterIpServices = Number(name, value, 0, 1_000_000) },
-                "--gap-ms" => options with { GapMilliseconds = Number(name, value, 0, 10_000) },
-                "--warmup" => options with { Warmup = Number(name, value, 0, 1024) },
+                "--keep" => options with { Keep = true },
+                "--services" => options with { Services = BenchArguments.Number(name, value, 1, 110_000) },
+                "--series" => options with { Series = BenchArguments.List(name, value, AllSeries).ToHashSet(StringComparer.Ordinal) },
+                "--changes" => options with { Changes = BenchArguments.Number(name, value, 1, 1024) },
+                "--flips" => options with { Flips = BenchArguments.Number(name, value, 1, 100_000) },
+                "--rate" => options with { Rate = BenchArguments.Number(name, value, 1, 100_000) },
+                "--rate-seconds" => options with { RateSeconds = BenchArguments.Number(name, value, 1, 3600) },
+                "--rate-pool" => options with { RatePool = BenchArguments.Number(name, value, 2, 4096) },
+                "--idle-seconds" => options with { IdleSeconds = BenchArguments.Number(name, value, 1, 3600) },
+                "--cluster-ip" => options with { ClusterIpServices = BenchArguments.Number(name, value, 0, 1_000_000) },
+                "--gap-ms" => options with { GapMilliseconds = BenchArguments.Number(name, value, 0, 10_000) },
+                "--warmup" => options with { Warmup = BenchArguments.Number(name, value, 0, 1024) },
                 "--output" => options with { Output = value },
                 _ => throw new ArgumentException($"unknown option {name}"),
             };
         }
 
         return options;
-    }
-
-    private static int Number(string name, string value, int min, int max) =>
-        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var number) && number >= min && number <= max
-            ? number
-            : throw new ArgumentException($"{name}: '{value}' is not a number from {min} to {max}");
-
-    private static HashSet<string> ParseSeries(string value)
-    {
-        var series = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
-        if (series.FirstOrDefault(s => !AllSeries.Contains(s)) is { } unknown)
-        {
-            throw new ArgumentException($"--series: unknown series '{unknown}' (known: {string.Join(',', AllSeries)})");
-        }
-
-        return series.Count > 0 ? series : throw new ArgumentException("--series: empty");
     }
 }

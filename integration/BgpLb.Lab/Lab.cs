@@ -93,6 +93,29 @@ public sealed class Lab : NetnsLab
         return lab;
     }
 
+    /// <summary>
+    /// The lab router (AS 64512, router id 198.18.255.1) with a session per node towards <paramref name="speakerAs"/> on
+    /// its IPv4 link (both families with <paramref name="multiprotocol"/>) and, with <paramref name="ipv6"/>, its IPv6
+    /// link. With <paramref name="bfd"/> every session is a BFD client with those timers, from the router's link address
+    /// (eBGP multihop TTL 2 and multi-hop BFD with <paramref name="multihop"/>).
+    /// </summary>
+    public RouterOptions RouterOptionsFor(
+        uint speakerAs, bool ipv6 = false, int holdTime = 3, string? password = null, bool multiprotocol = false, BfdTimers? bfd = null, bool multihop = false) =>
+        new(IPAddress.Parse("198.18.255.1"), [.. Nodes
+            .SelectMany(n => ipv6 ? (IEnumerable<(IPAddress Node, IPAddress Router)>)[(n.Address, n.RouterAddress), (n.Address6, n.RouterAddress6)] : [(n.Address, n.RouterAddress)])
+            .Select(link => new BgpNeighbor(link.Node, speakerAs)
+            {
+                HoldTime = holdTime,
+                Password = password,
+                BothFamilies = multiprotocol && link.Node.AddressFamily == AddressFamily.InterNetwork,
+                Bfd = bfd is not null,
+                LocalAddress = bfd is null ? null : link.Router,
+                Multihop = multihop ? 2 : null,
+            })])
+        {
+            BfdNeighbors = bfd is null ? [] : [.. Nodes.Select(n => bfd.Neighbor(n.Address, n.RouterAddress, multihop))],
+        };
+
     /// <summary>Deletes namespaces (and kills their processes) left by an earlier, crashed run of this test only.</summary>
     public static Task SweepLeftoversAsync(string testName) => SweepLeftoversAsync(testName, "r|c|n[0-9]+");
 

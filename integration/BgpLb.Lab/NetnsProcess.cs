@@ -101,13 +101,18 @@ public sealed class NetnsProcess : IDisposable
     public Task WaitUntilReadyAsync(string description, TimeSpan timeout, Func<Task<bool>> ready) =>
         Wait.UntilAsync($"{Name} {description}", timeout, async () =>
         {
-            if (_process.HasExited)
-            {
-                throw new ProcessExitedException($"{Name} exited with {_process.ExitCode} before {description}: {LastLines(StandardErrorPath)} | {LastLines(StandardOutputPath)} (logs: {StandardErrorPath})");
-            }
-
+            ThrowIfExited(description);
             return await ready();
         });
+
+    /// <summary>Throws <see cref="ProcessExitedException"/> with the log's last lines if the process has exited (before <paramref name="description"/>).</summary>
+    public void ThrowIfExited(string description)
+    {
+        if (_process.HasExited)
+        {
+            throw new ProcessExitedException($"{Name} exited with {_process.ExitCode} before {description}: {LastLines(StandardErrorPath)} | {LastLines(StandardOutputPath)} (logs: {StandardErrorPath})");
+        }
+    }
 
     /// <summary>Standard output then standard error as written so far (also after Dispose: the files stay).</summary>
     public string ReadOutput() => ReadShared(StandardOutputPath) + ReadShared(StandardErrorPath);

@@ -7,8 +7,11 @@ using BgpLb.Netlab;
 // examples/bgp, the router's table with an ECMP route per Service. "demo-l2" (./demo.sh l2): three speaker nodes and
 // a client on one bridge with examples/l2, the owner of the address is killed and the client follows the new one.
 // "bench-l2-failover N" (bench/l2-failover.sh): that failover N times and the median. "bench-churn" (bench/churn.sh):
-// the cost of one change with many Services loaded (ChurnBench). "fake-apiserver": the tests' fake kube-apiserver as a
-// process, for bench-churn to run inside a namespace. "bfd-probe": one BFD session of ours inside a namespace. Everything is torn down on exit, also on Ctrl+C and SIGTERM.
+// the cost of one change with many Services loaded (ChurnBench). "bench-failover" (bench/failover.sh): how fast a
+// router drops a failed speaker's next hop (FailoverBench). "bench-bfd-jitter" (bench/bfd-jitter.sh): the speaker's BFD
+// intervals while it is busy (BfdJitterBench). "fake-apiserver": the tests' fake kube-apiserver as a process, for
+// bench-churn to run inside a namespace. "bfd-probe": one BFD session of ours inside a namespace, optionally recording
+// every packet's arrival. Everything is torn down on exit, also on Ctrl+C and SIGTERM.
 using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
 using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(
@@ -16,17 +19,11 @@ using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Cre
 switch (args)
 {
     case ["bench-churn", ..]:
-        ChurnOptions churnOptions;
-        try
-        {
-            churnOptions = ChurnOptions.Parse(args[1..]);
-        }
-        catch (ArgumentException e)
-        {
-            await Console.Error.WriteLineAsync($"bgplb-lab bench-churn: {e.Message}\n{ChurnOptions.Usage}");
-            return 2;
-        }
-        return await ChurnBench.RunAsync(churnOptions, stop.Token);
+        return await RunBenchAsync(args, ChurnOptions.Parse, ChurnOptions.Usage, o => ChurnBench.RunAsync(o, stop.Token));
+    case ["bench-failover", ..]:
+        return await RunBenchAsync(args, FailoverOptions.Parse, FailoverOptions.Usage, o => FailoverBench.RunAsync(o, stop.Token));
+    case ["bench-bfd-jitter", ..]:
+        return await RunBenchAsync(args, BfdJitterOptions.Parse, BfdJitterOptions.Usage, o => BfdJitterBench.RunAsync(o, stop.Token));
     case ["fake-apiserver", ..]:
         return await FakeApiServerHost.RunAsync(args[1..]);
     case ["bfd-probe", ..]:
@@ -40,7 +37,7 @@ switch (args)
     case ["bench-l2-failover", var count, ..] when int.TryParse(count, CultureInfo.InvariantCulture, out var runs) && runs > 0:
         return await L2Demo.BenchAsync(L2Examples(), runs, stop.Token);
     default:
-        await Console.Error.WriteLineAsync("usage: bgplb-lab demo [--examples DIR] [--log-level LEVEL] [--keep]\n       bgplb-lab demo-l2 [--examples DIR]\n       bgplb-lab bench-l2-failover [RUNS=5] [--examples DIR]\n       bgplb-lab bench-churn [--services N] [--series LIST] ... (bgplb-lab bench-churn --help)\n       bgplb-lab fake-apiserver --kubeconfig FILE\n       bgplb-lab bfd-probe --local ADDR --remote ADDR [--tx MS] [--rx MS] [--multiplier N]");
+        await Console.Error.WriteLineAsync("usage: bgplb-lab demo [--examples DIR] [--log-level LEVEL] [--keep]\n       bgplb-lab demo-l2 [--examples DIR]\n       bgplb-lab bench-l2-failover [RUNS=5] [--examples DIR]\n       bgplb-lab bench-churn [--services N] [--series LIST] ... (bgplb-lab bench-churn --help)\n       bgplb-lab bench-failover [--runs N] [--speakers LIST] [--routers LIST] [--failures LIST] [--detections LIST] ... (bgplb-lab bench-failover --help)\n       bgplb-lab bench-bfd-jitter [--services N] [--idle-seconds S] [--storm-seconds S] [--rate N] ... (bgplb-lab bench-bfd-jitter --help)\n       bgplb-lab fake-apiserver --kubeconfig FILE\n       bgplb-lab bfd-probe --local ADDR --remote ADDR [--tx MS] [--rx MS] [--multiplier N] [--record]");
         return 2;
 }
 
@@ -98,6 +95,29 @@ string? ArgValue(string name)
 {
     var index = Array.IndexOf(args, name);
     return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
+}
+
+// A benchmark: its options (after the command) parsed, exit 2 with the reason and the usage when they are wrong.
+static async Task<int> RunBenchAsync<TOptions>(string[] arguments, Func<IReadOnlyList<string>, TOptions> parse, string usage, Func<TOptions, Task<int>> run)
+{
+    if (arguments.Contains("--help"))
+    {
+        Console.WriteLine(usage);
+        return 0;
+    }
+
+    TOptions options;
+    try
+    {
+        options = parse(arguments[1..]);
+    }
+    catch (ArgumentException e)
+    {
+        await Console.Error.WriteLineAsync($"bgplb-lab {arguments[0]}: {e.Message}\n{usage}");
+        return 2;
+    }
+
+    return await run(options);
 }
 
 string L2Examples() => ArgValue("--examples") ?? Path.Combine(BuiltExecutable.RepositoryRoot(), "examples", "l2");

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
@@ -9,9 +10,12 @@ namespace BgpLb.Netlab;
 public readonly record struct RouteEvent(long Timestamp, uint Destination, bool Added);
 
 /// <summary>
-/// Watches a namespace's IPv4 kernel table with <c>ip -n NS monitor route</c> (no polling): a dedicated thread reads
+/// Watches a namespace's IPv4 kernel table with <c>ip -n NS monitor route link</c> (no polling): a dedicated thread reads
 /// each line as <c>ip</c> flushes it and stamps it with <see cref="Stopwatch.GetTimestamp"/> (CLOCK_MONOTONIC, the
 /// same clock in every process of the machine). Only host routes (/32) installed by <see cref="Protocol"/> count.
+/// A route over a nexthop object (FRR's zebra installs "nhid N") leaves without a notification of its own when the
+/// device of that nexthop loses its carrier or goes down: the kernel flushes the nexthop and every route using it, and
+/// only the link event says so. Such a route counts as removed at that link event.
 /// The set of such routes present is kept from the events; <see cref="ResyncAsync"/> replaces it with a dump (after a
 /// bulk load, when the monitor's netlink socket may have overflowed: such losses are counted in <see cref="Overflows"/>).
 /// Dispose kills the <c>ip</c> process by PID.
@@ -24,6 +28,7 @@ public sealed class RouteMonitor : IDisposable
     private readonly Lock _lock = new();
     private readonly List<RouteEvent> _events = [];
     private readonly HashSet<uint> _present = [];
+    private readonly Dictionary<uint, string> _nexthopObjectDevice = [];
     private readonly List<Waiter> _waiters = [];
     private readonly string _marker;
     private int _overflows;
@@ -44,7 +49,7 @@ public sealed class RouteMonitor : IDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        foreach (var argument in (string[])["-rcvbuf", "33554432", "-n", netns, "-4", "monitor", "route"])
+        foreach (var argument in (string[])["-rcvbuf", "33554432", "-n", netns, "-4", "monitor", "route", "link"])
         {
             startInfo.ArgumentList.Add(argument);
         }
@@ -213,6 +218,37 @@ public sealed class RouteMonitor : IDisposable
         }
     }
 
+    /// <summary>
+    /// Waits until the table holds exactly <paramref name="expected"/> (of our host routes), as the events say,
+    /// confirmed by a dump (also every 5 s, in case events were lost); fails at once if <paramref name="sender"/> exits.
+    /// </summary>
+    public async Task WaitForTableAsync(HashSet<uint> expected, NetnsProcess? sender, string what, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var lastDump = start;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            sender?.ThrowIfExited(what);
+            if (Count == expected.Count || Stopwatch.GetElapsedTime(lastDump) > TimeSpan.FromSeconds(5))
+            {
+                await ResyncAsync();
+                lastDump = Stopwatch.GetTimestamp();
+                if (Present().SetEquals(expected))
+                {
+                    return;
+                }
+            }
+
+            if (Stopwatch.GetElapsedTime(start) > timeout)
+            {
+                throw new TimeoutException($"{what}: after {timeout.TotalSeconds} s the table of {Namespace} holds {Count} of our routes, expected {expected.Count}");
+            }
+
+            await Task.Delay(200, cancellationToken);
+        }
+    }
+
     /// <summary>Replaces the present set with a dump of the kernel table (<c>ip route show proto P</c>); returns its size.</summary>
     public async Task<int> ResyncAsync()
     {
@@ -239,6 +275,11 @@ public sealed class RouteMonitor : IDisposable
                 {
                     _present.Remove(_events[index].Destination);
                 }
+            }
+
+            foreach (var gone in _nexthopObjectDevice.Keys.Where(d => !_present.Contains(d)).ToList())
+            {
+                _nexthopObjectDevice.Remove(gone);
             }
 
             return _present.Count;
@@ -290,32 +331,59 @@ public sealed class RouteMonitor : IDisposable
         while (output.ReadLine() is { } line)
         {
             var timestamp = Stopwatch.GetTimestamp();
-            if (!TryParse(line, out var destination, out var added))
+            if (TryParseLinkDown(line, out var device))
             {
+                lock (_lock)
+                {
+                    foreach (var destination in _nexthopObjectDevice.Where(r => r.Value == device).Select(r => r.Key).ToList())
+                    {
+                        ApplyUnsynchronized(new RouteEvent(timestamp, destination, Added: false), nexthopObjectDevice: null);
+                    }
+                }
+
                 continue;
             }
 
-            lock (_lock)
+            if (TryParse(line, out var route, out var added))
             {
-                _events.Add(new RouteEvent(timestamp, destination, added));
-                if (added)
+                lock (_lock)
                 {
-                    _present.Add(destination);
+                    ApplyUnsynchronized(new RouteEvent(timestamp, route, added), added ? NexthopObjectDevice(line) : null);
                 }
-                else
-                {
-                    _present.Remove(destination);
-                }
+            }
+        }
+    }
 
-                for (var index = _waiters.Count - 1; index >= 0; index--)
-                {
-                    var waiter = _waiters[index];
-                    if (waiter.Destination == destination && waiter.Added == added && timestamp >= waiter.NotBefore)
-                    {
-                        _waiters.RemoveAt(index);
-                        waiter.Done.TrySetResult(timestamp);
-                    }
-                }
+    /// <summary>Records an event, updates the present set and completes the waiters it satisfies.</summary>
+    private void ApplyUnsynchronized(RouteEvent routeEvent, string? nexthopObjectDevice)
+    {
+        _events.Add(routeEvent);
+        var destination = routeEvent.Destination;
+        if (routeEvent.Added)
+        {
+            _present.Add(destination);
+        }
+        else
+        {
+            _present.Remove(destination);
+        }
+
+        if (nexthopObjectDevice is null)
+        {
+            _nexthopObjectDevice.Remove(destination);
+        }
+        else
+        {
+            _nexthopObjectDevice[destination] = nexthopObjectDevice;
+        }
+
+        for (var index = _waiters.Count - 1; index >= 0; index--)
+        {
+            var waiter = _waiters[index];
+            if (waiter.Destination == destination && waiter.Added == routeEvent.Added && routeEvent.Timestamp >= waiter.NotBefore)
+            {
+                _waiters.RemoveAt(index);
+                waiter.Done.TrySetResult(routeEvent.Timestamp);
             }
         }
     }
@@ -352,6 +420,50 @@ public sealed class RouteMonitor : IDisposable
 
         destination = Key(address);
         return true;
+    }
+
+    /// <summary>
+    /// "203.0.113.10 nhid 6 via 198.18.0.2 dev to-n1 proto bgp metric 20": the device of a route over a nexthop object
+    /// with one next hop; null for a route without one (BIRD's), or over a group of several (one device going leaves it).
+    /// </summary>
+    internal static string? NexthopObjectDevice(string line)
+    {
+        if (!line.Contains(" nhid ", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var tokens = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+        var devices = Enumerable.Range(0, tokens.Length - 1).Where(i => tokens[i] == "dev").Select(i => tokens[i + 1]).Distinct().ToList();
+        return devices.Count == 1 ? devices[0] : null;
+    }
+
+    /// <summary>
+    /// "2: to-n1@if2: &lt;NO-CARRIER,BROADCAST,MULTICAST,UP&gt; mtu 1500 ..." (or "Deleted 2: ..."): true with the device
+    /// name when the link is down, has no carrier or is gone: then the kernel flushes the nexthop objects on it.
+    /// </summary>
+    internal static bool TryParseLinkDown(string line, out string device)
+    {
+        device = string.Empty;
+        var deleted = line.StartsWith("Deleted ", StringComparison.Ordinal);
+        var text = deleted ? line["Deleted ".Length..] : line;
+        var colon = text.IndexOf(": ", StringComparison.Ordinal);
+        if (colon <= 0 || !int.TryParse(text.AsSpan(0, colon), NumberStyles.None, CultureInfo.InvariantCulture, out _))
+        {
+            return false;
+        }
+
+        var nameEnd = text.IndexOf(": <", colon + 2, StringComparison.Ordinal);
+        var flagsEnd = nameEnd < 0 ? -1 : text.IndexOf('>', nameEnd);
+        if (flagsEnd < 0)
+        {
+            return false;
+        }
+
+        var name = text[(colon + 2)..nameEnd];
+        device = name.Split('@')[0];
+        var flags = text[(nameEnd + 3)..flagsEnd].Split(',');
+        return deleted || !flags.Contains("UP") || !flags.Contains("LOWER_UP");
     }
 
     private static string? NetworkNamespaceOf(int pid)

@@ -84,6 +84,31 @@ public sealed record BfdNeighbor(IPAddress Address, IPAddress Local, int MinTxMi
     public bool Multihop { get; init; }
 }
 
+/// <summary>
+/// The BFD timers of a lab session, the same at both ends (milliseconds), in every form the lab needs: the speaker's
+/// BFDProfile, the router's <see cref="BfdNeighbor"/>, and what the router shows once both ends have negotiated them.
+/// </summary>
+public sealed record BfdTimers(int TransmitMilliseconds, int ReceiveMilliseconds, int Multiplier)
+{
+    /// <summary>100 ms x 3: detection in 300 ms.</summary>
+    public static readonly BfdTimers Fast = new(100, 100, 3);
+
+    /// <summary>The detection time with these timers at both ends: the remote's multiplier times the slower of our receive and its transmit interval.</summary>
+    public int DetectionMilliseconds => Multiplier * Math.Max(ReceiveMilliseconds, TransmitMilliseconds);
+
+    /// <summary>A MetalLB BFDProfile with these timers.</summary>
+    public string Profile(string name, int? minimumTtl = null) =>
+        MetalLbManifests.BfdProfile(name, ReceiveMilliseconds, TransmitMilliseconds, Multiplier, minimumTtl);
+
+    /// <summary>A router's BFD session with <paramref name="address"/> from <paramref name="local"/> with these timers.</summary>
+    public BfdNeighbor Neighbor(IPAddress address, IPAddress local, bool multihop = false) =>
+        new(address, local, TransmitMilliseconds, ReceiveMilliseconds, Multiplier) { Multihop = multihop };
+
+    public override string ToString() => TransmitMilliseconds == ReceiveMilliseconds
+        ? $"{TransmitMilliseconds} ms x {Multiplier}"
+        : $"tx {TransmitMilliseconds} ms / rx {ReceiveMilliseconds} ms x {Multiplier}";
+}
+
 /// <summary>One path of a prefix in a router's BGP table (Loc-RIB / Adj-RIB-In after policy).</summary>
 public sealed record RouterRoute(
     string Prefix,
@@ -154,6 +179,18 @@ public abstract class Router
 
     /// <summary>Ends the router's BFD session with <paramref name="neighbour"/> (<see cref="RouterOptions.BfdNeighbors"/>).</summary>
     public virtual Task StopBfdAsync(IPAddress neighbour) => throw new NotSupportedException($"{Kind}: no BFD in the lab");
+
+    /// <summary>
+    /// Waits until the router's BFD session with <paramref name="neighbour"/> is up and both ends run <paramref name="timers"/>:
+    /// the router transmits at their interval and detects in their detection time (after the slow start at 1 s).
+    /// </summary>
+    public Task<RouterBfdSession?> WaitForBfdUpAsync(IPAddress neighbour, BfdTimers timers, TimeSpan timeout) =>
+        Wait.ForAsync(
+            $"{Name}: BFD with {neighbour} up at {timers}",
+            timeout,
+            () => GetBfdSessionAsync(neighbour),
+            s => s is { State: "up" } && s.TransmitMilliseconds == timers.TransmitMilliseconds && s.DetectionMilliseconds == timers.DetectionMilliseconds,
+            s => s?.ToString() ?? "no session");
 
     /// <summary>The kernel table of the router's namespace (where BIRD's kernel protocol and FRR's zebra install routes).</summary>
     public Task<IReadOnlyList<KernelRoute>> GetKernelRoutesAsync(AddressFamily family) => Lab.GetKernelRoutesAsync(Namespace, family);

@@ -95,6 +95,13 @@ public sealed partial class BfdEndpoint : IDisposable
     /// <summary>Raised on the BFD thread for every state change; must not block.</summary>
     public event Action<BfdStateChange>? StateChanged;
 
+    /// <summary>
+    /// Raised on the BFD thread for every control packet a session accepts, with the session's remote and the
+    /// <see cref="Stopwatch"/> timestamp taken on that thread when the packet was read; must not block. For measuring
+    /// the remote's transmit timing (the lab's BFD probe).
+    /// </summary>
+    public event Action<IPAddress, long>? ControlPacketReceived;
+
     /// <summary>The current state of the session with <paramref name="remote"/>, or null when there is none.</summary>
     public BfdState? StateOf(IPAddress remote)
     {
@@ -341,6 +348,7 @@ public sealed partial class BfdEndpoint : IDisposable
             return;
         }
         var now = Stopwatch.GetTimestamp();
+        IPAddress? accepted;
         lock (_gate)
         {
             var entry = packet.YourDiscriminator != 0 ? _byDiscriminator.GetValueOrDefault(packet.YourDiscriminator)
@@ -368,7 +376,9 @@ public sealed partial class BfdEndpoint : IDisposable
             if (entry.Session.State != BfdState.AdminDown && entry.Session.DetectionTime > 0)
                 entry.DetectionDeadline = now + Ticks(TimeSpan.FromMicroseconds(entry.Session.DetectionTime));
             Apply(entry, now);
+            accepted = entry.Peer.Remote;
         }
+        ControlPacketReceived?.Invoke(accepted, now);
     }
 
     /// <summary>Carries out what the session asked for: answers, immediate packets, rescheduling, state change events.</summary>

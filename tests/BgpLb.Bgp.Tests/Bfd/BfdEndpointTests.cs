@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
@@ -68,6 +69,25 @@ public sealed class BfdEndpointTests : IDisposable
         var down = await NextAsync(aChanges);
         Assert.Equal((BfdState.Up, BfdState.Down, BfdDiagnostic.NeighborSignaledSessionDown), (down.OldState, down.NewState, down.Diagnostic));
         Assert.Null(b.StateOf(A));
+    }
+
+    [Fact]
+    public async Task Every_accepted_packet_is_reported_with_its_remote_and_arrival_time()
+    {
+        var (a, aChanges) = Start(A);
+        var (b, _) = Start(B);
+        var arrivals = Channel.CreateUnbounded<(IPAddress Remote, long Timestamp)>();
+        a.ControlPacketReceived += (remote, timestamp) => arrivals.Writer.TryWrite((remote, timestamp));
+        var before = Stopwatch.GetTimestamp();
+        a.Set(new BfdPeer(B, A, Quick));
+        b.Set(new BfdPeer(A, B, Quick));
+        await UntilAsync(aChanges, BfdState.Up);
+
+        var first = await arrivals.Reader.ReadAsync().AsTask().WaitAsync(Timeout);
+        var second = await arrivals.Reader.ReadAsync().AsTask().WaitAsync(Timeout);
+        Assert.Equal(B, first.Remote);
+        Assert.InRange(first.Timestamp, before, second.Timestamp);
+        Assert.InRange(second.Timestamp, first.Timestamp, Stopwatch.GetTimestamp());
     }
 
     [Fact]
