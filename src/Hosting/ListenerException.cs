@@ -18,8 +18,6 @@ public static class ExitCodes
 public sealed class ListenerException(string flag, string endPoint, string reason, Exception inner)
     : Exception($"cannot listen on {endPoint} (--{flag}): {reason}", inner)
 {
-    public string Flag { get; } = flag;
-
     /// <summary>Wraps a bind failure of the listener that <paramref name="flag"/> configures.</summary>
     public static ListenerException From(string flag, string endPoint, Exception failure) => new(flag, endPoint, Reason(failure), failure);
 
