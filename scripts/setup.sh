@@ -14,6 +14,9 @@ command -v python3 >/dev/null || need+=(python3)
 command -v ps >/dev/null || need+=(procps)
 command -v modprobe >/dev/null || need+=(kmod)
 python3 -c 'import yaml' 2>/dev/null || need+=(python3-yaml)
+# Checks of what operators install: the Prometheus rules (promtool) and the systemd units (systemd-analyze).
+command -v promtool >/dev/null || need+=(prometheus)
+command -v systemd-analyze >/dev/null || need+=(systemd)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"

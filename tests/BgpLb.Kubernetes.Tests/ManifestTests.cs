@@ -16,6 +16,8 @@ public sealed class ManifestTests
     private static readonly string Root = Yaml.RepositoryRoot();
     private static readonly string ConfigDirectory = Path.Combine(Root, "config");
     private static readonly HashSet<string> ClusterScoped = ["Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"];
+    /// <summary>Not part of config/'s kustomization: the monitoring objects (their own, needing the Prometheus Operator) and the generated single file.</summary>
+    private static readonly string[] SeparateDirectories = ["prometheus/", "manifests/"];
 
     private static List<string> KustomizationResources()
     {
@@ -41,7 +43,7 @@ public sealed class ManifestTests
         var resources = KustomizationResources();
         var onDisk = Directory.EnumerateFiles(ConfigDirectory, "*.yaml", SearchOption.AllDirectories)
             .Select(f => Path.GetRelativePath(ConfigDirectory, f))
-            .Where(f => f != "kustomization.yaml");
+            .Where(f => f != "kustomization.yaml" && !SeparateDirectories.Any(d => f.StartsWith(d, StringComparison.Ordinal)));
         Assert.Equal(onDisk.Order(StringComparer.Ordinal), resources.Order(StringComparer.Ordinal));
 
         var objects = RenderedObjects();
@@ -252,6 +254,90 @@ public sealed class ManifestTests
         Assert.DoesNotContain(speaker, r => r.Resource.StartsWith("services", StringComparison.Ordinal) && r.Verb is not ("get" or "list" or "watch"));
         Assert.DoesNotContain(speaker, r => r.Verb == "*" || r.Resource == "*");
         Assert.All(speaker.Concat(controller).Where(r => r.Resource == "secrets"), r => Assert.Contains(r.Verb, new[] { "get", "list", "watch" }));
+    }
+    private static string Text(JsonNode? node) => node!.GetValue<string>();
+
+    private static Dictionary<string, string> StringMap(JsonNode? node) =>
+        node!.AsObject().ToDictionary(p => p.Key, p => Text(p.Value), StringComparer.Ordinal);
+
+    private static JsonObject Workload(string component) =>
+        RenderedObjects().Single(o => Text(o["kind"]) is "Deployment" or "DaemonSet" && Text(o["metadata"]!["name"]) == "bgplb-" + component);
+
+    private static Dictionary<string, string> PodLabels(string component) => StringMap(Workload(component)["spec"]!["template"]!["metadata"]!["labels"]);
+
+    private static bool Selects(Dictionary<string, string> selector, Dictionary<string, string> labels) =>
+        selector.Count > 0 && selector.All(s => labels.TryGetValue(s.Key, out var value) && value == s.Value);
+
+    private static void AssertSelects(Dictionary<string, string> selector, Dictionary<string, string> labels, string what) =>
+        Assert.True(Selects(selector, labels), $"{what}: {string.Join(", ", selector)} does not select {string.Join(", ", labels)}");
+
+    [Theory]
+    [InlineData("speaker")]
+    [InlineData("controller")]
+    public void Pods_carry_metallb_labels_and_the_workload_selects_its_pods(string component)
+    {
+        var labels = PodLabels(component);
+        Assert.Equal("metallb", labels["app"]);
+        Assert.Equal(component, labels["component"]);
+        Assert.Equal(component, labels["app.kubernetes.io/component"]);
+        AssertSelects(StringMap(Workload(component)["spec"]!["selector"]!["matchLabels"]), labels, $"bgplb-{component} selector");
+        // Only this component's pods: the other component's pods must not match.
+        var other = component == "speaker" ? "controller" : "speaker";
+        Assert.False(Selects(StringMap(Workload(component)["spec"]!["selector"]!["matchLabels"]), PodLabels(other)));
+    }
+
+    [Fact]
+    public void Pod_and_service_monitors_select_the_pods_and_their_metrics_port()
+    {
+        var monitoring = Path.Combine(ConfigDirectory, "prometheus");
+        var podMonitors = Yaml.Documents(Path.Combine(monitoring, "podmonitors.yaml")).OfType<JsonObject>().ToList();
+        var serviceObjects = Yaml.Documents(Path.Combine(monitoring, "servicemonitors.yaml")).OfType<JsonObject>().ToList();
+        var services = serviceObjects.Where(o => Text(o["kind"]) == "Service").ToList();
+        var serviceMonitors = serviceObjects.Where(o => Text(o["kind"]) == "ServiceMonitor").ToList();
+        Assert.Equal(2, podMonitors.Count);
+        Assert.Equal(2, services.Count);
+        Assert.Equal(2, serviceMonitors.Count);
+
+        foreach (var component in new[] { "speaker", "controller" })
+        {
+            var pods = PodLabels(component);
+            var container = Workload(component)["spec"]!["template"]!["spec"]!["containers"]![0]!;
+            var ports = container["ports"]!.AsArray().ToDictionary(p => Text(p!["name"]), p => p!["containerPort"]!.GetValue<long>());
+
+            var podMonitor = podMonitors.Single(m => Text(m["metadata"]!["name"]) == "bgplb-" + component)["spec"]!;
+            AssertSelects(StringMap(podMonitor["selector"]!["matchLabels"]), pods, $"PodMonitor bgplb-{component}");
+            Assert.Equal(["metallb-system"], podMonitor["namespaceSelector"]!["matchNames"]!.AsArray().Select(Text));
+            var endpoint = podMonitor["podMetricsEndpoints"]![0]!;
+            Assert.True(ports.ContainsKey(Text(endpoint["port"])), $"PodMonitor bgplb-{component}: no container port {endpoint["port"]}");
+            Assert.Equal("/metrics", Text(endpoint["path"]));
+
+            var service = services.Single(s => Text(s["metadata"]!["name"]) == $"bgplb-{component}-monitor");
+            AssertSelects(StringMap(service["spec"]!["selector"]), pods, $"Service bgplb-{component}-monitor");
+            var servicePort = service["spec"]!["ports"]![0]!;
+            Assert.Equal(ports[Text(servicePort["targetPort"])], servicePort["port"]!.GetValue<long>());
+            var serviceMonitor = serviceMonitors.Single(m => Text(m["metadata"]!["name"]) == "bgplb-" + component)["spec"]!;
+            var serviceLabels = StringMap(service["metadata"]!["labels"]);
+            AssertSelects(StringMap(serviceMonitor["selector"]!["matchLabels"]), serviceLabels, $"ServiceMonitor bgplb-{component}");
+            // The other component's Service must not be scraped by this monitor.
+            var otherService = services.Single(s => s != service);
+            Assert.False(Selects(StringMap(serviceMonitor["selector"]!["matchLabels"]), StringMap(otherService["metadata"]!["labels"])));
+            Assert.Equal(Text(servicePort["name"]), Text(serviceMonitor["endpoints"]![0]!["port"]));
+        }
+    }
+
+    [Fact]
+    public async Task Single_file_manifest_is_generated_from_config()
+    {
+        var start = new ProcessStartInfo("python3", [Path.Combine(Root, "scripts", "render-manifest.py"), "--stdout"]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, await error);
+
+        var checkedIn = await File.ReadAllTextAsync(Path.Combine(ConfigDirectory, "manifests", "bgplb-native.yaml"));
+        Assert.True(checkedIn == await output, "config/manifests/bgplb-native.yaml is out of date: run scripts/render-manifest.py");
+        Assert.Equal(RenderedObjects().Count, Yaml.Documents(Path.Combine(ConfigDirectory, "manifests", "bgplb-native.yaml")).OfType<JsonObject>().Count());
     }
 }
 

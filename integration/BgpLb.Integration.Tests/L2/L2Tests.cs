@@ -14,10 +14,10 @@ namespace BgpLb.Integration.Tests.L2;
 [Collection(LabTestGroup.Name)]
 public sealed class L2Tests(ITestOutputHelper output)
 {
-    private const string Vip = "203.0.113.10";
+    internal const string Vip = "203.0.113.10";
     private const string Vip6 = "2001:db8::10";
 
-    private static string Resources(string l2Spec = "{}") => $$"""
+    internal static string Resources(string l2Spec = "{}") => $$"""
         apiVersion: metallb.io/v1beta1
         kind: IPAddressPool
         metadata: { name: l2, namespace: metallb-system }

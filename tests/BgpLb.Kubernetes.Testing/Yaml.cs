@@ -4,10 +4,10 @@ using System.Text.RegularExpressions;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
-namespace BgpLb.Kubernetes.Tests;
+namespace BgpLb.Kubernetes.Testing;
 
 /// <summary>YAML documents as JSON trees, plain scalars typed by the YAML 1.2 core schema (as Kubernetes reads them).</summary>
-internal static partial class Yaml
+public static partial class Yaml
 {
     public static List<JsonNode?> Documents(string path)
     {
