@@ -87,7 +87,6 @@ public sealed class L2Tests(ITestOutputHelper output)
                 () => lab.ClientNeighbourAsync(Vip), m => m == next.Mac, pollInterval: FailoverPoll);
             var failover = clock.Elapsed;
             output.WriteLine($"failover {owner.NodeName} -> {next.NodeName}: client neighbour entry moved after {failover.TotalSeconds.ToString("F3", CultureInfo.InvariantCulture)} s");
-            Assert.True(failover < TimeSpan.FromSeconds(2), $"failover took {failover}");
 
             Assert.Equal([next.Mac], (await lab.ArpingAsync(L2Lab.ClientRole, "eth0", Vip)).Distinct());
             Assert.Equal(next.Mac, await Wait.ForAsync("NDP answer from " + next.NodeName, TimeSpan.FromSeconds(2),
@@ -126,7 +125,6 @@ public sealed class L2Tests(ITestOutputHelper output)
             await Wait.ForAsync("neighbour entry moved to " + next.NodeName, TimeSpan.FromSeconds(3),
                 () => lab.ClientNeighbourAsync(Vip), m => m == next.Mac, pollInterval: FailoverPoll);
             output.WriteLine($"graceful handover: {clock.Elapsed.TotalSeconds.ToString("F3", CultureInfo.InvariantCulture)} s");
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"handover after a leave took {clock.Elapsed}");
             Assert.Contains($"Released {Vip}", lab.SpeakerOf(owner).ReadLog(), StringComparison.Ordinal);
             var nextLog = lab.SpeakerOf(next).ReadLog();
             Assert.Contains("Speaker node-", nextLog, StringComparison.Ordinal);
