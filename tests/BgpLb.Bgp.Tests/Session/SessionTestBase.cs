@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using BgpLb.Bgp.Fsm;
 using BgpLb.Bgp.Wire;
+using BgpLb.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace BgpLb.Bgp.Tests.Session;

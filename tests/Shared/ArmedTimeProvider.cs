@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Time.Testing;
 
-namespace BgpLb.Bgp.Tests.Session;
+// Shared by BgpLb.Bgp.Tests and BgpLb.L2.Tests (linked into both).
+namespace BgpLb.Testing;
 
 /// <summary>
 /// A <see cref="FakeTimeProvider"/> that knows which of its timers are armed, so that a test moves virtual time only to a
@@ -9,14 +10,25 @@ namespace BgpLb.Bgp.Tests.Session;
 /// </summary>
 internal sealed class ArmedTimeProvider(DateTimeOffset start) : FakeTimeProvider(start)
 {
+    /// <summary>Starts at FakeTimeProvider's default, 2000-01-01 UTC.</summary>
+    public ArmedTimeProvider()
+        : this(new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero))
+    {
+    }
+
     private readonly Lock _gate = new();
     private readonly HashSet<Armed> _timers = [];
+    private int _created;
+
+    /// <summary>How many timers the code under test has created so far.</summary>
+    public int TimersCreated => Volatile.Read(ref _created);
 
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
     {
         var armed = new Armed(this);
         armed.Track(dueTime, period);
         armed.Inner = base.CreateTimer(callback, state, dueTime, period);
+        Interlocked.Increment(ref _created);
         return armed;
     }
 
@@ -28,14 +40,19 @@ internal sealed class ArmedTimeProvider(DateTimeOffset start) : FakeTimeProvider
             return [.. _timers.Select(t => t.NextDeadline(now)).OfType<DateTimeOffset>().Order()];
     }
 
-    /// <summary>Waits (in real time, bounded by <see cref="BgpLb.Testing.Bgp.FakePeer.Timeout"/>) until a timer armed with exactly <paramref name="dueTime"/> is pending.</summary>
+    /// <summary>True when a timer armed with exactly <paramref name="dueTime"/> has not fired yet.</summary>
+    public bool IsPending(TimeSpan dueTime)
+    {
+        var now = GetUtcNow();
+        lock (_gate) return _timers.Any(t => t.DueTime == dueTime && t.NextDeadline(now) is not null);
+    }
+
+    /// <summary>Waits in real time (30 s at most: a loaded machine only makes a failure slower) until a timer armed with exactly <paramref name="dueTime"/> is pending.</summary>
     public async Task WaitUntilArmedAsync(TimeSpan dueTime)
     {
-        await SessionTests.WaitForAsync(() =>
-        {
-            var now = GetUtcNow();
-            lock (_gate) return _timers.Any(t => t.DueTime == dueTime && t.NextDeadline(now) is not null);
-        });
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (!IsPending(dueTime))
+            await Task.Delay(5, timeout.Token);
     }
 
     private sealed class Armed(ArmedTimeProvider owner) : ITimer
