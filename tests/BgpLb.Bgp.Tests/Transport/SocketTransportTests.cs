@@ -23,13 +23,6 @@ public class SocketTransportTests
         SourceAddress = source,
     };
 
-    private static int FreePort(IPAddress address)
-    {
-        using var probe = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(address, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
-
     [Fact]
     public async Task Connector_and_listener_exchange_bytes_and_report_endpoints()
     {
@@ -64,8 +57,8 @@ public class SocketTransportTests
     [Fact]
     public async Task Dual_stack_listener_applies_md5_to_ipv4_peers_and_reports_plain_ipv4_addresses()
     {
-        var port = FreePort(IPAddress.IPv6Any);
-        await using var listener = _factory.Listen(new IPEndPoint(IPAddress.IPv6Any, port));
+        await using var listener = _factory.Listen(new IPEndPoint(IPAddress.IPv6Any, 0));
+        var port = listener.LocalEndPoint.Port;
         listener.SetPeerPassword(IPAddress.Loopback, "dual");
 
         using (var none = new CancellationTokenSource(TimeSpan.FromSeconds(2)))
@@ -159,6 +152,8 @@ public class SocketTransportTests
     {
         var a = IPAddress.Parse("127.0.0.1");
         var b = IPAddress.Parse("127.0.0.2");
+        // PeerManager takes port 0 for "no listener", so these ports are probed: one taken in between fails the start
+        // (SocketException at StartAsync), never the BGP checks.
         int portA = FreePort(a), portB = FreePort(b);
         using var meters = new Session.TestMeterFactory();
         await using var managerA = new PeerManager(new PeerManagerOptions { ListenEndPoint = new IPEndPoint(a, portA) }, _factory,
@@ -184,6 +179,13 @@ public class SocketTransportTests
             && e.Message.Contains("bgplb speaker shutting down", StringComparison.Ordinal)),
             () => string.Join("\n", logsB.Entries.Where(e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Information)));
         Assert.NotEqual(BgpState.Established, managerB.GetStatus()[0].State);
+    }
+
+    private static int FreePort(IPAddress address)
+    {
+        using var probe = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        probe.Bind(new IPEndPoint(address, 0));
+        return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 
     private static async Task WaitFor(Func<bool> condition, Func<string>? describe = null)
