@@ -83,9 +83,9 @@ public sealed class SpeakerOptionsTests : IDisposable
     [Fact]
     public void Controller_url_selects_controller_allocations_and_its_absence_in_process_allocation()
     {
-        Assert.Null(SpeakerOptions.Parse(["--node", "n", "--config", _dir], Env()).Controller);
-        Assert.Equal(new Uri("http://198.18.0.1:7473"), SpeakerOptions.Parse(["--node", "n", "--config", _dir, "--controller", "http://198.18.0.1:7473"], Env()).Controller);
-        Assert.Equal(new Uri("https://ctl.example:8443"), SpeakerOptions.Parse(["--node", "n", "--config", _dir], Env(("BGPLB_CONTROLLER", "https://ctl.example:8443"))).Controller);
+        Assert.Null(SpeakerOptions.Parse(["--node", "n", "--config", _dir], Env()).Controller?.Address);
+        Assert.Equal(new Uri("http://198.18.0.1:7473"), SpeakerOptions.Parse(["--node", "n", "--config", _dir, "--controller", "http://198.18.0.1:7473"], Env()).Controller?.Address);
+        Assert.Equal(new Uri("https://ctl.example:8443"), SpeakerOptions.Parse(["--node", "n", "--config", _dir], Env(("BGPLB_CONTROLLER", "https://ctl.example:8443"))).Controller?.Address);
     }
 
     [Fact]
