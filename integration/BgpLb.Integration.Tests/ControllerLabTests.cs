@@ -23,11 +23,7 @@ public sealed class ControllerLabTests(ITestOutputHelper output)
     public async Task Speakers_announce_the_controllers_allocations_with_ecmp_and_a_killed_controller_withdraws_nothing()
     {
         await using var lab = await Lab.CreateAsync("ctl-ecmp", 2, output.WriteLine);
-        var router = await Router.StartAsync(RouterKind.Bird, lab, lab.RouterNamespace, "router",
-            new RouterOptions(IPAddress.Parse("198.18.255.1"), [.. lab.Nodes.Select(n => new BgpNeighbor(n.Address, SpeakerAs) { HoldTime = 3 })])
-            {
-                LocalAs = RouterAs,
-            });
+        var router = await StartRouterAsync(lab);
         var controllerConfig = Path.Combine(lab.Directory, "controller-config");
         var stateFile = Path.Combine(lab.Directory, "controller-state.json");
         MetalLbManifests.Write(controllerConfig, "pools.yaml", [MetalLbManifests.IpAddressPool("pool", "203.0.113.10-203.0.113.19")]);
@@ -37,13 +33,7 @@ public sealed class ControllerLabTests(ITestOutputHelper output)
         var speakers = new List<SpeakerProcess>();
         foreach (var node in lab.Nodes)
         {
-            MetalLbManifests.Write(SpeakerConfig(lab, node), "peers.yaml",
-            [
-                MetalLbManifests.Node(NodeName(lab, node), node.Address),
-                MetalLbManifests.IpAddressPool("pool", "203.0.113.10-203.0.113.19"),
-                MetalLbManifests.BgpPeer("router", SpeakerAs, RouterAs, node.RouterAddress, holdTime: "3s"),
-                MetalLbManifests.BgpAdvertisement("adv", ["pool"]),
-            ]);
+            WriteSpeakerConfig(lab, node);
             speakers.Add(await SpeakerProcess.StartAsync(lab, node, NodeName(lab, node), SpeakerConfig(lab, node), controller: new Uri($"http://{node.RouterAddress}:7473")));
         }
 
@@ -99,11 +89,7 @@ public sealed class ControllerLabTests(ITestOutputHelper output)
     public async Task Speakers_reach_a_controller_beyond_loopback_over_tls_with_client_certificates_and_one_without_is_refused()
     {
         await using var lab = await Lab.CreateAsync("ctl-tls", 2, output.WriteLine);
-        var router = await Router.StartAsync(RouterKind.Bird, lab, lab.RouterNamespace, "router",
-            new RouterOptions(IPAddress.Parse("198.18.255.1"), [.. lab.Nodes.Select(n => new BgpNeighbor(n.Address, SpeakerAs) { HoldTime = 3 })])
-            {
-                LocalAs = RouterAs,
-            });
+        var router = await StartRouterAsync(lab);
         var pki = Path.Combine(lab.Directory, "pki");
         (await Command.RunAsync(Path.Combine(BuiltExecutable.RepositoryRoot(), "examples", "security", "make-certs.sh"),
             [pki, string.Join(",", lab.Nodes.Select(n => "IP:" + n.RouterAddress)), .. lab.Nodes.Select(n => NodeName(lab, n))])).EnsureSuccess();
@@ -117,13 +103,7 @@ public sealed class ControllerLabTests(ITestOutputHelper output)
 
         foreach (var node in lab.Nodes)
         {
-            MetalLbManifests.Write(SpeakerConfig(lab, node), "peers.yaml",
-            [
-                MetalLbManifests.Node(NodeName(lab, node), node.Address),
-                MetalLbManifests.IpAddressPool("pool", "203.0.113.10-203.0.113.19"),
-                MetalLbManifests.BgpPeer("router", SpeakerAs, RouterAs, node.RouterAddress, holdTime: "3s"),
-                MetalLbManifests.BgpAdvertisement("adv", ["pool"]),
-            ]);
+            WriteSpeakerConfig(lab, node);
             await SpeakerProcess.StartAsync(lab, node, NodeName(lab, node), SpeakerConfig(lab, node), controller: new Uri($"https://{node.RouterAddress}:7473"),
                 controllerCredentials: ["--controller-ca", Pem("ca.crt"), "--controller-cert", Pem(NodeName(lab, node) + ".crt"), "--controller-key", Pem(NodeName(lab, node) + ".key")]);
         }
@@ -190,6 +170,24 @@ public sealed class ControllerLabTests(ITestOutputHelper output)
         Assert.Equal(["203.0.113.10/32", "203.0.113.11/32", "203.0.113.15/32"], routes.Order());
         lab.Passed();
     }
+
+    /// <summary>BIRD in the router namespace with every node as an eBGP neighbour.</summary>
+    private static Task<Router> StartRouterAsync(Lab lab) =>
+        Router.StartAsync(RouterKind.Bird, lab, lab.RouterNamespace, "router",
+            new RouterOptions(IPAddress.Parse("198.18.255.1"), [.. lab.Nodes.Select(n => new BgpNeighbor(n.Address, SpeakerAs) { HoldTime = 3 })])
+            {
+                LocalAs = RouterAs,
+            });
+
+    /// <summary>The node, the pool, the router as BGP peer and an advertisement of the pool.</summary>
+    private static void WriteSpeakerConfig(Lab lab, LabNode node) =>
+        MetalLbManifests.Write(SpeakerConfig(lab, node), "peers.yaml",
+        [
+            MetalLbManifests.Node(NodeName(lab, node), node.Address),
+            MetalLbManifests.IpAddressPool("pool", "203.0.113.10-203.0.113.19"),
+            MetalLbManifests.BgpPeer("router", SpeakerAs, RouterAs, node.RouterAddress, holdTime: "3s"),
+            MetalLbManifests.BgpAdvertisement("adv", ["pool"]),
+        ]);
 
     private static string NodeName(Lab lab, LabNode node) => "node" + (lab.Nodes.ToList().IndexOf(node) + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
