@@ -112,7 +112,7 @@ public sealed class ControllerHost : IAsyncDisposable
         }
         catch (CredentialException e)
         {
-            ControllerLog.UnusableStateFile(logger, e.Message);
+            ControllerLog.RefusingToStart(logger, e.Message);
             throw new ControllerStartupException(e.Message);
         }
     }
@@ -130,7 +130,7 @@ public sealed class ControllerHost : IAsyncDisposable
         }
         catch (Exception e) when (e is StateFileException or IOException or UnauthorizedAccessException)
         {
-            ControllerLog.UnusableStateFile(logger, e.Message);
+            ControllerLog.RefusingToStart(logger, e.Message);
             await app.DisposeAsync();
             throw new ControllerStartupException(e.Message);
         }
