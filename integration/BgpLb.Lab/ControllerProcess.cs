@@ -5,7 +5,7 @@ namespace BgpLb.Netlab;
 
 /// <summary>
 /// bgplb-controller running in a lab namespace: <c>bgplb-controller --config DIR --state FILE --grpc-listen ADDR:PORT
-/// --metrics-listen 127.0.0.1:PORT</c>. Speakers in other namespaces reach its gRPC service over the lab links.
+/// --metrics-listen 127.0.0.1:PORT</c> plus its gRPC security flags. Speakers in other namespaces reach its gRPC service over the lab links.
 /// </summary>
 public sealed class ControllerProcess
 {
@@ -31,18 +31,23 @@ public sealed class ControllerProcess
     public static string ResolveExecutable() => BuiltExecutable.Resolve("Controller", "bgplb-controller", PathVariable);
 
     /// <summary>Starts the controller in <paramref name="netns"/>; <paramref name="name"/> names its log files (NAME.stderr).</summary>
+    /// <param name="grpcSecurity">--grpc-tls-cert ... flags; default --grpc-insecure (the default listener is beyond loopback).</param>
     public static async Task<ControllerProcess> StartAsync(
-        Lab lab, string netns, string configDirectory, string stateFile, string grpcListen = "0.0.0.0:7473", int metricsPort = 7472, string name = "controller")
+        Lab lab, string netns, string configDirectory, string stateFile, string grpcListen = "0.0.0.0:7473", int metricsPort = 7472, string name = "controller",
+        IReadOnlyList<string>? grpcSecurity = null)
     {
         var process = await lab.StartProcessAsync(
             netns,
             name,
             ResolveExecutable(),
-            "--config", configDirectory,
-            "--state", stateFile,
-            "--grpc-listen", grpcListen,
-            "--metrics-listen", $"127.0.0.1:{metricsPort}",
-            "--log-level", "debug");
+            [
+                "--config", configDirectory,
+                "--state", stateFile,
+                "--grpc-listen", grpcListen,
+                "--metrics-listen", $"127.0.0.1:{metricsPort}",
+                "--log-level", "debug",
+                .. grpcSecurity ?? ["--grpc-insecure"],
+            ]);
         return new ControllerProcess(process, netns, metricsPort);
     }
 

@@ -83,16 +83,36 @@ public sealed class AllocationGrpcService(AllocationOwner owner, IHostApplicatio
 
     public override async Task<V1.Allocation> Allocate(V1.AllocateRequest request, ServerCallContext context)
     {
-        var stored = ToExternalRequest(request);
-        var entry = await owner.AllocateAsync(request.Name, stored, context.CancellationToken);
+        var stored = ToExternalRequest(request) with { Caller = GrpcSecurity.CallerOf(context) };
+        AllocationEntry entry;
+        try
+        {
+            entry = await owner.AllocateAsync(request.Name, stored, context.CancellationToken);
+        }
+        catch (ExternalRefusedException e)
+        {
+            throw Refused(e);
+        }
         if (entry.IsAllocated)
             return AllocationProto.ToProto(entry);
         var code = entry.Failure == AllocationFailure.InvalidRequest ? StatusCode.InvalidArgument : StatusCode.FailedPrecondition;
         throw new RpcException(new Status(code, $"{entry.Failure}: {entry.Reason}"));
     }
 
-    public override async Task<V1.ReleaseResponse> Release(V1.ReleaseRequest request, ServerCallContext context) =>
-        new() { Released = await owner.ReleaseAsync(request.Name, context.CancellationToken) };
+    public override async Task<V1.ReleaseResponse> Release(V1.ReleaseRequest request, ServerCallContext context)
+    {
+        try
+        {
+            return new() { Released = await owner.ReleaseAsync(request.Name, GrpcSecurity.CallerOf(context), context.CancellationToken) };
+        }
+        catch (ExternalRefusedException e)
+        {
+            throw Refused(e);
+        }
+    }
+
+    private static RpcException Refused(ExternalRefusedException refused) => new(new Status(
+        refused.Refusal == ExternalRefusal.LimitReached ? StatusCode.ResourceExhausted : StatusCode.PermissionDenied, refused.Message));
 
     private static ExternalRequest ToExternalRequest(V1.AllocateRequest request)
     {

@@ -35,6 +35,14 @@ public sealed record AllocationState(ulong Revision, AllocationResult Result, Im
     }
 }
 
+public enum ExternalRefusal { LimitReached, HeldByAnotherCaller }
+
+/// <summary>An Allocate or Release that the caller may not make; nothing was changed.</summary>
+public sealed class ExternalRefusedException(ExternalRefusal refusal, string message) : Exception(message)
+{
+    public ExternalRefusal Refusal { get; } = refusal;
+}
+
 /// <summary>
 /// The single owner of allocations: cluster changes and gRPC Allocate/Release calls are serialized through one gate;
 /// each applies what changed to the <see cref="AllocationTable"/>, persists the result, and only then publishes it
@@ -148,17 +156,24 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, Con
     }
 
     /// <summary>
-    /// Allocates (or re-allocates, when the request changed) the external name. On failure the name keeps what it had
-    /// before, and the returned entry says why.
+    /// Allocates (or re-allocates, when the request changed) the external name for <see cref="ExternalRequest.Caller"/>.
+    /// On failure the name keeps what it had before, and the returned entry says why.
     /// </summary>
+    /// <exception cref="ExternalRefusedException">The name is another caller's, or the caller holds
+    /// <see cref="ControllerOptions.MaxExternalPerCaller"/> names already.</exception>
     public async Task<AllocationEntry> AllocateAsync(string name, ExternalRequest request, CancellationToken cancellationToken)
     {
         await Ready.WaitAsync(cancellationToken);
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            if (_external.TryGetValue(name, out var existing) && existing.SameAs(request) && _table![name] is { } current)
+            var existing = CheckCallerUnsynchronized(name, request.Caller);
+            if (existing is not null && existing.SameAs(request) && _table![name] is { } current)
                 return current;
+            var held = existing is null ? _external.Values.Count(r => r.Caller == request.Caller) : 0;
+            if (held >= options.MaxExternalPerCaller)
+                throw new ExternalRefusedException(ExternalRefusal.LimitReached,
+                    $"caller '{request.Caller}' already holds {held} external allocations, the most one caller may hold; release one first");
             using var trial = _table!.ApplyTentatively(new AllocationBatch { Upserted = [request.ToRequest(name)] });
             var entry = _table[name]!;
             if (!entry.IsAllocated)
@@ -173,13 +188,14 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, Con
         }
     }
 
-    public async Task<bool> ReleaseAsync(string name, CancellationToken cancellationToken)
+    /// <exception cref="ExternalRefusedException">The name is another caller's.</exception>
+    public async Task<bool> ReleaseAsync(string name, string caller, CancellationToken cancellationToken)
     {
         await Ready.WaitAsync(cancellationToken);
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            if (!_external.ContainsKey(name))
+            if (CheckCallerUnsynchronized(name, caller) is null)
                 return false;
             using var trial = _table!.ApplyTentatively(new AllocationBatch { Removed = [name] });
             await CommitUnsynchronizedAsync(trial.Changes, _external.Remove(name), failOnPersistError: true, cancellationToken);
@@ -191,6 +207,11 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, Con
             _gate.Release();
         }
     }
+
+    private ExternalRequest? CheckCallerUnsynchronized(string name, string? caller) =>
+        !_external.TryGetValue(name, out var existing) ? null
+        : existing.Caller is null || existing.Caller == caller ? existing
+        : throw new ExternalRefusedException(ExternalRefusal.HeldByAnotherCaller, $"'{name}' is held by another caller");
 
     /// <summary>Returns once the revision is above <paramref name="revision"/>.</summary>
     public async Task WaitForChangeAsync(ulong revision, CancellationToken cancellationToken)

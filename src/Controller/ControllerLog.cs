@@ -12,7 +12,7 @@ internal static partial class ControllerLog
     public static partial void UnusableFirstConfiguration(ILogger logger, int count);
 
     [LoggerMessage(EventId = 4003, Level = LogLevel.Critical, Message = "Refusing to start: {Reason}")]
-    public static partial void UnusableStateFile(ILogger logger, string reason);
+    public static partial void RefusingToStart(ILogger logger, string reason);
 
     [LoggerMessage(EventId = 4004, Level = LogLevel.Warning, Message = "Discarded {What}; the state in {StateFile} is intact")]
     public static partial void DiscardedInterruptedWrite(ILogger logger, string what, string stateFile);

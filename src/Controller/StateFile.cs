@@ -40,6 +40,9 @@ public sealed record ExternalRequest
     public ImmutableArray<string> Addresses { get; init; } = [];
     public string? SharingKey { get; init; }
     public ImmutableArray<ServicePort> Ports { get; init; } = [];
+    /// <summary>Who made the request (<see cref="GrpcSecurity.Authenticate"/>): only they may change or release it, and it
+    /// counts against their limit. Null for requests stored before callers were recorded: anyone may take them over.</summary>
+    public string? Caller { get; init; }
 
     public AllocationRequest ToRequest(string name) => AllocationRequest.External(name, Policy,
         [.. Families.Select(f => f == "IPv6" ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork)],

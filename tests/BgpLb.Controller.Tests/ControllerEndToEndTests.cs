@@ -223,7 +223,7 @@ public sealed class ControllerEndToEndTests : IAsyncLifetime, IAsyncDisposable
         _fixture.Write("config.yaml", Pool("main", "203.0.113.0/28") + Service("svc"));
         var host = await _fixture.StartAsync();
         var port = host.GrpcEndPoint.Port;
-        var watcher = new AllocationWatcher(_fixture.GrpcUri, NullLogger<AllocationWatcher>.Instance,
+        var watcher = new AllocationWatcher(new ControllerConnection(_fixture.GrpcUri), NullLogger<AllocationWatcher>.Instance,
             options: new AllocationWatcherOptions { InitialBackoff = TimeSpan.FromMilliseconds(50), MaxBackoff = TimeSpan.FromMilliseconds(300) });
         using var cancel = new CancellationTokenSource(ControllerFixture.Timeout);
         await using var updates = watcher.WatchAsync(cancel.Token).GetAsyncEnumerator(cancel.Token);
