@@ -94,7 +94,7 @@ public sealed class AllocationGrpcService(AllocationOwner owner, IHostApplicatio
     public override async Task<V1.ReleaseResponse> Release(V1.ReleaseRequest request, ServerCallContext context) =>
         new() { Released = await owner.ReleaseAsync(request.Name, context.CancellationToken) };
 
-    private static ExternalRequest ToExternalRequest(V1.AllocateRequest request)
+    internal static ExternalRequest ToExternalRequest(V1.AllocateRequest request)
     {
         if (AllocationRequest.ValidateExternalName(request.Name) is { } problem)
             throw new RpcException(new Status(StatusCode.InvalidArgument, problem));
