@@ -58,8 +58,8 @@ internal sealed class GrpcTarget : FuzzTarget
             return;
         }
 
-        if (!Enum.IsDefined(stored.Policy))
-            throw new FuzzFindingException($"accepted family policy {(int)stored.Policy}");
+        if (!Enum.IsDefined(request.FamilyPolicy) || request.Families.Any(f => !Enum.IsDefined(f)))
+            throw new FuzzFindingException($"accepted family policy {request.FamilyPolicy}, families [{string.Join(", ", request.Families)}]");
         if (stored.Ports.FirstOrDefault(p => p.Port is < 1 or > 65535 || p.Protocol is not ("TCP" or "UDP" or "SCTP")) is { Protocol: not null } port)
             throw new FuzzFindingException($"accepted port {port}");
         var reread = JsonSerializer.Deserialize<ExternalRequest>(JsonSerializer.Serialize(stored, StateFile.Json), StateFile.Json);
