@@ -502,9 +502,34 @@ public static class ObjectProjector
             if (property.Name is not ("apiVersion" or "kind" or "metadata" or "spec" or "status"))
                 throw new FieldException(property.Name, $"unknown field '{property.Name}'");
         }
-        return root.TryGetProperty("spec", out var spec) && spec.ValueKind != JsonValueKind.Null
-            ? (TSpec?)spec.Deserialize(MetalLbSpecJson.Default.GetTypeInfo(typeof(TSpec))!) ?? new()
-            : new();
+        if (!root.TryGetProperty("spec", out var spec) || spec.ValueKind == JsonValueKind.Null)
+            return new();
+        RejectNullItems(spec, "spec");
+        return (TSpec?)spec.Deserialize(MetalLbSpecJson.Default.GetTypeInfo(typeof(TSpec))!) ?? new();
+    }
+
+    /// <summary>
+    /// A null list item (a bare "-" in YAML) is an error, as in the API server's structural schemas: the spec contracts'
+    /// lists would hold it as a null the validator does not expect.
+    /// </summary>
+    private static void RejectNullItems(JsonElement element, string path)
+    {
+        if (element.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var property in element.EnumerateObject())
+                RejectNullItems(property.Value, $"{path}.{property.Name}");
+        }
+        else if (element.ValueKind == JsonValueKind.Array)
+        {
+            var index = 0;
+            foreach (var item in element.EnumerateArray())
+            {
+                var itemPath = $"{path}[{index++}]";
+                if (item.ValueKind == JsonValueKind.Null)
+                    throw new FieldException(itemPath, "invalid value: a list item must not be null");
+                RejectNullItems(item, itemPath);
+            }
+        }
     }
 
     // ---- metadata and typed field access (field paths in errors) ----

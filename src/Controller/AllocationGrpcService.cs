@@ -114,13 +114,11 @@ public sealed class AllocationGrpcService(AllocationOwner owner, IHostApplicatio
     private static RpcException Refused(ExternalRefusedException refused) => new(new Status(
         refused.Refusal == ExternalRefusal.LimitReached ? StatusCode.ResourceExhausted : StatusCode.PermissionDenied, refused.Message));
 
-    private static ExternalRequest ToExternalRequest(V1.AllocateRequest request)
+    /// <summary>The request as stored; INVALID_ARGUMENT for anything the allocator could not take as a Service's request.</summary>
+    internal static ExternalRequest ToExternalRequest(V1.AllocateRequest request)
     {
-        if (AllocationRequest.ValidateExternalName(request.Name) is { } problem)
+        if (Validate(request) is { } problem)
             throw new RpcException(new Status(StatusCode.InvalidArgument, problem));
-        var bad = request.Addresses.FirstOrDefault(a => !StrictIP.TryParse(a, out _));
-        if (bad is not null)
-            throw new RpcException(new Status(StatusCode.InvalidArgument, $"'{bad}' is not an IP address"));
         return new ExternalRequest
         {
             Policy = (FamilyPolicy)request.FamilyPolicy,
@@ -131,6 +129,15 @@ public sealed class AllocationGrpcService(AllocationOwner owner, IHostApplicatio
             Ports = [.. request.Ports.Select(p => new ServicePort(p.Protocol.Length == 0 ? "TCP" : p.Protocol, p.Number))],
         };
     }
+
+    // Unknown enum values are kept by the protobuf parser; ports follow Kubernetes' rules for Service ports.
+    private static string? Validate(V1.AllocateRequest request) =>
+        AllocationRequest.ValidateExternalName(request.Name)
+        ?? request.Addresses.Where(a => !StrictIP.TryParse(a, out _)).Select(a => $"'{a}' is not an IP address").FirstOrDefault()
+        ?? (Enum.IsDefined(request.FamilyPolicy) ? null : $"unknown family policy {(int)request.FamilyPolicy}")
+        ?? request.Families.Where(f => !Enum.IsDefined(f)).Select(f => $"unknown IP family {(int)f}").FirstOrDefault()
+        ?? request.Ports.Where(p => p.Number is < 1 or > 65535 || p.Protocol is not ("" or "TCP" or "UDP" or "SCTP"))
+            .Select(p => $"port '{p.Protocol}/{p.Number}' is not a protocol (TCP, UDP or SCTP) and a number 1-65535").FirstOrDefault();
 
     private V1.WatchAllocationsResponse Snapshot(AllocationState state)
     {

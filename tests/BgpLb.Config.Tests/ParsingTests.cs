@@ -186,6 +186,20 @@ public class ParsingTests
         Assert.Equal("invalid value: expected an integer", error.Message);
     }
 
+    [Theory] // fuzz/regressions/yaml/crash-a2ecc402…: a null community reached the validator, which threw
+    [InlineData("BGPAdvertisement", "communities:\n    - \n    - 65535:65281", "spec.communities[0]")]
+    [InlineData("BGPAdvertisement", "peers: [router-a, null]", "spec.peers[1]")]
+    [InlineData("Community", "communities:\n    - name: a\n      value: 1:1\n    -", "spec.communities[1]")]
+    [InlineData("L2Advertisement", "nodeSelectors:\n    - matchExpressions:\n        - {key: a, operator: In, values: [~]}", "spec.nodeSelectors[0].matchExpressions[0].values[0]")]
+    public void Null_list_item_is_an_error_naming_it(string kind, string spec, string field)
+    {
+        var result = Parse($"apiVersion: metallb.io/v1beta1\nkind: {kind}\nmetadata: {{name: x}}\nspec:\n  {spec}\n");
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(field, error.Field);
+        Assert.Equal("invalid value: a list item must not be null", error.Message);
+        AssertKnownButUnusable(result, new ResourceKey(kind, "metallb-system", "x"));
+    }
+
     [Fact]
     public void Unknown_top_level_field_of_a_crd_is_an_error()
     {
