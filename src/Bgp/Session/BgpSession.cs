@@ -355,7 +355,7 @@ internal sealed class BgpSession : IDisposable
         foreach (var error in update.Errors)
         {
             _peer.Counters.AttributeError();
-            SessionLog.AttributeError(_logger, _label, error.Type, error.Action, error.Reason);
+            if (_peer.AttributeErrorLog.TryAcquire(out var suppressed)) SessionLog.AttributeError(_logger, _label, error.Type, error.Action, error.Reason, suppressed);
         }
     }
 
@@ -363,8 +363,9 @@ internal sealed class BgpSession : IDisposable
     {
         var code = (byte)notification.Code;
         var text = notification.ShutdownCommunication ?? "";
-        SessionLog.NotificationReceived(_logger, _label, code, notification.Subcode, NotificationNames.Code(code),
-            NotificationNames.Subcode(code, notification.Subcode), text);
+        if (_peer.NotificationLog.TryAcquire(out var suppressed))
+            SessionLog.NotificationReceived(_logger, _label, code, notification.Subcode, NotificationNames.Code(code),
+                NotificationNames.Subcode(code, notification.Subcode), text, suppressed);
         var reason = $"NOTIFICATION received {code}/{notification.Subcode} {NotificationNames.Subcode(code, notification.Subcode)} {text}".TrimEnd();
         _peer.RecordError(reason);
         var versionError = notification.Code == BgpErrorCode.Open && notification.Subcode == OpenSubcode.UnsupportedVersion;

@@ -4,6 +4,7 @@ using System.Diagnostics.Metrics;
 using BgpLb.Bgp.Fsm;
 using BgpLb.Bgp.Session;
 using BgpLb.Bgp.Wire;
+using Microsoft.Extensions.Logging;
 
 namespace BgpLb.Bgp.Tests.Session;
 
@@ -15,10 +16,14 @@ public sealed class FullTableTests : SessionTestBase
     // Every tenth UPDATE has an ORIGIN of 7: RFC 7606 §7.1 treat-as-withdraw, the session stays up.
     private const int EveryBadUpdate = 10;
 
+    private readonly ListLoggerFactory _logs = new();
+
+    internal override ILoggerFactory LoggerFactory => _logs;
+
     [Fact]
     public async Task Stream_of_200k_prefixes_keeps_the_session_established_and_keepalives_flowing()
     {
-        var hold = TimeSpan.FromSeconds(9);
+        var hold = TimeSpan.FromSeconds(90);
         var peer = await EstablishAsync(Peer(hold: hold), []);
         Assert.True(IsEndOfRib(await peer.ReadAsync()));
         Assert.True(IsEndOfRib(await peer.ReadAsync()));
@@ -31,7 +36,7 @@ public sealed class FullTableTests : SessionTestBase
             for (var i = 0; i < Updates; i++) WriteUpdate(w, i * PrefixesPerUpdate, badOrigin: i % EveryBadUpdate == 0);
         }).AsTask();
         await updates.ParkedAsync(1);
-        // The speaker is busy with the first UPDATE when its keepalive falls due.
+        // The speaker is busy with the first UPDATE (about to handle it) when its keepalive falls due.
         Time.Advance(hold / 3);
         updates.Release(1);
 
@@ -50,6 +55,12 @@ public sealed class FullTableTests : SessionTestBase
         // keepalive comes on time.
         Time.Advance(hold / 3);
         Assert.Equal(BgpMessageType.Keepalive, (await peer.ReadAsync()).Type);
+
+        // The 20 malformed UPDATEs came within one rate-limit interval: one line; the next line, an interval later, counts the rest.
+        await peer.SendAsync(w => WriteUpdate(w, 0, badOrigin: true));
+        await AdvanceUntilAsync(() => Status().Counters.UpdatesReceived == Updates + 1, TimeSpan.Zero);
+        Assert.Equal(["; 0 more since the last such line", "; 19 more since the last such line"],
+            _logs.Entries.Where(e => e.EventId == 1205).Select(e => e.Message[e.Message.LastIndexOf(';')..]));
     }
 
     /// <summary>An UPDATE of <see cref="PrefixesPerUpdate"/> /24s from 10.0.0.0/24 + <paramref name="first"/>, AS_PATH 64512, next hop 198.18.0.2.</summary>
