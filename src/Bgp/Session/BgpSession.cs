@@ -351,7 +351,7 @@ internal sealed class BgpSession : IDisposable
     {
         // Received routes are only validated and counted, never kept (there is no Adj-RIB-In): this speaker does not use
         // them, so a full table costs the time to parse it and no memory.
-        var update = UpdateDecoder.Decode(body, _negotiated!.DecodeContext);
+        var update = UpdateDecoder.Decode(body, _negotiated!.DecodeContext with { DiscardPrefixes = true });
         foreach (var error in update.Errors)
         {
             _peer.Counters.AttributeError();
