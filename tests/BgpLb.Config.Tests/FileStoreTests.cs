@@ -135,23 +135,9 @@ public sealed class FileStoreTests : IDisposable
         Assert.Equal(["n1"], _directory.State.Nodes.Keys);
     }
 
-    /// <summary>Nine levels of nine aliases: 9^9 (387 million) strings once expanded, in a kind nothing reads.</summary>
-    private const string BillionLaughs = """
-        apiVersion: v1
-        kind: ConfigMap
-        metadata: {name: lol}
-        data:
-          a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
-          b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
-          c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
-          d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
-          e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
-          f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
-          g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
-          h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
-          i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
-
-        """;
+    /// <summary><see cref="TestConfig.BillionLaughs"/> in a kind nothing reads.</summary>
+    private static readonly string BillionLaughs =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lol}\ndata:\n" + string.Concat(TestConfig.BillionLaughs.Split('\n').Select(line => $"  {line}\n"));
 
     public static TheoryData<string, string> OversizedFiles => new()
     {

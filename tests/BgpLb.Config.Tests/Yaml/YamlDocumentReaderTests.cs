@@ -239,18 +239,7 @@ public class YamlDocumentReaderTests
     [Fact]
     public void Billion_laughs_fails_as_excessive_aliasing()
     {
-        var yaml = """
-            a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
-            b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
-            c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
-            d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
-            e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
-            f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
-            g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
-            h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
-            i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
-            """;
-        using var reader = YamlDocumentReader.FromString(yaml);
+        using var reader = YamlDocumentReader.FromString(TestConfig.BillionLaughs);
 
         var error = Assert.Throws<YamlSyntaxException>(() => reader.Read());
 
