@@ -34,53 +34,11 @@ router_ip=198.18.0.1
 receiver_ip=198.18.0.2
 router_as=64512
 receiver_as=64513
-work=$(mktemp -d /tmp/bgplb-fulltable.XXXXXX)
-chmod 755 "$work"
-pids=()
-
-log() { printf '%s\n' "$*" >&2; }
-
-cleanup() {
-  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  pids=()
-  for ns in "$router_ns" "$receiver_ns"; do
-    if ip netns list | grep -qx "$ns\( .*\)\?"; then
-      for pid in $(ip netns pids "$ns"); do kill -KILL "$pid" 2>/dev/null || true; done
-      ip netns del "$ns"
-    fi
-  done
-}
-trap 'status=$?; cleanup; if [ "$status" -eq 0 ]; then rm -rf "$work"; else log "kept $work"; fi' EXIT
-
-now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"%.3f\", $* }"; }
-later_than() { awk "BEGIN { exit !($1 > $2) }"; }
-cpu_seconds() { awk '{ print ($14 + $15) / 100 }' "/proc/$1/stat"; }
+peer_ns=$receiver_ns
+peer_ip=$receiver_ip
+. "$repo/bench/netns-pair.sh"
+pair_init bgplb-fulltable
 proc_mib() { awk -v key="$2:" '$1 == key { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
-
-wait_until() {
-  local timeout=$1; shift
-  local deadline; deadline=$(calc "$(now) + $timeout")
-  until "$@" >/dev/null 2>&1; do
-    if later_than "$(now)" "$deadline"; then log "timeout after ${timeout}s: $*"; return 1; fi
-    sleep 0.05
-  done
-}
-
-make_lab() {
-  cleanup
-  ip netns add "$router_ns"
-  ip netns add "$receiver_ns"
-  ip -n "$router_ns" link add to-n1 type veth peer name uplink netns "$receiver_ns"
-  ip -n "$router_ns" addr add "$router_ip/30" dev to-n1
-  ip -n "$receiver_ns" addr add "$receiver_ip/30" dev uplink
-  for end in "$router_ns to-n1" "$receiver_ns uplink"; do
-    set -- $end
-    ip -n "$1" link set lo up
-    ip -n "$1" link set "$2" up
-  done
-}
 
 write_router_config() {
   {
@@ -107,10 +65,6 @@ start_router() {
   ip netns exec "$router_ns" bird -f -c "$work/router.conf" -s "$work/router.ctl" 2>"$work/router.log" &
   pids+=($!)
   wait_until 60 router show status
-}
-
-speaker_path() {
-  if [ -n "${BGPLB_SPEAKER_PATH:-}" ]; then echo "$BGPLB_SPEAKER_PATH"; else echo "$repo/src/Speaker/bin/Release/net10.0/bgplb-speaker"; fi
 }
 
 start_bgplb() {
