@@ -3,6 +3,7 @@ using BgpLb.Bgp.Rib;
 using BgpLb.Bgp.Session;
 using BgpLb.Bgp.Transport;
 using BgpLb.Bgp.Wire;
+using BgpLb.Logging;
 using Microsoft.Extensions.Logging;
 
 namespace BgpLb.Bgp;
@@ -27,6 +28,7 @@ public sealed class PeerManager : IAsyncDisposable
     private readonly BgpMetrics _metrics;
     private readonly PeerBfd _bfd;
     private readonly CancellationTokenSource _acceptCancel = new();
+    private readonly LogRateLimiter _unknownPeerLog;
     private IBgpListener? _listener;
     private Task _acceptLoop = Task.CompletedTask;
     private bool _stopped;
@@ -42,6 +44,7 @@ public sealed class PeerManager : IAsyncDisposable
         _options = options;
         _transport = transport;
         _time = time;
+        _unknownPeerLog = new LogRateLimiter(time);
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<PeerManager>();
         _metrics = metrics;
@@ -280,7 +283,7 @@ public sealed class PeerManager : IAsyncDisposable
                 }
             }
         }
-        PeerManagerLog.UnknownPeer(_logger, connection.RemoteEndPoint, connection.LocalEndPoint);
+        if (_unknownPeerLog.TryAcquire(out var suppressed)) PeerManagerLog.UnknownPeer(_logger, connection.RemoteEndPoint, connection.LocalEndPoint, suppressed);
         _ = connection.DisposeAsync().AsTask();
     }
 

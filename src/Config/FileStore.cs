@@ -15,7 +15,7 @@ namespace BgpLb.Config;
 /// case events are lost.
 /// A key defined in two files is taken from the file that defined it first (at start: the first in name order); the
 /// other definition is reported and ignored until the first goes away. An object that cannot be read keeps its last
-/// good version, and so does every object of a file that cannot be read at all (a YAML syntax error).
+/// good version, and so does every object of a file that cannot be read at all (a YAML syntax error, a file or document over the size limits of <see cref="Yaml.YamlReaderOptions"/>).
 /// One reader at a time.
 /// </summary>
 public sealed class FileStore(string directory, ConfigOptions options, TimeProvider time, ILogger<FileStore> logger) : IResourceSource

@@ -151,10 +151,13 @@ internal sealed class FakePeer
     /// <summary>How long any read waits before the test fails; generous, so that a loaded machine only makes a failure slower.</summary>
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
-    public async Task SendAsync(Action<IBufferWriter<byte>> write)
+    public async Task SendAsync(Action<IBufferWriter<byte>> write) => await StartSending(write).AsTask().WaitAsync(Timeout);
+
+    /// <summary>Writes and flushes without waiting: the speaker sees everything at once; the flush completes once it has read most of it.</summary>
+    public ValueTask<FlushResult> StartSending(Action<IBufferWriter<byte>> write)
     {
         write(output);
-        await output.FlushAsync().AsTask().WaitAsync(Timeout);
+        return output.FlushAsync();
     }
 
     /// <param name="gracefulRestart">Advertise a helper-only graceful restart capability (restart time 120 s, no family), as a router in helper mode does.</param>

@@ -3,6 +3,7 @@ using System.Net;
 using BgpLb.Bgp.Fsm;
 using BgpLb.Bgp.Wire;
 using BgpLb.Testing;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace BgpLb.Bgp.Tests.Session;
@@ -36,7 +37,9 @@ public abstract class SessionTestBase : IAsyncLifetime, IDisposable
     internal readonly TestMeterFactory MeterFactory = new();
     private PeerManager? _manager;
 
-    internal PeerManager Manager => _manager ??= new PeerManager(ManagerOptions, Transport, Time, NullLoggerFactory.Instance, new BgpMetrics(MeterFactory));
+    internal PeerManager Manager => _manager ??= new PeerManager(ManagerOptions, Transport, Time, LoggerFactory, new BgpMetrics(MeterFactory));
+
+    internal virtual ILoggerFactory LoggerFactory => NullLoggerFactory.Instance;
 
     internal virtual PeerManagerOptions ManagerOptions => new() { ListenEndPoint = new IPEndPoint(IPAddress.Any, 179) };
 
