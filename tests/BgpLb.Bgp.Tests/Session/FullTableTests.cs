@@ -47,7 +47,7 @@ public sealed class FullTableTests : SessionTestBase
         updates.Release(Updates);
         await flush.WaitAsync(FakePeer.Timeout);
 
-        await AdvanceUntilAsync(() => Status().Counters.UpdatesReceived == Updates, TimeSpan.Zero);
+        await SessionTests.WaitForAsync(() => Status().Counters.UpdatesReceived == Updates);
         var status = Status();
         Assert.Equal(BgpState.Established, status.State);
         Assert.Equal(Updates / EveryBadUpdate, status.Counters.AttributeErrors);
@@ -58,7 +58,7 @@ public sealed class FullTableTests : SessionTestBase
 
         // The 20 malformed UPDATEs came within one rate-limit interval: one line; the next line, an interval later, counts the rest.
         await peer.SendAsync(w => WriteUpdate(w, 0, badOrigin: true));
-        await AdvanceUntilAsync(() => Status().Counters.UpdatesReceived == Updates + 1, TimeSpan.Zero);
+        await SessionTests.WaitForAsync(() => Status().Counters.UpdatesReceived == Updates + 1);
         Assert.Equal(["; 0 more since the last such line", "; 19 more since the last such line"],
             _logs.Entries.Where(e => e.EventId == 1205).Select(e => e.Message[e.Message.LastIndexOf(';')..]));
     }
