@@ -111,6 +111,13 @@ internal static class ProcessStats
         throw new InvalidOperationException($"no VmRSS for pid {pid}");
     }
 
+    /// <summary>The process's threads (/proc/PID/status Threads).</summary>
+    public static int Threads(int pid) =>
+        int.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("Threads:", StringComparison.Ordinal))["Threads:".Length..].Trim(), CultureInfo.InvariantCulture);
+
+    /// <summary>The process's open file descriptors (entries of /proc/PID/fd).</summary>
+    public static int OpenFiles(int pid) => Directory.GetFileSystemEntries($"/proc/{pid}/fd").Length;
+
     public static double Milliseconds(long from, long to) => (to - from) * 1000.0 / Stopwatch.Frequency;
 
     public static double SecondsSince(long from) => Milliseconds(from, Stopwatch.GetTimestamp()) / 1000.0;
