@@ -91,9 +91,14 @@ public abstract partial class NetnsLab : IAsyncDisposable
     }
 
     /// <summary>Starts a foreground program in a namespace; it is killed (SIGKILL by PID) at the latest on Dispose.</summary>
-    public async Task<NetnsProcess> StartProcessAsync(string netns, string name, string file, params string[] arguments)
+    public Task<NetnsProcess> StartProcessAsync(string netns, string name, string file, params string[] arguments) =>
+        StartProcessAsync(netns, name, file, arguments, environment: null);
+
+    /// <summary>Starts a foreground program in a namespace with <paramref name="environment"/> added to its environment.</summary>
+    public async Task<NetnsProcess> StartProcessAsync(
+        string netns, string name, string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment)
     {
-        var process = await NetnsProcess.StartAsync(netns, name, Directory, file, arguments);
+        var process = await NetnsProcess.StartAsync(netns, name, Directory, file, arguments, environment);
         _processes.Add(process);
         StartedProcesses.Enqueue(process);
         Log($"started {name} in {netns}: pid {process.Pid}");

@@ -46,7 +46,8 @@ public sealed class NetnsProcess : IDisposable
     /// Starts <paramref name="file"/> in <paramref name="netns"/> and waits until <c>ip</c> has exec'd it, so that
     /// <see cref="Pid"/> names the program itself (its /proc/PID/exe is no longer ip).
     /// </summary>
-    public static async Task<NetnsProcess> StartAsync(string netns, string name, string logDirectory, string file, IEnumerable<string> arguments)
+    public static async Task<NetnsProcess> StartAsync(
+        string netns, string name, string logDirectory, string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
         var executable = LabPrerequisites.FindExecutable(file) ?? throw new FileNotFoundException($"executable '{file}' not found", file);
         var startInfo = new ProcessStartInfo("ip")
@@ -56,6 +57,10 @@ public sealed class NetnsProcess : IDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        foreach (var (variable, value) in environment ?? new Dictionary<string, string>())
+        {
+            startInfo.Environment[variable] = value;
+        }
         foreach (var argument in (string[])["netns", "exec", netns, executable, .. arguments])
         {
             startInfo.ArgumentList.Add(argument);

@@ -19,7 +19,10 @@ public enum FlapKind
 /// The speaker's resources after <see cref="Flaps"/> flaps: resident set, managed heap after the last collection (the
 /// runtime's dotnet_gc_last_collection_heap_size on /metrics, summed over generations), threads and open descriptors.
 /// </summary>
-public sealed record SoakSample(int Flaps, double RssMiB, double HeapMiB, int Threads, int OpenFiles, TimeSpan Elapsed);
+/// <see cref="Collections"/>: garbage collections so far. <see cref="OpenFiles"/> leaves out the <see cref="Assemblies"/>
+/// the runtime keeps open, which grow once as new code paths load assemblies; <see cref="Files"/>: all of them by kind,
+/// to tell a leak's source.
+public sealed record SoakSample(int Flaps, double RssMiB, double HeapMiB, int Collections, int Threads, int OpenFiles, int Assemblies, string Files, TimeSpan Elapsed);
 
 /// <summary>
 /// One speaker node peering with a real router (AS 64512, hold time 3 s at both ends) and announcing one Service,
@@ -65,8 +68,10 @@ public sealed class SessionSoak
             MetalLbManifests.Service("web", System.Net.IPAddress.Parse("203.0.113.10")),
             MetalLbManifests.EndpointSlice("web", "node1", System.Net.IPAddress.Parse("10.0.0.5")),
         ]);
-        // Information: a thousand flaps of debug lines would only fill the disk.
-        var speaker = await SpeakerProcess.StartAsync(lab, node, "node1", config, logLevel: "information");
+        // Information: a thousand flaps of debug lines would only fill the disk. A 1 MiB generation 0 makes the GC collect
+        // every few flaps, so the heap after the last collection follows what the speaker holds, not when the GC last ran.
+        var speaker = await SpeakerProcess.StartAsync(lab, node, "node1", config, logLevel: "information",
+            environment: new Dictionary<string, string> { ["DOTNET_GCgen0size"] = "0x100000" });
         var soak = new SessionSoak(lab, router, speaker);
         await soak.WaitUntilRestoredAsync();
         return soak;
@@ -148,8 +153,12 @@ public sealed class SessionSoak
     {
         var pid = Speaker.Process.Pid;
         Speaker.Process.ThrowIfExited("a sample");
-        var heap = MetricValues(await MetricsAsync(), "dotnet_gc_last_collection_heap_size").Sum();
-        return new SoakSample(flaps, ProcessStats.RssMiB(pid), heap / (1024 * 1024), ProcessStats.Threads(pid), ProcessStats.OpenFiles(pid), elapsed);
+        var metrics = await MetricsAsync();
+        var heap = MetricValues(metrics, "dotnet_gc_last_collection_heap_size").Sum();
+        var files = ProcessStats.OpenFileKinds(pid);
+        return new SoakSample(flaps, ProcessStats.RssMiB(pid), heap / (1024 * 1024), (int)MetricValues(metrics, "dotnet_gc_collections").Sum(),
+            ProcessStats.Threads(pid), files.Where(f => f.Key != ProcessStats.Assemblies).Sum(f => f.Value), files.GetValueOrDefault(ProcessStats.Assemblies),
+            string.Join(", ", files.Select(f => $"{f.Key} {f.Value}")), elapsed);
     }
 
     /// <summary>The values of every series of <paramref name="name"/> in Prometheus text.</summary>
@@ -161,17 +170,18 @@ public sealed class SessionSoak
     /// <summary>The samples as a table: one row per sample, the change since <paramref name="baseline"/> in the last row.</summary>
     public static string Format(string title, IReadOnlyList<SoakSample> samples, SoakSample baseline)
     {
-        List<string[]> rows = [[title, "flaps", "RSS MiB", "heap MiB", "threads", "fds", "elapsed s"]];
+        List<string[]> rows = [[title, "flaps", "RSS MiB", "heap MiB", "GCs", "threads", "fds", "assemblies", "elapsed s"]];
         rows.AddRange(samples.Select(s => (string[])[string.Empty, .. Cells(s)]));
         var last = samples[^1];
         rows.Add([$"change since {baseline.Flaps} flaps", string.Empty,
-            Signed(last.RssMiB - baseline.RssMiB), Signed(last.HeapMiB - baseline.HeapMiB), Signed(last.Threads - baseline.Threads), Signed(last.OpenFiles - baseline.OpenFiles), string.Empty]);
+            Signed(last.RssMiB - baseline.RssMiB), Signed(last.HeapMiB - baseline.HeapMiB), Signed(last.Collections - baseline.Collections), Signed(last.Threads - baseline.Threads), Signed(last.OpenFiles - baseline.OpenFiles), Signed(last.Assemblies - baseline.Assemblies), string.Empty]);
         return TextTable.Format(rows, 1);
 
         static string[] Cells(SoakSample s) =>
         [
             s.Flaps.ToString(CultureInfo.InvariantCulture), s.RssMiB.ToString("F1", CultureInfo.InvariantCulture), s.HeapMiB.ToString("F1", CultureInfo.InvariantCulture),
-            s.Threads.ToString(CultureInfo.InvariantCulture), s.OpenFiles.ToString(CultureInfo.InvariantCulture), s.Elapsed.TotalSeconds.ToString("F0", CultureInfo.InvariantCulture),
+            s.Collections.ToString(CultureInfo.InvariantCulture),
+            s.Threads.ToString(CultureInfo.InvariantCulture), s.OpenFiles.ToString(CultureInfo.InvariantCulture), s.Assemblies.ToString(CultureInfo.InvariantCulture), s.Elapsed.TotalSeconds.ToString("F0", CultureInfo.InvariantCulture),
         ];
 
         static string Signed(double value) => value.ToString("+0.#;-0.#;0", CultureInfo.InvariantCulture);

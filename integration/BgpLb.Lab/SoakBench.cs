@@ -49,7 +49,7 @@ internal static class SoakBench
             await using var lab = await Lab.CreateAsync("soak", 1, BenchLog.Write);
             var soak = await SessionSoak.StartAsync(lab, kind);
             var samples = await soak.RunAsync(options.Flaps, options.SampleEvery,
-                s => BenchLog.Write($"{router}: {s.Flaps} flaps, RSS {s.RssMiB:F1} MiB, heap {s.HeapMiB:F1} MiB, {s.Threads} threads, {s.OpenFiles} fds"),
+                s => BenchLog.Write($"{router}: {s.Flaps} flaps, RSS {s.RssMiB:F1} MiB, heap {s.HeapMiB:F1} MiB, {s.Collections} GCs, {s.Threads} threads, {s.OpenFiles} fds ({s.Files})"),
                 cancellationToken);
             Console.WriteLine(SessionSoak.Format(router, samples, samples[Math.Min(1, samples.Count - 1)]));
             lab.Passed();

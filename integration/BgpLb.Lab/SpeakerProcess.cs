@@ -40,14 +40,14 @@ public sealed class SpeakerProcess
     /// </summary>
     public static Task<SpeakerProcess> StartAsync(
         Lab lab, LabNode node, string nodeName, string configDirectory, int metricsPort = 7474, string bgpListen = "0.0.0.0:179", string logLevel = "debug",
-        Uri? controller = null) =>
-        StartAsync(lab, node.Namespace, "speaker-" + node.Role, nodeName, configDirectory, metricsPort, bgpListen, logLevel, controller);
+        Uri? controller = null, IReadOnlyDictionary<string, string>? environment = null) =>
+        StartAsync(lab, node.Namespace, "speaker-" + node.Role, nodeName, configDirectory, metricsPort, bgpListen, logLevel, controller, environment: environment);
 
     /// <summary>Starts the speaker in <paramref name="netns"/>; its logs are <paramref name="name"/>.stdout/.stderr in the lab directory.</summary>
     /// <param name="memberlistSecretFile">The shared key of the L2 liveness datagrams; without it the speaker runs BGP only.</param>
     public static async Task<SpeakerProcess> StartAsync(
         NetnsLab lab, string netns, string name, string nodeName, string configDirectory, int metricsPort = 7474, string bgpListen = "0.0.0.0:179",
-        string logLevel = "debug", Uri? controller = null, string? memberlistSecretFile = null)
+        string logLevel = "debug", Uri? controller = null, string? memberlistSecretFile = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var process = await lab.StartProcessAsync(
             netns,
@@ -61,7 +61,8 @@ public sealed class SpeakerProcess
                 "--log-level", logLevel,
                 .. controller is null ? (string[])[] : ["--controller", controller.ToString()],
                 .. memberlistSecretFile is null ? (string[])[] : ["--memberlist-secret-file", memberlistSecretFile],
-            ]);
+            ],
+            environment);
         return new SpeakerProcess(process, nodeName, metricsPort);
     }
 
