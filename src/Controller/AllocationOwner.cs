@@ -268,10 +268,11 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, Con
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                ControllerLog.StateNotSaved(logger, stateFile.Path, e.Message);
+                var reason = e.Message.TrimEnd('.');
+                ControllerLog.StateNotSaved(logger, stateFile.Path, reason);
                 if (failOnPersistError)
                     throw;
-                _saveError = $"cannot save {stateFile.Path}: {e.Message}";
+                _saveError = $"cannot save {stateFile.Path}: {reason}";
                 pending.UnionWith(Keys(changes));
                 _unsaved = pending;
                 return;
