@@ -175,7 +175,7 @@ public abstract partial class NetnsLab : IAsyncDisposable
     private async Task<IEnumerable<Exception>> FindLeaksAsync()
     {
         var remaining = await ListNamespacesAsync();
-        return _processes.Where(p => System.IO.Directory.Exists($"/proc/{p.Pid}"))
+        return _processes.Where(p => p.StillRuns())
             .Select(p => new InvalidOperationException($"{p.Name} (pid {p.Pid}) still runs after teardown"))
             .Concat(_namespaces.Intersect(remaining).Select(n => new InvalidOperationException($"namespace {n} still exists after teardown")));
     }
