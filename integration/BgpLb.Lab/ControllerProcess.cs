@@ -30,24 +30,29 @@ public sealed class ControllerProcess
     /// </summary>
     public static string ResolveExecutable() => BuiltExecutable.Resolve("Controller", "bgplb-controller", PathVariable);
 
-    /// <summary>Starts the controller in <paramref name="netns"/>; <paramref name="name"/> names its log files (NAME.stderr).</summary>
+    /// <summary>
+    /// Starts the controller in <paramref name="netns"/>; <paramref name="name"/> names its log files (NAME.stderr). With
+    /// <paramref name="uid"/> it runs as that user and group (setpriv), so that file permissions apply to it as they do
+    /// not to root.
+    /// </summary>
     /// <param name="grpcSecurity">--grpc-tls-cert ... flags; default --grpc-insecure (the default listener is beyond loopback).</param>
     public static async Task<ControllerProcess> StartAsync(
         Lab lab, string netns, string configDirectory, string stateFile, string grpcListen = "0.0.0.0:7473", int metricsPort = 7472, string name = "controller",
-        IReadOnlyList<string>? grpcSecurity = null)
+        IReadOnlyList<string>? grpcSecurity = null, int? uid = null)
     {
-        var process = await lab.StartProcessAsync(
-            netns,
-            name,
+        string[] command =
+        [
             ResolveExecutable(),
-            [
-                "--config", configDirectory,
-                "--state", stateFile,
-                "--grpc-listen", grpcListen,
-                "--metrics-listen", $"127.0.0.1:{metricsPort}",
-                "--log-level", "debug",
-                .. grpcSecurity ?? ["--grpc-insecure"],
-            ]);
+            "--config", configDirectory,
+            "--state", stateFile,
+            "--grpc-listen", grpcListen,
+            "--metrics-listen", $"127.0.0.1:{metricsPort}",
+            "--log-level", "debug",
+            .. grpcSecurity ?? ["--grpc-insecure"],
+        ];
+        var process = uid is { } id
+            ? await lab.StartProcessAsync(netns, name, "setpriv", [$"--reuid={id}", $"--regid={id}", "--clear-groups", .. command])
+            : await lab.StartProcessAsync(netns, name, command[0], command[1..]);
         return new ControllerProcess(process, netns, metricsPort);
     }
 

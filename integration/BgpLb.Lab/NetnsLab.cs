@@ -104,9 +104,14 @@ public abstract partial class NetnsLab : IAsyncDisposable
     }
 
     /// <summary>Starts a foreground program in a namespace; it is killed (SIGKILL by PID) at the latest on Dispose.</summary>
-    public async Task<NetnsProcess> StartProcessAsync(string netns, string name, string file, params string[] arguments)
+    public Task<NetnsProcess> StartProcessAsync(string netns, string name, string file, params string[] arguments) =>
+        StartProcessAsync(netns, name, file, arguments, environment: null);
+
+    /// <summary>Starts a foreground program in a namespace with <paramref name="environment"/> added to its environment.</summary>
+    public async Task<NetnsProcess> StartProcessAsync(
+        string netns, string name, string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment)
     {
-        var process = await NetnsProcess.StartAsync(netns, name, Directory, file, arguments);
+        var process = await NetnsProcess.StartAsync(netns, name, Directory, file, arguments, environment);
         _processes.Add(process);
         StartedProcesses.Enqueue(process);
         Log($"started {name} in {netns}: pid {process.Pid}");
@@ -183,7 +188,7 @@ public abstract partial class NetnsLab : IAsyncDisposable
     private async Task<IEnumerable<Exception>> FindLeaksAsync()
     {
         var remaining = await ListNamespacesAsync();
-        return _processes.Where(p => System.IO.Directory.Exists($"/proc/{p.Pid}"))
+        return _processes.Where(p => p.StillRuns())
             .Select(p => new InvalidOperationException($"{p.Name} (pid {p.Pid}) still runs after teardown"))
             .Concat(_namespaces.Intersect(remaining).Select(n => new InvalidOperationException($"namespace {n} still exists after teardown")));
     }

@@ -63,11 +63,20 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, Con
     private AllocationTable? _table;
     private ImmutableSortedDictionary<string, ExternalRequest> _external = initial.External.WithComparers(StringComparer.Ordinal);
     private StateData _persisted = initial;
+    // Keys applied to the table whose change could not be saved, hence not published yet.
+    private HashSet<string> _unsaved = [];
+    private volatile string? _saveError;
 
     /// <summary>Changes once per process, so a watcher resuming across a controller restart gets a fresh snapshot.</summary>
     public ulong Epoch { get; } = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8)) | 1;
 
     public AllocationState Current => _state;
+
+    /// <summary>
+    /// While cluster changes wait unpublished because the state could not be saved: the file and the reason; null once
+    /// they are saved. An <see cref="ApplyAsync"/> of an empty delta tries again.
+    /// </summary>
+    public string? SaveError => _saveError;
 
     /// <summary>Completes once the first configuration has been allocated (and persisted).</summary>
     public Task Ready => _ready.Task;
@@ -126,11 +135,15 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, Con
     }
 
     /// <summary>What two batches applied one after the other changed compared with what is published.</summary>
-    private AllocationChanges Net(AllocationChanges first, AllocationChanges second)
+    private AllocationChanges Net(AllocationChanges first, AllocationChanges second) =>
+        Net(Keys(first).Concat(Keys(second)).Distinct(StringComparer.Ordinal));
+
+    private static IEnumerable<string> Keys(AllocationChanges changes) => changes.Changed.Select(e => e.Key).Concat(changes.Removed);
+
+    /// <summary>How the table's entries for <paramref name="keys"/> differ from what is published.</summary>
+    private AllocationChanges Net(IEnumerable<string> keys)
     {
         var published = _state.Result.Entries;
-        var keys = first.Changed.Select(e => e.Key).Concat(first.Removed).Concat(second.Changed.Select(e => e.Key)).Concat(second.Removed)
-            .Distinct(StringComparer.Ordinal);
         var changed = new List<AllocationEntry>();
         var removed = new List<string>();
         foreach (var key in keys)
@@ -225,11 +238,22 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, Con
         }
     }
 
-    /// <summary>Persists the table's state with <paramref name="changes"/> applied, then publishes the changes.</summary>
+    /// <summary>
+    /// Persists the table's state with <paramref name="changes"/> applied, then publishes the changes. Nothing is published
+    /// that is not saved: a controller restarted from the file would otherwise hand out what it published again. When
+    /// saving fails, a cluster change stays applied in the table but unpublished (<see cref="SaveError"/> says why) and
+    /// goes out with the next commit that saves; an external request fails.
+    /// </summary>
     /// <exception cref="IOException">The state could not be saved and <paramref name="failOnPersistError"/> is set.</exception>
     private async Task CommitUnsynchronizedAsync(AllocationChanges changes, ImmutableSortedDictionary<string, ExternalRequest> external,
         bool failOnPersistError, CancellationToken cancellationToken)
     {
+        var pending = new HashSet<string>(_unsaved, StringComparer.Ordinal);
+        if (pending.Count > 0)
+        {
+            pending.UnionWith(Keys(changes));
+            changes = Net(pending);
+        }
         var allocations = _persisted.Allocations.ToBuilder();
         var keys = new List<string>(changes.Changed.Count + changes.Removed.Count);
         foreach (var entry in changes.Changed)
@@ -263,12 +287,22 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, Con
             {
                 await stateFile.CommitAsync(data, keys, names, cancellationToken);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException && !failOnPersistError)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                // Allocation goes on from memory; the next change tries to persist again.
-                ControllerLog.StateNotSaved(logger, stateFile.Path, e.Message);
+                var reason = e.Message.TrimEnd('.');
+                ControllerLog.StateNotSaved(logger, stateFile.Path, reason);
+                if (failOnPersistError)
+                    throw;
+                _saveError = $"cannot save {stateFile.Path}: {reason}";
+                pending.UnionWith(Keys(changes));
+                _unsaved = pending;
+                return;
             }
         }
+        if (_saveError is not null)
+            ControllerLog.StateSavedAgain(logger, stateFile!.Path, pending.Count);
+        _saveError = null;
+        _unsaved = [];
         _persisted = data;
         _external = external;
         Publish(changes);

@@ -250,6 +250,7 @@ public sealed partial class StateFile(string path) : IDisposable
             foreach (var name in externalNames)
                 WriteLine(writer, buffer, new JournalRecord { External = name, Request = data.External.GetValueOrDefault(name) });
         }
+        var length = _journal.Length;
         try
         {
             await _journal.WriteAsync(buffer.WrittenMemory, cancellationToken);
@@ -257,7 +258,17 @@ public sealed partial class StateFile(string path) : IDisposable
         }
         catch
         {
-            Dispose(); // what this commit changed is not on disk: the next commit writes everything as a snapshot
+            // What this commit changed is not on disk: the next commit writes everything as a snapshot. A partial
+            // append (a full disk) is cut off, so the journal stays as it was.
+            try
+            {
+                _journal.SetLength(length);
+            }
+            catch (IOException)
+            {
+                // A torn last line is ignored on load.
+            }
+            Dispose();
             throw;
         }
         _journalLines += lines;
@@ -298,10 +309,25 @@ public sealed partial class StateFile(string path) : IDisposable
 
     private async Task ReplaceAsync(string target, byte[] bytes, CancellationToken cancellationToken)
     {
-        await using (var stream = new FileStream(TempPath, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1, FileOptions.Asynchronous))
+        try
         {
-            await stream.WriteAsync(bytes, cancellationToken);
-            stream.Flush(flushToDisk: true);
+            await using (var stream = new FileStream(TempPath, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1, FileOptions.Asynchronous))
+            {
+                await stream.WriteAsync(bytes, cancellationToken);
+                stream.Flush(flushToDisk: true);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            try
+            {
+                File.Delete(TempPath); // a partial copy would only take space that a full disk needs back
+            }
+            catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
+            {
+                // Load discards a leftover temp file.
+            }
+            throw;
         }
         File.Move(TempPath, target, overwrite: true);
         SyncDirectory(System.IO.Path.GetDirectoryName(target)!);
