@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sender benchmark (DESIGN.md §6): one sender in namespace bgplb-bench-n1 advertises N /32 over eBGP to a BIRD 2
-# router in bgplb-bench-r (passive, import all, no kernel export). Per run it reports
+# Sender benchmark (DESIGN.md §6): one sender in namespace bgplb-bench-RUN-n1 advertises N /32 over eBGP to a BIRD 2
+# router in bgplb-bench-RUN-r (passive, import all, no kernel export); RUN is this script's process ID in hex, as the
+# lab's namespace names carry the test run's, so two runs (or a run and the lab tests) on one host never collide. Per run it reports
 #   established_s  from the sender's start (GoBGP: neighbor added after its RIB is loaded) to Established,
 #   converge_s     from Established (BIRD's own timestamp) until `birdc show route count` shows all N,
 #   cpu_session_s  sender user+system CPU seconds spent from its start to convergence, minus loading its RIB,
@@ -32,8 +33,9 @@ while getopts "s:n:r:o:" option; do
 done
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-router_ns=bgplb-bench-r
-sender_ns=bgplb-bench-n1
+run_id=$(printf %x $$)
+router_ns=bgplb-bench-$run_id-r
+sender_ns=bgplb-bench-$run_id-n1
 router_ip=198.18.0.1
 sender_ip=198.18.0.2
 router_as=64512
@@ -45,17 +47,29 @@ pids=()
 
 log() { printf '%s\n' "$*" >&2; }
 
+delete_ns() {
+  for pid in $(ip netns pids "$1"); do kill -KILL "$pid" 2>/dev/null || true; done
+  ip netns del "$1"
+}
+
 cleanup() {
   for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   pids=()
   for ns in "$router_ns" "$sender_ns"; do
-    if ip netns list | grep -qx "$ns\( .*\)\?"; then
-      for pid in $(ip netns pids "$ns"); do kill -KILL "$pid" 2>/dev/null || true; done
-      ip netns del "$ns"
-    fi
+    if ip netns list | grep -qx "$ns\( .*\)\?"; then delete_ns "$ns"; fi
   done
 }
+
+# Namespaces left by a benchmark run whose process is gone (killed before its trap ran); a live run's are not touched.
+sweep_dead_runs() {
+  local ns run
+  for ns in $(ip netns list | awk '{ print $1 }' | grep -E '^bgplb-bench-[0-9a-f]+-(r|n1)$'); do
+    run=${ns#bgplb-bench-}; run=${run%-*}
+    if [ ! -d "/proc/$((16#$run))" ]; then delete_ns "$ns"; fi
+  done
+}
+sweep_dead_runs
 trap 'status=$?; cleanup; if [ "$status" -eq 0 ]; then rm -rf "$work"; else log "kept $work"; fi' EXIT
 
 now() { date +%s.%N; }
