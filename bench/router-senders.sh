@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sender benchmark (DESIGN.md §6): one sender in namespace bgplb-bench-RUN-n1 advertises N /32 over eBGP to a BIRD 2
-# router in bgplb-bench-RUN-r (passive, import all, no kernel export); RUN is this script's process ID in hex, as the
-# lab's namespace names carry the test run's, so two runs (or a run and the lab tests) on one host never collide. Per run it reports
+# router in bgplb-bench-RUN-r (passive, import all, no kernel export); RUN is this script's process ID in hex, as in
+# the lab's namespace names, so two runs (or a run and the lab tests) on one host never collide. Per run it reports
 #   established_s  from the sender's start (GoBGP: neighbor added after its RIB is loaded) to Established,
 #   converge_s     from Established (BIRD's own timestamp) until `birdc show route count` shows all N,
 #   cpu_session_s  sender user+system CPU seconds spent from its start to convergence, minus loading its RIB,
