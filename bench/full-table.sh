@@ -28,8 +28,9 @@ done
 [ "$(id -u)" = 0 ] || { echo "run as root (network namespaces)" >&2; exit 2; }
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-router_ns=bgplb-fulltable-r
-receiver_ns=bgplb-fulltable-n1
+run_id=$(printf %x $$)
+router_ns=bgplb-fulltable-$run_id-r
+receiver_ns=bgplb-fulltable-$run_id-n1
 router_ip=198.18.0.1
 receiver_ip=198.18.0.2
 router_as=64512

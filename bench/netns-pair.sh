@@ -1,14 +1,30 @@
 # Sourced by the benches that pair a BIRD router with one other BGP speaker, each in its namespace (router-senders.sh,
-# full-table.sh). Set router_ns, peer_ns, router_ip and peer_ip first. `pair_init NAME` makes $work (a temporary
-# directory, removed on success and kept on failure) and the EXIT trap; `make_lab` (re)creates the two namespaces
-# joined by a veth pair (to-n1 in the router's, uplink in the peer's, a /30 each); `cleanup` kills the processes in
+# full-table.sh). Name the namespaces NAME-$run_id-ROLE (run_id: this run's process ID in hex) and set router_ns,
+# peer_ns, router_ip and peer_ip first. `pair_init NAME` removes NAME namespaces of runs whose process is gone (a live
+# run's are left alone), makes $work (a temporary directory, removed on success and kept on failure) and the EXIT
+# trap; `make_lab` (re)creates the two namespaces joined by a veth pair (to-n1 in the router's, uplink in the peer's, a /30 each); `cleanup` kills the processes in
 # $pids and removes both namespaces, killing by PID whatever still runs in them.
 
 pids=()
 
 log() { printf '%s\n' "$*" >&2; }
 
+# Namespaces NAME-RUN-ROLE left by a run whose process is gone (killed before its trap ran).
+sweep_dead_runs() {
+  local ns run
+  for ns in $(ip netns list | awk '{ print $1 }' | grep -E "^$1-[0-9a-f]+-[a-z0-9]+\$"); do
+    run=${ns#"$1"-}; run=${run%-*}
+    if [ ! -d "/proc/$((16#$run))" ]; then delete_ns "$ns"; fi
+  done
+}
+
+delete_ns() {
+  for pid in $(ip netns pids "$1"); do kill -KILL "$pid" 2>/dev/null || true; done
+  ip netns del "$1"
+}
+
 pair_init() {
+  sweep_dead_runs "$1"
   work=$(mktemp -d "/tmp/$1.XXXXXX")
   chmod 755 "$work"
   trap 'status=$?; cleanup; if [ "$status" -eq 0 ]; then rm -rf "$work"; else log "kept $work"; fi' EXIT
@@ -19,10 +35,7 @@ cleanup() {
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   pids=()
   for ns in "$router_ns" "$peer_ns"; do
-    if ip netns list | grep -qx "$ns\( .*\)\?"; then
-      for pid in $(ip netns pids "$ns"); do kill -KILL "$pid" 2>/dev/null || true; done
-      ip netns del "$ns"
-    fi
+    if ip netns list | grep -qx "$ns\( .*\)\?"; then delete_ns "$ns"; fi
   done
 }
 

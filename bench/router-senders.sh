@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sender benchmark (DESIGN.md §6): one sender in namespace bgplb-bench-n1 advertises N /32 over eBGP to a BIRD 2
-# router in bgplb-bench-r (passive, import all, no kernel export). Per run it reports
+# Sender benchmark (DESIGN.md §6): one sender in namespace bgplb-bench-RUN-n1 advertises N /32 over eBGP to a BIRD 2
+# router in bgplb-bench-RUN-r (passive, import all, no kernel export); RUN is this script's process ID in hex, as in
+# the lab's namespace names, so two runs (or a run and the lab tests) on one host never collide. Per run it reports
 #   established_s  from the sender's start (GoBGP: neighbor added after its RIB is loaded) to Established,
 #   converge_s     from Established (BIRD's own timestamp) until `birdc show route count` shows all N,
 #   cpu_session_s  sender user+system CPU seconds spent from its start to convergence, minus loading its RIB,
@@ -32,8 +33,9 @@ while getopts "s:n:r:o:" option; do
 done
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-router_ns=bgplb-bench-r
-sender_ns=bgplb-bench-n1
+run_id=$(printf %x $$)
+router_ns=bgplb-bench-$run_id-r
+sender_ns=bgplb-bench-$run_id-n1
 router_ip=198.18.0.1
 sender_ip=198.18.0.2
 router_as=64512

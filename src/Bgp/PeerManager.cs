@@ -55,11 +55,11 @@ public sealed class PeerManager : IAsyncDisposable
     /// <summary>The bound passive endpoint once started, or null when not listening.</summary>
     public IPEndPoint? ListenEndPoint => _listener?.LocalEndPoint;
 
-    /// <summary>Starts the passive listener when <see cref="PeerManagerOptions.ListenEndPoint"/> is set with a non-zero port.</summary>
+    /// <summary>Starts the passive listener when <see cref="PeerManagerOptions.ListenEndPoint"/> is set.</summary>
     public Task StartAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        if (_options.ListenEndPoint is not { Port: not 0 } endPoint) return Task.CompletedTask;
+        if (_options.ListenEndPoint is not { } endPoint) return Task.CompletedTask;
         var listener = _transport.Listen(endPoint);
         lock (_lock)
         {

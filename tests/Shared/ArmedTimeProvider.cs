@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
 
-// Shared by BgpLb.Bgp.Tests and BgpLb.L2.Tests (linked into both).
+// Shared by BgpLb.Bgp.Tests, BgpLb.L2.Tests and BgpLb.Kubernetes.Tests (linked into each).
 namespace BgpLb.Testing;
 
 /// <summary>

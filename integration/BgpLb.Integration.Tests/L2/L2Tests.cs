@@ -80,7 +80,9 @@ public sealed class L2Tests(ITestOutputHelper output)
             // The client's kernel learns the owner, then the owner dies; the next node's gratuitous ARP must move the entry.
             await lab.ResolveFromClientAsync(Vip);
             Assert.Equal(owner.Mac, await Wait.ForAsync("neighbour entry", TimeSpan.FromSeconds(3), () => lab.ClientNeighbourAsync(Vip), m => m is not null));
-            await Task.Delay(TimeSpan.FromSeconds(1.2)); // past the kernel's neighbour lock time (1 s), as in a steady state
+            // Past the kernel's neighbour lock time (1 s, counted from the update just observed), as in a steady state.
+            // Not an absence check and not a bound: a delay only ever lasts longer, so load cannot make it too short.
+            await Task.Delay(TimeSpan.FromSeconds(1.2));
             var clock = Stopwatch.StartNew();
             await lab.SpeakerOf(owner).KillAsync();
             await Wait.ForAsync("neighbour entry moved to " + next.NodeName, TimeSpan.FromSeconds(5),
@@ -118,7 +120,7 @@ public sealed class L2Tests(ITestOutputHelper output)
                 () => lab.ArpingAsync(L2Lab.ClientRole, "eth0", Vip), m => m.Contains(owner.Mac), Show);
             await lab.ResolveFromClientAsync(Vip);
             await Wait.ForAsync("neighbour entry", TimeSpan.FromSeconds(3), () => lab.ClientNeighbourAsync(Vip), m => m == owner.Mac);
-            await Task.Delay(TimeSpan.FromSeconds(1.2));
+            await Task.Delay(TimeSpan.FromSeconds(1.2)); // past the neighbour lock time, as above
 
             var clock = Stopwatch.StartNew();
             Assert.Equal(0, await lab.SpeakerOf(owner).TerminateAsync(TimeSpan.FromSeconds(10)));

@@ -152,17 +152,15 @@ public class SocketTransportTests
     {
         var a = IPAddress.Parse("127.0.0.1");
         var b = IPAddress.Parse("127.0.0.2");
-        // PeerManager takes port 0 for "no listener", so these ports are probed: one taken in between fails the start
-        // (SocketException at StartAsync), never the BGP checks.
-        int portA = FreePort(a), portB = FreePort(b);
         using var meters = new Session.TestMeterFactory();
-        await using var managerA = new PeerManager(new PeerManagerOptions { ListenEndPoint = new IPEndPoint(a, portA) }, _factory,
+        await using var managerA = new PeerManager(new PeerManagerOptions { ListenEndPoint = new IPEndPoint(a, 0) }, _factory,
             TimeProvider.System, NullLoggerFactory.Instance, new BgpMetrics(meters));
         var logsB = new Session.ListLoggerFactory();
-        await using var managerB = new PeerManager(new PeerManagerOptions { ListenEndPoint = new IPEndPoint(b, portB) }, _factory,
+        await using var managerB = new PeerManager(new PeerManagerOptions { ListenEndPoint = new IPEndPoint(b, 0) }, _factory,
             TimeProvider.System, logsB, new BgpMetrics(meters));
         await managerA.StartAsync(CancellationToken.None);
         await managerB.StartAsync(CancellationToken.None);
+        int portA = managerA.ListenEndPoint!.Port, portB = managerB.ListenEndPoint!.Port;
 
         var route = new Route(IPNetwork.Parse("203.0.113.1/32"), RouteAttributes.Empty);
         managerA.Apply([new PeerIntent(Peer(b, portB, source: a) with { LocalAsn = 64513, PeerAsn = 64512 }, [route])]);
@@ -179,13 +177,6 @@ public class SocketTransportTests
             && e.Message.Contains("bgplb speaker shutting down", StringComparison.Ordinal)),
             () => string.Join("\n", logsB.Entries.Where(e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Information)));
         Assert.NotEqual(BgpState.Established, managerB.GetStatus()[0].State);
-    }
-
-    private static int FreePort(IPAddress address)
-    {
-        using var probe = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(address, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 
     private static async Task WaitFor(Func<bool> condition, Func<string>? describe = null)
