@@ -8,6 +8,7 @@ Exit status: 0 only when nothing failed and no integration test was skipped.
 """
 import glob
 import os
+import re
 import sys
 import xml.etree.ElementTree as ET
 
@@ -36,12 +37,19 @@ def main(results_dir: str) -> int:
             else:
                 failed += 1
                 failures.append(f"{outcome}: {name}")
-        # Failures outside any test (xunit collection/assembly cleanup, e.g. the lab leak check) appear only here.
+        failed_here = {r.get("testName") for r in root.iterfind(".//t:Results/t:UnitTestResult", NS)
+                       if r.get("outcome") not in ("Passed", "NotExecuted")}
+        # Failures outside any test (xunit collection/assembly cleanup, e.g. the lab leak check) appear only here; xunit
+        # also echoes each failed test here as "[xUnit.net ...] NAME [FAIL]", which is counted above already.
         for info in root.iterfind(".//t:ResultSummary/t:RunInfos/t:RunInfo", NS):
             if info.get("outcome") == "Error":
                 text = info.find("t:Text", NS)
+                message = text.text.strip() if text is not None and text.text else "run error"
+                echoed = re.fullmatch(r"\[xUnit\.net [^\]]*\]\s+(\S+) \[FAIL\]", message)
+                if echoed and echoed.group(1) in failed_here:
+                    continue
                 failed += 1
-                failures.append(f"Error: {text.text.strip() if text is not None and text.text else 'run error'}")
+                failures.append(f"Error: {message}")
     print(f"TRX files: {len(files)} in {results_dir}")
     for failure in failures:
         print(f"  {failure}")

@@ -23,7 +23,8 @@ public sealed class ControllerFaultTests(ITestOutputHelper output)
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
     /// <summary>
-    /// Rounds of 1,000 Allocate calls from 8 concurrent callers; each round SIGKILLs the controller once a different
+    /// Rounds of 1,000 Allocate calls from 8 concurrent callers (each its own bearer token, new ones every round, so that
+    /// no caller nears the controller's per-caller limit of external allocations); each round SIGKILLs the controller once a different
     /// number of calls has been acknowledged, then restarts it. After every restart the state file, the gRPC view and
     /// the acknowledged calls agree: every acknowledged name keeps its address, no address is held twice, and a second
     /// restart reproduces the same assignments. Calls in flight at the kill may or may not have been saved; either is
@@ -38,7 +39,11 @@ public sealed class ControllerFaultTests(ITestOutputHelper output)
         var config = Path.Combine(lab.Directory, "controller-config");
         MetalLbManifests.Write(config, "pools.yaml", [MetalLbManifests.IpAddressPool("v6", "2001:db8:1::/112")]);
         var statePath = Path.Combine(lab.Directory, "controller-state.json");
-        var controller = await StartControllerAsync(lab, config, statePath, "controller-0");
+        const int callers = 8;
+        var tokenFile = Path.Combine(lab.Directory, "grpc.token");
+        File.WriteAllLines(tokenFile, Enumerable.Range(1, rounds).SelectMany(round => Enumerable.Range(0, callers).Select(c => $"{Token(round, c)} caller-{round}-{c}")));
+        string[] security = ["--grpc-token-file", tokenFile];
+        var controller = await StartControllerAsync(lab, config, statePath, "controller-0", grpcSecurity: security);
         var acknowledged = new ConcurrentDictionary<string, string>(StringComparer.Ordinal);
         using var channel = Channel(lab);
         var client = new AllocationService.AllocationServiceClient(channel);
@@ -46,16 +51,17 @@ public sealed class ControllerFaultTests(ITestOutputHelper output)
         for (var round = 1; round <= rounds; round++)
         {
             var killAfter = (acknowledged.Count) + (round * 150);
-            var names = new ConcurrentQueue<string>(Enumerable.Range(0, burst).Select(i => string.Create(CultureInfo.InvariantCulture, $"r{round}-{i}")));
             var killed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            var callers = Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+            var tasks = Enumerable.Range(0, callers).Select(c => Task.Run(async () =>
             {
-                while (names.TryDequeue(out var name))
+                var authorization = new Metadata { { "authorization", "Bearer " + Token(round, c) } };
+                for (var i = c; i < burst; i += callers)
                 {
+                    var name = string.Create(CultureInfo.InvariantCulture, $"r{round}-{i}");
                     BgpLb.Allocation.V1.Allocation allocation;
                     try
                     {
-                        allocation = await client.AllocateAsync(new AllocateRequest { Name = name, Families = { IpFamily.Ipv6 } });
+                        allocation = await client.AllocateAsync(new AllocateRequest { Name = name, Families = { IpFamily.Ipv6 } }, authorization);
                     }
                     catch (RpcException) when (killed.Task.IsCompleted)
                     {
@@ -70,12 +76,12 @@ public sealed class ControllerFaultTests(ITestOutputHelper output)
                     }
                 }
             })).ToList();
-            await Task.WhenAll(callers);
+            await Task.WhenAll(tasks);
             Assert.True(killed.Task.IsCompleted, $"round {round}: the burst ended before {killAfter} acknowledgements");
 
             var stored = Stored(statePath);
-            controller = await StartControllerAsync(lab, config, statePath, $"controller-{round}");
-            var served = await ListAsync(client);
+            controller = await StartControllerAsync(lab, config, statePath, $"controller-{round}", grpcSecurity: security);
+            var served = await ListAsync(client, Token(round, 0));
             lab.Log($"round {round}: killed after {killAfter} acknowledged, {stored.Count} stored, {served.Count} served");
             Assert.Equal(stored, served);
             var lost = acknowledged.Where(a => served.GetValueOrDefault(a.Key) != a.Value).Select(a => $"{a.Key} ({a.Value} acknowledged)").ToList();
@@ -84,8 +90,8 @@ public sealed class ControllerFaultTests(ITestOutputHelper output)
             Assert.Empty(holders);
 
             await controller.KillAsync();
-            controller = await StartControllerAsync(lab, config, statePath, $"controller-{round}-again");
-            Assert.Equal(served, await ListAsync(client));
+            controller = await StartControllerAsync(lab, config, statePath, $"controller-{round}-again", grpcSecurity: security);
+            Assert.Equal(served, await ListAsync(client, Token(round, 0)));
         }
 
         lab.Passed();
@@ -213,9 +219,11 @@ public sealed class ControllerFaultTests(ITestOutputHelper output)
         lab.Passed();
     }
 
-    private static async Task<ControllerProcess> StartControllerAsync(Lab lab, string config, string statePath, string name, int? uid = null)
+    private static async Task<ControllerProcess> StartControllerAsync(
+        Lab lab, string config, string statePath, string name, int? uid = null, IReadOnlyList<string>? grpcSecurity = null)
     {
-        var controller = await ControllerProcess.StartAsync(lab, lab.RouterNamespace, config, statePath, grpcListen: "127.0.0.1:7473", name: name, uid: uid);
+        var controller = await ControllerProcess.StartAsync(
+            lab, lab.RouterNamespace, config, statePath, grpcListen: "127.0.0.1:7473", name: name, grpcSecurity: grpcSecurity, uid: uid);
         await controller.WaitUntilReadyAsync(Timeout);
         return controller;
     }
@@ -224,9 +232,11 @@ public sealed class ControllerFaultTests(ITestOutputHelper output)
     private static GrpcChannel Channel(Lab lab) =>
         GrpcChannel.ForAddress("http://127.0.0.1:7473", new GrpcChannelOptions { HttpHandler = NamespaceSockets.HttpHandler(lab.RouterNamespace) });
 
+    private static string Token(int round, int caller) => string.Create(CultureInfo.InvariantCulture, $"token-{round}-{caller}");
+
     /// <summary>Every allocation the service shows, as key → addresses.</summary>
-    private static async Task<Dictionary<string, string>> ListAsync(AllocationService.AllocationServiceClient client) =>
-        (await client.ListAllocationsAsync(new ListAllocationsRequest())).Allocations
+    private static async Task<Dictionary<string, string>> ListAsync(AllocationService.AllocationServiceClient client, string? token = null) =>
+        (await client.ListAllocationsAsync(new ListAllocationsRequest(), token is null ? null : new Metadata { { "authorization", "Bearer " + token } })).Allocations
             .Where(a => a.Failure == Failure.None)
             .ToDictionary(a => a.Key, a => string.Join(",", a.Addresses), StringComparer.Ordinal);
 
