@@ -11,6 +11,8 @@ public sealed class SpeakerMetrics : ISpeakerObserver
 
     // Only Services with something announced, so that a scrape walks what it reports.
     private readonly ConcurrentDictionary<string, ServicePlan> _announcing = new(StringComparer.Ordinal);
+    // Only Services with an address that no node announces, with their distinct reasons.
+    private readonly ConcurrentDictionary<string, AnnounceReason[]> _unannounced = new(StringComparer.Ordinal);
     private volatile bool _configLoaded;
     private volatile bool _configStale;
 
@@ -21,11 +23,20 @@ public sealed class SpeakerMetrics : ISpeakerObserver
         var meter = meterFactory.Create(MeterName);
         meter.CreateObservableGauge("metallb_speaker_announced", () => Announced(options.NodeName),
             description: "Service addresses this node announces (1 per service, protocol and address)");
+        meter.CreateObservableGauge(UnannouncedName, Unannounced, description: UnannouncedDescription);
         meter.CreateObservableGauge("metallb_k8s_client_config_loaded_bool", () => _configLoaded ? 1 : 0,
             description: "1 once a configuration has been loaded");
         meter.CreateObservableGauge("metallb_k8s_client_config_stale_bool", () => _configStale ? 1 : 0,
             description: "1 while the newest configuration has errors and last good objects stay in force");
     }
+
+    public const string UnannouncedName = "bgplb_service_unannounced";
+
+    public const string UnannouncedDescription =
+        "1 per Service and reason while the Service has an address that, as far as this speaker can tell, no node announces: "
+        + "a reason that holds for every node (no ready endpoint, no advertisement for the pool, Service not selected, address in no pool) "
+        + "or, in L2 mode, no node is eligible. Reasons of this node only (node selectors, exclude label, externalTrafficPolicy Local "
+        + "without a local endpoint, another L2 owner) are not counted; /status lists them. Use max by (service, reason) across speakers.";
 
     public void Applied(SpeakerPass pass)
     {
@@ -36,6 +47,11 @@ public sealed class SpeakerMetrics : ISpeakerObserver
                 _announcing[service] = after;
             else
                 _announcing.TryRemove(service, out _);
+            AnnounceReason[] reasons = after is null ? [] : [.. after.Addresses.Select(a => a.Unannounced).OfType<AnnounceReason>().Distinct()];
+            if (reasons.Length > 0)
+                _unannounced[service] = reasons;
+            else
+                _unannounced.TryRemove(service, out _);
         }
         _configLoaded = true;
         if (pass.ProblemsChanged)
@@ -48,6 +64,13 @@ public sealed class SpeakerMetrics : ISpeakerObserver
             new KeyValuePair<string, object?>("protocol", protocol),
             new KeyValuePair<string, object?>("node", node),
             new KeyValuePair<string, object?>("ip", a.Address.ToString())))));
+
+    private IEnumerable<Measurement<int>> Unannounced() =>
+        _unannounced.SelectMany(entry => entry.Value.Select(reason => new Measurement<int>(1,
+            new KeyValuePair<string, object?>("service", entry.Key),
+            new KeyValuePair<string, object?>("reason", ReasonNames[(int)reason]))));
+
+    private static readonly string[] ReasonNames = Enum.GetNames<AnnounceReason>();
 
     private static IEnumerable<string> Protocols(AddressPlan address)
     {
