@@ -38,7 +38,7 @@ public sealed record SpeakerOptions
         var sourceFlags = new ConfigSourceFlags(environment);
         var controller = CommandLineContract.Flag("controller", "URL of bgplb-controller's allocation service", environment);
         var bgpListen = CommandLineContract.Flag("bgp-listen", "Passive BGP listen address; port 0 disables listening", environment, "0.0.0.0:179");
-        var metricsListen = CommandLineContract.Flag("metrics-listen", "Address for /metrics, /healthz and /readyz", environment, "127.0.0.1:7474");
+        var metricsListen = CommandLineContract.Flag("metrics-listen", "Address for /metrics, /healthz, /readyz and /status", environment, "127.0.0.1:7474");
         var memberlistPort = CommandLineContract.Flag("memberlist-port", "UDP port for L2 liveness between speakers", environment, "7946");
         var memberlistSecretFile = CommandLineContract.Flag("memberlist-secret-file",
             "File with the shared key of the L2 liveness datagrams (one key per line, at least 16 bytes; a second line is accepted too, for rotation)", environment);
