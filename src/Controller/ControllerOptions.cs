@@ -18,7 +18,9 @@ public sealed record ControllerOptions
     public KubernetesConnection? Kubernetes { get; init; }
     public required IPEndPoint GrpcListen { get; init; }
     /// <summary>--lb-class: only Services of this class are handled; null: only Services without a class.</summary>
-    public string? LoadBalancerClass { get; init; }
+    public string? LoadBalancerClass => Scope.LoadBalancerClass;
+    /// <summary>--lb-class and --ignore-exclude-lb (accepted for the shared contract: allocation does not depend on nodes).</summary>
+    public ServiceScope Scope { get; init; } = new(null, false);
     public required IPEndPoint MetricsListen { get; init; }
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
 
@@ -26,6 +28,7 @@ public sealed record ControllerOptions
     public static ControllerOptions Parse(string[] args, Func<string, string?> environment)
     {
         var sourceFlags = new ConfigSourceFlags(environment);
+        var scopeFlags = new ServiceScopeFlags(environment);
         var state = CommandLineContract.Flag("state", "Where allocations persist in standalone mode", environment, "DIR/" + DefaultStateFileName);
         var grpcListen = CommandLineContract.Flag("grpc-listen", "Address of the allocation service (gRPC, HTTP/2 cleartext)", environment, "127.0.0.1:7473");
         var metricsListen = CommandLineContract.Flag("metrics-listen", "Address for /metrics, /healthz and /readyz", environment, "127.0.0.1:7472");
@@ -35,7 +38,7 @@ public sealed record ControllerOptions
         {
             state, grpcListen, metricsListen, logLevel,
         };
-        foreach (var option in sourceFlags.All)
+        foreach (var option in sourceFlags.All.Concat(scopeFlags.All))
             root.Options.Add(option);
         var result = root.Parse(args);
         if (result.Errors.Count > 0)
@@ -55,6 +58,7 @@ public sealed record ControllerOptions
                 GrpcListen = grpcEndPoint,
                 MetricsListen = metricsEndPoint,
                 LogLevel = level,
+                Scope = scopeFlags.Read(result),
             };
         }
         var stateValue = result.GetValue(state)!;
@@ -73,6 +77,7 @@ public sealed record ControllerOptions
             GrpcListen = grpcEndPoint,
             MetricsListen = metricsEndPoint,
             LogLevel = level,
+            Scope = scopeFlags.Read(result),
         };
     }
 }

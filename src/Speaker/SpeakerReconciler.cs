@@ -27,7 +27,8 @@ public sealed class SpeakerReconciler(
 
     private const int LargeStart = 10_000;
 
-    private readonly NodePlanner _planner = new(options.NodeName);
+    private readonly NodePlanner _planner = new(options.NodeName, options.Scope.LoadBalancerClass, options.Scope.IgnoreExcludeLabel);
+    private readonly ForeignClassLog _foreignClasses = new(options.Scope.LoadBalancerClass, logger);
     private ClusterDelta? _first;
     private IReadOnlySet<string> _alive = ImmutableHashSet<string>.Empty;
     private ImmutableArray<string> _warnings = [];
@@ -122,6 +123,7 @@ public sealed class SpeakerReconciler(
         reporter.Report(state, delta);
         if (first || delta.Nodes.Count > 0)
             membership.SetPeers(OtherSpeakers());
+        _foreignClasses.Observe(state, first ? state.Services.Keys : delta.Services);
         var changed = new HashSet<string>(delta.Services, StringComparer.Ordinal);
         changed.UnionWith(delta.Endpoints);
         addresses.Update(state, delta, changed);

@@ -22,16 +22,27 @@ public sealed class StatusEndpointTests : IDisposable
         Directory.Delete(_config, recursive: true);
     }
 
-    private static string Service(string name, string ip) => $$"""
+    private static string Service(string name, string ip, string extra = "") => $$"""
         apiVersion: v1
         kind: Service
         metadata: { name: {{name}}, namespace: default, annotations: { metallb.io/loadBalancerIPs: {{ip}} } }
-        spec: { type: LoadBalancer, ports: [{ port: 80, protocol: TCP }] }
+        spec: { type: LoadBalancer, ports: [{ port: 80, protocol: TCP }]{{extra}} }
         ---
 
         """;
 
-    private void WriteConfig(int peerPort) => File.WriteAllText(Path.Combine(_config, "config.yaml"), $$"""
+    private static string Endpoints(string service) => $$"""
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: { name: {{service}}-1, namespace: default, labels: { kubernetes.io/service-name: {{service}} } }
+        addressType: IPv4
+        endpoints: [{ addresses: [10.0.0.5], nodeName: node-1, conditions: { ready: true } }]
+        ---
+
+        """;
+
+    private void WriteConfig(int peerPort, string node = "metadata: { name: node-1 }", string services = "") =>
+        File.WriteAllText(Path.Combine(_config, "config.yaml"), $$"""
         apiVersion: metallb.io/v1beta1
         kind: IPAddressPool
         metadata: { name: main }
@@ -48,17 +59,23 @@ public sealed class StatusEndpointTests : IDisposable
         ---
         apiVersion: v1
         kind: Node
-        metadata: { name: node-1 }
+        {{node}}
         ---
 
-        """ + Service("web", "203.0.113.5") + Service("idle", "203.0.113.6") + """
-        apiVersion: discovery.k8s.io/v1
-        kind: EndpointSlice
-        metadata: { name: web-1, namespace: default, labels: { kubernetes.io/service-name: web } }
-        addressType: IPv4
-        endpoints: [{ addresses: [10.0.0.5], nodeName: node-1, conditions: { ready: true } }]
+        """ + services);
 
-        """);
+    /// <summary>Starts the speaker on the config directory and waits until it is ready; the caller disposes it.</summary>
+    private async Task<(DaemonProcess Speaker, Uri Metrics)> StartAsync(params string[] flags)
+    {
+        var metrics = new Uri($"http://127.0.0.1:{DaemonProcess.FreeTcpPort()}");
+        var speaker = DaemonProcess.Start("bgplb-speaker.dll",
+            ["--node", "node-1", "--config", _config, "--bgp-listen", "127.0.0.1:0", "--metrics-listen", metrics.Authority, .. flags]);
+        await UntilReadyAsync(speaker, metrics);
+        return (speaker, metrics);
+    }
+
+    private async Task<SpeakerStatus> StatusAsync(Uri metrics, string query = "") =>
+        JsonSerializer.Deserialize(await _http.GetStringAsync(new Uri(metrics, "/status" + query)), StatusJsonContext.Default.SpeakerStatus)!;
 
     /// <summary>Polls /readyz until the first plan is in place (the explicit signal), within <see cref="Timeout"/>.</summary>
     private async Task UntilReadyAsync(DaemonProcess speaker, Uri metrics)
@@ -83,11 +100,9 @@ public sealed class StatusEndpointTests : IDisposable
     [Fact]
     public async Task Status_names_the_session_the_planned_route_and_the_Service_without_endpoints()
     {
-        WriteConfig(DaemonProcess.FreeTcpPort());
-        var metrics = new Uri($"http://127.0.0.1:{DaemonProcess.FreeTcpPort()}");
-        await using var speaker = DaemonProcess.Start("bgplb-speaker.dll",
-            ["--node", "node-1", "--config", _config, "--bgp-listen", "127.0.0.1:0", "--metrics-listen", metrics.Authority]);
-        await UntilReadyAsync(speaker, metrics);
+        WriteConfig(DaemonProcess.FreeTcpPort(), services: Service("web", "203.0.113.5") + Service("idle", "203.0.113.6") + Endpoints("web"));
+        var (speaker, metrics) = await StartAsync();
+        await using var _ = speaker;
 
         var json = await _http.GetStringAsync(new Uri(metrics, "/status"));
         var status = JsonSerializer.Deserialize(json, StatusJsonContext.Default.SpeakerStatus)!;
@@ -110,7 +125,7 @@ public sealed class StatusEndpointTests : IDisposable
         // Enums travel as their names, so that scripts read them as the metric labels and logs print them.
         Assert.Contains("\"reason\": \"NoReadyEndpoint\"", json, StringComparison.Ordinal);
 
-        var one = JsonSerializer.Deserialize(await _http.GetStringAsync(new Uri(metrics, "/status?service=default/idle")), StatusJsonContext.Default.SpeakerStatus)!;
+        var one = await StatusAsync(metrics, "?service=default/idle");
         Assert.Equal(["default/idle"], one.Services.Select(s => s.Service));
         Assert.Empty(Assert.Single(one.Sessions).Routes);
 
@@ -119,5 +134,34 @@ public sealed class StatusEndpointTests : IDisposable
             scrape.Split('\n').Where(l => l.StartsWith("bgplb_service_unannounced{", StringComparison.Ordinal)));
         await speaker.WaitForOutputAsync("Not announcing 203.0.113.6 of default/idle: NoReadyEndpoint (the Service has no ready endpoint", Timeout);
         Assert.Equal(0, await speaker.StopAsync(Timeout));
+    }
+
+    [Fact]
+    public async Task Lb_class_announces_its_class_only_and_says_which_Services_it_skips()
+    {
+        WriteConfig(DaemonProcess.FreeTcpPort(),
+            services: Service("classy", "203.0.113.5", ", loadBalancerClass: example.com/lb") + Endpoints("classy") + Service("plain", "203.0.113.6") + Endpoints("plain"));
+        var (speaker, metrics) = await StartAsync("--lb-class", "example.com/lb");
+        await using var _ = speaker;
+
+        var status = await StatusAsync(metrics);
+        Assert.Equal(["default/classy"], status.Services.Select(s => s.Service));
+        Assert.True(Assert.Single(status.Services[0].Addresses).Bgp!.Announced);
+        await speaker.WaitForOutputAsync(
+            "Skipping Service default/plain: its loadBalancerClass is (none), this daemon handles example.com/lb (--lb-class)", Timeout);
+    }
+
+    [Theory]
+    [InlineData(false, AnnounceReason.NodeExcluded)]
+    [InlineData(true, AnnounceReason.Announced)]
+    public async Task Ignore_exclude_lb_announces_from_a_node_with_the_exclude_label(bool ignore, AnnounceReason expected)
+    {
+        WriteConfig(DaemonProcess.FreeTcpPort(), "metadata: { name: node-1, labels: { node.kubernetes.io/exclude-from-external-load-balancers: '' } }",
+            Service("web", "203.0.113.5") + Endpoints("web"));
+        var (speaker, metrics) = await StartAsync(ignore ? ["--ignore-exclude-lb"] : []);
+        await using var _ = speaker;
+
+        var web = Assert.Single(Assert.Single((await StatusAsync(metrics)).Services).Addresses);
+        Assert.Equal(expected, web.Bgp!.Reason);
     }
 }
