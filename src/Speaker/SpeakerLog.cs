@@ -15,7 +15,7 @@ internal static partial class SpeakerLog
     [LoggerMessage(EventId = 3003, Message = "Not announcing {Address} of {Service}: {Reason} ({Detail})")]
     public static partial void NotAnnouncing(ILogger logger, LogLevel level, IPAddress address, string service, AnnounceReason reason, string detail);
 
-    [LoggerMessage(EventId = 3008, Level = LogLevel.Information, Message = "{Changed} address decisions changed ({Announced} announced, {NotAnnounced} not); each is logged at Debug")]
+    [LoggerMessage(EventId = 3012, Level = LogLevel.Information, Message = "{Changed} address decisions changed ({Announced} announced, {NotAnnounced} not); each is logged at Debug")]
     public static partial void ManyDecisionsChanged(ILogger logger, int changed, int announced, int notAnnounced);
 
     [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "{Warning}")]
