@@ -34,8 +34,17 @@ public sealed record PoolView(
     public bool SelectsService(ServiceInfo service)
     {
         ArgumentNullException.ThrowIfNull(service);
-        return AllBgp.Any(a => LabelSelector.MatchesAny(a.ServiceSelectors, service.Labels));
+        if (_selectsEveryService)
+            return true;
+        foreach (var advertisement in AllBgp)
+        {
+            if (LabelSelector.MatchesAny(advertisement.ServiceSelectors, service.Labels))
+                return true;
+        }
+        return false;
     }
+
+    private readonly bool _selectsEveryService = AllBgp.Any(a => a.ServiceSelectors.IsEmpty);
 
     // Decisions shared by every Service of the pool that all of its advertisements select (the common case), so that
     // 100,000 Services hold a handful of decision objects.
@@ -46,7 +55,7 @@ public sealed record PoolView(
         $"the serviceSelectors of BGPAdvertisements {Names(AllBgp)} (pool '{Pool.Name}') do not match the Service", []);
 
     internal BgpDecision NodeNotSelected { get; } = new(AnnounceReason.NodeNotSelected,
-        $"the nodeSelectors of the BGPAdvertisements of pool '{Pool.Name}' that select the Service ({Names(AllBgp)}) do not select this node", []);
+        $"no BGPAdvertisement of pool '{Pool.Name}' that selects the Service selects this node (nodeSelectors of {Names(AllBgp)})", []);
 
     internal BgpDecision AnnouncedByAll { get; } = new(AnnounceReason.Announced, "announced",
         [.. Bgp.SelectMany(a => a.Peers).Select(p => p.Name).Distinct().Order(StringComparer.Ordinal)]);

@@ -47,9 +47,8 @@ public sealed class SpeakerMetrics : ISpeakerObserver
                 _announcing[service] = after;
             else
                 _announcing.TryRemove(service, out _);
-            AnnounceReason[] reasons = after is null ? [] : [.. after.Addresses.Select(a => a.Unannounced).OfType<AnnounceReason>().Distinct()];
-            if (reasons.Length > 0)
-                _unannounced[service] = reasons;
+            if (after is not null && after.Addresses.Any(a => a.Unannounced is not null))
+                _unannounced[service] = [.. after.Addresses.Select(a => a.Unannounced).OfType<AnnounceReason>().Distinct()];
             else
                 _unannounced.TryRemove(service, out _);
         }
