@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using System.Net;
+using BgpLb.L2.Announcing;
 using BgpLb.Planning;
 
 namespace BgpLb.Speaker;
@@ -15,9 +17,17 @@ public sealed class SpeakerMetrics : ISpeakerObserver
     private readonly ConcurrentDictionary<string, AnnounceReason[]> _unannounced = new(StringComparer.Ordinal);
     private volatile bool _configLoaded;
     private volatile bool _configStale;
+    private readonly Func<IEnumerable<IPAddress>> _conflicts;
 
-    public SpeakerMetrics(IMeterFactory meterFactory, SpeakerOptions options)
+    public SpeakerMetrics(IMeterFactory meterFactory, SpeakerOptions options, L2Announcer announcer)
+        : this(meterFactory, options, () => announcer.Conflicts.Select(c => c.Address))
     {
+    }
+
+    /// <param name="conflicts">The owned addresses another host also answers for (not announced).</param>
+    internal SpeakerMetrics(IMeterFactory meterFactory, SpeakerOptions options, Func<IEnumerable<IPAddress>> conflicts)
+    {
+        _conflicts = conflicts;
         ArgumentNullException.ThrowIfNull(meterFactory);
         ArgumentNullException.ThrowIfNull(options);
         var meter = meterFactory.Create(MeterName);
@@ -36,7 +46,8 @@ public sealed class SpeakerMetrics : ISpeakerObserver
         "1 per Service and reason while the Service has an address that, as far as this speaker can tell, no node announces: "
         + "a reason that holds for every node (no ready endpoint, no advertisement for the pool, Service not selected, address in no pool) "
         + "or, in L2 mode, no node is eligible. Reasons of this node only (node selectors, exclude label, externalTrafficPolicy Local "
-        + "without a local endpoint, another L2 owner) are not counted; /status lists them. Use max by (service, reason) across speakers.";
+        + "without a local endpoint, another L2 owner) are not counted; /status lists them. An L2 address that another host "
+        + "also answers for counts as AddressConflict on its owner. Use max by (service, reason) across speakers.";
 
     public void Applied(SpeakerPass pass)
     {
@@ -64,10 +75,17 @@ public sealed class SpeakerMetrics : ISpeakerObserver
             new KeyValuePair<string, object?>("node", node),
             new KeyValuePair<string, object?>("ip", a.Address.ToString())))));
 
-    private IEnumerable<Measurement<int>> Unannounced() =>
-        _unannounced.SelectMany(entry => entry.Value.Select(reason => new Measurement<int>(1,
-            new KeyValuePair<string, object?>("service", entry.Key),
-            new KeyValuePair<string, object?>("reason", ReasonNames[(int)reason]))));
+    private IEnumerable<Measurement<int>> Unannounced()
+    {
+        var conflicts = _conflicts().ToHashSet();
+        var conflicted = conflicts.Count == 0 ? [] : _announcing.Values
+            .Where(p => p.Addresses.Any(a => a.L2 is { Announced: true } && conflicts.Contains(a.Address)))
+            .Select(p => (p.Service, AnnounceReason.AddressConflict));
+        return _unannounced.SelectMany(entry => entry.Value.Select(reason => (entry.Key, reason))).Concat(conflicted)
+            .Select(s => new Measurement<int>(1,
+                new KeyValuePair<string, object?>("service", s.Item1),
+                new KeyValuePair<string, object?>("reason", ReasonNames[(int)s.Item2])));
+    }
 
     private static readonly string[] ReasonNames = Enum.GetNames<AnnounceReason>();
 

@@ -11,9 +11,10 @@ public sealed class SpeakerMetricsTests : IDisposable
     private readonly TestMeterFactory _meters = new();
     private readonly ClusterState _state = new(new ConfigOptions());
     private readonly SpeakerMetrics _metrics;
+    private readonly List<IPAddress> _conflicts = [];
 
     public SpeakerMetricsTests() =>
-        _metrics = new SpeakerMetrics(_meters, new SpeakerOptions { NodeName = "node-1", MetricsListen = IPEndPoint.Parse("127.0.0.1:1") });
+        _metrics = new SpeakerMetrics(_meters, new SpeakerOptions { NodeName = "node-1", MetricsListen = IPEndPoint.Parse("127.0.0.1:1") }, () => _conflicts);
 
     public void Dispose() => _meters.Dispose();
 
@@ -102,6 +103,13 @@ public sealed class SpeakerMetricsTests : IDisposable
                 "bgplb_service_unannounced{reason=SpeakerNotLive,service=default/nobody}",
             ],
             Scrape().Keys.Where(k => k.StartsWith(SpeakerMetrics.UnannouncedName, StringComparison.Ordinal)).Order(StringComparer.Ordinal));
+
+        // An owned L2 address that another host also answers for.
+        var mine = Plan("default/mine", new AddressPlan(IPAddress.Parse("203.0.113.35"), "main", null,
+            new L2Decision("node-1", AnnounceReason.Announced, "announced", [])));
+        Pass(false, new PlanChange("default/mine", null, mine));
+        _conflicts.Add(IPAddress.Parse("203.0.113.35"));
+        Assert.Contains("bgplb_service_unannounced{reason=AddressConflict,service=default/mine}", Scrape().Keys);
 
         // Endpoints come back: the series goes.
         Pass(false, new PlanChange("default/dead", dead, Plan("default/dead", Bgp("203.0.113.30", AnnounceReason.Announced))));
