@@ -119,11 +119,17 @@ public sealed class PlanContext
     {
         ArgumentNullException.ThrowIfNull(node);
         if (node.NetworkUnavailable)
-            return (AnnounceReason.NodeNetworkUnavailable, "the node has the NetworkUnavailable condition");
+            return NetworkUnavailable;
         if (!IgnoreExcludeLabel && node.Labels.ContainsKey(MetalLbNames.ExcludeFromLoadBalancersLabel))
-            return (AnnounceReason.NodeExcluded, $"the node has the {MetalLbNames.ExcludeFromLoadBalancersLabel} label");
+            return ExcludeLabel;
         return null;
     }
+
+    private static readonly (AnnounceReason, string) NetworkUnavailable =
+        (AnnounceReason.NodeNetworkUnavailable, "the node has the NetworkUnavailable condition");
+
+    private static readonly (AnnounceReason, string) ExcludeLabel =
+        (AnnounceReason.NodeExcluded, $"the node has the {MetalLbNames.ExcludeFromLoadBalancersLabel} label");
 
     /// <summary>This node's BGP sessions: the BGPPeers whose node selectors match it.</summary>
     public ImmutableArray<BgpPeerConfig> Peers { get; }
