@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # BFD jitter under load: do bgplb-speaker's BFD packets keep their interval while it is busy (thread pool, GC, a busy
-# reconcile loop)? One speaker node (bgplb-jitter-n1) with N Services (198.18.16.0 upwards) and a BGPPeer with a
-# BFDProfile of 100 ms x 3 towards a router namespace (bgplb-jitter-r) where BIRD 2 runs BGP (no BFD) and
+# reconcile loop)? One speaker node (bgplb-jitter-RUN-n1) with N Services (198.18.16.0 upwards) and a BGPPeer with a
+# BFDProfile of 100 ms x 3 towards a router namespace (bgplb-jitter-RUN-r) where BIRD 2 runs BGP (no BFD) and
 # `bgplb-lab bfd-probe --record` is the speaker's BFD peer on port 3784, stamping every packet from the speaker with the
 # monotonic clock on its BFD thread. Once all routes are at the router, BFD is up at 100 ms and the speaker has settled:
 #   idle   nothing changes for I seconds

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Churn benchmark (DESIGN.md §6): what one change costs with N Services loaded. One node namespace bgplb-churn-n1 and a
-# router namespace bgplb-churn-r running BIRD 2 whose kernel protocol installs the BGP routes in that namespace's table;
+# Churn benchmark (DESIGN.md §6): what one change costs with N Services loaded. One node namespace bgplb-churn-RUN-n1 and a
+# router namespace bgplb-churn-RUN-r running BIRD 2 whose kernel protocol installs the BGP routes in that namespace's table;
 # `ip monitor route` there, read by a thread that stamps each line with the monotonic clock, says when a route arrives
 # or goes (no polling). The senders take turns on the node, each loading the same N /32s (198.18.16.0 upwards) and
 # changing others (198.19.192.0/18). Series (-s):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Failover benchmark (DESIGN.md §6): seconds from a speaker's failure until the router's kernel drops its next hop.
-# One speaker node (bgplb-failover-n1) announces 203.0.113.10/32 to a router namespace (bgplb-failover-r) running BIRD 2
+# One speaker node (bgplb-failover-RUN-n1) announces 203.0.113.10/32 to a router namespace (bgplb-failover-RUN-r) running BIRD 2
 # or FRR 8, which installs it in that namespace's kernel table; `ip monitor route` there, read by a thread that stamps
 # each line with the monotonic clock, says when the /32 goes. The time is measured from a timestamp taken right before
 # the failure is caused. Matrix:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sender benchmark (DESIGN.md §6): one sender in namespace bgplb-bench-n1 advertises N /32 over eBGP to a BIRD 2
-# router in bgplb-bench-r (passive, import all, no kernel export). Per run it reports
+# Sender benchmark (DESIGN.md §6): one sender in namespace bgplb-bench-RUN-n1 advertises N /32 over eBGP to a BIRD 2
+# router in bgplb-bench-RUN-r (passive, import all, no kernel export); RUN is this script's process ID in hex, as in
+# the lab's namespace names, so two runs (or a run and the lab tests) on one host never collide. Per run it reports
 #   established_s  from the sender's start (GoBGP: neighbor added after its RIB is loaded) to Established,
 #   converge_s     from Established (BIRD's own timestamp) until `birdc show route count` shows all N,
 #   cpu_session_s  sender user+system CPU seconds spent from its start to convergence, minus loading its RIB,
@@ -32,61 +33,19 @@ while getopts "s:n:r:o:" option; do
 done
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-router_ns=bgplb-bench-r
-sender_ns=bgplb-bench-n1
+run_id=$(printf %x $$)
+router_ns=bgplb-bench-$run_id-r
+sender_ns=bgplb-bench-$run_id-n1
 router_ip=198.18.0.1
 sender_ip=198.18.0.2
 router_as=64512
 sender_as=64513
 gobgp_port=50051
-work=$(mktemp -d /tmp/bgplb-bench.XXXXXX)
-chmod 755 "$work"
-pids=()
-
-log() { printf '%s\n' "$*" >&2; }
-
-cleanup() {
-  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  pids=()
-  for ns in "$router_ns" "$sender_ns"; do
-    if ip netns list | grep -qx "$ns\( .*\)\?"; then
-      for pid in $(ip netns pids "$ns"); do kill -KILL "$pid" 2>/dev/null || true; done
-      ip netns del "$ns"
-    fi
-  done
-}
-trap 'status=$?; cleanup; if [ "$status" -eq 0 ]; then rm -rf "$work"; else log "kept $work"; fi' EXIT
-
-now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"%.3f\", $* }"; }
-later_than() { awk "BEGIN { exit !($1 > $2) }"; }
-cpu_seconds() { awk '{ print ($14 + $15) / 100 }' "/proc/$1/stat"; }
+peer_ns=$sender_ns
+peer_ip=$sender_ip
+. "$repo/bench/netns-pair.sh"
+pair_init bgplb-bench
 rss_mib() { awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
-
-# Wait until a command succeeds, polling every 10 ms, at most $1 seconds.
-wait_until() {
-  local timeout=$1; shift
-  local deadline; deadline=$(calc "$(now) + $timeout")
-  until "$@" >/dev/null 2>&1; do
-    if later_than "$(now)" "$deadline"; then log "timeout after ${timeout}s: $*"; return 1; fi
-    sleep 0.01
-  done
-}
-
-make_lab() {
-  cleanup
-  ip netns add "$router_ns"
-  ip netns add "$sender_ns"
-  ip -n "$router_ns" link add to-n1 type veth peer name uplink netns "$sender_ns"
-  ip -n "$router_ns" addr add "$router_ip/30" dev to-n1
-  ip -n "$sender_ns" addr add "$sender_ip/30" dev uplink
-  for end in "$router_ns to-n1" "$sender_ns uplink"; do
-    set -- $end
-    ip -n "$1" link set lo up
-    ip -n "$1" link set "$2" up
-  done
-}
 
 # Prefix i (0-based) as a dotted quad from 198.18.16.0.
 prefixes() {
@@ -195,10 +154,6 @@ start_gobgp() {
   loaded_cpu=$(cpu_seconds "$gobgp_pid")
   start=$(now)
   ip netns exec "$sender_ns" gobgp --port "$gobgp_port" neighbor add "$router_ip" as "$router_as"
-}
-
-speaker_path() {
-  if [ -n "${BGPLB_SPEAKER_PATH:-}" ]; then echo "$BGPLB_SPEAKER_PATH"; else echo "$repo/src/Speaker/bin/Release/net10.0/bgplb-speaker"; fi
 }
 
 prepare_bgplb() {

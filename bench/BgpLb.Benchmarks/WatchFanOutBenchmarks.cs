@@ -77,7 +77,7 @@ public class WatchFanOutBenchmarks
         Expect(_controller.Owner.Current.Revision);
         for (var i = 0; i < Clients; i++)
         {
-            var watcher = new AllocationWatcher(uri, NullLogger<AllocationWatcher>.Instance);
+            var watcher = new AllocationWatcher(new ControllerConnection(uri), NullLogger<AllocationWatcher>.Instance);
             _watchers.Add(Task.Run(() => WatchAsync(watcher)));
         }
         await _allReceived.Task.WaitAsync(TimeSpan.FromSeconds(30));

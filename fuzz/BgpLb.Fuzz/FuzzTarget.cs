@@ -1,89 +1,52 @@
-using System.Buffers;
-using BgpLb.Bgp.Wire;
-
 namespace BgpLb.Fuzz;
 
 /// <summary>
-/// Feeds bytes through framing and the decoder for each message type, as the session read loop does.
-/// The first input byte picks the session context and where the stream is split into two segments;
-/// any exception other than <see cref="BgpNotificationException"/> is a finding.
+/// One fuzz target: code that reads untrusted input, fed one input at a time. <see cref="Run"/> returns normally for
+/// every input, catching only the outcome the product expects for bad input (e.g. a NOTIFICATION); any other exception,
+/// a hang or a crash is a finding.
 /// </summary>
-internal static class FuzzTarget
+internal abstract class FuzzTarget
 {
-    public static void Run(ReadOnlySpan<byte> input)
-    {
-        if (input.IsEmpty)
-        {
-            return;
-        }
+    /// <summary>Allocations one input may cause (<see cref="Execute"/>): more means unbounded memory, a finding.</summary>
+    public const long AllocationBudget = 64 << 20;
 
-        var control = input[0];
-        var stream = input[1..].ToArray();
-        var context = new UpdateDecodeContext(FourOctetAs: (control & 1) != 0, IsInternal: (control & 2) != 0);
-        var maxLength = (control & 4) != 0 ? BgpConstants.ExtendedMaxMessageLength : BgpConstants.MaxMessageLength;
-        var buffer = Segments.Split(stream, stream.Length == 0 ? 0 : (control >> 3) * 7 % stream.Length);
-        try
-        {
-            while (BgpFraming.TryReadMessage(ref buffer, maxLength, out var type, out var body))
-            {
-                Decode(type, body, context);
-            }
-        }
-        catch (BgpNotificationException)
-        {
-            // The session would send this NOTIFICATION and close: the expected outcome for bad input.
-        }
+    /// <summary>The value of BGPLB_FUZZ_TARGET and the folder name under fuzz/corpus and fuzz/regressions.</summary>
+    public abstract string Name { get; }
+
+    /// <summary>Longer inputs are cut here, so that every input's work is bounded by its structure.</summary>
+    public abstract int MaxInputLength { get; }
+
+    /// <summary>The seed corpus: valid inputs written by the product encoders or taken from real samples.</summary>
+    public abstract IEnumerable<(string Name, byte[] Input)> Seeds();
+
+    protected abstract void Run(ReadOnlySpan<byte> input);
+
+    /// <summary>Runs one input within <see cref="MaxInputLength"/> and <see cref="AllocationBudget"/>.</summary>
+    public void Execute(ReadOnlySpan<byte> input)
+    {
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        Run(input[..Math.Min(input.Length, MaxInputLength)]);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        if (allocated > AllocationBudget)
+            throw new FuzzFindingException($"one input of {input.Length} B allocated {allocated >> 20} MiB (budget {AllocationBudget >> 20} MiB)");
     }
 
-    private static void Decode(BgpMessageType type, in ReadOnlySequence<byte> body, UpdateDecodeContext context)
+    public void WriteCorpus(string directory)
     {
-        switch (type)
-        {
-            case BgpMessageType.Open:
-                var open = OpenCodec.Read(body);
-                _ = open.BgpIdAddress;
-                break;
-            case BgpMessageType.Update:
-                UpdateDecoder.Decode(body, context);
-                break;
-            case BgpMessageType.Notification:
-                _ = NotificationCodec.Read(body).ShutdownCommunication;
-                break;
-            case BgpMessageType.RouteRefresh:
-                RouteRefreshCodec.Read(body);
-                break;
-            case BgpMessageType.Keepalive:
-                break;
-            default:
-                throw new InvalidOperationException($"Framing returned unknown type {type}.");
-        }
+        Directory.CreateDirectory(directory);
+        foreach (var (name, input) in Seeds())
+            File.WriteAllBytes(Path.Combine(directory, name), input);
     }
 }
 
-internal static class Segments
+/// <summary>A property of a target does not hold for an input (as opposed to an exception of the code under test).</summary>
+internal sealed class FuzzFindingException(string message) : Exception(message);
+
+internal static class FuzzTargets
 {
-    /// <summary>A two-segment sequence over <paramref name="data"/> split at <paramref name="at"/>, to exercise the pooled-copy path.</summary>
-    public static ReadOnlySequence<byte> Split(byte[] data, int at)
-    {
-        if (at <= 0 || at >= data.Length)
-        {
-            return new ReadOnlySequence<byte>(data);
-        }
+    /// <summary>Every target; the first is the default when BGPLB_FUZZ_TARGET is not set.</summary>
+    public static IReadOnlyList<FuzzTarget> All { get; } = [new BgpTarget(), new BfdTarget(), new L2Target(), new YamlTarget(), new GrpcTarget()];
 
-        var first = new Segment(data.AsMemory(0, at), 0);
-        var second = new Segment(data.AsMemory(at), at);
-        first.SetNext(second);
-        return new ReadOnlySequence<byte>(first, 0, second, second.Memory.Length);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public void SetNext(Segment next) => Next = next;
-    }
+    public static FuzzTarget? Find(string? name) =>
+        string.IsNullOrEmpty(name) ? All[0] : All.FirstOrDefault(t => t.Name == name);
 }

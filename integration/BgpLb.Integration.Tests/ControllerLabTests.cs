@@ -23,11 +23,7 @@ public sealed class ControllerLabTests(ITestOutputHelper output)
     public async Task Speakers_announce_the_controllers_allocations_with_ecmp_and_a_killed_controller_withdraws_nothing()
     {
         await using var lab = await Lab.CreateAsync("ctl-ecmp", 2, output.WriteLine);
-        var router = await Router.StartAsync(RouterKind.Bird, lab, lab.RouterNamespace, "router",
-            new RouterOptions(IPAddress.Parse("198.18.255.1"), [.. lab.Nodes.Select(n => new BgpNeighbor(n.Address, SpeakerAs) { HoldTime = 3 })])
-            {
-                LocalAs = RouterAs,
-            });
+        var router = await StartRouterAsync(lab);
         var controllerConfig = Path.Combine(lab.Directory, "controller-config");
         var stateFile = Path.Combine(lab.Directory, "controller-state.json");
         MetalLbManifests.Write(controllerConfig, "pools.yaml", [MetalLbManifests.IpAddressPool("pool", "203.0.113.10-203.0.113.19")]);
@@ -37,13 +33,7 @@ public sealed class ControllerLabTests(ITestOutputHelper output)
         var speakers = new List<SpeakerProcess>();
         foreach (var node in lab.Nodes)
         {
-            MetalLbManifests.Write(SpeakerConfig(lab, node), "peers.yaml",
-            [
-                MetalLbManifests.Node(NodeName(lab, node), node.Address),
-                MetalLbManifests.IpAddressPool("pool", "203.0.113.10-203.0.113.19"),
-                MetalLbManifests.BgpPeer("router", SpeakerAs, RouterAs, node.RouterAddress, holdTime: "3s"),
-                MetalLbManifests.BgpAdvertisement("adv", ["pool"]),
-            ]);
+            WriteSpeakerConfig(lab, node);
             speakers.Add(await SpeakerProcess.StartAsync(lab, node, NodeName(lab, node), SpeakerConfig(lab, node), controller: new Uri($"http://{node.RouterAddress}:7473")));
         }
 
@@ -88,6 +78,49 @@ public sealed class ControllerLabTests(ITestOutputHelper output)
         Assert.Equal(
             new Dictionary<string, string> { ["default/web-a"] = "203.0.113.10", ["default/web-b"] = "203.0.113.11", ["default/web-c"] = "203.0.113.12" },
             StoredAllocations(stateFile));
+        lab.Passed();
+    }
+
+    /// <summary>
+    /// README "Security": certificates made by examples/security/make-certs.sh, the controller on a namespace address
+    /// beyond loopback with TLS and client certificates, each speaker presenting its own; one without a certificate is refused.
+    /// </summary>
+    [NetnsFact]
+    public async Task Speakers_reach_a_controller_beyond_loopback_over_tls_with_client_certificates_and_one_without_is_refused()
+    {
+        await using var lab = await Lab.CreateAsync("ctl-tls", 2, output.WriteLine);
+        var router = await StartRouterAsync(lab);
+        var pki = Path.Combine(lab.Directory, "pki");
+        (await Command.RunAsync(Path.Combine(BuiltExecutable.RepositoryRoot(), "examples", "security", "make-certs.sh"),
+            [pki, string.Join(",", lab.Nodes.Select(n => "IP:" + n.RouterAddress)), .. lab.Nodes.Select(n => NodeName(lab, n))])).EnsureSuccess();
+        string Pem(string file) => Path.Combine(pki, file);
+
+        var controllerConfig = Path.Combine(lab.Directory, "controller-config");
+        MetalLbManifests.Write(controllerConfig, "pools.yaml", [MetalLbManifests.IpAddressPool("pool", "203.0.113.10-203.0.113.19")]);
+        var controller = await ControllerProcess.StartAsync(lab, lab.RouterNamespace, controllerConfig, Path.Combine(lab.Directory, "controller-state.json"),
+            grpcSecurity: ["--grpc-tls-cert", Pem("controller.crt"), "--grpc-tls-key", Pem("controller.key"), "--grpc-client-ca", Pem("ca.crt")]);
+        await controller.WaitUntilReadyAsync(SessionTimeout);
+
+        foreach (var node in lab.Nodes)
+        {
+            WriteSpeakerConfig(lab, node);
+            await SpeakerProcess.StartAsync(lab, node, NodeName(lab, node), SpeakerConfig(lab, node), controller: new Uri($"https://{node.RouterAddress}:7473"),
+                controllerCredentials: ["--controller-ca", Pem("ca.crt"), "--controller-cert", Pem(NodeName(lab, node) + ".crt"), "--controller-key", Pem(NodeName(lab, node) + ".key")]);
+        }
+
+        WriteServices(lab, controllerConfig, ["web-a"]);
+        var route = await router.WaitForKernelRouteAsync("203.0.113.10/32", RouteTimeout, r => r?.Gateways.Count == 2);
+        Assert.Equal(lab.Nodes.Select(n => n.Address.ToString()).Order(), route!.Gateways.Select(g => g.ToString()).Order());
+
+        // The same CA but no client certificate: the controller answers UNAUTHENTICATED and the speaker says so.
+        var node1 = lab.Nodes[0];
+        var strangerConfig = Path.Combine(lab.Directory, "config-stranger");
+        MetalLbManifests.Write(strangerConfig, "node.yaml", [MetalLbManifests.Node("stranger", node1.Address)]);
+        var stranger = await SpeakerProcess.StartAsync(lab, node1.Namespace, "speaker-stranger", "stranger", strangerConfig, metricsPort: 7475, bgpListen: "0.0.0.0:0",
+            controller: new Uri($"https://{node1.RouterAddress}:7473"), controllerCredentials: ["--controller-ca", Pem("ca.crt")]);
+        await stranger.Process.WaitUntilReadyAsync("refusal logged", SessionTimeout, () => Task.FromResult(
+            stranger.ReadLog().Contains("refused our credentials (Unauthenticated: a client certificate is required", StringComparison.Ordinal)));
+        Assert.Contains("Refused /bgplb.allocation.v1.AllocationService/WatchAllocations", controller.ReadLog(), StringComparison.Ordinal);
         lab.Passed();
     }
 
@@ -137,6 +170,24 @@ public sealed class ControllerLabTests(ITestOutputHelper output)
         Assert.Equal(["203.0.113.10/32", "203.0.113.11/32", "203.0.113.15/32"], routes.Order());
         lab.Passed();
     }
+
+    /// <summary>BIRD in the router namespace with every node as an eBGP neighbour.</summary>
+    private static Task<Router> StartRouterAsync(Lab lab) =>
+        Router.StartAsync(RouterKind.Bird, lab, lab.RouterNamespace, "router",
+            new RouterOptions(IPAddress.Parse("198.18.255.1"), [.. lab.Nodes.Select(n => new BgpNeighbor(n.Address, SpeakerAs) { HoldTime = 3 })])
+            {
+                LocalAs = RouterAs,
+            });
+
+    /// <summary>The node, the pool, the router as BGP peer and an advertisement of the pool.</summary>
+    private static void WriteSpeakerConfig(Lab lab, LabNode node) =>
+        MetalLbManifests.Write(SpeakerConfig(lab, node), "peers.yaml",
+        [
+            MetalLbManifests.Node(NodeName(lab, node), node.Address),
+            MetalLbManifests.IpAddressPool("pool", "203.0.113.10-203.0.113.19"),
+            MetalLbManifests.BgpPeer("router", SpeakerAs, RouterAs, node.RouterAddress, holdTime: "3s"),
+            MetalLbManifests.BgpAdvertisement("adv", ["pool"]),
+        ]);
 
     private static string NodeName(Lab lab, LabNode node) => "node" + (lab.Nodes.ToList().IndexOf(node) + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
 

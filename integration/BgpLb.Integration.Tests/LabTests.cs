@@ -1,4 +1,5 @@
 using BgpLb.Netlab;
+using System.Globalization;
 using System.Net;
 using BgpLb.Integration.Tests.Harness;
 using Xunit.Abstractions;
@@ -67,10 +68,12 @@ public sealed class LabTests(ITestOutputHelper output)
     }
 
     [NetnsFact]
-    public async Task Sweep_removes_leftovers_of_this_test_only()
+    public async Task Sweep_removes_leftovers_of_this_test_from_this_run_or_a_dead_one_only()
     {
-        string[] leftovers = ["bgplb-sweep-r", "bgplb-sweep-n3"];
-        string[] others = ["bgplb-sweep-extra-r", "bgplb-sweepx-r", "bgplb-sweep-other"];
+        var deadRun = Enumerable.Range(0, 1000).Select(i => 0x3fffff - i).First(pid => !Directory.Exists($"/proc/{pid}")).ToString("x", CultureInfo.InvariantCulture);
+        const string liveRun = "1"; // init never ends
+        string[] leftovers = [Lab.NamespaceName("sweep", "r"), Lab.NamespaceName("sweep", "n3"), $"bgplb-sweep-{deadRun}-r"];
+        string[] others = [$"bgplb-sweep-{liveRun}-r", Lab.NamespaceName("sweep-extra", "r"), Lab.NamespaceName("sweepx", "r"), Lab.NamespaceName("sweep", "other")];
         try
         {
             foreach (var name in leftovers.Concat(others))

@@ -162,17 +162,10 @@ public sealed class RouterSessionTests(ITestOutputHelper output)
         var detection = DateTime.UtcNow - failedAt;
         lab.Log($"{signal}: next hop withdrawn after {detection.TotalSeconds:F2} s");
         Assert.Equal([lab.Nodes[0].Address], survivor!.Gateways);
+        // A frozen speaker keeps its TCP connection open: only the 3 s hold timer (minus up to one 1 s keepalive interval
+        // already elapsed) can drop it. How fast is bench/failover.sh's (-s bird -f kill / stop), not a test's.
         if (signal == "STOP")
-        {
-            // A frozen speaker keeps its TCP connection open: only the 3 s hold timer (minus up to one 1 s keepalive
-            // interval already elapsed) can drop it.
-            Assert.InRange(detection, TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(6));
-        }
-        else
-        {
-            // A killed speaker's socket is closed by the kernel at once: well before the hold time.
-            Assert.InRange(detection, TimeSpan.Zero, TimeSpan.FromSeconds(2));
-        }
+            Assert.True(detection >= TimeSpan.FromSeconds(1.5), $"a frozen speaker was dropped after {detection}, before its hold time");
 
         lab.Passed();
     }

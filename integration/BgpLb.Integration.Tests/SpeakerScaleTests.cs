@@ -49,7 +49,6 @@ public sealed class SpeakerScaleTests(ITestOutputHelper output)
             $"{ServiceCount} Services: Established {established.TotalSeconds:F2} s after start, all routes {converged.TotalSeconds:F2} s after Established, " +
             $"speaker RSS {residentMiB:F0} MiB, CPU {speaker.Process.CpuSeconds():F2} s"));
 
-        Assert.InRange(converged, TimeSpan.Zero, TimeSpan.FromSeconds(20));
         var sample = (await router.GetRoutesAsync()).Single(r => r.Prefix == "198.18.167.15/32"); // the last Service
         Assert.Equal([node.Address], sample.NextHops);
         lab.Passed();

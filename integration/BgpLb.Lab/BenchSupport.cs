@@ -111,6 +111,32 @@ internal static class ProcessStats
         throw new InvalidOperationException($"no VmRSS for pid {pid}");
     }
 
+    /// <summary>The process's threads (/proc/PID/status Threads).</summary>
+    public static int Threads(int pid) =>
+        int.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("Threads:", StringComparison.Ordinal))["Threads:".Length..].Trim(), CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// The process's open file descriptors (/proc/PID/fd) by what they point to: "socket", "pipe", "anon_inode:[eventfd]",
+    /// <see cref="Assemblies"/> (a .NET process keeps every assembly it has loaded open), a file's directory; most first.
+    /// </summary>
+    public const string Assemblies = "assemblies";
+
+    public static IReadOnlyDictionary<string, int> OpenFileKinds(int pid)
+    {
+        var kinds = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var fd in Directory.GetFileSystemEntries($"/proc/{pid}/fd"))
+        {
+            var target = new FileInfo(fd).LinkTarget ?? "?";
+            var kind = target.Contains(":[", StringComparison.Ordinal) && !target.StartsWith("anon_inode:", StringComparison.Ordinal)
+                ? target[..target.IndexOf(':', StringComparison.Ordinal)]
+                : target.EndsWith(".dll", StringComparison.Ordinal) ? Assemblies
+                : target.StartsWith('/') ? Path.GetDirectoryName(target) ?? target : target;
+            kinds[kind] = kinds.GetValueOrDefault(kind) + 1;
+        }
+
+        return kinds.OrderByDescending(k => k.Value).ToDictionary(k => k.Key, k => k.Value, StringComparer.Ordinal);
+    }
+
     public static double Milliseconds(long from, long to) => (to - from) * 1000.0 / Stopwatch.Frequency;
 
     public static double SecondsSince(long from) => Milliseconds(from, Stopwatch.GetTimestamp()) / 1000.0;

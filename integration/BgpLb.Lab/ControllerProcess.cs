@@ -5,7 +5,7 @@ namespace BgpLb.Netlab;
 
 /// <summary>
 /// bgplb-controller running in a lab namespace: <c>bgplb-controller --config DIR --state FILE --grpc-listen ADDR:PORT
-/// --metrics-listen 127.0.0.1:PORT</c>. Speakers in other namespaces reach its gRPC service over the lab links.
+/// --metrics-listen 127.0.0.1:PORT</c> plus its gRPC security flags. Speakers in other namespaces reach its gRPC service over the lab links.
 /// </summary>
 public sealed class ControllerProcess
 {
@@ -30,19 +30,29 @@ public sealed class ControllerProcess
     /// </summary>
     public static string ResolveExecutable() => BuiltExecutable.Resolve("Controller", "bgplb-controller", PathVariable);
 
-    /// <summary>Starts the controller in <paramref name="netns"/>; <paramref name="name"/> names its log files (NAME.stderr).</summary>
+    /// <summary>
+    /// Starts the controller in <paramref name="netns"/>; <paramref name="name"/> names its log files (NAME.stderr). With
+    /// <paramref name="uid"/> it runs as that user and group (setpriv), so that file permissions apply to it as they do
+    /// not to root.
+    /// </summary>
+    /// <param name="grpcSecurity">--grpc-tls-cert ... flags; default --grpc-insecure (the default listener is beyond loopback).</param>
     public static async Task<ControllerProcess> StartAsync(
-        Lab lab, string netns, string configDirectory, string stateFile, string grpcListen = "0.0.0.0:7473", int metricsPort = 7472, string name = "controller")
+        Lab lab, string netns, string configDirectory, string stateFile, string grpcListen = "0.0.0.0:7473", int metricsPort = 7472, string name = "controller",
+        IReadOnlyList<string>? grpcSecurity = null, int? uid = null)
     {
-        var process = await lab.StartProcessAsync(
-            netns,
-            name,
+        string[] command =
+        [
             ResolveExecutable(),
             "--config", configDirectory,
             "--state", stateFile,
             "--grpc-listen", grpcListen,
             "--metrics-listen", $"127.0.0.1:{metricsPort}",
-            "--log-level", "debug");
+            "--log-level", "debug",
+            .. grpcSecurity ?? ["--grpc-insecure"],
+        ];
+        var process = uid is { } id
+            ? await lab.StartProcessAsync(netns, name, "setpriv", [$"--reuid={id}", $"--regid={id}", "--clear-groups", .. command])
+            : await lab.StartProcessAsync(netns, name, command[0], command[1..]);
         return new ControllerProcess(process, netns, metricsPort);
     }
 

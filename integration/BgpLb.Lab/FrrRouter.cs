@@ -129,6 +129,9 @@ public sealed class FrrRouter : Router
     public async Task<string> VtyshAsync(string command) =>
         (await Command.RunAsync("vtysh", "-N", Namespace, "-c", command)).EnsureSuccess().StandardOutput;
 
+    /// <summary>The run directory (sockets, pid files): <see cref="StartAsync"/> refuses to start while it exists.</summary>
+    protected override void CleanUpAfterKill() => Directory.Delete(RunDirectory(Namespace), recursive: true);
+
     protected override async Task StartAsync()
     {
         var runDirectory = RunDirectory(Namespace);

@@ -1,11 +1,12 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 
 namespace BgpLb.Netlab;
 
 /// <summary>
-/// What every lab shares: namespaces <c>bgplb-TEST-ROLE</c>, every process started in them and a directory for configs
+/// What every lab shares: namespaces <c>bgplb-TEST-RUN-ROLE</c>, every process started in them and a directory for configs
 /// and logs. Dispose always kills the processes (by PID) and deletes the namespaces, also when creation failed halfway,
 /// then checks nothing leaked; the directory is deleted only after <see cref="Passed"/>.
 /// </summary>
@@ -54,20 +55,32 @@ public abstract partial class NetnsLab : IAsyncDisposable
 
     internal static ConcurrentQueue<NetnsProcess> StartedProcesses { get; } = new();
 
-    public static string NamespaceName(string testName, string role) => $"bgplb-{testName}-{role}";
+    /// <summary>
+    /// This process's part of every namespace name: its process ID in hex. Two test runs (or a run and a benchmark) on one
+    /// host never touch each other's namespaces, and a sweep can tell a live run's namespaces from a dead one's.
+    /// </summary>
+    public static string RunId { get; } = Environment.ProcessId.ToString("x", CultureInfo.InvariantCulture);
 
-    /// <summary>Deletes the namespaces (killing their processes) of <paramref name="testName"/> whose role matches <paramref name="rolePattern"/>.</summary>
+    public static string NamespaceName(string testName, string role) => $"bgplb-{testName}-{RunId}-{role}";
+
+    /// <summary>
+    /// Deletes the namespaces (killing their processes) of <paramref name="testName"/> whose role matches
+    /// <paramref name="rolePattern"/>, left by this run or by a run whose process is gone; a live run's are not touched.
+    /// </summary>
     protected static async Task SweepLeftoversAsync(string testName, string rolePattern)
     {
-        var ours = new Regex($"^{Regex.Escape(NamespaceName(testName, string.Empty))}({rolePattern})$", RegexOptions.CultureInvariant);
+        var ours = new Regex($"^bgplb-{Regex.Escape(testName)}-([0-9a-f]{{1,8}})-({rolePattern})$", RegexOptions.CultureInvariant);
         foreach (var name in await ListNamespacesAsync())
         {
-            if (ours.IsMatch(name))
+            if (ours.Match(name) is { Success: true } match && (match.Groups[1].Value == RunId || RunIsGone(match.Groups[1].Value)))
             {
                 await DeleteNamespaceAsync(name);
             }
         }
     }
+
+    private static bool RunIsGone(string runId) =>
+        !System.IO.Directory.Exists($"/proc/{int.Parse(runId, NumberStyles.HexNumber, CultureInfo.InvariantCulture).ToString(CultureInfo.InvariantCulture)}");
 
     public static async Task<IReadOnlyList<string>> ListNamespacesAsync()
     {
@@ -91,9 +104,14 @@ public abstract partial class NetnsLab : IAsyncDisposable
     }
 
     /// <summary>Starts a foreground program in a namespace; it is killed (SIGKILL by PID) at the latest on Dispose.</summary>
-    public async Task<NetnsProcess> StartProcessAsync(string netns, string name, string file, params string[] arguments)
+    public Task<NetnsProcess> StartProcessAsync(string netns, string name, string file, params string[] arguments) =>
+        StartProcessAsync(netns, name, file, arguments, environment: null);
+
+    /// <summary>Starts a foreground program in a namespace with <paramref name="environment"/> added to its environment.</summary>
+    public async Task<NetnsProcess> StartProcessAsync(
+        string netns, string name, string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment)
     {
-        var process = await NetnsProcess.StartAsync(netns, name, Directory, file, arguments);
+        var process = await NetnsProcess.StartAsync(netns, name, Directory, file, arguments, environment);
         _processes.Add(process);
         StartedProcesses.Enqueue(process);
         Log($"started {name} in {netns}: pid {process.Pid}");
@@ -170,12 +188,12 @@ public abstract partial class NetnsLab : IAsyncDisposable
     private async Task<IEnumerable<Exception>> FindLeaksAsync()
     {
         var remaining = await ListNamespacesAsync();
-        return _processes.Where(p => System.IO.Directory.Exists($"/proc/{p.Pid}"))
+        return _processes.Where(p => p.StillRuns())
             .Select(p => new InvalidOperationException($"{p.Name} (pid {p.Pid}) still runs after teardown"))
             .Concat(_namespaces.Intersect(remaining).Select(n => new InvalidOperationException($"namespace {n} still exists after teardown")));
     }
 
-    /// <summary>Creates namespace <c>bgplb-TEST-ROLE</c> with its loopback up; Dispose deletes it.</summary>
+    /// <summary>Creates namespace <c>bgplb-TEST-RUN-ROLE</c> with its loopback up; Dispose deletes it.</summary>
     protected async Task<string> AddNamespaceAsync(string role)
     {
         var name = NamespaceName(TestName, role);

@@ -15,6 +15,7 @@ public sealed class NetnsProcess : IDisposable
     private readonly Lock _writeLock = new();
     private bool _closed;
     private bool _disposed;
+    private string? _startTime;
 
     private NetnsProcess(string name, string netns, Process process, StreamWriter stdout, StreamWriter stderr, string stdoutPath, string stderrPath)
     {
@@ -46,7 +47,8 @@ public sealed class NetnsProcess : IDisposable
     /// Starts <paramref name="file"/> in <paramref name="netns"/> and waits until <c>ip</c> has exec'd it, so that
     /// <see cref="Pid"/> names the program itself (its /proc/PID/exe is no longer ip).
     /// </summary>
-    public static async Task<NetnsProcess> StartAsync(string netns, string name, string logDirectory, string file, IEnumerable<string> arguments)
+    public static async Task<NetnsProcess> StartAsync(
+        string netns, string name, string logDirectory, string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
         var executable = LabPrerequisites.FindExecutable(file) ?? throw new FileNotFoundException($"executable '{file}' not found", file);
         var startInfo = new ProcessStartInfo("ip")
@@ -56,6 +58,10 @@ public sealed class NetnsProcess : IDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        foreach (var (variable, value) in environment ?? new Dictionary<string, string>())
+        {
+            startInfo.Environment[variable] = value;
+        }
         foreach (var argument in (string[])["netns", "exec", netns, executable, .. arguments])
         {
             startInfo.ArgumentList.Add(argument);
@@ -92,6 +98,7 @@ public sealed class NetnsProcess : IDisposable
             throw;
         }
 
+        started._startTime = started.StartTime();
         return started;
     }
 
@@ -171,11 +178,35 @@ public sealed class NetnsProcess : IDisposable
     /// <summary>User plus system CPU seconds consumed so far, from /proc/PID/stat.</summary>
     public double CpuSeconds()
     {
-        var stat = File.ReadAllText($"/proc/{Pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var fields = StatFields();
         // Fields after "(comm) " start at field 3 (state); utime and stime are fields 14 and 15, in USER_HZ (100) ticks.
         var ticks = long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
         return ticks / 100.0;
+    }
+
+    /// <summary>
+    /// Whether this process still runs: its PID exists with the start time it had, so a PID the kernel has since given to
+    /// another process (a long lab starts thousands) does not count.
+    /// </summary>
+    public bool StillRuns()
+    {
+        try
+        {
+            return StartTime() == _startTime;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Field 22 of /proc/PID/stat: when the process started, in ticks since boot.</summary>
+    private string StartTime() => StatFields()[19];
+
+    private string[] StatFields()
+    {
+        var stat = File.ReadAllText($"/proc/{Pid}/stat");
+        return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
     }
 
     public void Dispose()

@@ -9,7 +9,8 @@ using BgpLb.Netlab;
 // "bench-l2-failover N" (bench/l2-failover.sh): that failover N times and the median. "bench-churn" (bench/churn.sh):
 // the cost of one change with many Services loaded (ChurnBench). "bench-failover" (bench/failover.sh): how fast a
 // router drops a failed speaker's next hop (FailoverBench). "bench-bfd-jitter" (bench/bfd-jitter.sh): the speaker's BFD
-// intervals while it is busy (BfdJitterBench). "fake-apiserver": the tests' fake kube-apiserver as a process, for
+// intervals while it is busy (BfdJitterBench). "bench-soak" (bench/soak.sh): the speaker's memory, threads and files
+// through a thousand session flaps (SoakBench). "fake-apiserver": the tests' fake kube-apiserver as a process, for
 // bench-churn to run inside a namespace. "bfd-probe": one BFD session of ours inside a namespace, optionally recording
 // every packet's arrival. Everything is torn down on exit, also on Ctrl+C and SIGTERM.
 using var stop = new CancellationTokenSource();
@@ -24,6 +25,8 @@ switch (args)
         return await RunBenchAsync(args, FailoverOptions.Parse, FailoverOptions.Usage, o => FailoverBench.RunAsync(o, stop.Token));
     case ["bench-bfd-jitter", ..]:
         return await RunBenchAsync(args, BfdJitterOptions.Parse, BfdJitterOptions.Usage, o => BfdJitterBench.RunAsync(o, stop.Token));
+    case ["bench-soak", ..]:
+        return await RunBenchAsync(args, SoakOptions.Parse, SoakOptions.Usage, o => SoakBench.RunAsync(o, stop.Token));
     case ["fake-apiserver", ..]:
         return await FakeApiServerHost.RunAsync(args[1..]);
     case ["bfd-probe", ..]:
@@ -37,7 +40,7 @@ switch (args)
     case ["bench-l2-failover", var count, ..] when int.TryParse(count, CultureInfo.InvariantCulture, out var runs) && runs > 0:
         return await L2Demo.BenchAsync(L2Examples(), runs, stop.Token);
     default:
-        await Console.Error.WriteLineAsync("usage: bgplb-lab demo [--examples DIR] [--log-level LEVEL] [--keep]\n       bgplb-lab demo-l2 [--examples DIR]\n       bgplb-lab bench-l2-failover [RUNS=5] [--examples DIR]\n       bgplb-lab bench-churn [--services N] [--series LIST] ... (bgplb-lab bench-churn --help)\n       bgplb-lab bench-failover [--runs N] [--speakers LIST] [--routers LIST] [--failures LIST] [--detections LIST] ... (bgplb-lab bench-failover --help)\n       bgplb-lab bench-bfd-jitter [--services N] [--idle-seconds S] [--storm-seconds S] [--rate N] ... (bgplb-lab bench-bfd-jitter --help)\n       bgplb-lab fake-apiserver --kubeconfig FILE\n       bgplb-lab bfd-probe --local ADDR --remote ADDR [--tx MS] [--rx MS] [--multiplier N] [--record]");
+        await Console.Error.WriteLineAsync("usage: bgplb-lab demo [--examples DIR] [--log-level LEVEL] [--keep]\n       bgplb-lab demo-l2 [--examples DIR]\n       bgplb-lab bench-l2-failover [RUNS=5] [--examples DIR]\n       bgplb-lab bench-churn [--services N] [--series LIST] ... (bgplb-lab bench-churn --help)\n       bgplb-lab bench-failover [--runs N] [--speakers LIST] [--routers LIST] [--failures LIST] [--detections LIST] ... (bgplb-lab bench-failover --help)\n       bgplb-lab bench-bfd-jitter [--services N] [--idle-seconds S] [--storm-seconds S] [--rate N] ... (bgplb-lab bench-bfd-jitter --help)\n       bgplb-lab bench-soak [--flaps N] [--sample-every N] [--routers LIST]\n       bgplb-lab fake-apiserver --kubeconfig FILE\n       bgplb-lab bfd-probe --local ADDR --remote ADDR [--tx MS] [--rx MS] [--multiplier N] [--record]");
         return 2;
 }
 

@@ -166,6 +166,28 @@ public abstract class Router
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown router kind"),
     };
 
+    /// <summary>SIGKILLs the daemon processes (last started first; no NOTIFICATION) and waits until they are gone.</summary>
+    public async Task KillAsync()
+    {
+        foreach (var process in Processes.Reverse())
+        {
+            await process.SignalAsync("KILL");
+            await process.WaitForExitAsync(TimeSpan.FromSeconds(5));
+        }
+    }
+
+    /// <summary>Starts the same router again, as <paramref name="name"/>, after <see cref="KillAsync"/>.</summary>
+    public async Task<Router> StartAgainAsync(string name)
+    {
+        CleanUpAfterKill();
+        return await StartAsync(Kind, Lab, Namespace, name, Options);
+    }
+
+    /// <summary>Removes what killed daemons left behind that would stop a new instance from starting.</summary>
+    protected virtual void CleanUpAfterKill()
+    {
+    }
+
     /// <summary>Every path in the BGP table, IPv4 and IPv6.</summary>
     public abstract Task<IReadOnlyList<RouterRoute>> GetRoutesAsync();
 

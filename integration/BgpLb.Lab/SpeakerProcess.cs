@@ -36,18 +36,21 @@ public sealed class SpeakerProcess
 
     /// <summary>
     /// Starts the speaker for <paramref name="node"/> with the config directory the test wrote; with
-    /// <paramref name="controller"/> it announces that controller's allocations (--controller).
+    /// <paramref name="controller"/> it announces that controller's allocations (--controller), presenting
+    /// <paramref name="controllerCredentials"/> (--controller-ca ... flags).
     /// </summary>
     public static Task<SpeakerProcess> StartAsync(
         Lab lab, LabNode node, string nodeName, string configDirectory, int metricsPort = 7474, string bgpListen = "0.0.0.0:179", string logLevel = "debug",
-        Uri? controller = null) =>
-        StartAsync(lab, node.Namespace, "speaker-" + node.Role, nodeName, configDirectory, metricsPort, bgpListen, logLevel, controller);
+        Uri? controller = null, IReadOnlyList<string>? controllerCredentials = null, IReadOnlyDictionary<string, string>? environment = null) =>
+        StartAsync(lab, node.Namespace, "speaker-" + node.Role, nodeName, configDirectory, metricsPort, bgpListen, logLevel, controller,
+            controllerCredentials: controllerCredentials, environment: environment);
 
     /// <summary>Starts the speaker in <paramref name="netns"/>; its logs are <paramref name="name"/>.stdout/.stderr in the lab directory.</summary>
     /// <param name="memberlistSecretFile">The shared key of the L2 liveness datagrams; without it the speaker runs BGP only.</param>
     public static async Task<SpeakerProcess> StartAsync(
         NetnsLab lab, string netns, string name, string nodeName, string configDirectory, int metricsPort = 7474, string bgpListen = "0.0.0.0:179",
-        string logLevel = "debug", Uri? controller = null, string? memberlistSecretFile = null)
+        string logLevel = "debug", Uri? controller = null, string? memberlistSecretFile = null, IReadOnlyList<string>? controllerCredentials = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var process = await lab.StartProcessAsync(
             netns,
@@ -60,8 +63,10 @@ public sealed class SpeakerProcess
                 "--metrics-listen", $"127.0.0.1:{metricsPort}",
                 "--log-level", logLevel,
                 .. controller is null ? (string[])[] : ["--controller", controller.ToString()],
+                .. controllerCredentials ?? [],
                 .. memberlistSecretFile is null ? (string[])[] : ["--memberlist-secret-file", memberlistSecretFile],
-            ]);
+            ],
+            environment);
         return new SpeakerProcess(process, nodeName, metricsPort);
     }
 

@@ -48,7 +48,11 @@ public static class Wait
 
     /// <summary>
     /// Asserts a condition keeps holding for the whole period (e.g. a session with a wrong password never comes up),
-    /// polling it; throws as soon as it is violated.
+    /// polling it; throws as soon as it is violated. Only for real-time properties of the routers and kernels in the lab
+    /// ("the session survives a hold time", "a retry within its interval does not establish"), which no barrier can show.
+    /// It cannot flake: it fails only on an observed violation, never because the machine is slow; load can only make a
+    /// violation less likely to show within the period, so pair it with a positive signal where one exists (e.g. the
+    /// router's session incarnation, unchanged afterwards).
     /// </summary>
     public static async Task HoldsForAsync<T>(string description, TimeSpan period, Func<Task<T>> observe, Func<T, bool> holds)
     {

@@ -27,9 +27,11 @@ public sealed record AllocationWatcherOptions
 /// Follows bgplb-controller's WatchAllocations stream and hands out its messages in order. Reconnects forever (capped
 /// exponential backoff with jitter) and resumes from the last revision it saw (the controller then sends only what
 /// was missed, or a snapshot); while disconnected it yields nothing, so consumers keep what they know: losing the
-/// controller never withdraws an address. The stream is read only as fast as the consumer takes the messages.
+/// controller never withdraws an address. The stream is read only as fast as the consumer takes the messages. A controller
+/// that refuses our credentials is logged as an error (naming the flags to check) and retried with the same backoff, so a
+/// rotated credential on either side is picked up without a restart.
 /// </summary>
-public sealed partial class AllocationWatcher(Uri controller, ILogger<AllocationWatcher> logger, TimeProvider? time = null, AllocationWatcherOptions? options = null)
+public sealed partial class AllocationWatcher(ControllerConnection controller, ILogger<AllocationWatcher> logger, TimeProvider? time = null, AllocationWatcherOptions? options = null)
 {
     private const int Buffered = 16;
 
@@ -61,16 +63,7 @@ public sealed partial class AllocationWatcher(Uri controller, ILogger<Allocation
         Exception? failure = null;
         try
         {
-            using var channel = GrpcChannel.ForAddress(controller, new GrpcChannelOptions
-            {
-                HttpHandler = new SocketsHttpHandler
-                {
-                    ConnectTimeout = TimeSpan.FromSeconds(5),
-                    KeepAlivePingDelay = TimeSpan.FromSeconds(20),
-                    KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
-                    KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
-                },
-            });
+            using var channel = controller.CreateChannel(logger);
             var client = new AllocationService.AllocationServiceClient(channel);
             var retry = new ResiliencePipelineBuilder { TimeProvider = time ?? TimeProvider.System }
                 .AddRetry(new RetryStrategyOptions
@@ -83,7 +76,10 @@ public sealed partial class AllocationWatcher(Uri controller, ILogger<Allocation
                     MaxDelay = _options.MaxBackoff,
                     OnRetry = args =>
                     {
-                        Log.Unreachable(logger, controller, args.AttemptNumber + 1, args.RetryDelay, args.Outcome.Exception?.Message ?? "");
+                        if (args.Outcome.Exception is RpcException { StatusCode: StatusCode.Unauthenticated or StatusCode.PermissionDenied } refused)
+                            Log.Refused(logger, controller.Address, refused.StatusCode, refused.Status.Detail, args.AttemptNumber + 1, args.RetryDelay);
+                        else
+                            Log.Unreachable(logger, controller.Address, args.AttemptNumber + 1, args.RetryDelay, args.Outcome.Exception?.Message ?? "");
                         return default;
                     },
                 })
@@ -111,7 +107,7 @@ public sealed partial class AllocationWatcher(Uri controller, ILogger<Allocation
             await foreach (var message in call.ResponseStream.ReadAllAsync(cancellationToken))
             {
                 if (!received)
-                    Log.Connected(logger, controller, message.Snapshot ? "snapshot" : "changes", message.Revision);
+                    Log.Connected(logger, controller.Address, message.Snapshot ? "snapshot" : "changes", message.Revision);
                 received = true;
                 _epoch = message.Epoch;
                 _revision = message.Revision;
@@ -121,12 +117,12 @@ public sealed partial class AllocationWatcher(Uri controller, ILogger<Allocation
         }
         catch (Exception e) when (received && e is not OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
-            Log.Disconnected(logger, controller, e.Message);
+            Log.Disconnected(logger, controller.Address, e.Message);
             return;
         }
         if (!received)
             throw new RpcException(new Status(StatusCode.Unavailable, "the controller closed the allocation stream"));
-        Log.Disconnected(logger, controller, "the controller closed the allocation stream");
+        Log.Disconnected(logger, controller.Address, "the controller closed the allocation stream");
     }
 
     private static partial class Log
@@ -139,5 +135,8 @@ public sealed partial class AllocationWatcher(Uri controller, ILogger<Allocation
 
         [LoggerMessage(EventId = 4103, Level = LogLevel.Warning, Message = "Controller {Controller} unreachable (attempt {Attempt}), retrying in {Delay}: {Reason}")]
         public static partial void Unreachable(ILogger logger, Uri controller, int attempt, TimeSpan delay, string reason);
+
+        [LoggerMessage(EventId = 4153, Level = LogLevel.Error, Message = "Controller {Controller} refused our credentials ({Code}: {Detail}); check --controller-cert/--controller-key and --controller-token-file (attempt {Attempt}, retrying in {Delay})")]
+        public static partial void Refused(ILogger logger, Uri controller, StatusCode code, string detail, int attempt, TimeSpan delay);
     }
 }

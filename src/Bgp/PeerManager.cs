@@ -3,6 +3,7 @@ using BgpLb.Bgp.Rib;
 using BgpLb.Bgp.Session;
 using BgpLb.Bgp.Transport;
 using BgpLb.Bgp.Wire;
+using BgpLb.Logging;
 using Microsoft.Extensions.Logging;
 
 namespace BgpLb.Bgp;
@@ -27,6 +28,7 @@ public sealed class PeerManager : IAsyncDisposable
     private readonly BgpMetrics _metrics;
     private readonly PeerBfd _bfd;
     private readonly CancellationTokenSource _acceptCancel = new();
+    private readonly LogRateLimiter _unknownPeerLog;
     private IBgpListener? _listener;
     private Task _acceptLoop = Task.CompletedTask;
     private bool _stopped;
@@ -42,6 +44,7 @@ public sealed class PeerManager : IAsyncDisposable
         _options = options;
         _transport = transport;
         _time = time;
+        _unknownPeerLog = new LogRateLimiter(time);
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<PeerManager>();
         _metrics = metrics;
@@ -52,11 +55,11 @@ public sealed class PeerManager : IAsyncDisposable
     /// <summary>The bound passive endpoint once started, or null when not listening.</summary>
     public IPEndPoint? ListenEndPoint => _listener?.LocalEndPoint;
 
-    /// <summary>Starts the passive listener when <see cref="PeerManagerOptions.ListenEndPoint"/> is set with a non-zero port.</summary>
+    /// <summary>Starts the passive listener when <see cref="PeerManagerOptions.ListenEndPoint"/> is set.</summary>
     public Task StartAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        if (_options.ListenEndPoint is not { Port: not 0 } endPoint) return Task.CompletedTask;
+        if (_options.ListenEndPoint is not { } endPoint) return Task.CompletedTask;
         var listener = _transport.Listen(endPoint);
         lock (_lock)
         {
@@ -288,7 +291,7 @@ public sealed class PeerManager : IAsyncDisposable
                 }
             }
         }
-        PeerManagerLog.UnknownPeer(_logger, connection.RemoteEndPoint, connection.LocalEndPoint);
+        if (_unknownPeerLog.TryAcquire(out var suppressed)) PeerManagerLog.UnknownPeer(_logger, connection.RemoteEndPoint, connection.LocalEndPoint, suppressed);
         _ = connection.DisposeAsync().AsTask();
     }
 

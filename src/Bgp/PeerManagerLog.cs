@@ -18,8 +18,8 @@ internal static partial class PeerManagerLog
     [LoggerMessage(EventId = 1303, Level = LogLevel.Information, Message = "BGP listening on {EndPoint}")]
     public static partial void Listening(ILogger logger, IPEndPoint endPoint);
 
-    [LoggerMessage(EventId = 1304, Level = LogLevel.Warning, Message = "Inbound BGP connection from {Remote} to {Local} matches no configured peer; closed")]
-    public static partial void UnknownPeer(ILogger logger, IPEndPoint remote, IPEndPoint local);
+    [LoggerMessage(EventId = 1304, Level = LogLevel.Warning, Message = "Inbound BGP connection from {Remote} to {Local} matches no configured peer; closed; {Suppressed} more since the last such line")]
+    public static partial void UnknownPeer(ILogger logger, IPEndPoint remote, IPEndPoint local, long suppressed);
 
     [LoggerMessage(EventId = 1305, Level = LogLevel.Error, Message = "BGP listener on {EndPoint} failed")]
     public static partial void ListenerFailed(ILogger logger, IPEndPoint endPoint, Exception exception);

@@ -5,7 +5,7 @@ namespace BgpLb.Bgp;
 /// <summary>Settings of a <see cref="PeerManager"/> that are not per peer.</summary>
 public sealed record PeerManagerOptions
 {
-    /// <summary>Passive BGP endpoint (e.g. 0.0.0.0:179 or [::]:179); null or port 0 disables listening.</summary>
+    /// <summary>Passive BGP endpoint (e.g. 0.0.0.0:179 or [::]:179); null disables listening, port 0 binds an ephemeral port (see <see cref="PeerManager.ListenEndPoint"/>).</summary>
     public IPEndPoint? ListenEndPoint { get; init; }
 
     /// <summary>

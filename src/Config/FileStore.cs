@@ -15,7 +15,7 @@ namespace BgpLb.Config;
 /// case events are lost.
 /// A key defined in two files is taken from the file that defined it first (at start: the first in name order); the
 /// other definition is reported and ignored until the first goes away. An object that cannot be read keeps its last
-/// good version, and so does every object of a file that cannot be read at all (a YAML syntax error).
+/// good version, and so does every object of a file that cannot be read at all (a YAML syntax error, a file or document over the size limits of <see cref="Yaml.YamlReaderOptions"/>).
 /// One reader at a time.
 /// </summary>
 public sealed class FileStore(string directory, ConfigOptions options, TimeProvider time, ILogger<FileStore> logger) : IResourceSource
@@ -42,8 +42,11 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
         while (true)
         {
             var due = await WaitForChangesAsync(cancellationToken);
-            var batch = due.Rescan ? Rescan() : new ResourceBatch();
-            if (!due.Rescan)
+            // A file that seems gone may only have become unreachable (the directory lost its permissions): the listing
+            // tells, and an unreadable directory keeps every object in force.
+            var rescan = due.Rescan || due.Files.Any(f => FileStamp.Of(f) is null);
+            var batch = rescan ? Rescan() : new ResourceBatch();
+            if (!rescan)
                 Read(due.Files, batch);
             if (!batch.IsEmpty)
             {
@@ -364,7 +367,7 @@ public sealed class FileStore(string directory, ConfigOptions options, TimeProvi
 
     private sealed record FileStamp(long Length, DateTime LastWriteUtc)
     {
-        /// <summary>Null when the file does not exist (any more).</summary>
+        /// <summary>Null when the file does not exist (any more), or cannot be reached (no search permission on the directory).</summary>
         public static FileStamp? Of(string path)
         {
             FileSystemInfo info = new FileInfo(path);

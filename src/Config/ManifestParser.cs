@@ -12,7 +12,7 @@ namespace BgpLb.Config;
 /// <param name="Projection">What the document was projected into; null when it was skipped as unchanged.</param>
 public sealed record ManifestDocument(int Line, ulong Fingerprint, ResourceKey[] Keys, Projection? Projection);
 
-/// <summary>Result of reading one manifest file. <see cref="Unreadable"/>: nothing in the file could be trusted (syntax error).</summary>
+/// <summary>Result of reading one manifest file. <see cref="Unreadable"/>: nothing in the file could be trusted (syntax error, too large).</summary>
 public sealed record ManifestParseResult(IReadOnlyList<ManifestDocument> Documents, IReadOnlyList<ConfigError> Errors, bool Unreadable)
 {
     public IEnumerable<SourceObject> Objects => Documents.SelectMany(d => d.Projection?.Objects ?? []);
@@ -56,6 +56,10 @@ public static class ManifestParser
         catch (YamlSyntaxException e)
         {
             return new([], [new ConfigError(ConfigSeverity.Error, origin, null, null, $"YAML syntax error: {e.Message}", e.Line, e.Column)], Unreadable: true);
+        }
+        catch (YamlLimitException e)
+        {
+            return new([], [new ConfigError(ConfigSeverity.Error, origin, null, null, e.Message)], Unreadable: true);
         }
         return new(documents, errors, Unreadable: false);
     }

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -98,6 +99,12 @@ public static class ObjectProjector
         if (string.IsNullOrEmpty(name))
         {
             Error(null, "metadata.name", $"{kind} has no name");
+            return;
+        }
+        if (name.Length > KubernetesLimits.NameLength || metadataNamespace?.Length > KubernetesLimits.NamespaceLength)
+        {
+            var (field, limit) = name.Length > KubernetesLimits.NameLength ? ("metadata.name", KubernetesLimits.NameLength) : ("metadata.namespace", KubernetesLimits.NamespaceLength);
+            Error(null, field, $"{kind} {field} is longer than Kubernetes' limit of {limit} characters");
             return;
         }
         var clusterScoped = kind is "Node" or "Namespace";
@@ -258,15 +265,22 @@ public static class ObjectProjector
             return [];
         var source = annotation is not null ? MetalLbNames.LoadBalancerIPsAnnotation : "spec.loadBalancerIP";
         var addresses = new List<IPAddress>(2);
-        foreach (var part in (annotation ?? loadBalancerIP!).Split(','))
+        var list = (annotation ?? loadBalancerIP!).AsSpan();
+        // Up to the first invalid entry or the third address: either is the end of the request, however long the list.
+        foreach (var range in list.Split(','))
         {
-            var text = part.Trim();
+            var text = list[range].Trim();
             if (text.Length == 0)
                 continue;
             if (!StrictIP.TryParse(text, out var address))
+            {
                 problems.Add($"invalid IP '{text}' in {source}");
-            else if (!addresses.Contains(address))
+                break;
+            }
+            if (!addresses.Contains(address))
                 addresses.Add(address);
+            if (addresses.Count > 2)
+                break;
         }
         if (addresses.Count > 2 || addresses.Count == 2 && addresses[0].AddressFamily == addresses[1].AddressFamily)
         {
@@ -502,9 +516,34 @@ public static class ObjectProjector
             if (property.Name is not ("apiVersion" or "kind" or "metadata" or "spec" or "status"))
                 throw new FieldException(property.Name, $"unknown field '{property.Name}'");
         }
-        return root.TryGetProperty("spec", out var spec) && spec.ValueKind != JsonValueKind.Null
-            ? (TSpec?)spec.Deserialize(MetalLbSpecJson.Default.GetTypeInfo(typeof(TSpec))!) ?? new()
-            : new();
+        if (!root.TryGetProperty("spec", out var spec) || spec.ValueKind == JsonValueKind.Null)
+            return new();
+        RejectNullItems(spec, "spec");
+        return (TSpec?)spec.Deserialize(MetalLbSpecJson.Default.GetTypeInfo(typeof(TSpec))!) ?? new();
+    }
+
+    /// <summary>
+    /// A null list item (a bare "-" in YAML) is an error, as in the API server's structural schemas: the spec contracts'
+    /// lists would hold it as a null the validator does not expect.
+    /// </summary>
+    private static void RejectNullItems(JsonElement element, string path)
+    {
+        if (element.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var property in element.EnumerateObject())
+                RejectNullItems(property.Value, $"{path}.{property.Name}");
+        }
+        else if (element.ValueKind == JsonValueKind.Array)
+        {
+            var index = 0;
+            foreach (var item in element.EnumerateArray())
+            {
+                var itemPath = $"{path}[{index++}]";
+                if (item.ValueKind == JsonValueKind.Null)
+                    throw new FieldException(itemPath, "invalid value: a list item must not be null");
+                RejectNullItems(item, itemPath);
+            }
+        }
     }
 
     // ---- metadata and typed field access (field paths in errors) ----
@@ -526,13 +565,27 @@ public static class ObjectProjector
             if (annotations is { } map)
             {
                 // Read only when needed, but a value that is not a string makes the object unreadable, as for kubectl.
+                var rawSize = 0L;
                 foreach (var property in map.EnumerateObject())
                 {
                     if (property.Value.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))
                         throw new FieldException($"metadata.annotations.{property.Name}", "invalid value: expected a string");
+                    rawSize += JsonMarshal.GetRawUtf8PropertyName(property).Length + JsonMarshal.GetRawUtf8Value(property.Value).Length;
                 }
+                // The escaped form is never shorter; only near the limit is the exact size worth computing.
+                if (rawSize > KubernetesLimits.AnnotationsBytes && AnnotationsSize(map) is var size && size > KubernetesLimits.AnnotationsBytes)
+                    throw new FieldException("metadata.annotations", $"annotations are {size} bytes, more than Kubernetes' limit of {KubernetesLimits.AnnotationsBytes}");
             }
             return new Metadata(OptionalString(metadata, "uid", "metadata.uid"), ReadLabels(metadata), annotations);
+        }
+
+        /// <summary>As the API server counts (apimachinery ValidateAnnotationsSize): the UTF-8 bytes of every key and value.</summary>
+        private static long AnnotationsSize(JsonElement map)
+        {
+            var size = 0L;
+            foreach (var property in map.EnumerateObject())
+                size += Encoding.UTF8.GetByteCount(property.Name) + Encoding.UTF8.GetByteCount(property.Value.GetString() ?? "");
+            return size;
         }
 
         private static LabelDictionary ReadLabels(JsonElement metadata)
@@ -548,6 +601,8 @@ public static class ObjectProjector
                     JsonValueKind.Null => "",
                     _ => throw new FieldException($"metadata.labels.{property.Name}", "invalid value: expected a string"),
                 };
+                if (KubernetesLimits.CheckLabel(property.Name, value) is { } problem)
+                    throw new FieldException($"metadata.labels.{property.Name}", problem);
                 (labels ??= []).Add(KeyValuePair.Create(Names.Intern(property.Name), value));
             }
             return labels is null ? LabelDictionary.Empty : new LabelDictionary(labels);

@@ -12,11 +12,13 @@ internal sealed record YamlDocument(JsonNode? Root, int Line);
 
 /// <summary>Bounds on the tree built from one document; <see cref="None"/> keeps <see cref="YamlJson.Parse"/> unbounded.</summary>
 /// <param name="MaxAliasExpansion">Nodes that aliases may copy into one document (a "billion laughs" guard).</param>
+/// <param name="MaxAliasedChars">Characters of scalars that aliases may copy into one document (the same guard for a long
+/// scalar aliased many times, which copies few nodes).</param>
 /// <param name="MaxDepth">Nesting of mappings and sequences.</param>
 /// <param name="RejectNonFiniteNumbers">Whether a number that overflows a double (1e999) is an error, as JSON cannot carry it.</param>
-internal readonly record struct YamlTreeLimits(long MaxAliasExpansion, int MaxDepth, bool RejectNonFiniteNumbers)
+internal readonly record struct YamlTreeLimits(long MaxAliasExpansion, long MaxAliasedChars, int MaxDepth, bool RejectNonFiniteNumbers)
 {
-    public static YamlTreeLimits None => new(long.MaxValue, int.MaxValue, RejectNonFiniteNumbers: false);
+    public static YamlTreeLimits None => new(long.MaxValue, long.MaxValue, int.MaxValue, RejectNonFiniteNumbers: false);
 }
 
 /// <summary>
@@ -63,14 +65,17 @@ internal static partial class YamlJson
 
     private sealed class TreeBuilder(IParser parser, YamlTreeLimits limits)
     {
-        private readonly Dictionary<string, (JsonNode? Node, long Size)> _anchors = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, Tree> _anchors = new(StringComparer.Ordinal);
         private long _aliasedNodes;
+        private long _aliasedChars;
 
         /// <summary>The first number that overflows a double, if <see cref="YamlTreeLimits.RejectNonFiniteNumbers"/>.</summary>
         public Scalar? NonFiniteNumber { get; private set; }
 
-        /// <summary>The node and the number of nodes in it, which is what an alias to it would copy.</summary>
-        public (JsonNode? Node, long Size) ReadNode(int depth)
+        /// <summary>A node with the number of nodes and scalar characters in it, which is what an alias to it would copy.</summary>
+        public readonly record struct Tree(JsonNode? Node, long Size, long Chars);
+
+        public Tree ReadNode(int depth)
         {
             if (parser.TryConsume<AnchorAlias>(out var alias))
             {
@@ -79,19 +84,27 @@ internal static partial class YamlJson
                     throw new YamlException(alias.Start, alias.End, $"unknown alias '{alias.Value}'");
                 }
                 _aliasedNodes += target.Size;
+                _aliasedChars += target.Chars;
                 if (_aliasedNodes > limits.MaxAliasExpansion)
                 {
                     throw new YamlException(alias.Start, alias.End,
                         $"document contains excessive aliasing: aliases expand to more than {limits.MaxAliasExpansion} nodes");
                 }
-                return (target.Node?.DeepClone(), target.Size);
+                if (_aliasedChars > limits.MaxAliasedChars)
+                {
+                    throw new YamlException(alias.Start, alias.End,
+                        $"document contains excessive aliasing: aliases expand to more than {limits.MaxAliasedChars} characters");
+                }
+                return target with { Node = target.Node?.DeepClone() };
             }
             JsonNode? node;
             long size = 1;
+            long chars = 0;
             string? anchor;
             if (parser.TryConsume<Scalar>(out var scalar))
             {
                 anchor = scalar.Anchor.IsEmpty ? null : scalar.Anchor.Value;
+                chars = scalar.Value.Length;
                 var value = ScalarValue(scalar);
                 if (limits.RejectNonFiniteNumbers && value is not null && value.TryGetValue<double>(out var number) && !double.IsFinite(number))
                 {
@@ -106,9 +119,10 @@ internal static partial class YamlJson
                 var array = new JsonArray();
                 while (!parser.TryConsume<SequenceEnd>(out _))
                 {
-                    var (item, itemSize) = ReadNode(depth + 1);
-                    array.Add(item);
-                    size += itemSize;
+                    var item = ReadNode(depth + 1);
+                    array.Add(item.Node);
+                    size += item.Size;
+                    chars += item.Chars;
                 }
                 node = array;
             }
@@ -121,8 +135,8 @@ internal static partial class YamlJson
                 while (!parser.TryConsume<MappingEnd>(out _))
                 {
                     var keyStart = parser.Current!.Start;
-                    var key = ReadNode(depth + 1).Node;
-                    if (key is not JsonValue keyValue)
+                    var key = ReadNode(depth + 1);
+                    if (key.Node is not JsonValue keyValue)
                     {
                         throw new YamlException(keyStart, keyStart, "mapping keys must be scalars");
                     }
@@ -131,17 +145,19 @@ internal static partial class YamlJson
                     {
                         throw new YamlException(keyStart, keyStart, $"duplicate key '{name}'");
                     }
-                    var (value, valueSize) = ReadNode(depth + 1);
-                    map[name] = value;
-                    size += valueSize;
+                    var value = ReadNode(depth + 1);
+                    map[name] = value.Node;
+                    size += value.Size;
+                    chars += key.Chars + value.Chars;
                 }
                 node = map;
             }
+            var tree = new Tree(node, size, chars);
             if (anchor is not null)
             {
-                _anchors[anchor] = (node, size);
+                _anchors[anchor] = tree;
             }
-            return (node, size);
+            return tree;
         }
 
         private void CheckDepth(int depth, ParsingEvent start)

@@ -83,24 +83,42 @@ public sealed class AllocationGrpcService(AllocationOwner owner, IHostApplicatio
 
     public override async Task<V1.Allocation> Allocate(V1.AllocateRequest request, ServerCallContext context)
     {
-        var stored = ToExternalRequest(request);
-        var entry = await owner.AllocateAsync(request.Name, stored, context.CancellationToken);
+        var stored = ToExternalRequest(request) with { Caller = GrpcSecurity.CallerOf(context) };
+        AllocationEntry entry;
+        try
+        {
+            entry = await owner.AllocateAsync(request.Name, stored, context.CancellationToken);
+        }
+        catch (ExternalRefusedException e)
+        {
+            throw Refused(e);
+        }
         if (entry.IsAllocated)
             return AllocationProto.ToProto(entry);
         var code = entry.Failure == AllocationFailure.InvalidRequest ? StatusCode.InvalidArgument : StatusCode.FailedPrecondition;
         throw new RpcException(new Status(code, $"{entry.Failure}: {entry.Reason}"));
     }
 
-    public override async Task<V1.ReleaseResponse> Release(V1.ReleaseRequest request, ServerCallContext context) =>
-        new() { Released = await owner.ReleaseAsync(request.Name, context.CancellationToken) };
-
-    private static ExternalRequest ToExternalRequest(V1.AllocateRequest request)
+    public override async Task<V1.ReleaseResponse> Release(V1.ReleaseRequest request, ServerCallContext context)
     {
-        if (AllocationRequest.ValidateExternalName(request.Name) is { } problem)
+        try
+        {
+            return new() { Released = await owner.ReleaseAsync(request.Name, GrpcSecurity.CallerOf(context), context.CancellationToken) };
+        }
+        catch (ExternalRefusedException e)
+        {
+            throw Refused(e);
+        }
+    }
+
+    private static RpcException Refused(ExternalRefusedException refused) => new(new Status(
+        refused.Refusal == ExternalRefusal.LimitReached ? StatusCode.ResourceExhausted : StatusCode.PermissionDenied, refused.Message));
+
+    /// <summary>The request as stored; INVALID_ARGUMENT for anything the allocator could not take as a Service's request.</summary>
+    internal static ExternalRequest ToExternalRequest(V1.AllocateRequest request)
+    {
+        if (Validate(request) is { } problem)
             throw new RpcException(new Status(StatusCode.InvalidArgument, problem));
-        var bad = request.Addresses.FirstOrDefault(a => !StrictIP.TryParse(a, out _));
-        if (bad is not null)
-            throw new RpcException(new Status(StatusCode.InvalidArgument, $"'{bad}' is not an IP address"));
         return new ExternalRequest
         {
             Policy = (FamilyPolicy)request.FamilyPolicy,
@@ -111,6 +129,15 @@ public sealed class AllocationGrpcService(AllocationOwner owner, IHostApplicatio
             Ports = [.. request.Ports.Select(p => new ServicePort(p.Protocol.Length == 0 ? "TCP" : p.Protocol, p.Number))],
         };
     }
+
+    // Unknown enum values are kept by the protobuf parser; ports follow Kubernetes' rules for Service ports.
+    private static string? Validate(V1.AllocateRequest request) =>
+        AllocationRequest.ValidateExternalName(request.Name)
+        ?? request.Addresses.Where(a => !StrictIP.TryParse(a, out _)).Select(a => $"'{a}' is not an IP address").FirstOrDefault()
+        ?? (Enum.IsDefined(request.FamilyPolicy) ? null : $"unknown family policy {(int)request.FamilyPolicy}")
+        ?? request.Families.Where(f => !Enum.IsDefined(f)).Select(f => $"unknown IP family {(int)f}").FirstOrDefault()
+        ?? request.Ports.Where(p => p.Number is < 1 or > 65535 || p.Protocol is not ("" or "TCP" or "UDP" or "SCTP"))
+            .Select(p => $"port '{p.Protocol}/{p.Number}' is not a protocol (TCP, UDP or SCTP) and a number 1-65535").FirstOrDefault();
 
     private V1.WatchAllocationsResponse Snapshot(AllocationState state)
     {

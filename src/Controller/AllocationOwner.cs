@@ -35,6 +35,14 @@ public sealed record AllocationState(ulong Revision, AllocationResult Result, Im
     }
 }
 
+public enum ExternalRefusal { LimitReached, HeldByAnotherCaller }
+
+/// <summary>An Allocate or Release that the caller may not make; nothing was changed.</summary>
+public sealed class ExternalRefusedException(ExternalRefusal refusal, string message) : Exception(message)
+{
+    public ExternalRefusal Refusal { get; } = refusal;
+}
+
 /// <summary>
 /// The single owner of allocations: cluster changes and gRPC Allocate/Release calls are serialized through one gate;
 /// each applies what changed to the <see cref="AllocationTable"/>, persists the result, and only then publishes it
@@ -55,6 +63,9 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, Con
     private AllocationTable? _table;
     private ImmutableSortedDictionary<string, ExternalRequest> _external = initial.External.WithComparers(StringComparer.Ordinal);
     private StateData _persisted = initial;
+    // Keys applied to the table whose change could not be saved, hence not published yet.
+    private HashSet<string> _unsaved = [];
+    private volatile string? _saveError;
 
     /// <summary>Changes once per process, so a watcher resuming across a controller restart gets a fresh snapshot.</summary>
     private readonly ForeignClassLog _foreignClasses = new(options.LoadBalancerClass, logger);
@@ -62,6 +73,12 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, Con
     public ulong Epoch { get; } = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8)) | 1;
 
     public AllocationState Current => _state;
+
+    /// <summary>
+    /// While cluster changes wait unpublished because the state could not be saved: the file and the reason; null once
+    /// they are saved. An <see cref="ApplyAsync"/> of an empty delta tries again.
+    /// </summary>
+    public string? SaveError => _saveError;
 
     /// <summary>Completes once the first configuration has been allocated (and persisted).</summary>
     public Task Ready => _ready.Task;
@@ -121,11 +138,15 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, Con
     }
 
     /// <summary>What two batches applied one after the other changed compared with what is published.</summary>
-    private AllocationChanges Net(AllocationChanges first, AllocationChanges second)
+    private AllocationChanges Net(AllocationChanges first, AllocationChanges second) =>
+        Net(Keys(first).Concat(Keys(second)).Distinct(StringComparer.Ordinal));
+
+    private static IEnumerable<string> Keys(AllocationChanges changes) => changes.Changed.Select(e => e.Key).Concat(changes.Removed);
+
+    /// <summary>How the table's entries for <paramref name="keys"/> differ from what is published.</summary>
+    private AllocationChanges Net(IEnumerable<string> keys)
     {
         var published = _state.Result.Entries;
-        var keys = first.Changed.Select(e => e.Key).Concat(first.Removed).Concat(second.Changed.Select(e => e.Key)).Concat(second.Removed)
-            .Distinct(StringComparer.Ordinal);
         var changed = new List<AllocationEntry>();
         var removed = new List<string>();
         foreach (var key in keys)
@@ -151,17 +172,24 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, Con
     }
 
     /// <summary>
-    /// Allocates (or re-allocates, when the request changed) the external name. On failure the name keeps what it had
-    /// before, and the returned entry says why.
+    /// Allocates (or re-allocates, when the request changed) the external name for <see cref="ExternalRequest.Caller"/>.
+    /// On failure the name keeps what it had before, and the returned entry says why.
     /// </summary>
+    /// <exception cref="ExternalRefusedException">The name is another caller's, or the caller holds
+    /// <see cref="ControllerOptions.MaxExternalPerCaller"/> names already.</exception>
     public async Task<AllocationEntry> AllocateAsync(string name, ExternalRequest request, CancellationToken cancellationToken)
     {
         await Ready.WaitAsync(cancellationToken);
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            if (_external.TryGetValue(name, out var existing) && existing.SameAs(request) && _table![name] is { } current)
+            var existing = CheckCallerUnsynchronized(name, request.Caller);
+            if (existing is not null && existing.SameAs(request) && _table![name] is { } current)
                 return current;
+            var held = existing is null ? _external.Values.Count(r => r.Caller == request.Caller) : 0;
+            if (held >= options.MaxExternalPerCaller)
+                throw new ExternalRefusedException(ExternalRefusal.LimitReached,
+                    $"caller '{request.Caller}' already holds {held} external allocations, the most one caller may hold; release one first");
             using var trial = _table!.ApplyTentatively(new AllocationBatch { Upserted = [request.ToRequest(name)] });
             var entry = _table[name]!;
             if (!entry.IsAllocated)
@@ -176,13 +204,14 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, Con
         }
     }
 
-    public async Task<bool> ReleaseAsync(string name, CancellationToken cancellationToken)
+    /// <exception cref="ExternalRefusedException">The name is another caller's.</exception>
+    public async Task<bool> ReleaseAsync(string name, string caller, CancellationToken cancellationToken)
     {
         await Ready.WaitAsync(cancellationToken);
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            if (!_external.ContainsKey(name))
+            if (CheckCallerUnsynchronized(name, caller) is null)
                 return false;
             using var trial = _table!.ApplyTentatively(new AllocationBatch { Removed = [name] });
             await CommitUnsynchronizedAsync(trial.Changes, _external.Remove(name), failOnPersistError: true, cancellationToken);
@@ -194,6 +223,11 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, Con
             _gate.Release();
         }
     }
+
+    private ExternalRequest? CheckCallerUnsynchronized(string name, string? caller) =>
+        !_external.TryGetValue(name, out var existing) ? null
+        : existing.Caller is null || existing.Caller == caller ? existing
+        : throw new ExternalRefusedException(ExternalRefusal.HeldByAnotherCaller, $"'{name}' is held by another caller");
 
     /// <summary>Returns once the revision is above <paramref name="revision"/>.</summary>
     public async Task WaitForChangeAsync(ulong revision, CancellationToken cancellationToken)
@@ -207,11 +241,22 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, Con
         }
     }
 
-    /// <summary>Persists the table's state with <paramref name="changes"/> applied, then publishes the changes.</summary>
+    /// <summary>
+    /// Persists the table's state with <paramref name="changes"/> applied, then publishes the changes. Nothing is published
+    /// that is not saved: a controller restarted from the file would otherwise hand out what it published again. When
+    /// saving fails, a cluster change stays applied in the table but unpublished (<see cref="SaveError"/> says why) and
+    /// goes out with the next commit that saves; an external request fails.
+    /// </summary>
     /// <exception cref="IOException">The state could not be saved and <paramref name="failOnPersistError"/> is set.</exception>
     private async Task CommitUnsynchronizedAsync(AllocationChanges changes, ImmutableSortedDictionary<string, ExternalRequest> external,
         bool failOnPersistError, CancellationToken cancellationToken)
     {
+        var pending = new HashSet<string>(_unsaved, StringComparer.Ordinal);
+        if (pending.Count > 0)
+        {
+            pending.UnionWith(Keys(changes));
+            changes = Net(pending);
+        }
         var allocations = _persisted.Allocations.ToBuilder();
         var keys = new List<string>(changes.Changed.Count + changes.Removed.Count);
         foreach (var entry in changes.Changed)
@@ -245,12 +290,22 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, Con
             {
                 await stateFile.CommitAsync(data, keys, names, cancellationToken);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException && !failOnPersistError)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                // Allocation goes on from memory; the next change tries to persist again.
-                ControllerLog.StateNotSaved(logger, stateFile.Path, e.Message);
+                var reason = e.Message.TrimEnd('.');
+                ControllerLog.StateNotSaved(logger, stateFile.Path, reason);
+                if (failOnPersistError)
+                    throw;
+                _saveError = $"cannot save {stateFile.Path}: {reason}";
+                pending.UnionWith(Keys(changes));
+                _unsaved = pending;
+                return;
             }
         }
+        if (_saveError is not null)
+            ControllerLog.StateSavedAgain(logger, stateFile!.Path, pending.Count);
+        _saveError = null;
+        _unsaved = [];
         _persisted = data;
         _external = external;
         Publish(changes);

@@ -1,4 +1,5 @@
 using System.Net;
+using BgpLb.Allocation.Client;
 using BgpLb.Config;
 using BgpLb.Hosting;
 using BgpLb.Kubernetes;
@@ -10,8 +11,8 @@ namespace BgpLb.Controller;
 public sealed class ControllerStartupException(string message) : Exception(message);
 
 /// <summary>
-/// bgplb-controller assembled and started: state file loaded, first configuration checked, allocation service (gRPC,
-/// HTTP/2 cleartext) and operational endpoints listening. Port 0 binds an ephemeral port; the bound ones are exposed.
+/// bgplb-controller assembled and started: state file loaded, first configuration checked, allocation service (gRPC over
+/// HTTP/2, TLS and caller authentication as configured) and operational endpoints listening. Port 0 binds an ephemeral port; the bound ones are exposed.
 /// </summary>
 public sealed class ControllerHost : IAsyncDisposable
 {
@@ -43,6 +44,7 @@ public sealed class ControllerHost : IAsyncDisposable
             kestrel.Listen(options.GrpcListen, listen =>
             {
                 listen.Protocols = HttpProtocols.Http2;
+                kestrel.ApplicationServices.GetRequiredService<GrpcSecurity>().Configure(listen);
                 grpc = listen;
             });
             kestrel.Listen(options.MetricsListen, listen => metrics = listen);
@@ -57,7 +59,8 @@ public sealed class ControllerHost : IAsyncDisposable
         services.AddSingleton(TimeProvider.System);
         services.AddMetrics();
         services.AddOperationalEndpoints();
-        services.AddGrpc();
+        services.AddSingleton(sp => new GrpcSecurity(options.GrpcSecurity, sp.GetRequiredService<ILogger<GrpcSecurity>>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddGrpc(grpc => grpc.Interceptors.Add<CallerAuthentication>());
         if (kubernetes is null)
         {
             services.AddSingleton(new ConfigOptions());
@@ -87,6 +90,7 @@ public sealed class ControllerHost : IAsyncDisposable
         app.Services.GetRequiredService<ControllerMetrics>();
         try
         {
+            ResolveSecurity(app, logger);
             ListenerException.Probe("grpc-listen", options.GrpcListen);
             ListenerException.Probe("metrics-listen", options.MetricsListen);
             await app.StartAsync(cancellationToken);
@@ -97,6 +101,20 @@ public sealed class ControllerHost : IAsyncDisposable
             throw;
         }
         return new ControllerHost(app, grpc!, metrics!);
+    }
+
+    /// <summary>The credential files were checked when the flags were parsed; this reports one that went bad since.</summary>
+    private static void ResolveSecurity(WebApplication app, ILogger logger)
+    {
+        try
+        {
+            app.Services.GetRequiredService<GrpcSecurity>();
+        }
+        catch (CredentialException e)
+        {
+            ControllerLog.RefusingToStart(logger, e.Message);
+            throw new ControllerStartupException(e.Message);
+        }
     }
 
     private static async Task LoadStateAsync(WebApplication app, ControllerOptions options, StateFile stateFile, Action<StateData> loaded, ILogger logger)
@@ -112,7 +130,7 @@ public sealed class ControllerHost : IAsyncDisposable
         }
         catch (Exception e) when (e is StateFileException or IOException or UnauthorizedAccessException)
         {
-            ControllerLog.UnusableStateFile(logger, e.Message);
+            ControllerLog.RefusingToStart(logger, e.Message);
             await app.DisposeAsync();
             throw new ControllerStartupException(e.Message);
         }

@@ -12,7 +12,7 @@ internal static partial class ControllerLog
     public static partial void UnusableFirstConfiguration(ILogger logger, int count);
 
     [LoggerMessage(EventId = 4003, Level = LogLevel.Critical, Message = "Refusing to start: {Reason}")]
-    public static partial void UnusableStateFile(ILogger logger, string reason);
+    public static partial void RefusingToStart(ILogger logger, string reason);
 
     [LoggerMessage(EventId = 4004, Level = LogLevel.Warning, Message = "Discarded {What}; the state in {StateFile} is intact")]
     public static partial void DiscardedInterruptedWrite(ILogger logger, string what, string stateFile);
@@ -20,8 +20,11 @@ internal static partial class ControllerLog
     [LoggerMessage(EventId = 4005, Level = LogLevel.Information, Message = "Loaded {Count} allocations and {External} external requests from {StateFile}")]
     public static partial void StateLoaded(ILogger logger, int count, int external, string stateFile);
 
-    [LoggerMessage(EventId = 4006, Level = LogLevel.Error, Message = "Could not save allocations to {StateFile}, will retry on the next change: {Reason}")]
+    [LoggerMessage(EventId = 4006, Level = LogLevel.Error, Message = "Could not save allocations to {StateFile}: {Reason}; what changed is not published until it is saved")]
     public static partial void StateNotSaved(ILogger logger, string stateFile, string reason);
+
+    [LoggerMessage(EventId = 4007, Level = LogLevel.Information, Message = "Saved allocations to {StateFile} again; {Count} held-back changes published")]
+    public static partial void StateSavedAgain(ILogger logger, string stateFile, int count);
 
     [LoggerMessage(EventId = 4010, Message = "Allocated {Key}: {Addresses} from pool {Pool}")]
     public static partial void Allocated(ILogger logger, LogLevel level, string key, EquatableArray<IPAddress> addresses, string pool);

@@ -18,5 +18,7 @@ public sealed class ControllerMetrics
         meter.CreateObservableGauge("metallb_allocator_addresses_total",
             () => owner.Current.Result.Pools.Select(p => new Measurement<double>(p.TotalAddresses, new KeyValuePair<string, object?>("pool", p.Pool))),
             description: "Number of usable IP addresses, per pool");
+        meter.CreateObservableGauge("bgplb_controller_state_save_failing", () => owner.SaveError is null ? 0 : 1,
+            description: "1 while allocation changes are held back because the state file cannot be saved (the log says why)");
     }
 }

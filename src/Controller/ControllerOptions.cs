@@ -1,7 +1,9 @@
 using System.Net;
 using BgpLb.Hosting;
 using BgpLb.Kubernetes;
+using BgpLb.Allocation.Client;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace BgpLb.Controller;
 
@@ -17,6 +19,9 @@ public sealed record ControllerOptions
     /// <summary>Kubernetes mode: how to reach the API server; null in standalone mode.</summary>
     public KubernetesConnection? Kubernetes { get; init; }
     public required IPEndPoint GrpcListen { get; init; }
+    public GrpcSecurityOptions GrpcSecurity { get; init; } = new();
+    /// <summary>The most external allocations (Allocate) one caller may hold; more are answered RESOURCE_EXHAUSTED.</summary>
+    public int MaxExternalPerCaller { get; init; } = 256;
     /// <summary>--lb-class: only Services of this class are handled; null: only Services without a class.</summary>
     public string? LoadBalancerClass => Scope.LoadBalancerClass;
     /// <summary>--lb-class and --ignore-exclude-lb (accepted for the shared contract: allocation does not depend on nodes).</summary>
@@ -30,13 +35,18 @@ public sealed record ControllerOptions
         var sourceFlags = new ConfigSourceFlags(environment);
         var scopeFlags = new ServiceScopeFlags(environment);
         var state = CommandLineContract.Flag("state", "Where allocations persist in standalone mode", environment, "DIR/" + DefaultStateFileName);
-        var grpcListen = CommandLineContract.Flag("grpc-listen", "Address of the allocation service (gRPC, HTTP/2 cleartext)", environment, "127.0.0.1:7473");
+        var grpcListen = CommandLineContract.Flag("grpc-listen", "Address of the allocation service (gRPC over HTTP/2)", environment, "127.0.0.1:7473");
+        var grpcTlsCert = CommandLineContract.Flag("grpc-tls-cert", "Serve the allocation service over TLS with this certificate (PEM, with --grpc-tls-key)", environment);
+        var grpcTlsKey = CommandLineContract.Flag("grpc-tls-key", "Private key (PEM) of --grpc-tls-cert", environment);
+        var grpcClientCa = CommandLineContract.Flag("grpc-client-ca", "Require client certificates issued by this CA (PEM)", environment);
+        var grpcTokenFile = CommandLineContract.Flag("grpc-token-file", "Require 'authorization: Bearer TOKEN' with a token of this file (one per line: TOKEN [CALLER-NAME])", environment);
+        var grpcInsecure = CommandLineContract.Switch("grpc-insecure", "Allow --grpc-listen beyond loopback without TLS and authentication", environment);
         var metricsListen = CommandLineContract.Flag("metrics-listen", "Address for /metrics, /healthz and /readyz", environment, "127.0.0.1:7472");
         var logLevel = CommandLineContract.Flag("log-level", "trace, debug, information, warning or error", environment, "information");
 
         var root = new System.CommandLine.RootCommand("bgplb-controller: allocates LoadBalancer Service addresses from MetalLB IPAddressPools")
         {
-            state, grpcListen, metricsListen, logLevel,
+            state, grpcListen, grpcTlsCert, grpcTlsKey, grpcClientCa, grpcTokenFile, grpcInsecure, metricsListen, logLevel,
         };
         foreach (var option in sourceFlags.All.Concat(scopeFlags.All))
             root.Options.Add(option);
@@ -46,6 +56,14 @@ public sealed record ControllerOptions
 
         var source = sourceFlags.Read(result);
         var grpcEndPoint = CommandLineContract.ParseEndPoint("grpc-listen", result.GetValue(grpcListen)!);
+        var security = ParseSecurity(grpcEndPoint, new GrpcSecurityOptions
+        {
+            CertificateFile = result.GetValue(grpcTlsCert),
+            KeyFile = result.GetValue(grpcTlsKey),
+            ClientCaFile = result.GetValue(grpcClientCa),
+            TokenFile = result.GetValue(grpcTokenFile),
+            Insecure = result.GetValue(grpcInsecure),
+        });
         var metricsEndPoint = CommandLineContract.ParseEndPoint("metrics-listen", result.GetValue(metricsListen)!);
         var level = CommandLineContract.ParseLogLevel(result.GetValue(logLevel)!);
         if (source.Directory is not { } configDirectory)
@@ -56,6 +74,7 @@ public sealed record ControllerOptions
             {
                 Kubernetes = new KubernetesConnection(source.Kubeconfig, source.InCluster),
                 GrpcListen = grpcEndPoint,
+                GrpcSecurity = security,
                 MetricsListen = metricsEndPoint,
                 LogLevel = level,
                 Scope = scopeFlags.Read(result),
@@ -75,9 +94,30 @@ public sealed record ControllerOptions
             ConfigDirectory = configDirectory,
             StateFile = stateFile,
             GrpcListen = grpcEndPoint,
+            GrpcSecurity = security,
             MetricsListen = metricsEndPoint,
             LogLevel = level,
             Scope = scopeFlags.Read(result),
         };
+    }
+
+    private static GrpcSecurityOptions ParseSecurity(IPEndPoint listen, GrpcSecurityOptions security)
+    {
+        if (security.CertificateFile is null != security.KeyFile is null)
+            throw new CommandLineException("--grpc-tls-cert and --grpc-tls-key go together (the server certificate and its private key, PEM)");
+        if (security.ClientCaFile is not null && !security.Tls)
+            throw new CommandLineException("--grpc-client-ca needs --grpc-tls-cert and --grpc-tls-key (client certificates are presented over TLS)");
+        if (!IPAddress.IsLoopback(listen.Address) && !(security.Tls && security.Authenticates) && !security.Insecure)
+            throw new CommandLineException($"--grpc-listen {listen} is beyond loopback: serve TLS (--grpc-tls-cert, --grpc-tls-key) with authentication "
+                + "(--grpc-client-ca and/or --grpc-token-file), or accept anyone who can reach it with --grpc-insecure");
+        try
+        {
+            _ = new GrpcSecurity(security, NullLogger<GrpcSecurity>.Instance, TimeProvider.System);
+        }
+        catch (CredentialException e)
+        {
+            throw new CommandLineException(e.Message);
+        }
+        return security;
     }
 }

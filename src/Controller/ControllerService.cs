@@ -8,8 +8,12 @@ namespace BgpLb.Controller;
 /// since the last one and allocates what it touches. A first configuration with errors stops the start.
 /// </summary>
 public sealed class ControllerService(ResourceFeed feed, WakeSignal wake, ClusterState state, ConfigReporter reporter, AllocationOwner owner,
-    Readiness readiness, ILogger<ControllerService> logger) : BackgroundService
+    Readiness readiness, TimeProvider time, ILogger<ControllerService> logger) : BackgroundService
 {
+    /// <summary>While the state cannot be saved, saving is tried again after this, doubling up to <see cref="MaxSaveRetry"/>.</summary>
+    public static readonly TimeSpan FirstSaveRetry = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan MaxSaveRetry = TimeSpan.FromSeconds(30);
+
     private ClusterDelta? _first;
 
     /// <exception cref="ControllerStartupException">The first configuration has errors (logged).</exception>
@@ -31,13 +35,44 @@ public sealed class ControllerService(ResourceFeed feed, WakeSignal wake, Cluste
     {
         var delta = _first!;
         _first = null;
+        var retry = FirstSaveRetry;
         while (true)
         {
             await owner.ApplyAsync(state, delta, StatusDecides.Never, stoppingToken);
-            readiness.MarkReady();
-            await wake.WaitAsync(stoppingToken);
+            if (owner.SaveError is { } error)
+            {
+                readiness.MarkNotReady(error);
+                if (!await WakeOrTimeoutAsync(retry, stoppingToken))
+                {
+                    retry = retry * 2 < MaxSaveRetry ? retry * 2 : MaxSaveRetry;
+                    delta = new ClusterDelta(); // nothing new: the owner saves what it holds back
+                    continue;
+                }
+            }
+            else
+            {
+                readiness.MarkReady();
+                retry = FirstSaveRetry;
+                await wake.WaitAsync(stoppingToken);
+            }
             delta = feed.TakePending() is { } batch ? state.Apply(batch) : new ClusterDelta();
             reporter.Report(state, delta);
+        }
+    }
+
+    /// <summary>True when woken by a change, false after <paramref name="timeout"/>.</summary>
+    private async Task<bool> WakeOrTimeoutAsync(TimeSpan timeout, CancellationToken stoppingToken)
+    {
+        using var timer = new CancellationTokenSource(timeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, timer.Token);
+        try
+        {
+            await wake.WaitAsync(linked.Token);
+            return true;
+        }
+        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+        {
+            return false;
         }
     }
 

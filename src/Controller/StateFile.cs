@@ -40,6 +40,9 @@ public sealed record ExternalRequest
     public ImmutableArray<string> Addresses { get; init; } = [];
     public string? SharingKey { get; init; }
     public ImmutableArray<ServicePort> Ports { get; init; } = [];
+    /// <summary>Who made the request (<see cref="GrpcSecurity.Authenticate"/>): only they may change or release it, and it
+    /// counts against their limit. Null for requests stored before callers were recorded: anyone may take them over.</summary>
+    public string? Caller { get; init; }
 
     public AllocationRequest ToRequest(string name) => AllocationRequest.External(name, Policy,
         [.. Families.Select(f => f == "IPv6" ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork)],
@@ -247,6 +250,7 @@ public sealed partial class StateFile(string path) : IDisposable
             foreach (var name in externalNames)
                 WriteLine(writer, buffer, new JournalRecord { External = name, Request = data.External.GetValueOrDefault(name) });
         }
+        var length = _journal.Length;
         try
         {
             await _journal.WriteAsync(buffer.WrittenMemory, cancellationToken);
@@ -254,7 +258,17 @@ public sealed partial class StateFile(string path) : IDisposable
         }
         catch
         {
-            Dispose(); // what this commit changed is not on disk: the next commit writes everything as a snapshot
+            // What this commit changed is not on disk: the next commit writes everything as a snapshot. A partial
+            // append (a full disk) is cut off, so the journal stays as it was.
+            try
+            {
+                _journal.SetLength(length);
+            }
+            catch (IOException)
+            {
+                // A torn last line is ignored on load.
+            }
+            Dispose();
             throw;
         }
         _journalLines += lines;
@@ -295,10 +309,25 @@ public sealed partial class StateFile(string path) : IDisposable
 
     private async Task ReplaceAsync(string target, byte[] bytes, CancellationToken cancellationToken)
     {
-        await using (var stream = new FileStream(TempPath, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1, FileOptions.Asynchronous))
+        try
         {
-            await stream.WriteAsync(bytes, cancellationToken);
-            stream.Flush(flushToDisk: true);
+            await using (var stream = new FileStream(TempPath, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1, FileOptions.Asynchronous))
+            {
+                await stream.WriteAsync(bytes, cancellationToken);
+                stream.Flush(flushToDisk: true);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            try
+            {
+                File.Delete(TempPath); // a partial copy would only take space that a full disk needs back
+            }
+            catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
+            {
+                // Load discards a leftover temp file.
+            }
+            throw;
         }
         File.Move(TempPath, target, overwrite: true);
         SyncDirectory(System.IO.Path.GetDirectoryName(target)!);

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -19,11 +20,20 @@ public static class OperationalEndpoints
         return endpoints;
     }
 
-    /// <summary>Registers the exporter for every meter whose name starts with "BgpLb" plus the readiness gate.</summary>
+    /// <summary>
+    /// Registers the exporter for every meter whose name starts with "BgpLb" and the runtime's own (managed heap, GC,
+    /// thread pool, process memory: what a soak test or an operator watches for leaks), plus the readiness gate.
+    /// </summary>
     public static IServiceCollection AddOperationalEndpoints(this IServiceCollection services)
     {
-        services.AddSingleton(_ => new PrometheusExporter(meter => meter.Name.StartsWith("BgpLb", StringComparison.Ordinal)));
+        services.AddSingleton(_ => new PrometheusExporter(IsExported));
         services.AddSingleton<Readiness>();
         return services;
     }
+
+    /// <summary>The meters /metrics shows.</summary>
+    public static bool IsExported(Meter meter) => meter.Name.StartsWith("BgpLb", StringComparison.Ordinal) || meter.Name == RuntimeMeterName;
+
+    /// <summary>The .NET runtime's built-in meter (dotnet.gc.*, dotnet.thread_pool.*, dotnet.process.*).</summary>
+    public const string RuntimeMeterName = "System.Runtime";
 }

@@ -9,6 +9,8 @@ namespace BgpLb.Hosting;
 /// Exposes System.Diagnostics.Metrics instruments in the Prometheus text format (version 0.0.4) under their own names,
 /// so instruments named after MetalLB's metrics (metallb_bgp_session_up, ...) appear exactly as MetalLB users expect.
 /// Library adapters rename instruments (meter prefix, unit and _total suffixes), which would break existing dashboards.
+/// Only characters a Prometheus name cannot hold are replaced by '_' (the runtime's dotnet.gc.heap.total_allocated
+/// becomes dotnet_gc_heap_total_allocated, its label gc.heap.generation gc_heap_generation).
 /// </summary>
 public sealed class PrometheusExporter : IDisposable
 {
@@ -57,6 +59,13 @@ public sealed class PrometheusExporter : IDisposable
 
     public void Dispose() => _listener.Dispose();
 
+    /// <summary>The name with every character a Prometheus metric or label name cannot hold replaced by '_'.</summary>
+    private static string PrometheusName(string name) => string.Create(name.Length, name, static (span, name) =>
+    {
+        for (var i = 0; i < span.Length; i++)
+            span[i] = char.IsAsciiLetterOrDigit(name[i]) || name[i] is '_' or ':' ? name[i] : '_';
+    });
+
     private sealed class InstrumentSeries(Instrument instrument)
     {
         private static readonly Type[] AccumulatingTypes = [typeof(Counter<>), typeof(UpDownCounter<>)];
@@ -67,6 +76,8 @@ public sealed class PrometheusExporter : IDisposable
         private readonly string _type = CounterTypes.Contains(instrument.GetType().GetGenericTypeDefinition()) ? "counter" : "gauge";
         // Most instruments carry one tag (peer, pool, ...); its rendered label set is cached per value.
         private readonly ConcurrentDictionary<(string, string), string> _singleTagLabels = new();
+
+        private readonly string _name = PrometheusName(instrument.Name);
 
         public Instrument Instrument { get; } = instrument;
 
@@ -98,7 +109,7 @@ public sealed class PrometheusExporter : IDisposable
             for (var i = 0; i < tags.Length; i++)
             {
                 if (i > 0) text.Append(',');
-                text.Append(tags[i].Key).Append("=\"");
+                text.Append(PrometheusName(tags[i].Key)).Append("=\"");
                 var value = Convert.ToString(tags[i].Value, CultureInfo.InvariantCulture) ?? "";
                 text.Append(value.Replace("\\", "\\\\", StringComparison.Ordinal)
                     .Replace("\"", "\\\"", StringComparison.Ordinal)
@@ -111,7 +122,7 @@ public sealed class PrometheusExporter : IDisposable
         public void Render(StringBuilder text)
         {
             if (_values.IsEmpty) return;
-            var name = Instrument.Name;
+            var name = _name;
             if (!string.IsNullOrEmpty(Instrument.Description))
                 text.Append("# HELP ").Append(name).Append(' ').Append(Instrument.Description.Replace("\n", " ", StringComparison.Ordinal)).Append('\n');
             text.Append("# TYPE ").Append(name).Append(' ').Append(_type).Append('\n');

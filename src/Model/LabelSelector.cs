@@ -41,6 +41,14 @@ public sealed class LabelSelector
                 error = (field + ".key", "key must not be empty");
                 return false;
             }
+            var labelProblem = KubernetesLimits.CheckLabel(requirement.Key, "");
+            foreach (var value in requirement.Values ?? [])
+                labelProblem ??= KubernetesLimits.CheckLabel(requirement.Key, value);
+            if (labelProblem is not null)
+            {
+                error = (field, labelProblem);
+                return false;
+            }
             var values = requirement.Values?.ToImmutableSortedSet(StringComparer.Ordinal) ?? [];
             switch (requirement.Operator)
             {
@@ -57,6 +65,14 @@ public sealed class LabelSelector
                     return false;
             }
             expressions.Add(new LabelRequirement(requirement.Key, requirement.Operator, values));
+        }
+        foreach (var (key, value) in selector.MatchLabels ?? new Dictionary<string, string>())
+        {
+            if (KubernetesLimits.CheckLabel(key, value) is { } problem)
+            {
+                error = ($"matchLabels.{key}", problem);
+                return false;
+            }
         }
         var labels = (selector.MatchLabels ?? new Dictionary<string, string>()).ToImmutableSortedDictionary(StringComparer.Ordinal, StringComparer.Ordinal);
         result = labels.Count == 0 && expressions.Count == 0 ? Everything : new LabelSelector(labels, expressions.ToImmutable());

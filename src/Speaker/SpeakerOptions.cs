@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Net;
+using BgpLb.Allocation.Client;
 using BgpLb.Hosting;
 using BgpLb.Kubernetes;
 using BgpLb.L2.Membership;
@@ -16,8 +17,8 @@ public sealed record SpeakerOptions
     /// <summary>Kubernetes mode: how to reach the API server; null in standalone mode.</summary>
     public KubernetesConnection? Kubernetes { get; init; }
     public string SourceDescription => ConfigDirectory ?? (Kubernetes!.InCluster ? "in-cluster" : $"kubeconfig {Kubernetes.Kubeconfig}");
-    /// <summary>bgplb-controller's allocation service; null: the speaker allocates in process (single node).</summary>
-    public Uri? Controller { get; init; }
+    /// <summary>bgplb-controller's allocation service and the credentials for it; null: the speaker allocates in process (single node).</summary>
+    public ControllerConnection? Controller { get; init; }
     /// <summary>Passive BGP listener; null when disabled with port 0.</summary>
     public IPEndPoint? BgpListen { get; init; }
     public string BgpListenDescription => BgpListen?.ToString() ?? "disabled";
@@ -40,6 +41,10 @@ public sealed record SpeakerOptions
         var sourceFlags = new ConfigSourceFlags(environment);
         var scopeFlags = new ServiceScopeFlags(environment);
         var controller = CommandLineContract.Flag("controller", "URL of bgplb-controller's allocation service", environment);
+        var controllerCa = CommandLineContract.Flag("controller-ca", "Trust only this CA (PEM) for the controller's certificate (https:// URL)", environment);
+        var controllerCert = CommandLineContract.Flag("controller-cert", "Client certificate (PEM) presented to the controller, with --controller-key", environment);
+        var controllerKey = CommandLineContract.Flag("controller-key", "Private key (PEM) of --controller-cert", environment);
+        var controllerTokenFile = CommandLineContract.Flag("controller-token-file", "File whose first line is the bearer token for the controller", environment);
         var bgpListen = CommandLineContract.Flag("bgp-listen", "Passive BGP listen address; port 0 disables listening", environment, "0.0.0.0:179");
         var metricsListen = CommandLineContract.Flag("metrics-listen", "Address for /metrics, /healthz, /readyz and /status", environment, "127.0.0.1:7474");
         var memberlistPort = CommandLineContract.Flag("memberlist-port", "UDP port for L2 liveness between speakers", environment, "7946");
@@ -50,7 +55,7 @@ public sealed record SpeakerOptions
 
         var root = new RootCommand("bgplb-speaker: announces LoadBalancer Service addresses over BGP")
         {
-            node, controller, bgpListen, metricsListen, memberlistPort, memberlistSecretFile, memberlistInsecure, logLevel,
+            node, controller, controllerCa, controllerCert, controllerKey, controllerTokenFile, bgpListen, metricsListen, memberlistPort, memberlistSecretFile, memberlistInsecure, logLevel,
         };
         foreach (var option in sourceFlags.All.Concat(scopeFlags.All))
             root.Options.Add(option);
@@ -83,7 +88,8 @@ public sealed record SpeakerOptions
             NodeName = nodeName,
             ConfigDirectory = source.Directory,
             Kubernetes = source.IsKubernetes ? new KubernetesConnection(source.Kubeconfig, source.InCluster) : null,
-            Controller = ParseController(result.GetValue(controller)),
+            Controller = ParseController(result.GetValue(controller), result.GetValue(controllerCa), result.GetValue(controllerCert),
+                result.GetValue(controllerKey), result.GetValue(controllerTokenFile)),
             BgpListen = listen.Port == 0 ? null : listen,
             MetricsListen = CommandLineContract.ParseEndPoint("metrics-listen", result.GetValue(metricsListen)!),
             MemberlistPort = CommandLineContract.ParsePort("memberlist-port", result.GetValue(memberlistPort)!),
@@ -94,9 +100,22 @@ public sealed record SpeakerOptions
         };
     }
 
-    private static Uri? ParseController(string? value) =>
-        value is null ? null
-        : Uri.TryCreate(value, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps) && uri.AbsolutePath == "/"
-            ? uri
-            : throw new CommandLineException($"--controller: '{value}' is not a URL like http://HOST:7473 (http or https, no path)");
+    private static ControllerConnection? ParseController(string? value, string? ca, string? certificate, string? key, string? token)
+    {
+        if (value is null)
+            return (ca ?? certificate ?? key ?? token) is null ? null
+                : throw new CommandLineException("--controller-ca, --controller-cert, --controller-key and --controller-token-file need --controller URL");
+        if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps || uri.AbsolutePath != "/")
+            throw new CommandLineException($"--controller: '{value}' is not a URL like http://HOST:7473 (http or https, no path)");
+        var connection = new ControllerConnection(uri) { CaFile = ca, CertificateFile = certificate, KeyFile = key, TokenFile = token };
+        try
+        {
+            connection.Validate();
+        }
+        catch (CredentialException e)
+        {
+            throw new CommandLineException(e.Message);
+        }
+        return connection;
+    }
 }

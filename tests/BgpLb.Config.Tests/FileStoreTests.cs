@@ -135,6 +135,58 @@ public sealed class FileStoreTests : IDisposable
         Assert.Equal(["n1"], _directory.State.Nodes.Keys);
     }
 
+    /// <summary><see cref="TestConfig.BillionLaughs"/> in a kind nothing reads.</summary>
+    private static readonly string BillionLaughs =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lol}\ndata:\n" + string.Concat(TestConfig.BillionLaughs.Split('\n').Select(line => $"  {line}\n"));
+
+    public static TheoryData<string, string> OversizedFiles => new()
+    {
+        { BillionLaughs, "YAML syntax error: document contains excessive aliasing: aliases expand to more than 100000 nodes" },
+        // One document of 2 MiB: over the API server's object limit.
+        { $"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: big}}\ndata: {{a: {new string('x', 2 << 20)}}}\n",
+            "the document at line 1 is larger than 1572864 bytes as JSON (the limit)" },
+        // 9 MiB of small documents.
+        { string.Concat(Enumerable.Repeat(Node("n9") , (9 << 20) / Node("n9").Length + 1)), "the file is larger than 8388608 bytes (the limit)" },
+    };
+
+    [Theory]
+    [MemberData(nameof(OversizedFiles))]
+    public void Oversized_file_is_an_error_naming_it_and_the_limit_while_the_rest_stays_in_force(string content, string message)
+    {
+        _directory.Write("a.yaml", Node("n1"));
+        _directory.Write("b.yaml", Pool("p", "[203.0.113.0/28]"));
+        _directory.Write("c.yaml", Node("n3"));
+        _directory.Rescan();
+
+        _directory.Write("b.yaml", content);
+        var bad = _directory.Rescan();
+
+        Assert.Empty(bad.Changes);
+        var error = Assert.Single(bad.Problems[_directory.PathOf("b.yaml")]);
+        Assert.Equal((ConfigSeverity.Error, _directory.PathOf("b.yaml"), message), (error.Severity, error.Origin, error.Message));
+        Assert.Single(_directory.State.Config.Pools);
+        Assert.Equal(["n1", "n3"], _directory.State.Nodes.Keys.Order());
+
+        _directory.Write("b.yaml", Pool("p", "[198.51.100.0/28]"));
+        var fixedBatch = _directory.Rescan();
+
+        Assert.Equal(["198.51.100.0/28"], Cidrs(Assert.Single(fixedBatch.Changes)));
+        Assert.Empty(fixedBatch.Problems[_directory.PathOf("b.yaml")]);
+        Assert.Empty(_directory.State.Problems);
+    }
+
+    [Fact]
+    public void Billion_laughs_beside_good_files_at_start_leaves_the_good_objects_loaded()
+    {
+        _directory.Write("a.yaml", Node("n1") + Pool("p", "[203.0.113.0/28]"));
+        _directory.Write("b.yaml", BillionLaughs);
+
+        var first = _directory.Rescan();
+
+        Assert.Equal([Key("Node", "n1"), Key("IPAddressPool", "p")], Keys(first));
+        Assert.Contains("excessive aliasing", Assert.Single(first.Problems[_directory.PathOf("b.yaml")]).Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Fixing_a_syntax_error_emits_only_real_differences()
     {

@@ -186,6 +186,20 @@ public class ParsingTests
         Assert.Equal("invalid value: expected an integer", error.Message);
     }
 
+    [Theory] // fuzz/regressions/yaml/crash-a2ecc402…: a null community reached the validator, which threw
+    [InlineData("BGPAdvertisement", "communities:\n    - \n    - 65535:65281", "spec.communities[0]")]
+    [InlineData("BGPAdvertisement", "peers: [router-a, null]", "spec.peers[1]")]
+    [InlineData("Community", "communities:\n    - name: a\n      value: 1:1\n    -", "spec.communities[1]")]
+    [InlineData("L2Advertisement", "nodeSelectors:\n    - matchExpressions:\n        - {key: a, operator: In, values: [~]}", "spec.nodeSelectors[0].matchExpressions[0].values[0]")]
+    public void Null_list_item_is_an_error_naming_it(string kind, string spec, string field)
+    {
+        var result = Parse($"apiVersion: metallb.io/v1beta1\nkind: {kind}\nmetadata: {{name: x}}\nspec:\n  {spec}\n");
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(field, error.Field);
+        Assert.Equal("invalid value: a list item must not be null", error.Message);
+        AssertKnownButUnusable(result, new ResourceKey(kind, "metallb-system", "x"));
+    }
+
     [Fact]
     public void Unknown_top_level_field_of_a_crd_is_an_error()
     {
@@ -220,6 +234,47 @@ public class ParsingTests
         Assert.Equal((ConfigSeverity.Error, field), (error.Severity, error.Field));
         Assert.Empty(result.Objects);
         Assert.Single(Assert.Single(result.Documents).Projection!.Invalid);
+    }
+
+    [Theory]
+    // Kubernetes' limits: at the limit accepted, one past it rejected naming the field.
+    [InlineData("metadata: {name: n, labels: {zone: VALUE63}}", "metadata: {name: n, labels: {zone: VALUE64}}", "metadata.labels.zone", "label value is 64 characters, more than Kubernetes' limit of 63")]
+    [InlineData("metadata: {name: n, labels: {KEY63: a}}", "metadata: {name: n, labels: {KEY64: a}}", "metadata.labels.KEY64", "label key is longer than Kubernetes' limit (253 characters of prefix, 63 of name)")]
+    [InlineData("metadata: {name: n, labels: {PREFIX253/a: b}}", "metadata: {name: n, labels: {PREFIX254/a: b}}", "metadata.labels.PREFIX254/a", "label key is longer than Kubernetes' limit (253 characters of prefix, 63 of name)")]
+    [InlineData("metadata: {name: NAME253}", "metadata: {name: NAME254}", "metadata.name", "Node metadata.name is longer than Kubernetes' limit of 253 characters")]
+    public void Metadata_over_kubernetes_limits_is_an_error_naming_the_field(string atLimit, string overLimit, string field, string message)
+    {
+        static string Expand(string text) => text
+            .Replace("VALUE63", new string('v', 63), StringComparison.Ordinal).Replace("VALUE64", new string('v', 64), StringComparison.Ordinal)
+            .Replace("KEY63", new string('k', 63), StringComparison.Ordinal).Replace("KEY64", new string('k', 64), StringComparison.Ordinal)
+            .Replace("PREFIX253", new string('p', 253), StringComparison.Ordinal).Replace("PREFIX254", new string('p', 254), StringComparison.Ordinal)
+            .Replace("NAME253", new string('n', 253), StringComparison.Ordinal).Replace("NAME254", new string('n', 254), StringComparison.Ordinal);
+
+        var ok = Parse($"apiVersion: v1\nkind: Node\n{Expand(atLimit)}\n");
+        Assert.Empty(ok.Errors);
+        Assert.Single(ok.Objects);
+
+        var bad = Parse($"apiVersion: v1\nkind: Node\n{Expand(overLimit)}\n");
+        var error = Assert.Single(bad.Errors);
+        Assert.Equal((ConfigSeverity.Error, Expand(field), message), (error.Severity, error.Field, error.Message));
+        Assert.Empty(bad.Objects);
+    }
+
+    [Fact]
+    public void Annotations_over_256_KiB_make_the_object_unusable()
+    {
+        // The key "a" is one byte; the API server counts keys and values in UTF-8.
+        static string Service(int valueBytes) =>
+            $"apiVersion: v1\nkind: Service\nmetadata: {{name: s, annotations: {{a: '{new string('x', valueBytes - 2)}é'}}}}\nspec: {{type: LoadBalancer}}\n";
+
+        var ok = Parse(Service(256 * 1024 - 1));
+        Assert.Empty(ok.Errors);
+        Assert.Single(ok.Objects);
+
+        var bad = Parse(Service(256 * 1024));
+        var error = Assert.Single(bad.Errors);
+        Assert.Equal(("metadata.annotations", "annotations are 262145 bytes, more than Kubernetes' limit of 262144"), (error.Field, error.Message));
+        AssertKnownButUnusable(bad, new ResourceKey("Service", "default", "s"));
     }
 
     [Fact]

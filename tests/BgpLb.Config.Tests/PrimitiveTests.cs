@@ -225,6 +225,7 @@ public class StrictIPTests
 {
     [Theory]
     [InlineData("198.18.0.1")]
+    [InlineData("10.0.0.0")]
     [InlineData("2001:db8::1")]
     [InlineData("::ffff:198.18.0.1")]
     public void Accepts_addresses(string text)
@@ -240,6 +241,9 @@ public class StrictIPTests
     [InlineData("198.18.0.256")]
     [InlineData("198.18.0.1.2")]
     [InlineData("0x10.0.0.1")]
+    [InlineData("010.0.0.1")] // IPAddress.Parse reads 8.0.0.1: the address validated and the one used must not differ
+    [InlineData("198.18.00.1")]
+    [InlineData("19\0.51.100.5")] // byte.TryParse ignores trailing NULs, IPAddress.Parse does not (fuzz/regressions/grpc/crash-f41a2b5f…)
     [InlineData("fe80::1%eth0")]
     [InlineData("")]
     public void Rejects_what_go_rejects(string text) => Assert.False(StrictIP.TryParse(text, out _));

@@ -100,6 +100,17 @@ public class ProjectorTests
     }
 
     [Fact]
+    public void A_long_address_list_is_read_only_up_to_its_first_error()
+    {
+        var garbage = Annotated($"metallb.io/loadBalancerIPs: '203.0.113.1,{string.Join(',', Enumerable.Range(0, 10_000).Select(i => $"bad{i}"))}'");
+        Assert.Equal("invalid IP 'bad0' in metallb.io/loadBalancerIPs", garbage.Problem);
+
+        var many = Annotated($"metallb.io/loadBalancerIPs: '{string.Join(',', Enumerable.Range(0, 10_000).Select(i => $"10.{i >> 8}.{i & 255}.1"))}'");
+        Assert.Equal("metallb.io/loadBalancerIPs may name at most one address per IP family, got 10.0.0.1, 10.0.1.1, 10.0.2.1", many.Problem);
+        Assert.Empty(many.RequestedAddresses);
+    }
+
+    [Fact]
     public void Repeated_requested_addresses_count_once() =>
         Assert.Equal(["203.0.113.1"], Requested(Annotated("metallb.io/loadBalancerIPs: '203.0.113.1, 203.0.113.1,'")));
 

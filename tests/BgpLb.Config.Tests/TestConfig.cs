@@ -100,6 +100,19 @@ internal sealed class ConfigDirectory : IDisposable
 
 internal static class TestConfig
 {
+    /// <summary>Nine levels of nine aliases: 9^9 (387 million) strings once expanded.</summary>
+    public const string BillionLaughs = """
+        a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+        b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+        c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+        d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+        e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+        f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+        g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+        h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+        i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+        """;
+
     public const string Ns = "metallb-system";
 
     /// <summary>Compiles one file, test.yaml, read from a fresh directory.</summary>

@@ -37,6 +37,9 @@ public class ValidationTests
         { Pool("bad", "[203.0.113.0/28]", "  serviceAllocation: {namespaces: [a, b, a]}"), "IPAddressPool", "bad", "spec.serviceAllocation.namespaces[2]", "duplicate namespace 'a'" },
         { Pool("bad", "[203.0.113.0/28]", "  serviceAllocation: {serviceSelectors: [{matchExpressions: [{key: app, operator: Is, values: [x]}]}]}"), "IPAddressPool", "bad", "spec.serviceAllocation.serviceSelectors[0].matchExpressions[0].operator", "unknown operator 'Is'" },
         { Pool("bad", "[203.0.113.0/28]", "  serviceAllocation: {namespaceSelectors: [{matchLabels: {a: b}}, {matchLabels: {a: b}}]}"), "IPAddressPool", "bad", "spec.serviceAllocation.namespaceSelectors[1]", "duplicate selector 'a=b'" },
+        { Pool("bad", "[203.0.113.0/28]", $"  serviceAllocation: {{serviceSelectors: [{{matchLabels: {{app: {new string('x', 64)}}}}}]}}"), "IPAddressPool", "bad", "spec.serviceAllocation.serviceSelectors[0].matchLabels.app", "label value is 64 characters, more than Kubernetes' limit of 63" },
+        { Pool("bad", "[203.0.113.0/28]", $"  serviceAllocation: {{serviceSelectors: [{{matchExpressions: [{{key: app, operator: In, values: [a, {new string('x', 64)}]}}]}}]}}"), "IPAddressPool", "bad", "spec.serviceAllocation.serviceSelectors[0].matchExpressions[0]", "label value is 64 characters" },
+        { Pool("bad", "[203.0.113.0/28]", $"  serviceAllocation: {{serviceSelectors: [{{matchExpressions: [{{key: {new string('k', 64)}, operator: Exists}}]}}]}}"), "IPAddressPool", "bad", "spec.serviceAllocation.serviceSelectors[0].matchExpressions[0]", "label key is longer than Kubernetes' limit" },
         { Pool("bad", "[203.0.113.0/28]") + Pool("bad", "[198.51.100.0/28]"), "IPAddressPool", "bad", "metadata.name", "duplicate object" },
 
         // BGPPeer

@@ -1,4 +1,5 @@
 using System.Net;
+using BgpLb.Allocation.Client;
 using BgpLb.Allocation.V1;
 using Grpc.Net.Client;
 using Microsoft.Extensions.Logging;
@@ -44,16 +45,17 @@ public sealed class ControllerFixture : IAsyncDisposable
 
     public void Write(string file, string yaml) => File.WriteAllText(Path.Combine(Directory, file), yaml);
 
-    public async Task<ControllerHost> StartAsync(int grpcPort = 0)
+    public async Task<ControllerHost> StartAsync(int grpcPort = 0, Func<ControllerOptions, ControllerOptions>? configure = null)
     {
-        var options = new ControllerOptions
+        configure ??= o => o;
+        var options = configure(new ControllerOptions
         {
             ConfigDirectory = Directory,
             StateFile = StatePath,
             GrpcListen = new IPEndPoint(IPAddress.Loopback, grpcPort),
             MetricsListen = new IPEndPoint(IPAddress.Loopback, 0),
             LogLevel = LogLevel.Warning,
-        };
+        });
         Host = await ControllerHost.StartAsync(options, CancellationToken.None);
         await Host.Owner.Ready.WaitAsync(Timeout);
         return Host;
@@ -67,10 +69,14 @@ public sealed class ControllerFixture : IAsyncDisposable
     }
 
     public Uri GrpcUri => new($"http://{Host!.GrpcEndPoint}");
+    public Uri GrpcsUri => new($"https://{Host!.GrpcEndPoint}");
 
-    public AllocationService.AllocationServiceClient Client()
+    public AllocationService.AllocationServiceClient Client() => Client(new ControllerConnection(GrpcUri));
+
+    /// <summary>A client over its own channel (a new connection) with <paramref name="connection"/>'s credentials.</summary>
+    public AllocationService.AllocationServiceClient Client(ControllerConnection connection)
     {
-        var channel = GrpcChannel.ForAddress(GrpcUri);
+        var channel = connection.CreateChannel(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         _channels.Add(channel);
         return new AllocationService.AllocationServiceClient(channel);
     }

@@ -17,14 +17,8 @@ public sealed class ControllerKubernetesTests : IAsyncLifetime
     private readonly string _dir = Directory.CreateTempSubdirectory("bgplb-ctl-kube-").FullName;
     private readonly List<DaemonProcess> _processes = [];
     private FakeKubeApiServer _server = null!;
-    private string _kubeconfig = null!;
 
-    public async Task InitializeAsync()
-    {
-        _server = await FakeKubeApiServer.StartAsync();
-        _kubeconfig = Path.Combine(_dir, "kubeconfig");
-        _server.WriteKubeconfig(_kubeconfig);
-    }
+    public async Task InitializeAsync() => _server = await FakeKubeApiServer.StartAsync();
 
     public async Task DisposeAsync()
     {
@@ -34,14 +28,18 @@ public sealed class ControllerKubernetesTests : IAsyncLifetime
         Directory.Delete(_dir, recursive: true);
     }
 
-    private (DaemonProcess Process, int MetricsPort) StartController(string podName, int grpcPort = 0)
+    /// <returns>The started process, the port of its metrics listener and that of its gRPC listener.</returns>
+    private async Task<(DaemonProcess Process, int MetricsPort, int GrpcPort)> StartControllerAsync(string podName)
     {
-        var metricsPort = DaemonProcess.FreeTcpPort();
-        var process = DaemonProcess.Start("bgplb-controller.dll",
-            ["--kubeconfig", _kubeconfig, "--grpc-listen", $"127.0.0.1:{grpcPort}", "--metrics-listen", $"127.0.0.1:{metricsPort}"],
-            new Dictionary<string, string> { ["POD_NAME"] = podName, ["POD_NAMESPACE"] = MetalLbNamespace, ["POD_UID"] = Guid.NewGuid().ToString() });
+        // A kubeconfig per instance: its token names the instance's requests on the server ("ctl-b: GET leases").
+        var kubeconfig = Path.Combine(_dir, $"kubeconfig-{podName}");
+        _server.WriteKubeconfig(kubeconfig, token: podName);
+        var (process, ports) = await DaemonProcess.StartOnFreePortsAsync("bgplb-controller.dll", 2,
+            ports => ["--kubeconfig", kubeconfig, "--metrics-listen", $"127.0.0.1:{ports[0]}", "--grpc-listen", $"127.0.0.1:{ports[1]}"],
+            new Dictionary<string, string> { ["POD_NAME"] = podName, ["POD_NAMESPACE"] = MetalLbNamespace, ["POD_UID"] = Guid.NewGuid().ToString() },
+            Timeout);
         _processes.Add(process);
-        return (process, metricsPort);
+        return (process, ports[0], ports[1]);
     }
 
     private static async Task<JsonObject> UntilAsync(Func<JsonObject?> read, Func<JsonObject, bool> condition, DaemonProcess process, string what)
@@ -61,6 +59,10 @@ public sealed class ControllerKubernetesTests : IAsyncLifetime
             }
         }
     }
+
+    /// <summary>Waits until the server has seen <paramref name="count"/> requests <paramref name="what"/> (see <see cref="FakeKubeApiServer.Requests"/>).</summary>
+    private async Task UntilRequestsAsync(string what, int count, DaemonProcess process) =>
+        await UntilAsync(() => _server.Requests(what) >= count ? new JsonObject() : null, _ => true, process, $"{count} requests {what}");
 
     private Task<JsonObject> UntilIngressAsync(string name, DaemonProcess process) =>
         UntilAsync(() => _server.Get("services", "default", name), s => Ingress(s).Count > 0, process, $"status of default/{name}");
@@ -94,7 +96,7 @@ public sealed class ControllerKubernetesTests : IAsyncLifetime
     {
         _server.Apply("ipaddresspools", Pool("main", "203.0.113.0/30"));
         _server.Apply("services", Service("default", "web"));
-        var (first, _) = StartController("ctl-a");
+        var (first, _, _) = await StartControllerAsync("ctl-a");
 
         var web = await UntilIngressAsync("web", first);
         Assert.Equal(["203.0.113.0"], Ingress(web));
@@ -108,11 +110,11 @@ public sealed class ControllerKubernetesTests : IAsyncLifetime
 
         // "aaa" sorts first: without the address read back from web's status it would take 203.0.113.0.
         _server.Apply("services", Service("default", "aaa"));
-        var (second, _) = StartController("ctl-b");
+        var (second, _, _) = await StartControllerAsync("ctl-b");
         Assert.Equal(["203.0.113.1"], Ingress(await UntilIngressAsync("aaa", second)));
         Assert.Equal(["203.0.113.0"], Ingress(_server.Get("services", "default", "web")));
         await UntilAsync(() => EventsAbout("aaa", "IPAllocated").FirstOrDefault(), _ => true, second, "IPAllocated for aaa");
-        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.Equal(0, await second.StopAsync(Timeout)); // everything it had to write is written
         Assert.Single(EventsAbout("web", "IPAllocated")); // nothing new to say about web
     }
 
@@ -131,7 +133,7 @@ public sealed class ControllerKubernetesTests : IAsyncLifetime
                 _server.Apply("services", changed);
             }
         };
-        var (controller, _) = StartController("ctl-a");
+        var (controller, _, _) = await StartControllerAsync("ctl-a");
 
         var web = await UntilIngressAsync("web", controller);
         Assert.Equal(1, interfered);
@@ -145,7 +147,7 @@ public sealed class ControllerKubernetesTests : IAsyncLifetime
     {
         _server.Apply("ipaddresspools", Pool("main", "203.0.113.0/32"));
         _server.Apply("services", Service("default", "web"));
-        var (controller, _) = StartController("ctl-a");
+        var (controller, _, _) = await StartControllerAsync("ctl-a");
         await UntilIngressAsync("web", controller);
 
         _server.Apply("services", Service("default", "second"));
@@ -181,7 +183,7 @@ public sealed class ControllerKubernetesTests : IAsyncLifetime
     {
         _server.Apply("ipaddresspools", Pool("main", "203.0.113.0/30"));
         _server.Apply("ipaddresspools", Pool("broken", "not-an-address"));
-        var (controller, metricsPort) = StartController("ctl-a");
+        var (controller, metricsPort, _) = await StartControllerAsync("ctl-a");
 
         var state = await UntilAsync(() => _server.Get("configurationstates", MetalLbNamespace, "controller"), s => s["status"]?["result"] is not null, controller, "ConfigurationState");
         Assert.Equal("Invalid", state["status"]!["result"]!.GetValue<string>());
@@ -204,14 +206,12 @@ public sealed class ControllerKubernetesTests : IAsyncLifetime
         _server.Apply("ipaddresspools", Pool("main", "203.0.113.0/30"));
         _server.Apply("services", Service("default", "web"));
         _server.Fail = what => what.StartsWith("LIST", StringComparison.Ordinal);
-        var grpcPort = DaemonProcess.FreeTcpPort();
-        var (standby, metricsPort) = StartController("ctl-b", grpcPort);
+        var (standby, metricsPort, grpcPort) = await StartControllerAsync("ctl-b");
 
-        // Not ready while the store cannot list.
+        // Not ready while the store cannot list (its lists fail until Fail is cleared, so readiness cannot come meanwhile).
+        await UntilRequestsAsync("LIST services", 1, standby);
         await UntilReadyzAsync(metricsPort, status => status != 0);
-        await Task.Delay(TimeSpan.FromSeconds(1));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, await ReadyzAsync(metricsPort));
-        Assert.True(_server.Requests("LIST services") > 0);
         _server.Fail = null;
         await UntilReadyzAsync(metricsPort, status => status == HttpStatusCode.OK);
 
@@ -221,7 +221,7 @@ public sealed class ControllerKubernetesTests : IAsyncLifetime
             var allocation = await new AllocationService.AllocationServiceClient(channel).GetAllocationAsync(new GetAllocationRequest { Key = "default/web" });
             Assert.Equal(["203.0.113.0"], allocation.Addresses);
         }
-        await Task.Delay(TimeSpan.FromSeconds(5));
+        await UntilRequestsAsync("ctl-b: GET leases", _server.Requests("ctl-b: GET leases") + 3, standby);
         Assert.Empty(Ingress(_server.Get("services", "default", "web")));
         Assert.Empty(_server.All("events"));
         Assert.Empty(_server.All("configurationstates"));
@@ -240,14 +240,14 @@ public sealed class ControllerKubernetesTests : IAsyncLifetime
     {
         _server.Apply("ipaddresspools", Pool("main", "203.0.113.0/29"));
         _server.Apply("services", Service("default", "web"));
-        var (leader, _) = StartController("ctl-a");
+        var (leader, _, _) = await StartControllerAsync("ctl-a");
         await UntilIngressAsync("web", leader);
-        var (standby, standbyMetrics) = StartController("ctl-b");
+        var (standby, standbyMetrics, _) = await StartControllerAsync("ctl-b");
         await UntilReadyzAsync(standbyMetrics, status => status == HttpStatusCode.OK);
 
         _server.Apply("services", Service("default", "later"));
         await UntilIngressAsync("later", leader);
-        await Task.Delay(TimeSpan.FromSeconds(3)); // a few election rounds of the standby
+        await UntilRequestsAsync("ctl-b: GET leases", _server.Requests("ctl-b: GET leases") + 2, standby); // election rounds of the standby
         Assert.All(_server.All("events"), e => Assert.Equal("ctl-a", e["reportingInstance"]!.GetValue<string>()));
         Assert.Equal("ctl-a", _server.Get("leases", MetalLbNamespace, "bgplb-controller")!["spec"]!["holderIdentity"]!.GetValue<string>());
 

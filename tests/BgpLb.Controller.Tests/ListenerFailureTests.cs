@@ -25,7 +25,7 @@ public sealed class ListenerFailureTests : IDisposable
     [Fact]
     public async Task An_address_that_is_not_on_the_host_is_named_with_its_flag()
     {
-        var line = await RunAsync("--grpc-listen", "192.0.2.1:7473", "--metrics-listen", "127.0.0.1:0");
+        var line = await RunAsync("--grpc-listen", "192.0.2.1:7473", "--grpc-insecure", "--metrics-listen", "127.0.0.1:0");
         Assert.Equal("bgplb-controller: cannot listen on 192.0.2.1:7473 (--grpc-listen): the address is not on this host", line);
     }
 

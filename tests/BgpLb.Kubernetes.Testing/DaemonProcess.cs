@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using BgpLb.Hosting;
 
 namespace BgpLb.Kubernetes.Testing;
 
@@ -45,12 +46,58 @@ public sealed class DaemonProcess : IAsyncDisposable
         return daemon;
     }
 
-    /// <summary>A TCP port on 127.0.0.1 that was free a moment ago (for a listener whose port the test must know).</summary>
-    public static int FreeTcpPort()
+    /// <summary>The line the host writes once every listener is bound (Microsoft.Hosting.Lifetime, kept by DaemonLogging).</summary>
+    private const string StartedLine = "Application started.";
+
+    /// <summary>
+    /// Starts <paramref name="dll"/> with <paramref name="portCount"/> TCP ports of 127.0.0.1 that were free a moment ago, for
+    /// listeners whose ports the test must know, and waits until it has started. Another process can take such a port before
+    /// the daemon binds it; the daemon then ends with <see cref="ExitCodes.CannotListen"/> and is started again on new ports.
+    /// </summary>
+    public static async Task<(DaemonProcess Process, int[] Ports)> StartOnFreePortsAsync(string dll, int portCount, Func<int[], IEnumerable<string>> args,
+        IReadOnlyDictionary<string, string>? environment, TimeSpan timeout)
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        for (var attempt = 1; ; attempt++)
+        {
+            var ports = FreeTcpPorts(portCount);
+            var process = Start(dll, args(ports), environment);
+            try
+            {
+                await process.WaitForOutputAsync(StartedLine, timeout);
+                return (process, ports);
+            }
+            catch (InvalidOperationException) when (process.ExitCode == ExitCodes.CannotListen && attempt < 5)
+            {
+                await process.DisposeAsync();
+            }
+        }
+    }
+
+    private static int[] FreeTcpPorts(int count)
+    {
+        // All held open together, so that the ports differ.
+        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
+        try
+        {
+            listeners.ForEach(l => l.Start());
+            return [.. listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port)];
+        }
+        finally
+        {
+            listeners.ForEach(l => l.Dispose());
+        }
+    }
+
+    /// <summary>
+    /// A TCP port of 127.0.0.1 that refuses connections for as long as the returned socket lives (bound, not listening), for a
+    /// peer that must not answer.
+    /// </summary>
+    public static Socket ClosedTcpPort(out int port)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        port = ((IPEndPoint)socket.LocalEndPoint!).Port;
+        return socket;
     }
 
     public async Task WaitForOutputAsync(string text, TimeSpan timeout)

@@ -103,17 +103,23 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
 
     public IKubernetes CreateClient() => new k8s.Kubernetes(new KubernetesClientConfiguration { Host = Uri.ToString() });
 
-    /// <summary>Writes a kubeconfig file pointing at this server (token auth, plain HTTP), for executables run with --kubeconfig.</summary>
-    public void WriteKubeconfig(string path) => File.WriteAllText(path, $$$"""
+    /// <summary>
+    /// Writes a kubeconfig file pointing at this server (token auth, plain HTTP), for executables run with --kubeconfig. The
+    /// <paramref name="token"/> names the client in <see cref="Requests"/>, so that a test tells two processes' requests apart.
+    /// </summary>
+    public void WriteKubeconfig(string path, string token = "abc") => File.WriteAllText(path, $$$"""
         apiVersion: v1
         kind: Config
         clusters: [{name: fake, cluster: {server: "{{{Uri}}}"}}]
-        users: [{name: me, user: {token: abc}}]
+        users: [{name: me, user: {token: "{{{token}}}"}}]
         contexts: [{name: fake, context: {cluster: fake, user: me}}]
         current-context: fake
         """);
 
-    /// <summary>Number of requests seen, by "METHOD resource" (e.g. "LIST services", "WATCH bgppeers", "PUT services/status").</summary>
+    /// <summary>
+    /// Number of requests seen, by "METHOD resource" (e.g. "LIST services", "WATCH bgppeers", "PUT services/status"), or of one
+    /// client's requests by "TOKEN: METHOD resource" (the token of its kubeconfig, e.g. "ctl-b: GET leases").
+    /// </summary>
     public int Requests(string what) => _requests.GetValueOrDefault(what);
 
     /// <summary>Creates or replaces an object as another client would (ADDED or MODIFIED event). <paramref name="resource"/> is the plural.</summary>
@@ -298,7 +304,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         {
             var watch = query["watch"] == "true" || query["watch"] == "1";
             var what = (watch ? "WATCH " : "LIST ") + route.Resource;
-            Count(what);
+            Count(context, what);
             if (Fail?.Invoke(what) == true)
             {
                 await WriteStatusAsync(context, HttpStatusCode.InternalServerError, "InternalError", "injected failure");
@@ -314,7 +320,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
             }
             return;
         }
-        Count($"{method} {route.Resource}{(route.Subresource is null ? "" : "/" + route.Subresource)}");
+        Count(context, $"{method} {route.Resource}{(route.Subresource is null ? "" : "/" + route.Subresource)}");
         if (method != "GET")
         {
             BeforeWrite?.Invoke(method, context.Request.Path.Value!);
@@ -346,7 +352,12 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         await WriteJsonAsync(context, status, result);
     }
 
-    private void Count(string what) => _requests.AddOrUpdate(what, 1, (_, n) => n + 1);
+    private void Count(HttpContext context, string what)
+    {
+        _requests.AddOrUpdate(what, 1, (_, n) => n + 1);
+        if (context.Request.Headers.Authorization.ToString() is ['B', 'e', 'a', 'r', 'e', 'r', ' ', .. var token])
+            _requests.AddOrUpdate($"{token}: {what}", 1, (_, n) => n + 1);
+    }
 
     /// <summary>
     /// A list, or one page of it with <c>limit</c>. A continue token names the resourceVersion of the first page and the

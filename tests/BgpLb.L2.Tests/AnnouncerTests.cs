@@ -2,6 +2,7 @@ using System.Net;
 using BgpLb.L2.Announcing;
 using BgpLb.L2.Sockets;
 using BgpLb.L2.Wire;
+using BgpLb.Testing;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging.Testing;
 
@@ -20,7 +21,7 @@ public sealed class AnnouncerTests : IAsyncLifetime
     private static readonly UInt128 ClientV6 = IPBits.ToUInt128(IPAddress.Parse("2001:db8::c1"));
     private static readonly IPAddress Eth0LinkLocal = IPAddress.Parse("fe80::1");
 
-    private readonly CountingTimeProvider _time = new();
+    private readonly ArmedTimeProvider _time = new();
     private int _timersConsumed;
     private readonly TestMeterFactory _meters = new();
     private readonly FakeLinkLayer _links = new(
@@ -90,7 +91,6 @@ public sealed class AnnouncerTests : IAsyncLifetime
     private static async Task<byte[][]> WaitForSent(FakeChannel channel, int count)
     {
         await MembershipTests.WaitUntil(() => channel.Sent.Count >= count);
-        await Task.Delay(20); // nothing more may arrive
         return channel.TakeSent();
     }
 
@@ -132,7 +132,7 @@ public sealed class AnnouncerTests : IAsyncLifetime
         Assert.Empty(_announcer.Announced);
 
         await AdvanceWhenArmed(TimeSpan.FromMilliseconds(199));
-        await Task.Delay(30);
+        Assert.True(_time.IsPending(new L2AnnouncerOptions().ProbeTimeout), "the probe wait has not run out, so no burst can have been sent");
         Assert.Empty(eth0.Sent);
         _time.Advance(TimeSpan.FromMilliseconds(1));
         var burst = await WaitForSent(eth0, 2);
@@ -149,8 +149,9 @@ public sealed class AnnouncerTests : IAsyncLifetime
             await AdvanceWhenArmed(TimeSpan.FromMilliseconds(1100));
             Assert.Equal(2, (await WaitForSent(eth0, 2)).Length);
         }
+        // The fifth burst ends the announcing: no further wait is armed, so no amount of time brings another.
+        Assert.False(_time.IsPending(new L2AnnouncerOptions().GratuitousInterval));
         _time.Advance(TimeSpan.FromSeconds(10));
-        await Task.Delay(50);
         Assert.Empty(eth0.Sent);
     }
 

@@ -60,21 +60,6 @@ internal sealed class FakeChannel : IFrameChannel
     }
 }
 
-/// <summary>Counts the timers the code under test creates, so a test advances time only once a wait is armed.</summary>
-internal sealed class CountingTimeProvider : Microsoft.Extensions.Time.Testing.FakeTimeProvider
-{
-    private int _created;
-
-    public int TimersCreated => Volatile.Read(ref _created);
-
-    public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
-    {
-        var timer = base.CreateTimer(callback, state, dueTime, period);
-        Interlocked.Increment(ref _created);
-        return timer;
-    }
-}
-
 internal sealed class TestMeterFactory : IMeterFactory
 {
     public List<Meter> Meters { get; } = [];

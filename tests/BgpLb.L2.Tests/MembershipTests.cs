@@ -124,18 +124,22 @@ public sealed class MembershipTests
     public async Task Speakers_on_loopback_keep_each_other_alive_and_learn_of_a_leave_at_once()
     {
         var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        using TestMeterFactory metersA = new(), metersB = new();
+        using ReceiveBarrier barrierA = new(metersA), barrierB = new(metersB);
         // Two speakers on 127.0.0.1 and 127.0.0.2 share the port number, as real nodes do.
-        var port = FreeUdpPort();
-        await using var a = Start("a", IPAddress.Parse("127.0.0.1"), port, time);
-        await using var b = Start("b", IPAddress.Parse("127.0.0.2"), port, time);
+        var (a, b) = StartPair(time, metersA, metersB);
+        await using var disposeA = a;
+        await using var disposeB = b;
         a.SetPeers(new Dictionary<string, IPAddress> { ["b"] = IPAddress.Parse("127.0.0.2") });
         b.SetPeers(new Dictionary<string, IPAddress> { ["a"] = IPAddress.Parse("127.0.0.1") });
 
         // Heartbeats flow on virtual time: advancing in heartbeat steps keeps both alive well past the suspicion timeout.
+        // Each step's heartbeats are sent within Advance; the barriers make sure both were handled before time moves on.
         for (var i = 0; i < 15; i++)
         {
             time.Advance(TimeSpan.FromMilliseconds(200));
-            await Task.Delay(20);
+            await barrierA.PassAsync(new IPEndPoint(IPAddress.Parse("127.0.0.1"), a.LocalPort));
+            await barrierB.PassAsync(new IPEndPoint(IPAddress.Parse("127.0.0.2"), b.LocalPort));
         }
         Assert.Equal(["a", "b"], a.Alive);
         Assert.Equal(["a", "b"], b.Alive);
@@ -152,15 +156,11 @@ public sealed class MembershipTests
         await using var a = Start("a", IPAddress.Loopback, 0, time);
         a.SetPeers(new Dictionary<string, IPAddress> { ["ghost"] = IPAddress.Parse("127.0.0.3") });
         Assert.Equal(["a", "ghost"], a.Alive);
+        // Expiry is checked in the heartbeat timer's callback, which Advance runs: no waiting needed either way.
         time.Advance(TimeSpan.FromMilliseconds(800));
-        await Task.Delay(20);
         Assert.Equal(["a", "ghost"], a.Alive);
-        for (var i = 0; i < 2; i++)
-        {
-            time.Advance(TimeSpan.FromMilliseconds(200));
-            await Task.Delay(20);
-        }
-        await WaitUntil(() => a.Alive.Count == 1);
+        time.Advance(TimeSpan.FromMilliseconds(200));
+        Assert.Equal(["a"], a.Alive);
     }
 
     [Fact]
@@ -243,6 +243,28 @@ public sealed class MembershipTests
         return membership;
     }
 
+    /// <summary>
+    /// Speakers on 127.0.0.1 and 127.0.0.2 on one port number that was free a moment ago; when another process took it in
+    /// between, the pair is started again on a new one.
+    /// </summary>
+    private static (SpeakerMembership A, SpeakerMembership B) StartPair(TimeProvider time, IMeterFactory metersA, IMeterFactory metersB)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var port = FreeUdpPort();
+            SpeakerMembership? a = null;
+            try
+            {
+                a = Start("a", IPAddress.Parse("127.0.0.1"), port, time, metersA);
+                return (a, Start("b", IPAddress.Parse("127.0.0.2"), port, time, metersB));
+            }
+            catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse && attempt < 5)
+            {
+                a?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+        }
+    }
+
     private static int FreeUdpPort()
     {
         using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
@@ -250,9 +272,41 @@ public sealed class MembershipTests
         return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 
+    /// <summary>
+    /// One receive loop handles a speaker's datagrams in the order they arrive: once a junk datagram sent after others
+    /// has been rejected (counted on the speaker's own meters), those before it have been handled.
+    /// </summary>
+    private sealed class ReceiveBarrier : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private long _rejected;
+
+        public ReceiveBarrier(IMeterFactory scope)
+        {
+            _listener.InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Scope == scope && instrument.Name == "bgplb_memberlist_rejected_total")
+                    l.EnableMeasurementEvents(instrument);
+            };
+            _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref _rejected, value));
+            _listener.Start();
+        }
+
+        public async Task PassAsync(IPEndPoint speaker)
+        {
+            var before = Interlocked.Read(ref _rejected);
+            using var sender = new System.Net.Sockets.UdpClient();
+            await sender.SendAsync(new byte[] { 0 }, speaker);
+            await WaitUntil(() => Interlocked.Read(ref _rejected) > before);
+        }
+
+        public void Dispose() => _listener.Dispose();
+    }
+
+    /// <summary>Waits for a condition in real time; the bound is generous, so that a loaded machine only makes a failure slower.</summary>
     internal static async Task WaitUntil(Func<bool> condition)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         while (!condition())
             await Task.Delay(10, timeout.Token);
     }

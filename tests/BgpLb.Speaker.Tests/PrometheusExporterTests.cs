@@ -45,4 +45,26 @@ public sealed class PrometheusExporterTests
         Assert.Contains("metallb_speaker_announced{ip=\"203.0.113.1\",service=\"default/web\"} 1\n", text, StringComparison.Ordinal);
         Assert.DoesNotContain("foreign_total", text, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Characters_a_prometheus_name_cannot_hold_become_underscores()
+    {
+        var meterName = "BgpLb.Test." + Guid.NewGuid().ToString("N");
+        using var exporter = new PrometheusExporter(m => m.Name == meterName);
+        using var meter = new Meter(meterName);
+        meter.CreateCounter<long>("dotnet.gc.heap.total_allocated").Add(7, new KeyValuePair<string, object?>("gc.heap.generation", "gen0"));
+
+        Assert.Contains("dotnet_gc_heap_total_allocated{gc_heap_generation=\"gen0\"} 7\n", exporter.Render(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_runtime_meter_is_exported_with_the_managed_heap_and_thread_count()
+    {
+        using var exporter = new PrometheusExporter(OperationalEndpoints.IsExported);
+        GC.Collect(); // the heap size after the last collection is reported once there was one
+
+        var text = exporter.Render();
+        Assert.Matches(@"\ndotnet_gc_last_collection_heap_size\{gc_heap_generation=""gen0""\} \d+\n", text);
+        Assert.Matches(@"\ndotnet_thread_pool_thread_count \d+\n", text);
+    }
 }

@@ -53,7 +53,8 @@ public sealed class SpeakerKubernetesTests : IAsyncLifetime
     {
         _server.Apply("nodes", Node("node-1"));
         _server.Apply("ipaddresspools", Pool("main", "203.0.113.0/24"));
-        _server.Apply("bgppeers", Peer("router", "127.0.0.1", 64512, 64513, DaemonProcess.FreeTcpPort()));
+        using var absentRouter = DaemonProcess.ClosedTcpPort(out var routerPort);
+        _server.Apply("bgppeers", Peer("router", "127.0.0.1", 64512, 64513, routerPort));
         _server.Apply("bgpadvertisements", BgpAdvertisement("all"));
         _server.Apply("services", Service("default", "web", "203.0.113.5"));
         _server.Apply("endpointslices", EndpointSlice("default", "web", "node-1", "10.0.0.5"));
@@ -65,10 +66,10 @@ public sealed class SpeakerKubernetesTests : IAsyncLifetime
         var kubeconfig = Path.Combine(_dir, "kubeconfig");
         _server.WriteKubeconfig(kubeconfig);
 
-        _speaker = DaemonProcess.Start("bgplb-speaker.dll",
-            ["--kubeconfig", kubeconfig, "--node", "node-1", "--bgp-listen", "127.0.0.1:0", "--metrics-listen", $"127.0.0.1:{DaemonProcess.FreeTcpPort()}",
-             "--memberlist-port", $"{DaemonProcess.FreeTcpPort()}"],
-            new Dictionary<string, string> { ["POD_NAME"] = "speaker-abcde", ["POD_UID"] = PodUid });
+        (_speaker, _) = await DaemonProcess.StartOnFreePortsAsync("bgplb-speaker.dll", 2,
+            ports => ["--kubeconfig", kubeconfig, "--node", "node-1", "--bgp-listen", "127.0.0.1:0", "--metrics-listen", $"127.0.0.1:{ports[0]}",
+                      "--memberlist-port", $"{ports[1]}"],
+            new Dictionary<string, string> { ["POD_NAME"] = "speaker-abcde", ["POD_UID"] = PodUid }, Timeout);
 
         // The object is created first and its status written next: wait for the status.
         var status = await UntilAsync(() => BgpStatusOf("web"), s => s["status"]?["peers"] is not null, "ServiceBGPStatus for default/web");

@@ -94,9 +94,9 @@ public sealed class SpeakerOptionsTests : IDisposable
     [Fact]
     public void Controller_url_selects_controller_allocations_and_its_absence_in_process_allocation()
     {
-        Assert.Null(SpeakerOptions.Parse(["--node", "n", "--config", _dir], Env()).Controller);
-        Assert.Equal(new Uri("http://198.18.0.1:7473"), SpeakerOptions.Parse(["--node", "n", "--config", _dir, "--controller", "http://198.18.0.1:7473"], Env()).Controller);
-        Assert.Equal(new Uri("https://ctl.example:8443"), SpeakerOptions.Parse(["--node", "n", "--config", _dir], Env(("BGPLB_CONTROLLER", "https://ctl.example:8443"))).Controller);
+        Assert.Null(SpeakerOptions.Parse(["--node", "n", "--config", _dir], Env()).Controller?.Address);
+        Assert.Equal(new Uri("http://198.18.0.1:7473"), SpeakerOptions.Parse(["--node", "n", "--config", _dir, "--controller", "http://198.18.0.1:7473"], Env()).Controller?.Address);
+        Assert.Equal(new Uri("https://ctl.example:8443"), SpeakerOptions.Parse(["--node", "n", "--config", _dir], Env(("BGPLB_CONTROLLER", "https://ctl.example:8443"))).Controller?.Address);
     }
 
     [Fact]
@@ -121,5 +121,42 @@ public sealed class SpeakerOptionsTests : IDisposable
         var resolved = args.Select(a => a == "DIR" ? _dir : a).ToArray();
         var error = Assert.Throws<CommandLineException>(() => SpeakerOptions.Parse(resolved, Env()));
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Controller_credentials_come_from_flags_or_environment_and_are_checked_at_start()
+    {
+        using var key = System.Security.Cryptography.ECDsa.Create();
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=ca", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        using var ca = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        var caFile = Path.Combine(_dir, "ca.crt");
+        var certFile = Path.Combine(_dir, "node.crt");
+        var keyFile = Path.Combine(_dir, "node.key");
+        var tokenFile = Path.Combine(_dir, "token");
+        File.WriteAllText(caFile, ca.ExportCertificatePem());
+        File.WriteAllText(certFile, ca.ExportCertificatePem());
+        File.WriteAllText(keyFile, key.ExportPkcs8PrivateKeyPem());
+        File.WriteAllText(tokenFile, "token\n");
+
+        var connection = SpeakerOptions.Parse(["--node", "n", "--config", _dir], Env(
+            ("BGPLB_CONTROLLER", "https://198.18.0.1:7473"), ("BGPLB_CONTROLLER_CA", caFile), ("BGPLB_CONTROLLER_CERT", certFile),
+            ("BGPLB_CONTROLLER_KEY", keyFile), ("BGPLB_CONTROLLER_TOKEN_FILE", tokenFile))).Controller;
+        Assert.Equal(new BgpLb.Allocation.Client.ControllerConnection(new Uri("https://198.18.0.1:7473"))
+        {
+            CaFile = caFile, CertificateFile = certFile, KeyFile = keyFile, TokenFile = tokenFile,
+        }, connection);
+
+        string Refusal(params string[] args) =>
+            Assert.Throws<CommandLineException>(() => SpeakerOptions.Parse(["--node", "n", "--config", _dir, .. args], Env())).Message;
+        Assert.Equal("--controller-ca, --controller-cert, --controller-key and --controller-token-file need --controller URL",
+            Refusal("--controller-token-file", tokenFile));
+        Assert.Equal("--controller-ca, --controller-cert and --controller-token-file need an https:// --controller URL, not 'http://198.18.0.1:7473/'",
+            Refusal("--controller", "http://198.18.0.1:7473", "--controller-token-file", tokenFile));
+        Assert.Equal("--controller-cert and --controller-key go together (the client certificate and its private key, PEM)",
+            Refusal("--controller", "https://198.18.0.1:7473", "--controller-cert", certFile));
+        Assert.StartsWith($"--controller-ca: '{tokenFile}': no PEM CERTIFICATE block",
+            Refusal("--controller", "https://198.18.0.1:7473", "--controller-ca", tokenFile), StringComparison.Ordinal);
+        Assert.StartsWith($"--controller-token-file: cannot read '{_dir}/missing'",
+            Refusal("--controller", "https://198.18.0.1:7473", "--controller-token-file", Path.Combine(_dir, "missing")), StringComparison.Ordinal);
     }
 }

@@ -151,10 +151,13 @@ internal sealed class FakePeer
     /// <summary>How long any read waits before the test fails; generous, so that a loaded machine only makes a failure slower.</summary>
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
-    public async Task SendAsync(Action<IBufferWriter<byte>> write)
+    public async Task SendAsync(Action<IBufferWriter<byte>> write) => await StartSending(write).AsTask().WaitAsync(Timeout);
+
+    /// <summary>Writes and flushes without waiting: the speaker sees everything at once; the flush completes once it has read most of it.</summary>
+    public ValueTask<FlushResult> StartSending(Action<IBufferWriter<byte>> write)
     {
         write(output);
-        await output.FlushAsync().AsTask().WaitAsync(Timeout);
+        return output.FlushAsync();
     }
 
     /// <param name="gracefulRestart">Advertise a helper-only graceful restart capability (restart time 120 s, no family), as a router in helper mode does.</param>
@@ -211,17 +214,28 @@ internal sealed class FakePeer
         return all;
     }
 
-    /// <summary>True when nothing arrives within a short real-time wait (virtual timers have not fired).</summary>
-    public async Task<bool> IsQuietAsync()
+    /// <summary>
+    /// Asserts that the speaker sent nothing since the last read, without waiting in real time: two ROUTE-REFRESH requests
+    /// for <paramref name="family"/> are barriers. The session's loop handles the input it read and then its pending signals
+    /// (timer firings, route changes) in one pass and flushes the output of that pass, so anything due before the first
+    /// request was written precedes the answer to the second one. Needs an Established session with enhanced route refresh (as
+    /// <see cref="EstablishAsync"/> negotiates); the refresh answers themselves (BoRR, UPDATEs of the family, EoRR) are skipped.
+    /// </summary>
+    public async Task AssertQuietAsync(AfiSafi? family = null)
     {
-        try
+        var refresh = new RouteRefreshMessage(family ?? AfiSafi.IPv6Unicast, RouteRefreshSubtype.Normal);
+        for (var barrier = 0; barrier < 2; barrier++)
         {
-            await TryReadAsync(TimeSpan.FromMilliseconds(200));
-            return false;
-        }
-        catch (TimeoutException)
-        {
-            return true;
+            // The second request is written only after the first was answered, so the two are never handled in one pass.
+            await SendAsync(w => RouteRefreshCodec.Write(w, refresh));
+            var first = await ReadAsync();
+            if (first.Type != BgpMessageType.RouteRefresh || RouteRefreshCodec.Read(first.Body).Subtype != RouteRefreshSubtype.BeginningOfRouteRefresh)
+                throw new Xunit.Sdk.XunitException($"the speaker sent {first} where it should have been quiet");
+            while (await ReadAsync() is var m && !(m.Type == BgpMessageType.RouteRefresh && RouteRefreshCodec.Read(m.Body).Subtype == RouteRefreshSubtype.EndOfRouteRefresh))
+            {
+                if (m.Type != BgpMessageType.Update)
+                    throw new Xunit.Sdk.XunitException($"the speaker sent {m} while answering a route refresh");
+            }
         }
     }
 

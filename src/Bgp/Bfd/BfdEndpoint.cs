@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using BgpLb.Logging;
 using Microsoft.Extensions.Logging;
 
 namespace BgpLb.Bgp.Bfd;
@@ -59,6 +60,10 @@ public sealed partial class BfdEndpoint : IDisposable
     private readonly Dictionary<PacketSource, Entry> _byRemote = [];
     private readonly Dictionary<uint, Entry> _byDiscriminator = [];
     private readonly Random _random = new();
+    // Anyone can send us BFD packets: the lines about packets we drop are rate-limited.
+    private readonly LogRateLimiter _discardedLog = new(TimeProvider.System);
+    private readonly LogRateLimiter _noSessionLog = new(TimeProvider.System);
+    private readonly LogRateLimiter _wrongTtlLog = new(TimeProvider.System);
     private readonly List<Socket> _readable = [];
     private volatile bool _stopping;
 
@@ -333,7 +338,7 @@ public sealed partial class BfdEndpoint : IDisposable
             var multiHop = _multiHopReceivers.Contains(socket);
             if (!multiHop && ttl != 255)
             {
-                BfdLog.WrongTtl(_logger, source, ttl, 255);
+                if (_wrongTtlLog.TryAcquire(out var suppressed)) BfdLog.WrongTtl(_logger, source, ttl, 255, suppressed);
                 continue;
             }
             Received(buffer.AsSpan(0, length), source, multiHop, ttl);
@@ -344,7 +349,7 @@ public sealed partial class BfdEndpoint : IDisposable
     {
         if (!BfdControlPacket.TryRead(datagram, out var packet, out var reason))
         {
-            BfdLog.Discarded(_logger, from, reason);
+            if (_discardedLog.TryAcquire(out var suppressed)) BfdLog.Discarded(_logger, from, reason, suppressed);
             return;
         }
         var now = Stopwatch.GetTimestamp();
@@ -355,14 +360,14 @@ public sealed partial class BfdEndpoint : IDisposable
                 : _byRemote.GetValueOrDefault(from);
             if (entry is null || entry.Source != from || entry.Peer.MultiHop != multiHop)
             {
-                BfdLog.NoSession(_logger, from, packet.YourDiscriminator);
+                if (_noSessionLog.TryAcquire(out var suppressed)) BfdLog.NoSession(_logger, from, packet.YourDiscriminator, suppressed);
                 return;
             }
             if (multiHop && ttl < entry.Peer.Options.MinimumTtl)
             {
                 if (entry.TtlWarned)
                 {
-                    BfdLog.WrongTtl(_logger, from, ttl, entry.Peer.Options.MinimumTtl);
+                    if (_wrongTtlLog.TryAcquire(out var suppressed)) BfdLog.WrongTtl(_logger, from, ttl, entry.Peer.Options.MinimumTtl, suppressed);
                 }
                 else
                 {

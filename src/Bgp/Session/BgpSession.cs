@@ -27,6 +27,8 @@ internal sealed class BgpSession : IDisposable
     private const int CollisionSignal = 16;
     private static readonly TimeSpan CloseFlushTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan MinSendHoldTime = TimeSpan.FromMinutes(8);
+    /// <summary>Received bytes handled before the loop looks at its signals (as much as the receive pipe holds).</summary>
+    internal const int MaxBytesPerRead = SocketBgpTransportFactory.ReceiveBufferBytes;
 
     private readonly PeerSession _peer;
     private readonly BgpConnection _connection;
@@ -158,14 +160,16 @@ internal sealed class BgpSession : IDisposable
             {
                 var result = await input.ReadAsync(abort).ConfigureAwait(false);
                 var buffer = result.Buffer;
+                var more = false;
                 try
                 {
-                    ReadMessages(ref buffer);
-                    if (result.IsCompleted && !_closing) Fire(BgpEvent.TcpConnectionFails, null, "connection closed by peer");
+                    more = ReadMessages(ref buffer);
+                    if (result.IsCompleted && !more && !_closing) Fire(BgpEvent.TcpConnectionFails, null, "connection closed by peer");
                 }
                 finally
                 {
-                    input.AdvanceTo(buffer.Start, buffer.End);
+                    // With messages left, nothing counts as examined, so the next read returns them at once.
+                    input.AdvanceTo(buffer.Start, more ? buffer.Start : buffer.End);
                 }
                 stopped |= ProcessSignals();
                 await FlushAsync(abort).ConfigureAwait(false);
@@ -259,8 +263,15 @@ internal sealed class BgpSession : IDisposable
         }
     }
 
-    private void ReadMessages(ref ReadOnlySequence<byte> buffer)
+    /// <summary>
+    /// Handles the whole messages in <paramref name="buffer"/>, or the first <see cref="MaxBytesPerRead"/> of them, so that
+    /// however much a peer sends (a full table), the timers and signals get their turn in between: our KEEPALIVEs go out
+    /// while the stream lasts.
+    /// </summary>
+    /// <returns>Whether it stopped with bytes left that may hold whole messages.</returns>
+    private bool ReadMessages(ref ReadOnlySequence<byte> buffer)
     {
+        var start = buffer.Length;
         try
         {
             while (!_closing && BgpFraming.TryReadMessage(ref buffer, _maxLength, out var type, out var body))
@@ -268,6 +279,7 @@ internal sealed class BgpSession : IDisposable
                 if (_logger.IsEnabled(LogLevel.Trace)) SessionLog.MessageReceived(_logger, _label, type, body.Length + BgpConstants.HeaderLength);
                 _peer.Counters.MessageReceived();
                 HandleMessage(type, body);
+                if (start - buffer.Length >= MaxBytesPerRead) return !_closing && !buffer.IsEmpty;
             }
         }
         catch (BgpNotificationException ex)
@@ -280,6 +292,7 @@ internal sealed class BgpSession : IDisposable
             };
             Fire(evt, ex.ToNotification(), $"{(byte)ex.Code}/{ex.Subcode} {NotificationNames.Subcode((byte)ex.Code, ex.Subcode)}");
         }
+        return false;
     }
 
     private void HandleMessage(BgpMessageType type, in ReadOnlySequence<byte> body)
@@ -336,12 +349,13 @@ internal sealed class BgpSession : IDisposable
 
     private void HandleUpdate(in ReadOnlySequence<byte> body)
     {
-        // Received routes are only validated and counted: this speaker does not use them.
-        var update = UpdateDecoder.Decode(body, _negotiated!.DecodeContext);
+        // Received routes are only validated and counted, never kept (there is no Adj-RIB-In): this speaker does not use
+        // them, so a full table costs the time to parse it and no memory.
+        var update = UpdateDecoder.Decode(body, _negotiated!.DecodeContext with { DiscardPrefixes = true });
         foreach (var error in update.Errors)
         {
             _peer.Counters.AttributeError();
-            SessionLog.AttributeError(_logger, _label, error.Type, error.Action, error.Reason);
+            if (_peer.AttributeErrorLog.TryAcquire(out var suppressed)) SessionLog.AttributeError(_logger, _label, error.Type, error.Action, error.Reason, suppressed);
         }
     }
 
@@ -349,8 +363,9 @@ internal sealed class BgpSession : IDisposable
     {
         var code = (byte)notification.Code;
         var text = notification.ShutdownCommunication ?? "";
-        SessionLog.NotificationReceived(_logger, _label, code, notification.Subcode, NotificationNames.Code(code),
-            NotificationNames.Subcode(code, notification.Subcode), text);
+        if (_peer.NotificationLog.TryAcquire(out var suppressed))
+            SessionLog.NotificationReceived(_logger, _label, code, notification.Subcode, NotificationNames.Code(code),
+                NotificationNames.Subcode(code, notification.Subcode), text, suppressed);
         var reason = $"NOTIFICATION received {code}/{notification.Subcode} {NotificationNames.Subcode(code, notification.Subcode)} {text}".TrimEnd();
         _peer.RecordError(reason);
         var versionError = notification.Code == BgpErrorCode.Open && notification.Subcode == OpenSubcode.UnsupportedVersion;

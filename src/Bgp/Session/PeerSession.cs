@@ -3,6 +3,7 @@ using BgpLb.Bgp.Fsm;
 using BgpLb.Bgp.Rib;
 using BgpLb.Bgp.Transport;
 using BgpLb.Bgp.Wire;
+using BgpLb.Logging;
 using System.Net;
 using Microsoft.Extensions.Logging;
 
@@ -45,6 +46,8 @@ internal sealed class PeerSession
         _logger = logger;
         Metrics = metrics;
         Label = $"{config.Address}:{config.Port}";
+        AttributeErrorLog = new LogRateLimiter(time);
+        NotificationLog = new LogRateLimiter(time);
     }
 
     /// <summary>Replaced (<see cref="Reconfigured"/>) only when nothing but the name or the BFD profile changed.</summary>
@@ -57,6 +60,9 @@ internal sealed class PeerSession
     public AdjRibOut Rib { get; }
     public RestartState Restart { get; }
     public SessionCounters Counters { get; } = new();
+    /// <summary>The peer's malformed attributes and NOTIFICATIONs are logged through these: a router can send them at will.</summary>
+    public LogRateLimiter AttributeErrorLog { get; }
+    public LogRateLimiter NotificationLog { get; }
 
     /// <summary>Starts the connect loop once <paramref name="predecessor"/> (the session this one replaces) has closed.</summary>
     public void Start(Task predecessor) => _run = RunAsync(predecessor);

@@ -20,11 +20,11 @@ internal static partial class SessionLog
     [LoggerMessage(EventId = 1203, Level = LogLevel.Warning, Message = "Peer {Peer} NOTIFICATION sent {Code}/{Subcode} {CodeName}/{SubcodeName} {Text}")]
     public static partial void NotificationSent(ILogger logger, string peer, byte code, byte subcode, string codeName, string subcodeName, string text);
 
-    [LoggerMessage(EventId = 1204, Level = LogLevel.Warning, Message = "Peer {Peer} NOTIFICATION received {Code}/{Subcode} {CodeName}/{SubcodeName} {Text}")]
-    public static partial void NotificationReceived(ILogger logger, string peer, byte code, byte subcode, string codeName, string subcodeName, string text);
+    [LoggerMessage(EventId = 1204, Level = LogLevel.Warning, Message = "Peer {Peer} NOTIFICATION received {Code}/{Subcode} {CodeName}/{SubcodeName} {Text}; {Suppressed} more since the last such line")]
+    public static partial void NotificationReceived(ILogger logger, string peer, byte code, byte subcode, string codeName, string subcodeName, string text, long suppressed);
 
-    [LoggerMessage(EventId = 1205, Level = LogLevel.Warning, Message = "Peer {Peer} malformed attribute {AttributeType}: {Action} ({Reason})")]
-    public static partial void AttributeError(ILogger logger, string peer, byte attributeType, AttributeErrorAction action, string reason);
+    [LoggerMessage(EventId = 1205, Level = LogLevel.Warning, Message = "Peer {Peer} malformed attribute {AttributeType}: {Action} ({Reason}); {Suppressed} more since the last such line")]
+    public static partial void AttributeError(ILogger logger, string peer, byte attributeType, AttributeErrorAction action, string reason, long suppressed);
 
     [LoggerMessage(EventId = 1206, Level = LogLevel.Information, Message = "Peer {Peer} negotiated AS {RemoteAs}, id {RemoteId}, hold {HoldTime} s, families {Families}, local {Local}")]
     public static partial void Negotiated(ILogger logger, string peer, uint remoteAs, IPAddress remoteId, ushort holdTime, IReadOnlyList<AfiSafi> families, IPEndPoint local);

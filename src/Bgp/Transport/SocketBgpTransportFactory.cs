@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using Pipelines.Sockets.Unofficial;
@@ -36,11 +37,21 @@ public sealed class SocketBgpTransportFactory : IBgpTransportFactory
 
     public IBgpListener Listen(IPEndPoint endPoint) => new BgpListener(endPoint);
 
+    /// <summary>Bytes received from a peer and not yet handled by its session, at most (plus one socket read).</summary>
+    internal const int ReceiveBufferBytes = 64 * 1024;
+
+    /// <summary>
+    /// Once <see cref="ReceiveBufferBytes"/> wait for the session, the connection stops reading the socket and TCP's window
+    /// makes the peer wait: a router sending a full table is held to the pace of the session's parsing.
+    /// </summary>
+    private static readonly PipeOptions ReceiveOptions = new(pauseWriterThreshold: ReceiveBufferBytes,
+        resumeWriterThreshold: ReceiveBufferBytes / 2, useSynchronizationContext: false);
+
     /// <summary>Wraps a connected socket (active or accepted) as a <see cref="BgpConnection"/>.</summary>
     internal static BgpConnection Wrap(Socket socket)
     {
         socket.NoDelay = true;
-        var connection = SocketConnection.Create(socket, name: "bgp");
+        var connection = SocketConnection.Create(socket, sendPipeOptions: null, ReceiveOptions, name: "bgp");
         return new BgpConnection(connection, (IPEndPoint)socket.LocalEndPoint!, (IPEndPoint)socket.RemoteEndPoint!, new DrainingCloser(connection));
     }
 

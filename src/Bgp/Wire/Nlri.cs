@@ -14,21 +14,13 @@ internal static class Nlri
     public static bool TryDecode(ReadOnlySpan<byte> source, AddressFamily family, out IPNetwork prefix, out int bytesConsumed)
     {
         prefix = default;
-        bytesConsumed = 0;
-        var addressLength = family == AddressFamily.InterNetworkV6 ? 16 : 4;
-        if (source.IsEmpty || source[0] > addressLength * 8)
+        if (!TryMeasure(source, family, out var prefixLength, out bytesConsumed))
         {
             return false;
         }
 
-        int prefixLength = source[0];
-        var octets = (prefixLength + 7) >> 3;
-        if (source.Length < 1 + octets)
-        {
-            return false;
-        }
-
-        Span<byte> address = stackalloc byte[addressLength];
+        var octets = bytesConsumed - 1;
+        Span<byte> address = stackalloc byte[family == AddressFamily.InterNetworkV6 ? 16 : 4];
         address.Clear();
         source.Slice(1, octets).CopyTo(address);
         if ((prefixLength & 7) != 0)
@@ -37,6 +29,27 @@ internal static class Nlri
         }
 
         prefix = new IPNetwork(new IPAddress(address), prefixLength);
+        return true;
+    }
+
+    /// <summary>Validates one prefix without decoding it (no allocation).</summary>
+    /// <returns>false when the prefix length exceeds 32/128 or the octets run out.</returns>
+    public static bool TryMeasure(ReadOnlySpan<byte> source, AddressFamily family, out int prefixLength, out int bytesConsumed)
+    {
+        prefixLength = 0;
+        bytesConsumed = 0;
+        if (source.IsEmpty || source[0] > (family == AddressFamily.InterNetworkV6 ? 128 : 32))
+        {
+            return false;
+        }
+
+        prefixLength = source[0];
+        var octets = (prefixLength + 7) >> 3;
+        if (source.Length < 1 + octets)
+        {
+            return false;
+        }
+
         bytesConsumed = 1 + octets;
         return true;
     }

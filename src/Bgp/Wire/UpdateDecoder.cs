@@ -83,7 +83,7 @@ internal static class UpdateDecoder
         }
 
         var update = new UpdateMessage();
-        ReadPrefixes(body.Slice(2, withdrawnLength), AddressFamily.InterNetwork, update.Withdrawn);
+        ReadPrefixes(body.Slice(2, withdrawnLength), AddressFamily.InterNetwork, context.DiscardPrefixes ? null : update.Withdrawn);
 
         var rest = body[(2 + withdrawnLength)..];
         int attributesLength = BinaryPrimitives.ReadUInt16BigEndian(rest);
@@ -93,7 +93,9 @@ internal static class UpdateDecoder
         }
 
         // The NLRI field is read first: whether NEXT_HOP matters depends on it (RFC 4760 §3).
-        ReadPrefixes(rest[(2 + attributesLength)..], AddressFamily.InterNetwork, update.Nlri);
+        var nlri = rest[(2 + attributesLength)..];
+        ReadPrefixes(nlri, AddressFamily.InterNetwork, context.DiscardPrefixes ? null : update.Nlri);
+        update.HasNlri = !nlri.IsEmpty;
         var attributeCount = ReadAttributes(rest.Slice(2, attributesLength), context, update, out var listMalformed, out var seen);
 
         if (!listMalformed)
@@ -101,6 +103,10 @@ internal static class UpdateDecoder
             CheckMandatoryAttributes(update, context, seen);
         }
 
+        if (context.DiscardPrefixes)
+        {
+            return update;
+        }
         if (body.Length == 4)
         {
             update.EndOfRib = AfiSafi.IPv4Unicast;
@@ -210,7 +216,7 @@ internal static class UpdateDecoder
 
                 break;
             case AttributeType.NextHop:
-                if (update.Nlri.Count == 0)
+                if (!update.HasNlri)
                 {
                     break; // RFC 4760 §3: without IPv4 NLRI the NEXT_HOP attribute is ignored
                 }
@@ -356,10 +362,10 @@ internal static class UpdateDecoder
 
                 break;
             case AttributeType.MpReachNlri:
-                update.MpReach = ReadMpReach(value);
+                update.MpReach = ReadMpReach(value, context.DiscardPrefixes);
                 break;
             case AttributeType.MpUnreachNlri:
-                update.MpUnreach = ReadMpUnreach(value);
+                update.MpUnreach = ReadMpUnreach(value, context.DiscardPrefixes);
                 break;
         }
     }
@@ -377,7 +383,7 @@ internal static class UpdateDecoder
 
     private static void CheckMandatoryAttributes(UpdateMessage update, UpdateDecodeContext context, SeenAttributes seen)
     {
-        if (update.Nlri.Count == 0 && update.MpReach is null)
+        if (!update.HasNlri && update.MpReach is null)
         {
             return;
         }
@@ -388,7 +394,7 @@ internal static class UpdateDecoder
         {
             var required = type switch
             {
-                AttributeType.NextHop => update.Nlri.Count > 0,
+                AttributeType.NextHop => update.HasNlri,
                 AttributeType.LocalPref => context.IsInternal,
                 _ => true,
             };
@@ -458,7 +464,7 @@ internal static class UpdateDecoder
         address[0] is 0 or 127 or >= 224; // this network, loopback, multicast, reserved and broadcast
 
     // RFC 7606 §7.11: an MP_REACH_NLRI that cannot be parsed resets the session.
-    private static MpReachNlri ReadMpReach(ReadOnlySpan<byte> value)
+    private static MpReachNlri ReadMpReach(ReadOnlySpan<byte> value, bool discardPrefixes)
     {
         if (value.Length < 5 || value.Length < 5 + value[3])
         {
@@ -482,11 +488,11 @@ internal static class UpdateDecoder
         var global = new IPAddress(nextHop.Length == 4 ? nextHop : nextHop[..16]);
         var linkLocal = nextHop.Length == 32 ? new IPAddress(nextHop[16..]) : null;
         var prefixes = new List<IPNetwork>();
-        ReadPrefixes(nlri, addressFamily, prefixes);
+        ReadPrefixes(nlri, addressFamily, discardPrefixes ? null : prefixes);
         return new MpReachNlri(family, global, linkLocal, prefixes);
     }
 
-    private static MpUnreachNlri ReadMpUnreach(ReadOnlySpan<byte> value)
+    private static MpUnreachNlri ReadMpUnreach(ReadOnlySpan<byte> value, bool discardPrefixes)
     {
         if (value.Length < 3)
         {
@@ -497,7 +503,7 @@ internal static class UpdateDecoder
         var prefixes = new List<IPNetwork>();
         if (AddressFamilyOf(family) is { } addressFamily)
         {
-            ReadPrefixes(value[3..], addressFamily, prefixes);
+            ReadPrefixes(value[3..], addressFamily, discardPrefixes ? null : prefixes);
         }
 
         return new MpUnreachNlri(family, prefixes);
@@ -513,16 +519,29 @@ internal static class UpdateDecoder
         _ => null,
     };
 
-    private static void ReadPrefixes(ReadOnlySpan<byte> source, AddressFamily family, List<IPNetwork> prefixes)
+    /// <summary>Reads the prefixes into <paramref name="prefixes"/>, or only validates them when it is null.</summary>
+    private static void ReadPrefixes(ReadOnlySpan<byte> source, AddressFamily family, List<IPNetwork>? prefixes)
     {
         while (!source.IsEmpty)
         {
-            if (!Nlri.TryDecode(source, family, out var prefix, out var consumed))
+            int consumed;
+            if (prefixes is null)
             {
-                throw new BgpNotificationException(BgpErrorCode.Update, UpdateSubcode.InvalidNetworkField);
+                if (!Nlri.TryMeasure(source, family, out _, out consumed))
+                {
+                    throw new BgpNotificationException(BgpErrorCode.Update, UpdateSubcode.InvalidNetworkField);
+                }
+            }
+            else
+            {
+                if (!Nlri.TryDecode(source, family, out var prefix, out consumed))
+                {
+                    throw new BgpNotificationException(BgpErrorCode.Update, UpdateSubcode.InvalidNetworkField);
+                }
+
+                prefixes.Add(prefix);
             }
 
-            prefixes.Add(prefix);
             source = source[consumed..];
         }
     }

@@ -69,13 +69,19 @@ internal enum AttributeErrorAction
 internal readonly record struct AttributeError(byte Type, AttributeErrorAction Action, string Reason);
 
 /// <summary>Decoding context from OPEN negotiation.</summary>
-internal readonly record struct UpdateDecodeContext(bool FourOctetAs, bool IsInternal);
+/// <param name="DiscardPrefixes">
+/// Validate the prefixes but keep none (the prefix lists stay empty and <see cref="UpdateMessage.EndOfRib"/> is not
+/// determined): what a receiver that does not use the routes needs, without an allocation per prefix.
+/// </param>
+internal readonly record struct UpdateDecodeContext(bool FourOctetAs, bool IsInternal, bool DiscardPrefixes = false);
 
 /// <summary>A decoded UPDATE. Attributes that were absent or discarded are null.</summary>
 internal sealed class UpdateMessage
 {
     public List<IPNetwork> Withdrawn { get; } = [];
     public List<IPNetwork> Nlri { get; } = [];
+    /// <summary>Whether the IPv4 NLRI field holds prefixes (also when <see cref="UpdateDecodeContext.DiscardPrefixes"/> left <see cref="Nlri"/> empty).</summary>
+    public bool HasNlri { get; set; }
     public BgpOrigin? Origin { get; set; }
     public IReadOnlyList<AsPathSegment>? AsPath { get; set; }
     public IReadOnlyList<AsPathSegment>? As4Path { get; set; }

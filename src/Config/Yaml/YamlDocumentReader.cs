@@ -42,9 +42,9 @@ internal sealed class YamlDocumentReader : IDisposable
     public YamlDocumentReader(Stream utf8Yaml, YamlReaderOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(utf8Yaml);
-        _stream = utf8Yaml;
         _options = options ?? YamlReaderOptions.Default;
-        _limits = new YamlTreeLimits(_options.MaxAliasExpansion, _options.MaxDepth, RejectNonFiniteNumbers: true);
+        _stream = new LimitedReadStream(utf8Yaml, _options.MaxStreamBytes);
+        _limits = new YamlTreeLimits(_options.MaxAliasExpansion, _options.MaxAliasedChars, _options.MaxDepth, RejectNonFiniteNumbers: true);
         _documentOptions = new JsonDocumentOptions { MaxDepth = _options.MaxDepth };
         _writer = new Utf8JsonWriter(_output, new JsonWriterOptions { SkipValidation = true, MaxDepth = _options.MaxDepth + 1 });
         _fastOutput = new JsonOutput();
@@ -71,6 +71,7 @@ internal sealed class YamlDocumentReader : IDisposable
 
     /// <summary>Moves to the next document; false at the end of the stream (or after an error).</summary>
     /// <exception cref="YamlSyntaxException">The document cannot be read.</exception>
+    /// <exception cref="YamlLimitException">The document or the stream is larger than <see cref="YamlReaderOptions"/> allow.</exception>
     public bool Read()
     {
         _document?.Dispose();
@@ -183,6 +184,7 @@ internal sealed class YamlDocumentReader : IDisposable
     private bool EmitWritten(int line)
     {
         var json = _fastOutput.Written;
+        CheckDocumentSize(json.Length, line);
         // An empty document writes nothing, and a null scalar "null": YamlJson's root is null for both.
         _document = json.IsEmpty || json.Span.SequenceEqual("null"u8) ? null : JsonDocument.Parse(json, _documentOptions);
         Line = line;
@@ -198,11 +200,20 @@ internal sealed class YamlDocumentReader : IDisposable
             _writer.Reset(_output);
             root.WriteTo(_writer);
             _writer.Flush();
+            CheckDocumentSize(_output.WrittenMemory.Length, line);
             _document = JsonDocument.Parse(_output.WrittenMemory, _documentOptions);
         }
         Line = line;
         UsedFallback = true;
         return true;
+    }
+
+    private void CheckDocumentSize(int jsonBytes, int line)
+    {
+        if (jsonBytes > _options.MaxDocumentBytes)
+        {
+            throw new YamlLimitException($"the document at line {line} is larger than {_options.MaxDocumentBytes} bytes as JSON (the limit)");
+        }
     }
 
     /// <summary>

@@ -7,6 +7,21 @@ internal sealed record YamlReaderOptions
     /// <summary>Nodes that aliases may copy into one document; kubectl refuses such "billion laughs" documents too.</summary>
     public int MaxAliasExpansion { get; init; } = 100_000;
 
+    /// <summary>
+    /// Characters of scalars that aliases may copy into one document: a document cannot grow through aliases past what
+    /// <see cref="MaxDocumentBytes"/> lets it say directly.
+    /// </summary>
+    public long MaxAliasedChars => MaxDocumentBytes;
+
+    /// <summary>
+    /// Bytes of one document in its JSON form: etcd's default request limit (1.5 MiB), which bounds every object the API
+    /// server stores.
+    /// </summary>
+    public int MaxDocumentBytes { get; init; } = 1536 * 1024;
+
+    /// <summary>Bytes of one stream (file); reading stops with an error once it has read more.</summary>
+    public long MaxStreamBytes { get; init; } = 8 * 1024 * 1024;
+
     /// <summary>Nesting of mappings and sequences in one document (System.Text.Json's default).</summary>
     public int MaxDepth { get; init; } = 64;
 

@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Threading.Channels;
 using BgpLb.L2.Announcing;
+using BgpLb.Logging;
 using Microsoft.Extensions.Logging;
 
 namespace BgpLb.L2.Membership;
@@ -47,7 +48,7 @@ public sealed class SpeakerMembership : IAsyncDisposable
     private readonly Channel<bool> _changes = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest });
     private readonly CancellationTokenSource _stopping = new();
     private readonly Counter<long> _rejected;
-    private readonly (long LoggedAt, long Suppressed)[] _rejectionLog = new (long, long)[Enum.GetValues<MembershipRejection>().Length];
+    private readonly LogRateLimiter[] _rejectionLog;
     private Dictionary<string, PeerAddress> _peers = new(StringComparer.Ordinal);
     private Socket? _socket;
     private Task _receiving = Task.CompletedTask;
@@ -61,6 +62,7 @@ public sealed class SpeakerMembership : IAsyncDisposable
             "Liveness datagrams dropped: malformed, unauthenticated, unknown node, wrong source address or replayed (label reason)");
         _options = options;
         _time = time;
+        _rejectionLog = [.. Enum.GetValues<MembershipRejection>().Select(_ => new LogRateLimiter(time, options.RejectionLogInterval))];
         _logger = logger;
         _table = new MembershipTable(options.NodeName, options.SuspicionTimeout);
         _origin = time.GetTimestamp();
@@ -290,15 +292,8 @@ public sealed class SpeakerMembership : IAsyncDisposable
     {
         if (_rejected.Enabled)
             _rejected.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
-        ref var log = ref _rejectionLog[(int)reason];
-        var now = _time.GetTimestamp();
-        if (log.LoggedAt != 0 && _time.GetElapsedTime(log.LoggedAt, now) < _options.RejectionLogInterval)
-        {
-            log.Suppressed++;
-            return;
-        }
-        L2Log.DatagramRejected(_logger, source, reason, detail, log.Suppressed);
-        log = (now, 0);
+        if (_rejectionLog[(int)reason].TryAcquire(out var suppressed))
+            L2Log.DatagramRejected(_logger, source, reason, detail, suppressed);
     }
 
     /// <param name="InternalAddress">The node's InternalIP, the only source its datagrams are accepted from.</param>

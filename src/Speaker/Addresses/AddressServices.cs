@@ -14,7 +14,7 @@ public static class AddressServices
         if (options.Controller is { } controller)
         {
             services.AddSingleton(sp => new AllocationWatcher(controller, sp.GetRequiredService<ILogger<AllocationWatcher>>(), sp.GetRequiredService<TimeProvider>()));
-            services.AddSingleton(sp => ActivatorUtilities.CreateInstance<ControllerAddresses>(sp, controller));
+            services.AddSingleton(sp => ActivatorUtilities.CreateInstance<ControllerAddresses>(sp, controller.Address));
             services.AddSingleton<IAddressSource>(sp => sp.GetRequiredService<ControllerAddresses>());
             services.AddHostedService(sp => sp.GetRequiredService<ControllerAddresses>());
         }

@@ -7,35 +7,43 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace BgpLb.Bgp.Tests.Bfd;
 
-/// <summary>Real UDP on loopback addresses (127.0.0.1-3 share one port, as real nodes share 3784).</summary>
+/// <summary>
+/// Real UDP on loopback addresses that share one port, as real nodes share 3784. The port is never probed and released:
+/// the fake router's socket binds port 0 first and holds it for the whole test, the endpoints then bind the same port on
+/// their own addresses. Those addresses (127.0.11.0/24) are this class's alone, so no other socket can take the port on
+/// them in between; the multi-hop listeners, unused here, bind port 0.
+/// </summary>
 public sealed class BfdEndpointTests : IDisposable
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
-    private static readonly IPAddress A = IPAddress.Parse("127.0.0.1");
-    private static readonly IPAddress B = IPAddress.Parse("127.0.0.2");
-    private static readonly IPAddress Fake = IPAddress.Parse("127.0.0.3");
+    private static readonly IPAddress A = IPAddress.Parse("127.0.11.1");
+    private static readonly IPAddress B = IPAddress.Parse("127.0.11.2");
+    private static readonly IPAddress Fake = IPAddress.Parse("127.0.11.3");
     // Fast packets, slow detection (255 x 20 ms): a loaded machine never times a session out by accident here.
     private static readonly BfdSessionOptions Quick = new() { DesiredMinTxInterval = 20_000, RequiredMinRxInterval = 20_000, DetectMultiplier = 255 };
 
-    private readonly int _port = FreePort();
+    private readonly Socket _fake = FakeRouterSocket();
     private readonly List<IDisposable> _owned = [];
+
+    private int Port => ((IPEndPoint)_fake.LocalEndPoint!).Port;
 
     public void Dispose()
     {
         foreach (var item in Enumerable.Reverse(_owned))
             item.Dispose();
+        _fake.Dispose();
     }
 
-    private static int FreePort()
+    private static Socket FakeRouterSocket()
     {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        probe.Bind(new IPEndPoint(A, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { Ttl = 255 };
+        socket.Bind(new IPEndPoint(Fake, 0));
+        return socket;
     }
 
     private (BfdEndpoint Endpoint, ChannelReader<BfdStateChange> Changes) Start(IPAddress bind)
     {
-        var endpoint = new BfdEndpoint(new BfdEndpointOptions { BindAddress = bind, ListenPort = _port, RemotePort = _port }, NullLogger<BfdEndpoint>.Instance);
+        var endpoint = new BfdEndpoint(new BfdEndpointOptions { BindAddress = bind, ListenPort = Port, RemotePort = Port, MultiHopListenPort = 0 }, NullLogger<BfdEndpoint>.Instance);
         _owned.Add(endpoint);
         var changes = Channel.CreateUnbounded<BfdStateChange>();
         endpoint.StateChanged += change => changes.Writer.TryWrite(change);
@@ -94,9 +102,7 @@ public sealed class BfdEndpointTests : IDisposable
     public async Task A_silent_remote_is_detected_down_and_packets_without_TTL_255_are_never_seen()
     {
         var (a, changes) = Start(A);
-        using var fake = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        fake.Bind(new IPEndPoint(Fake, _port));
-        fake.Ttl = 255;
+        var fake = _fake;
         using var farAway = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         farAway.Bind(new IPEndPoint(Fake, 0));
         farAway.Ttl = 64;
@@ -124,7 +130,7 @@ public sealed class BfdEndpointTests : IDisposable
             packet.Write(bytes);
             return bytes;
         }
-        var target = new IPEndPoint(A, _port);
+        var target = new IPEndPoint(A, Port);
         // With TTL 64 an Init would bring A straight Up; the kernel drops it, so the Down that follows makes it Init.
         await farAway.SendToAsync(Bytes(Packet(BfdState.Init)), target);
         await fake.SendToAsync(Bytes(Packet(BfdState.Down)), target);

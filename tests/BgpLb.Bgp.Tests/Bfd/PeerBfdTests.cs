@@ -72,7 +72,7 @@ public sealed class PeerBfdTests : SessionTestBase, IDisposable
         // The peer is not stopped: the normal connect path brings BGP back.
         FakePeer? next = null;
         var connecting = Transport.NextConnectionAsync();
-        await AdvanceUntilAsync(() => connecting.IsCompleted, TimeSpan.FromSeconds(1));
+        await AdvanceUntilAsync(() => connecting.IsCompleted);
         next = await connecting;
         await next.EstablishAsync(RouterAs);
         await WaitForStateAsync(BgpState.Established);

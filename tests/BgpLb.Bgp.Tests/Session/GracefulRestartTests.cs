@@ -33,7 +33,7 @@ public class GracefulRestartTests : SessionTestBase
         var failed = await Transport.NextConnectionAsync();
         Assert.Equal(GracefulRestartCapability.RestartStateFlag, Gr(await failed.ReadAsync(BgpMessageType.Open)).Flags);
         failed.Close();
-        await AdvanceUntilAsync(() => Transport.ConnectAttempts == 2, TimeSpan.FromMilliseconds(250));
+        await AdvanceUntilAsync(() => Transport.ConnectAttempts == 2);
 
         var first = await Transport.NextConnectionAsync();
         var firstOpen = await first.EstablishAsync(RouterAs, gracefulRestart: true);
@@ -43,7 +43,7 @@ public class GracefulRestartTests : SessionTestBase
 
         // The peer drops the session: the reconnect is a later session of the same process.
         first.Close();
-        await AdvanceUntilAsync(() => Transport.ConnectAttempts == 3, TimeSpan.FromMilliseconds(250));
+        await AdvanceUntilAsync(() => Transport.ConnectAttempts == 3);
         var second = await Transport.NextConnectionAsync();
         var secondGr = (await second.EstablishAsync(RouterAs, gracefulRestart: true)).Capabilities.GracefulRestart!;
         Assert.Equal((0, (ushort)120), (secondGr.Flags, secondGr.RestartTime));

@@ -39,7 +39,7 @@ public class PeerManagerTests : SessionTestBase
 
         Manager.Apply([Intent(Peer() with { Name = "default/renamed" })]);
 
-        Assert.True(await peer.IsQuietAsync());
+        await peer.AssertQuietAsync();
         Assert.Equal("default/renamed", Status().Name);
         Assert.Equal(1, Transport.ConnectAttempts);
     }
@@ -109,7 +109,8 @@ public class PeerManagerTests : SessionTestBase
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Meter.Name == BgpMetrics.MeterName) l.EnableMeasurementEvents(instrument);
+            // This test's meters only: other test classes running in parallel publish the same instruments.
+            if (instrument.Meter.Scope == MeterFactory) l.EnableMeasurementEvents(instrument);
         };
         void Record(Instrument i, long v, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {

@@ -2,8 +2,9 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using BgpLb.Bgp.Fsm;
 using BgpLb.Bgp.Wire;
+using BgpLb.Testing;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Time.Testing;
 
 namespace BgpLb.Bgp.Tests.Session;
 
@@ -31,12 +32,14 @@ public abstract class SessionTestBase : IAsyncLifetime, IDisposable
     internal static readonly IPAddress RouterAddress = IPAddress.Parse("198.18.0.2");
 
     internal static readonly DateTimeOffset Start = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
-    internal readonly FakeTimeProvider Time = new(Start);
+    internal readonly ArmedTimeProvider Time = new(Start);
     internal readonly TestTransport Transport = new();
     internal readonly TestMeterFactory MeterFactory = new();
     private PeerManager? _manager;
 
-    internal PeerManager Manager => _manager ??= new PeerManager(ManagerOptions, Transport, Time, NullLoggerFactory.Instance, new BgpMetrics(MeterFactory));
+    internal PeerManager Manager => _manager ??= new PeerManager(ManagerOptions, Transport, Time, LoggerFactory, new BgpMetrics(MeterFactory));
+
+    internal virtual ILoggerFactory LoggerFactory => NullLoggerFactory.Instance;
 
     internal virtual PeerManagerOptions ManagerOptions => new() { ListenEndPoint = new IPEndPoint(IPAddress.Any, 179) };
 
@@ -80,16 +83,18 @@ public abstract class SessionTestBase : IAsyncLifetime, IDisposable
         Assert.Equal((code, subcode), (n.Code, n.Subcode));
     }
 
-    /// <summary>Advances virtual time in <paramref name="step"/>s until <paramref name="condition"/> holds (the loops arm their
-    /// delays asynchronously, so a single advance could come too early).</summary>
-    internal async Task AdvanceUntilAsync(Func<bool> condition, TimeSpan step)
+    /// <summary>
+    /// Moves virtual time from one armed timer's deadline to the next until <paramref name="condition"/> holds; while no
+    /// timer is armed (the loops arm their waits asynchronously) it waits in real time for one, so time never passes unseen.
+    /// </summary>
+    internal async Task AdvanceUntilAsync(Func<bool> condition)
     {
-        var deadline = DateTime.UtcNow + FakePeer.Timeout;
-        while (!condition())
+        while (true)
         {
-            if (DateTime.UtcNow > deadline) Assert.Fail("condition not met in time");
-            Time.Advance(step);
-            await Task.Delay(10);
+            DateTimeOffset[] deadlines = [];
+            await SessionTests.WaitForAsync(() => condition() || (deadlines = Time.Deadlines()).Length > 0);
+            if (condition()) return;
+            Time.Advance(deadlines[0] - Time.GetUtcNow());
         }
     }
 

@@ -23,13 +23,6 @@ public class SocketTransportTests
         SourceAddress = source,
     };
 
-    private static int FreePort(IPAddress address)
-    {
-        using var probe = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(address, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
-
     [Fact]
     public async Task Connector_and_listener_exchange_bytes_and_report_endpoints()
     {
@@ -64,8 +57,8 @@ public class SocketTransportTests
     [Fact]
     public async Task Dual_stack_listener_applies_md5_to_ipv4_peers_and_reports_plain_ipv4_addresses()
     {
-        var port = FreePort(IPAddress.IPv6Any);
-        await using var listener = _factory.Listen(new IPEndPoint(IPAddress.IPv6Any, port));
+        await using var listener = _factory.Listen(new IPEndPoint(IPAddress.IPv6Any, 0));
+        var port = listener.LocalEndPoint.Port;
         listener.SetPeerPassword(IPAddress.Loopback, "dual");
 
         using (var none = new CancellationTokenSource(TimeSpan.FromSeconds(2)))
@@ -159,15 +152,15 @@ public class SocketTransportTests
     {
         var a = IPAddress.Parse("127.0.0.1");
         var b = IPAddress.Parse("127.0.0.2");
-        int portA = FreePort(a), portB = FreePort(b);
         using var meters = new Session.TestMeterFactory();
-        await using var managerA = new PeerManager(new PeerManagerOptions { ListenEndPoint = new IPEndPoint(a, portA) }, _factory,
+        await using var managerA = new PeerManager(new PeerManagerOptions { ListenEndPoint = new IPEndPoint(a, 0) }, _factory,
             TimeProvider.System, NullLoggerFactory.Instance, new BgpMetrics(meters));
         var logsB = new Session.ListLoggerFactory();
-        await using var managerB = new PeerManager(new PeerManagerOptions { ListenEndPoint = new IPEndPoint(b, portB) }, _factory,
+        await using var managerB = new PeerManager(new PeerManagerOptions { ListenEndPoint = new IPEndPoint(b, 0) }, _factory,
             TimeProvider.System, logsB, new BgpMetrics(meters));
         await managerA.StartAsync(CancellationToken.None);
         await managerB.StartAsync(CancellationToken.None);
+        int portA = managerA.ListenEndPoint!.Port, portB = managerB.ListenEndPoint!.Port;
 
         var route = new Route(IPNetwork.Parse("203.0.113.1/32"), RouteAttributes.Empty);
         managerA.Apply([new PeerIntent(Peer(b, portB, source: a) with { LocalAsn = 64513, PeerAsn = 64512 }, [route])]);

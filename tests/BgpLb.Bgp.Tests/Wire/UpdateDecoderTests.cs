@@ -126,6 +126,30 @@ public class UpdateDecoderTests
         Wire.AssertError(Wire.Throws(() => Decode(Origin + AsPath + attributes, "")), BgpErrorCode.Update, 1);
     }
 
+    [Fact]
+    public void Discarding_prefixes_validates_them_and_keeps_the_rest_of_the_decoding()
+    {
+        var discard = Ebgp with { DiscardPrefixes = true };
+        const string mpReach = "80 0E 1A 0002 01 10 20010DB8000000000000000000000001 00 20 20010DB8";
+        var kept = Decode(Mandatory + mpReach, Nlri + "20 C6336401");
+        var discarded = Decode(Mandatory + mpReach, Nlri + "20 C6336401", discard);
+
+        Assert.Equal(2, kept.Nlri.Count);
+        Assert.Single(kept.MpReach!.Nlri);
+        Assert.Empty(discarded.Nlri);
+        Assert.Empty(discarded.MpReach!.Nlri);
+        Assert.Equal((kept.Origin, kept.NextHop, kept.MpReach.Family), (discarded.Origin, discarded.NextHop, discarded.MpReach.Family));
+
+        Assert.True(Decode("40 01 01 07" + AsPath + NextHop, context: discard).TreatAsWithdraw);
+        // NEXT_HOP is mandatory because of the NLRI, whether it is kept or not.
+        var missingNextHop = Decode(Origin + AsPath, context: discard);
+        Assert.Equal(Decode(Origin + AsPath).Errors, missingNextHop.Errors);
+        Assert.NotEmpty(missingNextHop.Errors);
+        Wire.AssertError(Wire.Throws(() => Decode(Mandatory, "21 C6336401 00", discard)), BgpErrorCode.Update, 10);
+        Wire.AssertError(Wire.Throws(() => Decode(Mandatory, "20 C63364", discard)), BgpErrorCode.Update, 10);
+        Wire.AssertError(Wire.Throws(() => Decode(Origin + AsPath + "80 0F 07 0002 01 20 20010D", "", discard)), BgpErrorCode.Update, 10);
+    }
+
     [Theory]
     [InlineData("80 0E 1A 0002 01 10 20010DB8000000000000000000000001 00 81 20010DB8")] // MP_REACH prefix length 129
     [InlineData("80 0F 07 0002 01 20 20010D")]                                            // MP_UNREACH prefix overruns

@@ -239,23 +239,63 @@ public class YamlDocumentReaderTests
     [Fact]
     public void Billion_laughs_fails_as_excessive_aliasing()
     {
-        var yaml = """
-            a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
-            b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
-            c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
-            d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
-            e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
-            f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
-            g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
-            h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
-            i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
-            """;
-        using var reader = YamlDocumentReader.FromString(yaml);
+        using var reader = YamlDocumentReader.FromString(TestConfig.BillionLaughs);
 
         var error = Assert.Throws<YamlSyntaxException>(() => reader.Read());
 
         Assert.StartsWith("document contains excessive aliasing", error.Message, StringComparison.Ordinal);
         Assert.Equal((6, 8), (error.Line, error.Column));
+    }
+
+    [Fact]
+    public void A_long_scalar_aliased_many_times_fails_as_excessive_aliasing()
+    {
+        var options = new YamlReaderOptions { MaxDocumentBytes = 1000 };
+        var scalar = new string('x', 100);
+        // Ten aliases copy exactly the 1000 characters allowed, so the tree is built (and is then too large as a document);
+        // the eleventh alias is one too many and stops the building.
+        using var atLimit = YamlDocumentReader.FromString($"a: &a {scalar}\nb: [{string.Join(',', Enumerable.Repeat("*a", 10))}]\n", options);
+        Assert.StartsWith("the document at line 1 is larger than 1000 bytes", Assert.Throws<YamlLimitException>(() => atLimit.Read()).Message, StringComparison.Ordinal);
+
+        using var overLimit = YamlDocumentReader.FromString($"a: &a {scalar}\nb: [{string.Join(',', Enumerable.Repeat("*a", 11))}]\n", options);
+        var error = Assert.Throws<YamlSyntaxException>(() => overLimit.Read());
+        Assert.Equal(("document contains excessive aliasing: aliases expand to more than 1000 characters", 2, 35),
+            (error.Message, error.Line, error.Column));
+    }
+
+    [Fact]
+    public void Document_larger_than_the_limit_as_JSON_fails_on_either_path()
+    {
+        var options = new YamlReaderOptions { MaxDocumentBytes = 100 };
+        // {"a":"…"} is 8 bytes of JSON around the value.
+        using var atLimit = YamlDocumentReader.FromString($"a: {new string('x', 92)}\n", options);
+        Assert.True(atLimit.Read());
+        Assert.False(atLimit.UsedFallback);
+
+        using var fast = YamlDocumentReader.FromString($"a: 1\n---\na: {new string('x', 93)}\n", options);
+        Assert.True(fast.Read());
+        Assert.Equal("the document at line 3 is larger than 100 bytes as JSON (the limit)", Assert.Throws<YamlLimitException>(() => fast.Read()).Message);
+
+        // An anchor sends the document through YamlDotNet.
+        using var fallback = YamlDocumentReader.FromString($"a: &x {new string('x', 93)}\n", options);
+        Assert.Equal("the document at line 1 is larger than 100 bytes as JSON (the limit)", Assert.Throws<YamlLimitException>(() => fallback.Read()).Message);
+    }
+
+    [Fact]
+    public void Stream_larger_than_the_limit_fails_whatever_reads_it()
+    {
+        var options = new YamlReaderOptions { MaxStreamBytes = 64 * 1024 };
+        var atLimit = "a: 1\n" + new string('#', 64 * 1024 - 6) + "\n";
+        using var exact = YamlDocumentReader.FromString(atLimit, options);
+        Assert.True(exact.Read());
+        Assert.False(exact.Read());
+
+        foreach (var start in new[] { "a: 1\n", "%YAML 1.2\n---\na: 1\n" })
+        {
+            using var reader = YamlDocumentReader.FromString(start + new string('#', 64 * 1024) + "\n", options);
+            var error = Assert.Throws<YamlLimitException>(() => { while (reader.Read()) { } });
+            Assert.Equal("the file is larger than 65536 bytes (the limit)", error.Message);
+        }
     }
 
     [Fact]

@@ -36,7 +36,7 @@ public sealed class ControllerAddressesTests : IAsyncLifetime
 
     private async Task<ControllerAddresses> StartSourceAsync()
     {
-        var watcher = new AllocationWatcher(_server.Uri, NullLogger<AllocationWatcher>.Instance, TimeProvider.System,
+        var watcher = new AllocationWatcher(new ControllerConnection(_server.Uri), NullLogger<AllocationWatcher>.Instance, TimeProvider.System,
             new AllocationWatcherOptions { InitialBackoff = TimeSpan.FromMilliseconds(20), MaxBackoff = TimeSpan.FromMilliseconds(200) });
         _source = new ControllerAddresses(watcher, _server.Uri, _wake, NullLogger<ControllerAddresses>.Instance);
         await _source.StartAsync(CancellationToken.None);

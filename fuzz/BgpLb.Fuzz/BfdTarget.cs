@@ -4,13 +4,18 @@ namespace BgpLb.Fuzz;
 
 /// <summary>
 /// Feeds a datagram to the BFD Control packet reader and, when it is accepted, to a session in each state, as the BFD
-/// receive path does; anything thrown is a finding. Selected with BGPLB_FUZZ_TARGET=bfd.
+/// receive path does; anything thrown is a finding.
 /// </summary>
-internal static class BfdFuzzTarget
+internal sealed class BfdTarget : FuzzTarget
 {
     private static readonly BfdSessionOptions Options = new() { DesiredMinTxInterval = 100_000, RequiredMinRxInterval = 100_000, DetectMultiplier = 3 };
 
-    public static void Run(ReadOnlySpan<byte> datagram)
+    public override string Name => "bfd";
+
+    /// <summary>The largest value of the one-byte Length field, and padding.</summary>
+    public override int MaxInputLength => 512;
+
+    protected override void Run(ReadOnlySpan<byte> datagram)
     {
         if (!BfdControlPacket.TryRead(datagram, out var packet, out _))
             return;
@@ -31,9 +36,8 @@ internal static class BfdFuzzTarget
     }
 
     /// <summary>Seeds: what a session sends in each state, as a peer would receive it.</summary>
-    public static void WriteCorpus(string directory)
+    public override IEnumerable<(string Name, byte[] Input)> Seeds()
     {
-        Directory.CreateDirectory(directory);
         var session = new BfdSession(0x1234, Options);
         var remote = new BfdControlPacket { State = BfdState.Down, DetectMultiplier = 3, MyDiscriminator = 0x99, DesiredMinTxInterval = 1_000_000, RequiredMinRxInterval = 100_000 };
         var bytes = new byte[BfdControlPacket.Length];
@@ -42,10 +46,10 @@ internal static class BfdFuzzTarget
         {
             session.Receive(next);
             session.NextPacket.Write(bytes);
-            File.WriteAllBytes(Path.Combine(directory, $"bfd-{name}"), bytes);
+            yield return ($"bfd-{name}", bytes.ToArray());
         }
         session.SetAdminDown(true);
         session.NextPacket.Write(bytes);
-        File.WriteAllBytes(Path.Combine(directory, "bfd-admin-down"), bytes);
+        yield return ("bfd-admin-down", bytes);
     }
 }
