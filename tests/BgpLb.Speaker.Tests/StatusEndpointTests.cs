@@ -18,6 +18,7 @@ public sealed class StatusEndpointTests : IDisposable
 
     public void Dispose()
     {
+        _absentRouter.Dispose();
         _http.Dispose();
         Directory.Delete(_config, recursive: true);
     }
@@ -40,6 +41,12 @@ public sealed class StatusEndpointTests : IDisposable
         ---
 
         """;
+
+    // The BGPPeer's port: bound and not listening, so the session never comes up.
+    private readonly System.Net.Sockets.Socket _absentRouter;
+    private readonly int _peerPort;
+
+    public StatusEndpointTests() => _absentRouter = DaemonProcess.ClosedTcpPort(out _peerPort);
 
     private void WriteConfig(int peerPort, string node = "metadata: { name: node-1 }", string services = "") =>
         File.WriteAllText(Path.Combine(_config, "config.yaml"), $$"""
@@ -67,9 +74,10 @@ public sealed class StatusEndpointTests : IDisposable
     /// <summary>Starts the speaker on the config directory and waits until it is ready; the caller disposes it.</summary>
     private async Task<(DaemonProcess Speaker, Uri Metrics)> StartAsync(params string[] flags)
     {
-        var metrics = new Uri($"http://127.0.0.1:{DaemonProcess.FreeTcpPort()}");
-        var speaker = DaemonProcess.Start("bgplb-speaker.dll",
-            ["--node", "node-1", "--config", _config, "--bgp-listen", "127.0.0.1:0", "--metrics-listen", metrics.Authority, .. flags]);
+        var (speaker, ports) = await DaemonProcess.StartOnFreePortsAsync("bgplb-speaker.dll", 1,
+            ports => ["--node", "node-1", "--config", _config, "--bgp-listen", "127.0.0.1:0", "--metrics-listen", $"127.0.0.1:{ports[0]}", .. flags],
+            null, Timeout);
+        var metrics = new Uri($"http://127.0.0.1:{ports[0]}");
         await UntilReadyAsync(speaker, metrics);
         return (speaker, metrics);
     }
@@ -100,7 +108,7 @@ public sealed class StatusEndpointTests : IDisposable
     [Fact]
     public async Task Status_names_the_session_the_planned_route_and_the_Service_without_endpoints()
     {
-        WriteConfig(DaemonProcess.FreeTcpPort(), services: Service("web", "203.0.113.5") + Service("idle", "203.0.113.6") + Endpoints("web"));
+        WriteConfig(_peerPort, services: Service("web", "203.0.113.5") + Service("idle", "203.0.113.6") + Endpoints("web"));
         var (speaker, metrics) = await StartAsync();
         await using var _ = speaker;
 
@@ -139,7 +147,7 @@ public sealed class StatusEndpointTests : IDisposable
     [Fact]
     public async Task Lb_class_announces_its_class_only_and_says_which_Services_it_skips()
     {
-        WriteConfig(DaemonProcess.FreeTcpPort(),
+        WriteConfig(_peerPort,
             services: Service("classy", "203.0.113.5", ", loadBalancerClass: example.com/lb") + Endpoints("classy") + Service("plain", "203.0.113.6") + Endpoints("plain"));
         var (speaker, metrics) = await StartAsync("--lb-class", "example.com/lb");
         await using var _ = speaker;
@@ -156,7 +164,7 @@ public sealed class StatusEndpointTests : IDisposable
     [InlineData(true, AnnounceReason.Announced)]
     public async Task Ignore_exclude_lb_announces_from_a_node_with_the_exclude_label(bool ignore, AnnounceReason expected)
     {
-        WriteConfig(DaemonProcess.FreeTcpPort(), "metadata: { name: node-1, labels: { node.kubernetes.io/exclude-from-external-load-balancers: '' } }",
+        WriteConfig(_peerPort, "metadata: { name: node-1, labels: { node.kubernetes.io/exclude-from-external-load-balancers: '' } }",
             Service("web", "203.0.113.5") + Endpoints("web"));
         var (speaker, metrics) = await StartAsync(ignore ? ["--ignore-exclude-lb"] : []);
         await using var _ = speaker;
