@@ -214,6 +214,14 @@ public sealed class PeerManager : IAsyncDisposable
         lock (_lock) return [.. _peers.Values.Select(p => p.Status())];
     }
 
+    /// <summary>The prefixes in the Adj-RIB-Out of <paramref name="peer"/>: sent to it; empty for a peer that is not configured.</summary>
+    public IReadOnlySet<IPNetwork> AdvertisedPrefixes(PeerKey peer)
+    {
+        PeerSession? session;
+        lock (_lock) _peers.TryGetValue(peer, out session);
+        return session?.Rib.AdvertisedPrefixes() ?? [];
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;

@@ -68,6 +68,8 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, Con
     private volatile string? _saveError;
 
     /// <summary>Changes once per process, so a watcher resuming across a controller restart gets a fresh snapshot.</summary>
+    private readonly ForeignClassLog _foreignClasses = new(options.LoadBalancerClass, logger);
+
     public ulong Epoch { get; } = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8)) | 1;
 
     public AllocationState Current => _state;
@@ -122,6 +124,7 @@ public sealed class AllocationOwner(StateFile? stateFile, StateData initial, Con
                     Removed = [.. keys.Where(k => !(state.Services.TryGetValue(k, out var s) && s.IsOurs(options.LoadBalancerClass)))],
                 };
             }
+            _foreignClasses.Observe(state, touched);
             var changes = _table.Apply(batch);
             if (forgotten is not null)
                 changes = Net(forgotten, changes);

@@ -23,7 +23,9 @@ public sealed record ControllerOptions
     /// <summary>The most external allocations (Allocate) one caller may hold; more are answered RESOURCE_EXHAUSTED.</summary>
     public int MaxExternalPerCaller { get; init; } = 256;
     /// <summary>--lb-class: only Services of this class are handled; null: only Services without a class.</summary>
-    public string? LoadBalancerClass { get; init; }
+    public string? LoadBalancerClass => Scope.LoadBalancerClass;
+    /// <summary>--lb-class and --ignore-exclude-lb (accepted for the shared contract: allocation does not depend on nodes).</summary>
+    public ServiceScope Scope { get; init; } = new(null, false);
     public required IPEndPoint MetricsListen { get; init; }
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
 
@@ -31,6 +33,7 @@ public sealed record ControllerOptions
     public static ControllerOptions Parse(string[] args, Func<string, string?> environment)
     {
         var sourceFlags = new ConfigSourceFlags(environment);
+        var scopeFlags = new ServiceScopeFlags(environment);
         var state = CommandLineContract.Flag("state", "Where allocations persist in standalone mode", environment, "DIR/" + DefaultStateFileName);
         var grpcListen = CommandLineContract.Flag("grpc-listen", "Address of the allocation service (gRPC over HTTP/2)", environment, "127.0.0.1:7473");
         var grpcTlsCert = CommandLineContract.Flag("grpc-tls-cert", "Serve the allocation service over TLS with this certificate (PEM, with --grpc-tls-key)", environment);
@@ -45,7 +48,7 @@ public sealed record ControllerOptions
         {
             state, grpcListen, grpcTlsCert, grpcTlsKey, grpcClientCa, grpcTokenFile, grpcInsecure, metricsListen, logLevel,
         };
-        foreach (var option in sourceFlags.All)
+        foreach (var option in sourceFlags.All.Concat(scopeFlags.All))
             root.Options.Add(option);
         var result = root.Parse(args);
         if (result.Errors.Count > 0)
@@ -74,6 +77,7 @@ public sealed record ControllerOptions
                 GrpcSecurity = security,
                 MetricsListen = metricsEndPoint,
                 LogLevel = level,
+                Scope = scopeFlags.Read(result),
             };
         }
         var stateValue = result.GetValue(state)!;
@@ -93,6 +97,7 @@ public sealed record ControllerOptions
             GrpcSecurity = security,
             MetricsListen = metricsEndPoint,
             LogLevel = level,
+            Scope = scopeFlags.Read(result),
         };
     }
 

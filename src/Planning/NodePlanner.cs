@@ -41,7 +41,9 @@ public sealed class PlanDelta
 /// changed, the L2 Services when the nodes or the live speakers changed). The result equals planning every Service from
 /// scratch with the same inputs. Not thread-safe: owned by one reconcile loop.
 /// </summary>
-public sealed class NodePlanner(string nodeName, string? loadBalancerClass = null)
+/// <param name="loadBalancerClass">--lb-class: the class of the Services to plan; null: Services without a class.</param>
+/// <param name="ignoreExcludeLabel">--ignore-exclude-lb.</param>
+public sealed class NodePlanner(string nodeName, string? loadBalancerClass = null, bool ignoreExcludeLabel = false)
 {
     private const string NoPool = "";
     private const int LargeChange = 10_000;
@@ -64,7 +66,7 @@ public sealed class NodePlanner(string nodeName, string? loadBalancerClass = nul
         var dirty = new HashSet<string>(services, StringComparer.Ordinal);
         if (Context is null || contextMayHaveChanged)
         {
-            var context = new PlanContext(inputs.Config, NodeName, inputs.Nodes, inputs.LiveSpeakers, loadBalancerClass);
+            var context = new PlanContext(inputs.Config, NodeName, inputs.Nodes, inputs.LiveSpeakers, loadBalancerClass, ignoreExcludeLabel);
             SelectAffected(Context, context, inputs, dirty);
             if (Context is null || !Context.Peers.SequenceEqual(context.Peers))
                 delta.Peers = context.Peers;

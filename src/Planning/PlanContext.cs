@@ -14,25 +14,53 @@ public readonly record struct PeerTarget(string Name, PeerKey Key);
 public sealed record AdvertisementView(BgpAdvertisementConfig Advertisement, RouteAttributes Attributes, EquatableArray<PeerTarget> Peers);
 
 /// <summary>
-/// How one pool is announced from this node: the BGP advertisements that select it and this node, whether any BGP or
-/// L2 advertisement selects it at all, and its L2 advertisements. Value equality: a configuration change that leaves a
-/// pool's view equal changes nothing for the Services of that pool.
+/// How one pool is announced from this node: every BGP advertisement that selects it (<see cref="AllBgp"/>), the ones
+/// among them that select this node (<see cref="Bgp"/>), and its L2 advertisements. Value equality: a configuration
+/// change that leaves a pool's view equal changes nothing for the Services of that pool.
 /// </summary>
 public sealed record PoolView(
     AddressPool Pool,
-    bool HasBgp,
+    EquatableArray<BgpAdvertisementConfig> AllBgp,
     EquatableArray<AdvertisementView> Bgp,
     EquatableArray<L2AdvertisementConfig> L2)
 {
+    /// <summary>Some BGPAdvertisement selects the pool (for this node or not).</summary>
+    public bool HasBgp => !AllBgp.IsEmpty;
+
     /// <summary>Only L2 advertisements select the pool: its addresses are not a BGP matter at all.</summary>
     public bool IsLayer2Only => !HasBgp && !L2.IsEmpty;
 
+    /// <summary>Some BGPAdvertisement of the pool, for any node, selects the Service (serviceSelectors).</summary>
+    public bool SelectsService(ServiceInfo service)
+    {
+        ArgumentNullException.ThrowIfNull(service);
+        if (_selectsEveryService)
+            return true;
+        foreach (var advertisement in AllBgp)
+        {
+            if (LabelSelector.MatchesAny(advertisement.ServiceSelectors, service.Labels))
+                return true;
+        }
+        return false;
+    }
+
+    private readonly bool _selectsEveryService = AllBgp.Any(a => a.ServiceSelectors.IsEmpty);
+
     // Decisions shared by every Service of the pool that all of its advertisements select (the common case), so that
     // 100,000 Services hold a handful of decision objects.
-    internal BgpDecision NoAdvertisement { get; } = new(false, $"no BGPAdvertisement selects pool '{Pool.Name}' for this node and Service", []);
+    internal BgpDecision NoAdvertisement { get; } =
+        new(AnnounceReason.NoAdvertisementForPool, $"no BGPAdvertisement or L2Advertisement selects pool '{Pool.Name}'", []);
 
-    internal BgpDecision AnnouncedByAll { get; } = new(true, "announced",
+    internal BgpDecision ServiceNotSelected { get; } = new(AnnounceReason.ServiceNotSelected,
+        $"the serviceSelectors of BGPAdvertisements {Names(AllBgp)} (pool '{Pool.Name}') do not match the Service", []);
+
+    internal BgpDecision NodeNotSelected { get; } = new(AnnounceReason.NodeNotSelected,
+        $"no BGPAdvertisement of pool '{Pool.Name}' that selects the Service selects this node (nodeSelectors of {Names(AllBgp)})", []);
+
+    internal BgpDecision AnnouncedByAll { get; } = new(AnnounceReason.Announced, "announced",
         [.. Bgp.SelectMany(a => a.Peers).Select(p => p.Name).Distinct().Order(StringComparer.Ordinal)]);
+
+    private static string Names(EquatableArray<BgpAdvertisementConfig> advertisements) => string.Join(", ", advertisements.Select(a => a.Name));
 }
 
 /// <summary>
@@ -47,14 +75,16 @@ public sealed class PlanContext
 
     private readonly Dictionary<string, PoolView> _pools;
 
+    /// <param name="ignoreExcludeLabel">--ignore-exclude-lb: nodes with the exclude-from-external-load-balancers label announce too.</param>
     public PlanContext(MetalLbConfig config, string nodeName, IReadOnlyDictionary<string, NodeInfo> nodes, IReadOnlySet<string> liveSpeakers,
-        string? loadBalancerClass = null)
+        string? loadBalancerClass = null, bool ignoreExcludeLabel = false)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(nodes);
         Config = config;
         NodeName = nodeName;
         LoadBalancerClass = loadBalancerClass;
+        IgnoreExcludeLabel = ignoreExcludeLabel;
         Node = nodes.GetValueOrDefault(nodeName);
         LiveSpeakers = liveSpeakers;
         var warnings = ImmutableArray.CreateBuilder<string>();
@@ -74,6 +104,7 @@ public sealed class PlanContext
     public MetalLbConfig Config { get; }
     public string NodeName { get; }
     public string? LoadBalancerClass { get; }
+    public bool IgnoreExcludeLabel { get; }
 
     /// <summary>This node's Node object; null when there is none (node selectors then see no labels).</summary>
     public NodeInfo? Node { get; }
@@ -81,7 +112,24 @@ public sealed class PlanContext
     public LabelDictionary NodeLabels => Node?.Labels ?? LabelDictionary.Empty;
 
     /// <summary>Why this node announces nothing (NetworkUnavailable, exclude label), or null.</summary>
-    public string? Exclusion => Node?.ExclusionReason;
+    public (AnnounceReason Reason, string Detail)? Exclusion => Node is null ? null : ExclusionOf(Node);
+
+    /// <summary>Why <paramref name="node"/> may not announce (MetalLB: NetworkUnavailable, or the exclude label unless ignored), or null.</summary>
+    public (AnnounceReason Reason, string Detail)? ExclusionOf(NodeInfo node)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        if (node.NetworkUnavailable)
+            return NetworkUnavailable;
+        if (!IgnoreExcludeLabel && node.Labels.ContainsKey(MetalLbNames.ExcludeFromLoadBalancersLabel))
+            return ExcludeLabel;
+        return null;
+    }
+
+    private static readonly (AnnounceReason, string) NetworkUnavailable =
+        (AnnounceReason.NodeNetworkUnavailable, "the node has the NetworkUnavailable condition");
+
+    private static readonly (AnnounceReason, string) ExcludeLabel =
+        (AnnounceReason.NodeExcluded, $"the node has the {MetalLbNames.ExcludeFromLoadBalancersLabel} label");
 
     /// <summary>This node's BGP sessions: the BGPPeers whose node selectors match it.</summary>
     public ImmutableArray<BgpPeerConfig> Peers { get; }
@@ -122,7 +170,7 @@ public sealed class PlanContext
         var forNode = bgp.Where(a => LabelSelector.MatchesAny(a.NodeSelectors, nodeLabels))
             .Select(a => new AdvertisementView(a, Attributes(a),
                 [.. targets.Where(t => a.Peers.IsEmpty || a.Peers.Contains(t.Name))]));
-        return new PoolView(pool, bgp.Count > 0, [.. forNode], [.. config.L2Advertisements.Where(a => a.Pools.Contains(pool.Name))]);
+        return new PoolView(pool, [.. bgp], [.. forNode], [.. config.L2Advertisements.Where(a => a.Pools.Contains(pool.Name))]);
     }
 
     private static RouteAttributes Attributes(BgpAdvertisementConfig advertisement) => new(

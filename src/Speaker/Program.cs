@@ -10,6 +10,7 @@ using BgpLb.L2.Membership;
 using BgpLb.Speaker;
 using BgpLb.Speaker.Addresses;
 using BgpLb.Speaker.Kubernetes;
+using BgpLb.StatusApi;
 
 SpeakerOptions options;
 try
@@ -44,6 +45,8 @@ services.AddAddressSource(options);
 services.AddSingleton<BgpMetrics>();
 services.AddSingleton<SpeakerMetrics>();
 services.AddSingleton<ISpeakerObserver>(sp => sp.GetRequiredService<SpeakerMetrics>());
+services.AddSingleton<SpeakerStatusReport>();
+services.AddSingleton<ISpeakerObserver>(sp => sp.GetRequiredService<SpeakerStatusReport>());
 services.AddSingleton<IBgpTransportFactory, SocketBgpTransportFactory>();
 services.AddSingleton(new PeerManagerOptions { ListenEndPoint = options.BgpListen });
 services.AddSingleton<PeerManager>();
@@ -55,6 +58,7 @@ services.AddHostedService<SpeakerReconciler>();
 
 var app = builder.Build();
 app.MapOperationalEndpoints();
+app.MapGet("/status", (SpeakerStatusReport report, string? service) => Results.Json(report.Build(service), StatusJsonContext.Default.SpeakerStatus));
 // Listen from the start: counters (metallb_layer2_*) incremented before the first scrape would otherwise be lost.
 app.Services.GetRequiredService<PrometheusExporter>();
 

@@ -1,4 +1,5 @@
 using System.Net;
+using BgpLb.Planning;
 using Microsoft.Extensions.Logging;
 
 namespace BgpLb.Speaker;
@@ -11,10 +12,10 @@ internal static partial class SpeakerLog
     [LoggerMessage(EventId = 3002, Message = "Announcing {Address} of {Service} to {Peers}")]
     public static partial void Announcing(ILogger logger, LogLevel level, IPAddress address, string service, BgpLb.Model.EquatableArray<string> peers);
 
-    [LoggerMessage(EventId = 3003, Message = "Not announcing {Address} of {Service}: {Reason}")]
-    public static partial void NotAnnouncing(ILogger logger, LogLevel level, IPAddress address, string service, string reason);
+    [LoggerMessage(EventId = 3003, Message = "Not announcing {Address} of {Service}: {Reason} ({Detail})")]
+    public static partial void NotAnnouncing(ILogger logger, LogLevel level, IPAddress address, string service, AnnounceReason reason, string detail);
 
-    [LoggerMessage(EventId = 3008, Level = LogLevel.Information, Message = "{Changed} address decisions changed ({Announced} announced, {NotAnnounced} not); each is logged at Debug")]
+    [LoggerMessage(EventId = 3012, Level = LogLevel.Information, Message = "{Changed} address decisions changed ({Announced} announced, {NotAnnounced} not); each is logged at Debug")]
     public static partial void ManyDecisionsChanged(ILogger logger, int changed, int announced, int notAnnounced);
 
     [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "{Warning}")]
@@ -26,8 +27,8 @@ internal static partial class SpeakerLog
     [LoggerMessage(EventId = 3101, Message = "L2: this node owns {Address} of {Service} (answering on {Interfaces})")]
     public static partial void Owning(ILogger logger, LogLevel level, IPAddress address, string service, string interfaces);
 
-    [LoggerMessage(EventId = 3102, Message = "L2: not answering for {Address} of {Service}: {Reason}")]
-    public static partial void NotOwning(ILogger logger, LogLevel level, IPAddress address, string service, string reason);
+    [LoggerMessage(EventId = 3102, Message = "L2: not answering for {Address} of {Service}: {Reason} ({Detail})")]
+    public static partial void NotOwning(ILogger logger, LogLevel level, IPAddress address, string service, AnnounceReason reason, string detail);
 
     [LoggerMessage(EventId = 3006, Level = LogLevel.Information, Message = "Stopping: sending Cease/Administrative Shutdown to every peer")]
     public static partial void Stopping(ILogger logger);

@@ -31,19 +31,22 @@ public sealed record SpeakerOptions
     /// <summary>L2 liveness runs only with keys or with an explicit opt-out; without it L2 mode stays off.</summary>
     public bool MembershipEnabled => MemberlistKeys is not null || MemberlistInsecure;
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
+    /// <summary>--lb-class and --ignore-exclude-lb.</summary>
+    public ServiceScope Scope { get; init; } = new(null, false);
 
     /// <summary>Parses the command line and BGPLB_* environment; throws <see cref="CommandLineException"/> with an operator-facing message.</summary>
     public static SpeakerOptions Parse(string[] args, Func<string, string?> environment)
     {
         var node = CommandLineContract.Flag("node", "Name of this node (must match a Node object for node selectors)", environment);
         var sourceFlags = new ConfigSourceFlags(environment);
+        var scopeFlags = new ServiceScopeFlags(environment);
         var controller = CommandLineContract.Flag("controller", "URL of bgplb-controller's allocation service", environment);
         var controllerCa = CommandLineContract.Flag("controller-ca", "Trust only this CA (PEM) for the controller's certificate (https:// URL)", environment);
         var controllerCert = CommandLineContract.Flag("controller-cert", "Client certificate (PEM) presented to the controller, with --controller-key", environment);
         var controllerKey = CommandLineContract.Flag("controller-key", "Private key (PEM) of --controller-cert", environment);
         var controllerTokenFile = CommandLineContract.Flag("controller-token-file", "File whose first line is the bearer token for the controller", environment);
         var bgpListen = CommandLineContract.Flag("bgp-listen", "Passive BGP listen address; port 0 disables listening", environment, "0.0.0.0:179");
-        var metricsListen = CommandLineContract.Flag("metrics-listen", "Address for /metrics, /healthz and /readyz", environment, "127.0.0.1:7474");
+        var metricsListen = CommandLineContract.Flag("metrics-listen", "Address for /metrics, /healthz, /readyz and /status", environment, "127.0.0.1:7474");
         var memberlistPort = CommandLineContract.Flag("memberlist-port", "UDP port for L2 liveness between speakers", environment, "7946");
         var memberlistSecretFile = CommandLineContract.Flag("memberlist-secret-file",
             "File with the shared key of the L2 liveness datagrams (one key per line, at least 16 bytes; a second line is accepted too, for rotation)", environment);
@@ -54,7 +57,7 @@ public sealed record SpeakerOptions
         {
             node, controller, controllerCa, controllerCert, controllerKey, controllerTokenFile, bgpListen, metricsListen, memberlistPort, memberlistSecretFile, memberlistInsecure, logLevel,
         };
-        foreach (var option in sourceFlags.All)
+        foreach (var option in sourceFlags.All.Concat(scopeFlags.All))
             root.Options.Add(option);
         var result = root.Parse(args);
         if (result.Errors.Count > 0)
@@ -93,6 +96,7 @@ public sealed record SpeakerOptions
             MemberlistKeys = keys,
             MemberlistInsecure = insecure,
             LogLevel = CommandLineContract.ParseLogLevel(result.GetValue(logLevel)!),
+            Scope = scopeFlags.Read(result),
         };
     }
 

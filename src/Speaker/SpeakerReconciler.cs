@@ -27,7 +27,8 @@ public sealed class SpeakerReconciler(
 
     private const int LargeStart = 10_000;
 
-    private readonly NodePlanner _planner = new(options.NodeName);
+    private readonly NodePlanner _planner = new(options.NodeName, options.Scope.LoadBalancerClass, options.Scope.IgnoreExcludeLabel);
+    private readonly ForeignClassLog _foreignClasses = new(options.Scope.LoadBalancerClass, logger);
     private ClusterDelta? _first;
     private IReadOnlySet<string> _alive = ImmutableHashSet<string>.Empty;
     private ImmutableArray<string> _warnings = [];
@@ -122,6 +123,7 @@ public sealed class SpeakerReconciler(
         reporter.Report(state, delta);
         if (first || delta.Nodes.Count > 0)
             membership.SetPeers(OtherSpeakers());
+        _foreignClasses.Observe(state, first ? state.Services.Keys : delta.Services);
         var changed = new HashSet<string>(delta.Services, StringComparer.Ordinal);
         changed.UnionWith(delta.Endpoints);
         addresses.Update(state, delta, changed);
@@ -197,9 +199,9 @@ public sealed class SpeakerReconciler(
                 foreach (var address in before?.Addresses ?? [])
                 {
                     if (address.Bgp is { Announced: true })
-                        decisions.Add((service, address with { Bgp = address.Bgp with { Announced = false, Reason = Gone } }, true));
+                        decisions.Add((service, address with { Bgp = address.Bgp with { Reason = AnnounceReason.ServiceGone, Detail = Gone } }, true));
                     if (address.L2 is { Announced: true })
-                        decisions.Add((service, address with { L2 = address.L2 with { Announced = false, Reason = Gone } }, false));
+                        decisions.Add((service, address with { L2 = address.L2 with { Reason = AnnounceReason.ServiceGone, Detail = Gone } }, false));
                 }
                 continue;
             }
@@ -224,11 +226,11 @@ public sealed class SpeakerReconciler(
             if (bgp && address.Bgp!.Announced)
                 SpeakerLog.Announcing(logger, level, address.Address, service, address.Bgp.Peers);
             else if (bgp)
-                SpeakerLog.NotAnnouncing(logger, level, address.Address, service, address.Bgp!.Reason);
+                SpeakerLog.NotAnnouncing(logger, level, address.Address, service, address.Bgp!.Reason, address.Bgp.Detail);
             else if (address.L2!.Announced)
                 SpeakerLog.Owning(logger, level, address.Address, service, address.L2.Interfaces.IsEmpty ? "all interfaces" : string.Join(", ", address.L2.Interfaces));
             else
-                SpeakerLog.NotOwning(logger, level, address.Address, service, address.L2.Reason);
+                SpeakerLog.NotOwning(logger, level, address.Address, service, address.L2.Reason, address.L2.Detail);
         }
     }
 }

@@ -21,6 +21,16 @@ public sealed class ControllerOptionsTests : IDisposable
     }
 
     [Fact]
+    public void Lb_class_and_ignore_exclude_lb_come_from_flags_or_environment()
+    {
+        Assert.Equal(new ServiceScope(null, false), Parse(["--config", _dir]).Scope);
+        Assert.Equal(new ServiceScope("example.com/lb", true), Parse(["--config", _dir, "--lb-class", "example.com/lb", "--ignore-exclude-lb"]).Scope);
+        var env = new Dictionary<string, string> { ["BGPLB_LB_CLASS"] = "env/lb", ["BGPLB_IGNORE_EXCLUDE_LB"] = "true" };
+        Assert.Equal(new ServiceScope("env/lb", true), Parse(["--config", _dir], env).Scope);
+        Assert.Equal("cli/lb", Parse(["--config", _dir, "--lb-class", "cli/lb"], env).LoadBalancerClass);
+    }
+
+    [Fact]
     public void Every_flag_reads_its_environment_variable_and_the_command_line_wins()
     {
         var env = new Dictionary<string, string>

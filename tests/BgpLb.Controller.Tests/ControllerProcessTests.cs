@@ -84,4 +84,29 @@ public sealed class ControllerProcessTests : IDisposable
                 process.Kill();
         }
     }
+
+    [Fact]
+    public async Task Lb_class_allocates_for_its_class_only_and_says_which_Services_it_skips()
+    {
+        File.WriteAllText(Path.Combine(_dir, "config.yaml"), Pool("main", "203.0.113.0/30") + Service("plain")
+            + Service("mine").Replace("  type: LoadBalancer", "  type: LoadBalancer\n  loadBalancerClass: example.com/lb", StringComparison.Ordinal));
+        using var process = Start("--config", _dir, "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--lb-class", "example.com/lb");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var lines = new List<string>();
+        try
+        {
+            string? line;
+            while ((line = await process.StandardError.ReadLineAsync(timeout.Token)) is not null && !line.Contains("Allocated default/mine: 203.0.113.0", StringComparison.Ordinal))
+                lines.Add(line);
+            Assert.NotNull(line);
+            Assert.Single(lines, l => l.Contains(
+                "Skipping Service default/plain: its loadBalancerClass is (none), this daemon handles example.com/lb (--lb-class)", StringComparison.Ordinal));
+            Assert.DoesNotContain(lines, l => l.Contains("Allocated default/plain", StringComparison.Ordinal));
+        }
+        finally
+        {
+            if (!process.HasExited)
+                process.Kill();
+        }
+    }
 }

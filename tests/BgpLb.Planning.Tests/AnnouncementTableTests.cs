@@ -17,7 +17,7 @@ public sealed class AnnouncementTableTests
     private static ServicePlan Plan(string service, params PlannedRoute[] routes) => new(service, [], [.. routes]);
 
     private static ServicePlan L2Plan(string service, string address, params string[] interfaces) =>
-        new(service, [new AddressPlan(IP(address), "pool", null, new L2Decision("node-a", true, [.. interfaces], "announced"))], []);
+        new(service, [new AddressPlan(IP(address), "pool", null, new L2Decision("node-a", AnnounceReason.Announced, "announced", [.. interfaces]))], []);
 
     private static PlannedRoute Route(string prefix, RouteAttributes attributes, PeerKey? peer = null) =>
         new(peer ?? Tor, IPNetwork.Parse(prefix), attributes);
@@ -156,7 +156,7 @@ public sealed class AnnouncementTableTests
     public void Addresses_not_announced_in_L2_give_no_answer()
     {
         var table = new AnnouncementTable();
-        var plan = new ServicePlan("default/a", [new AddressPlan(IP("203.0.113.1"), "pool", null, new L2Decision("node-b", false, [], "announced by node node-b"))], []);
+        var plan = new ServicePlan("default/a", [new AddressPlan(IP("203.0.113.1"), "pool", null, new L2Decision("node-b", AnnounceReason.NotElected, "node node-b is the elected owner", []))], []);
         Assert.False(table.Set("default/a", plan, []));
         Assert.Empty(table.L2Answers);
         Assert.Same(plan, table.Plans["default/a"]);
@@ -184,7 +184,7 @@ public sealed class AnnouncementTableTests
                 Gen.Select(Gen.Int[0, Addresses.Length - 1], Gen.Int[0, InterfaceChoices.Length - 1], Gen.Bool).Array[0, 2])
                 .Select(ServicePlan? (routes, answers) => new ServicePlan(service,
                     [.. answers.DistinctBy(a => a.Item1).Select(a => new AddressPlan(Addresses[a.Item1], "pool", null,
-                        new L2Decision(a.Item3 ? "node-a" : "node-b", a.Item3, [.. InterfaceChoices[a.Item2]], "r")))],
+                        new L2Decision(a.Item3 ? "node-a" : "node-b", a.Item3 ? AnnounceReason.Announced : AnnounceReason.NotElected, "r", [.. InterfaceChoices[a.Item2]])))],
                     [.. routes.DistinctBy(r => (r.Item1, r.Item2)).Select(r => new PlannedRoute(Peers[r.Item1], Prefixes[r.Item2], r.Item3))]))));
 
     private static readonly Gen<(string Service, ServicePlan? Plan)[]> GenSets =

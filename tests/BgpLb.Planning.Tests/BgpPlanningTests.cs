@@ -78,7 +78,7 @@ public sealed class BgpPlanningTests
         Assert.Equal([IPNetwork.Parse("2001:db8:100::1/128"), IPNetwork.Parse("203.0.113.1/32")], routes.Select(r => r.Prefix));
         Assert.All(routes, r => Assert.Equal([64513u << 16 | 100], r.Attributes.Communities.ToArray()));
         Assert.All(routes, r => Assert.Equal([new BgpLb.Bgp.LargeCommunity(64513, 1, 2)], r.Attributes.LargeCommunities.ToArray()));
-        Assert.All(planner.Decisions(), d => Assert.True(d.Bgp!.Announced, d.Bgp.Reason));
+        Assert.All(planner.Decisions(), d => Assert.True(d.Bgp!.Announced, d.Bgp.Detail));
         Assert.All(planner.Decisions(), d => Assert.Null(d.L2));
         var peer = Assert.Single(planner.Context!.Peers);
         Assert.Equal((IPAddress.Parse("198.18.0.1"), 64513u, (uint?)64512u, TimeSpan.FromSeconds(9), "node-a"),
@@ -150,7 +150,7 @@ public sealed class BgpPlanningTests
 
         Assert.Equal(count, planner.RoutesTo("tor").Length);
         Assert.Equal(count, planner.Table.Plans.Count);
-        Assert.All(planner.Decisions(), d => Assert.True(d.Bgp!.Announced, d.Bgp.Reason));
+        Assert.All(planner.Decisions(), d => Assert.True(d.Bgp!.Announced, d.Bgp.Detail));
     }
 
     [Fact]
@@ -164,7 +164,7 @@ public sealed class BgpPlanningTests
         Assert.Empty(planB.RoutesTo("tor"));
         var decision = BgpOf(planB, "default/api");
         Assert.False(decision.Announced);
-        Assert.Equal("externalTrafficPolicy Local and no serving endpoint on this node", decision.Reason);
+        Assert.Equal(AnnounceReason.NoLocalReadyEndpoint, decision.Reason);
     }
 
     [Fact]
@@ -173,7 +173,7 @@ public sealed class BgpPlanningTests
         var cluster = TestCluster.From(Base + Advertisement + Service("web", "203.0.113.1") + Endpoints("web", "node-b", ready: false));
         var planner = cluster.Plan("node-a");
         Assert.Empty(planner.RoutesTo("tor"));
-        Assert.Equal(new BgpDecision(false, "no serving endpoint", []), BgpOf(planner, "default/web"));
+        Assert.Equal(AnnounceReason.NoReadyEndpoint, BgpOf(planner, "default/web").Reason);
 
         // Cluster policy: a serving endpoint on another node is enough.
         cluster.Apply(Endpoints("web", "node-b"));
@@ -200,11 +200,11 @@ public sealed class BgpPlanningTests
         var route = Assert.Single(planA.RoutesTo("tor"));
         Assert.Equal(IPNetwork.Parse("203.0.113.0/28"), route.Prefix);
         Assert.Equal(200u, route.Attributes.LocalPref);
-        Assert.Equal("no BGPAdvertisement selects pool 'v6' for this node and Service", BgpOf(planA, "default/web6").Reason);
+        Assert.Equal(AnnounceReason.NoAdvertisementForPool, BgpOf(planA, "default/web6").Reason);
 
         var planB = cluster.Plan("node-b");
         Assert.Empty(planB.RoutesTo("tor"));
-        Assert.Equal("no BGPAdvertisement selects pool 'v4' for this node and Service", BgpOf(planB, "default/web").Reason);
+        Assert.Equal(AnnounceReason.NodeNotSelected, BgpOf(planB, "default/web").Reason);
     }
 
     [Fact]
@@ -282,7 +282,7 @@ public sealed class BgpPlanningTests
 
             """ + Service("web", "203.0.113.1") + Endpoints("web", "node-a"));
         var decision = BgpOf(cluster.Plan("node-a"), "default/web");
-        Assert.Equal(new BgpDecision(false, "no BGPPeer of this node is selected by the BGPAdvertisements", []), decision);
+        Assert.Equal(new BgpDecision(AnnounceReason.NoPeerForNode, "BGPAdvertisements ad reach none of this node's BGPPeers", []), decision);
         Assert.Single(cluster.Plan("node-b").RoutesTo("rack2-tor"));
     }
 
@@ -328,7 +328,7 @@ public sealed class BgpPlanningTests
         Assert.Empty(planner.RoutesTo("tor"));
         var decision = BgpOf(planner, "default/web");
         Assert.False(decision.Announced);
-        Assert.Equal("BGPAdvertisements high, low set different localPref values", decision.Reason);
+        Assert.Equal((AnnounceReason.ConflictingLocalPref, "BGPAdvertisements high, low set different localPref values"), (decision.Reason, decision.Detail));
     }
 
     [Fact]
@@ -345,7 +345,7 @@ public sealed class BgpPlanningTests
             + Endpoints("in", "node-a") + Endpoints("out", "node-a"));
         var planner = cluster.Plan("node-a");
         Assert.Equal([IPNetwork.Parse("203.0.113.1/32")], planner.RoutesTo("tor").Select(r => r.Prefix));
-        Assert.Equal("no BGPAdvertisement selects pool 'v4' for this node and Service", BgpOf(planner, "default/out").Reason);
+        Assert.Equal(AnnounceReason.ServiceNotSelected, BgpOf(planner, "default/out").Reason);
     }
 
     [Fact]
@@ -374,16 +374,15 @@ public sealed class BgpPlanningTests
 
         var planner = cluster.Plan("node-a");
         Assert.Equal([IPNetwork.Parse("203.0.113.1/32")], planner.RoutesTo("tor").Select(r => r.Prefix));
-        Assert.Equal(new BgpDecision(false, "address is in no IPAddressPool", []), BgpOf(planner, "default/stray"));
+        Assert.Equal(new BgpDecision(AnnounceReason.AddressNotInPool, "the address is in no IPAddressPool", []), BgpOf(planner, "default/stray"));
         Assert.DoesNotContain("default/other-class", planner.Table.Plans.Keys);
 
         var excluded = cluster.Plan("node-x");
         Assert.Equal(0, excluded.Table.RouteCount);
-        Assert.All(excluded.Decisions(), d => Assert.Equal(
-            "this node has the node.kubernetes.io/exclude-from-external-load-balancers label", d.Bgp!.Reason));
+        Assert.Equal(AnnounceReason.NodeExcluded, BgpOf(excluded, "default/web").Reason);
         var unavailable = cluster.Plan("node-y");
         Assert.Equal(0, unavailable.Table.RouteCount);
-        Assert.All(unavailable.Decisions(), d => Assert.Equal("this node has the NetworkUnavailable condition", d.Bgp!.Reason));
+        Assert.Equal(AnnounceReason.NodeNetworkUnavailable, BgpOf(unavailable, "default/web").Reason);
     }
 
     [Fact]
@@ -455,7 +454,7 @@ public sealed class BgpPlanningTests
         Assert.NotNull(l2Only.L2);
         // A pool that nothing selects is still a BGP matter: it says why it is not announced.
         var unselected = Assert.Single(planner.PlanOf("default/web6").Addresses);
-        Assert.Equal("no BGPAdvertisement selects pool 'v6' for this node and Service", unselected.Bgp!.Reason);
+        Assert.Equal(AnnounceReason.NoAdvertisementForPool, unselected.Bgp!.Reason);
         Assert.Null(unselected.L2);
     }
 

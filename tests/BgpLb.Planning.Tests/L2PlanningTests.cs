@@ -91,7 +91,7 @@ public sealed class L2PlanningTests
             var decision = L2Of(planner, "default/web");
             Assert.Equal(expected, decision.Owner);
             Assert.Equal(node == expected, decision.Announced);
-            Assert.Equal(node == expected ? "announced" : $"announced by node {expected}", decision.Reason);
+            Assert.Equal(node == expected ? AnnounceReason.Announced : AnnounceReason.NotElected, decision.Reason);
             Assert.Equal(node == expected ? [IPAddress.Parse("203.0.113.1")] : [], planner.Answers().Select(a => a.Address));
         }
     }
@@ -106,7 +106,7 @@ public sealed class L2PlanningTests
         Assert.Equal((order[1], true), (withoutFirst.Owner, withoutFirst.Announced));
 
         var nobody = L2Of(PlanOn(cluster, "node-c", "node-c"), "default/web");
-        Assert.Equal(new L2Decision(null, false, [], "no live eligible node"), nobody);
+        Assert.Equal((null, AnnounceReason.NodeExcluded), (nobody.Owner, nobody.Reason));
     }
 
     [Fact]
@@ -142,11 +142,10 @@ public sealed class L2PlanningTests
         Assert.Equal("node-b", L2Of(PlanOn(local, "node-a", AllNodes), "default/web").Owner);
 
         var localNone = TestCluster.From(Nodes + Pools + Advertisement("ad", "{}") + Service("web", "{ ip: 203.0.113.1 }", "Local"));
-        Assert.Equal(new L2Decision(null, false, [], "externalTrafficPolicy Local and no live eligible node with a serving endpoint"),
-            L2Of(PlanOn(localNone, "node-a", AllNodes), "default/web"));
+        Assert.Equal(AnnounceReason.NoReadyEndpoint, L2Of(PlanOn(localNone, "node-a", AllNodes), "default/web").Reason);
 
         var cluster = TestCluster.From(Nodes + Pools + Advertisement("ad", "{}") + Service("web", "{ ip: 203.0.113.1 }"));
-        Assert.Equal(new L2Decision(null, false, [], "no serving endpoint"), L2Of(PlanOn(cluster, "node-a", AllNodes), "default/web"));
+        Assert.Equal(new L2Decision(null, AnnounceReason.NoReadyEndpoint, "the Service has no ready endpoint (EndpointSlice) on any node", []), L2Of(PlanOn(cluster, "node-a", AllNodes), "default/web"));
     }
 
     [Fact]
@@ -188,14 +187,16 @@ public sealed class L2PlanningTests
     }
 
     [Fact]
-    public void Services_outside_L2_pools_or_service_selectors_get_no_L2_decision()
+    public void Services_outside_L2_pools_get_no_L2_decision_and_the_ones_outside_service_selectors_say_why()
     {
         var cluster = TestCluster.From(Nodes + Pools + Advertisement("ad", "{ ipAddressPools: [l2], serviceSelectors: [{ matchLabels: { l2: yes } }] }")
             + Service("bgp", "{ ip: 198.51.100.1 }") + Endpoints("bgp", "node-a")
             + Service("unlabelled", "{ ip: 203.0.113.3 }") + Endpoints("unlabelled", "node-a")
             + Service("labelled", "{ ip: 203.0.113.4 }", labels: "{ l2: \"yes\" }") + Endpoints("labelled", "node-a"));
         var planner = PlanOn(cluster, "node-a", AllNodes);
-        Assert.Equal(["default/labelled"], planner.Table.Plans.Values.Where(p => p.Addresses.Any(a => a.L2 is not null)).Select(p => p.Service));
+        Assert.Equal(["default/labelled"], planner.Table.Plans.Values.Where(p => p.Addresses.Any(a => a.L2 is { Announced: true })).Select(p => p.Service));
+        Assert.Equal(AnnounceReason.ServiceNotSelected, Assert.Single(planner.PlanOf("default/unlabelled").Addresses).L2!.Reason);
+        Assert.Null(Assert.Single(planner.PlanOf("default/bgp").Addresses).L2);
 
         var noL2 = PlanOn(TestCluster.From(Nodes + Pools + Service("web", "{ ip: 203.0.113.1 }") + Endpoints("web", "node-a")), "node-a", AllNodes);
         Assert.All(noL2.Decisions(), d => Assert.Null(d.L2));

@@ -132,7 +132,7 @@ public sealed class NodePlannerTests
 
         var down = node.Pass(cluster.Apply(Endpoints("b1", ready: false)), TestCluster.Set("node-a", "node-b"));
         Assert.Equal(["default/b1"], node.Replanned);
-        Assert.Equal("no serving endpoint", Assert.Single(Assert.Single(down.Plans).After!.Addresses).Bgp!.Reason);
+        Assert.Equal(AnnounceReason.NoReadyEndpoint, Assert.Single(Assert.Single(down.Plans).After!.Addresses).Bgp!.Reason);
         Assert.Equal([new RouteChange(node.Planner.PeerKeyOf("tor"), Host("198.51.100.1"), null)], down.Routes);
 
         var up = node.Pass(cluster.Apply(Endpoints("b1")), TestCluster.Set("node-a", "node-b"));

@@ -59,9 +59,10 @@ internal sealed class TestCluster
     public ImmutableSortedSet<string> AllNodesAlive() => [.. State.Nodes.Keys];
 
     /// <summary>A fresh planner of <paramref name="node"/> that planned every Service once.</summary>
-    public NodePlanner Plan(string node, IReadOnlySet<string>? alive = null, Func<string, ServiceAddresses?>? addresses = null)
+    public NodePlanner Plan(string node, IReadOnlySet<string>? alive = null, Func<string, ServiceAddresses?>? addresses = null,
+        string? loadBalancerClass = null, bool ignoreExcludeLabel = false)
     {
-        var planner = new NodePlanner(node);
+        var planner = new NodePlanner(node, loadBalancerClass, ignoreExcludeLabel);
         planner.Apply(Inputs(alive, addresses), contextMayHaveChanged: true, State.Services.Keys);
         return planner;
     }

@@ -87,6 +87,10 @@ public sealed class SpeakerKubernetesTests : IAsyncLifetime
         var assigned = await UntilAsync(() => _server.All("events").FirstOrDefault(e => e["reason"]?.GetValue<string>() == "nodeAssigned"), _ => true, "nodeAssigned");
         Assert.Equal("web", assigned["involvedObject"]!["name"]!.GetValue<string>());
         Assert.Equal("announcing from node \"node-1\" with protocol \"bgp\"", assigned["message"]!.GetValue<string>());
+        // The Service without endpoints is announced by no node: a Warning names the reason.
+        var failed = await UntilAsync(() => _server.All("events").FirstOrDefault(e => e["reason"]?.GetValue<string>() == "announceFailed"), _ => true, "announceFailed");
+        Assert.Equal(("idle", "Warning"), (failed["involvedObject"]!["name"]!.GetValue<string>(), failed["type"]!.GetValue<string>()));
+        Assert.StartsWith("203.0.113.6 is announced by no node: NoReadyEndpoint (", failed["message"]!.GetValue<string>(), StringComparison.Ordinal);
 
         // The endpoint goes away: no longer announced, so its status object goes too.
         _server.Remove("endpointslices", "default", "web-abcde");

@@ -46,10 +46,10 @@ public sealed class SpeakerL2StatusTests : IAsyncLifetime
 
     private static ServicePlan L2Plan(string service, string address, string owner, params string[] interfaces) =>
         new(service, [new AddressPlan(IPAddress.Parse(address), "main", null,
-            new L2Decision(owner, owner == "node-1", [.. interfaces], owner == "node-1" ? "announced" : $"announced by node {owner}"))], []);
+            new L2Decision(owner, owner == "node-1" ? AnnounceReason.Announced : AnnounceReason.NotElected, "test", [.. interfaces]))], []);
 
     private static ServicePlan BgpPlan(string service, string address, params string[] peers) =>
-        new(service, [new AddressPlan(IPAddress.Parse(address), "main", new BgpDecision(true, "announced", [.. peers]), null)], []);
+        new(service, [new AddressPlan(IPAddress.Parse(address), "main", new BgpDecision(AnnounceReason.Announced, "announced", [.. peers]), null)], []);
 
     private void Pass(bool problemsChanged, params PlanChange[] changes)
     {

@@ -26,6 +26,17 @@ public sealed class SpeakerOptionsTests : IDisposable
     }
 
     [Fact]
+    public void Lb_class_and_ignore_exclude_lb_come_from_flags_or_environment()
+    {
+        Assert.Equal(new ServiceScope(null, false), SpeakerOptions.Parse(["--node", "n1", "--config", _dir], Env()).Scope);
+        Assert.Equal(new ServiceScope("example.com/lb", true),
+            SpeakerOptions.Parse(["--node", "n1", "--config", _dir, "--lb-class", "example.com/lb", "--ignore-exclude-lb"], Env()).Scope);
+        var env = Env(("BGPLB_LB_CLASS", "env/lb"), ("BGPLB_IGNORE_EXCLUDE_LB", "1"));
+        Assert.Equal(new ServiceScope("env/lb", true), SpeakerOptions.Parse(["--node", "n1", "--config", _dir], env).Scope);
+        Assert.Equal(new ServiceScope(null, true), SpeakerOptions.Parse(["--node", "n1", "--config", _dir, "--lb-class", ""], env).Scope);
+    }
+
+    [Fact]
     public void Environment_supplies_every_flag_and_the_command_line_wins()
     {
         var env = Env(("BGPLB_NODE", "env-node"), ("BGPLB_CONFIG", _dir), ("BGPLB_BGP_LISTEN", "127.0.0.1:1179"),

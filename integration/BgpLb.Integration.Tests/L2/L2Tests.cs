@@ -183,7 +183,15 @@ public sealed class L2Tests(ITestOutputHelper output)
             var answers = await lab.ArpingAsync("observer", "eth0", Vip, count: 3);
             Assert.NotEmpty(answers);
             Assert.All(answers, mac => Assert.Equal(clientMac, mac));
-            Assert.Contains("bgplb_layer2_address_conflict{ip=\"203.0.113.10\"} 1", (await speaker.GetAsync("/metrics")).EnsureSuccess().StandardOutput, StringComparison.Ordinal);
+            var metrics = (await speaker.GetAsync("/metrics")).EnsureSuccess().StandardOutput;
+            Assert.Contains("bgplb_layer2_address_conflict{ip=\"203.0.113.10\"} 1", metrics, StringComparison.Ordinal);
+            Assert.Contains("bgplb_service_unannounced{reason=\"AddressConflict\",service=\"default/web\"} 1", metrics, StringComparison.Ordinal);
+            // /status names the conflict, the other host's MAC and that the address is not announced.
+            var status = System.Text.Json.Nodes.JsonNode.Parse((await speaker.GetAsync("/status")).EnsureSuccess().StandardOutput)!;
+            var conflict = status["l2"]!["conflicts"]!.AsArray().Single()!;
+            Assert.Equal((Vip, clientMac), (conflict["address"]!.GetValue<string>(), conflict["otherMac"]!.GetValue<string>()));
+            var address = status["services"]!.AsArray().SelectMany(s => s!["addresses"]!.AsArray()).Single(a => a!["address"]!.GetValue<string>() == Vip)!;
+            Assert.Equal(("AddressConflict", false), (address["l2"]!["reason"]!.GetValue<string>(), address["l2"]!["announced"]!.GetValue<bool>()));
             // The IPv6 address has no other holder: it is announced normally.
             Assert.Equal(node.Mac, await Wait.ForAsync("NDP answer for " + Vip6, TimeSpan.FromSeconds(5),
                 () => lab.NdiscAsync("observer", "eth0", Vip6), m => m is not null));

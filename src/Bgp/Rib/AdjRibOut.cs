@@ -138,6 +138,12 @@ internal sealed class AdjRibOut
         return new RibChanges(withdrawn, [.. groups.Select(g => new RouteGroup(g.Key.Item1, g.Key.Item2, g.Value))]);
     }
 
+    /// <summary>A copy of the prefixes advertised (sent) to the peer.</summary>
+    public HashSet<IPNetwork> AdvertisedPrefixes()
+    {
+        lock (_lock) return [.. _advertised.Keys];
+    }
+
     /// <summary>Everything advertised in one family, grouped by attributes (for a ROUTE-REFRESH answer).</summary>
     public List<RouteGroup> Advertised(AddressFamily family)
     {

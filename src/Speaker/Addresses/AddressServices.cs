@@ -24,7 +24,7 @@ public static class AddressServices
         }
         else
         {
-            services.AddSingleton<IAddressSource, InProcessAddresses>();
+            services.AddSingleton<IAddressSource>(sp => new InProcessAddresses(sp.GetRequiredService<ILogger<InProcessAddresses>>(), options.Scope.LoadBalancerClass));
         }
         return services;
     }

@@ -12,11 +12,14 @@ namespace BgpLb.Speaker.Addresses;
 public sealed class InProcessAddresses : IAddressSource
 {
     private readonly ILogger<InProcessAddresses> _logger;
+    private readonly string? _loadBalancerClass;
     private AllocationTable? _table;
 
-    public InProcessAddresses(ILogger<InProcessAddresses> logger)
+    /// <param name="loadBalancerClass">--lb-class: the class of the Services to allocate for; null: Services without a class.</param>
+    public InProcessAddresses(ILogger<InProcessAddresses> logger, string? loadBalancerClass = null)
     {
         _logger = logger;
+        _loadBalancerClass = loadBalancerClass;
         AllocationLog.InProcess(logger);
     }
 
@@ -42,7 +45,7 @@ public sealed class InProcessAddresses : IAddressSource
         var removed = new List<string>();
         foreach (var key in touched)
         {
-            if (state.Services.TryGetValue(key, out var service) && service.IsOurs(configuredClass: null))
+            if (state.Services.TryGetValue(key, out var service) && service.IsOurs(_loadBalancerClass))
                 upserted.Add(AllocationRequest.ForService(service, state.NamespaceLabels(service.Namespace)));
             else
                 removed.Add(key);

@@ -10,13 +10,14 @@ namespace BgpLb.Speaker.Kubernetes;
 /// <summary>
 /// Makes the cluster show what this speaker does, off the reconcile loop: the ConfigurationState <c>speaker-NODE</c>
 /// when the problems change, one ServiceBGPStatus per Service announced over BGP (its BGPPeers) and one ServiceL2Status
-/// per Service answered for in L2 mode (its interfaces), and MetalLB's <c>nodeAssigned</c> event when a Service starts
-/// being announced from this node. The first write converges every status object of this node (stale ones from an
+/// per Service answered for in L2 mode (its interfaces), MetalLB's <c>nodeAssigned</c> event when a Service starts
+/// being announced from this node, and a Warning <c>announceFailed</c> event when, as far as this node can tell, no node
+/// announces an address of the Service (<see cref="AddressPlan.Unannounced"/>), once per change of the reason. The first write converges every status object of this node (stale ones from an
 /// earlier run go); afterwards only the Services that changed are written. Pending writes are kept by Service (the
 /// latest wins); a failed write is retried after <see cref="RetryDelay"/>.
 /// </summary>
 public sealed class SpeakerStatusService(
-    SpeakerOptions options, ConfigurationStateWriter configurationState, BgpStatusWriter bgpStatus, L2StatusWriter l2Status, EventRecorder events,
+    SpeakerOptions options, ConfigurationStateWriter configurationState, BgpStatusWriter bgpStatus, L2StatusWriter l2Status, EventRecorder recorder,
     TimeProvider time, ILogger<SpeakerStatusService> logger)
     : BackgroundService, ISpeakerObserver
 {
@@ -28,7 +29,7 @@ public sealed class SpeakerStatusService(
     private readonly Dictionary<string, IReadOnlyList<string>> _bgp = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IReadOnlyList<string>> _l2 = new(StringComparer.Ordinal);
     private readonly HashSet<string> _dirty = new(StringComparer.Ordinal);
-    private readonly List<(V1ObjectReference Service, string Protocol)> _assigned = [];
+    private readonly List<(V1ObjectReference Service, string Type, string Reason, string Message)> _events = [];
     private (ConfigurationResult, string)? _state;
     private bool _stateDirty;
     private bool _converged;
@@ -47,13 +48,29 @@ public sealed class SpeakerStatusService(
             {
                 var info = pass.State.Services.GetValueOrDefault(service);
                 if (Track(_bgp, service, Peers(after)) && Peers(before) is null && info is not null)
-                    _assigned.Add((EventRecorder.Reference(info), "bgp"));
+                    _events.Add(Assigned(info, "bgp"));
                 if (Track(_l2, service, Interfaces(after)) && Interfaces(before) is null && info is not null)
-                    _assigned.Add((EventRecorder.Reference(info), "layer2"));
+                    _events.Add(Assigned(info, "layer2"));
+                if (Unannounced(after) is { } unannounced && unannounced != Unannounced(before) && info is not null)
+                    _events.Add((EventRecorder.Reference(info), EventRecorder.Warning, EventReasons.AnnounceFailed, unannounced));
                 _dirty.Add(service);
             }
         }
         _wake.Set();
+    }
+
+    private (V1ObjectReference, string, string, string) Assigned(ServiceInfo service, string protocol) =>
+        (EventRecorder.Reference(service), EventRecorder.Normal, EventReasons.NodeAssigned, $"announcing from node \"{options.NodeName}\" with protocol \"{protocol}\"");
+
+    /// <summary>The first address that no node announces, with the reason (as /status and the log give it); null when there is none.</summary>
+    private static string? Unannounced(ServicePlan? plan)
+    {
+        foreach (var address in plan?.Addresses ?? [])
+        {
+            if (address.Unannounced is { } reason)
+                return $"{address.Address} is announced by no node: {reason} ({(address.Bgp is { Announced: false } bgp ? bgp.Detail : address.L2?.Detail)})";
+        }
+        return null;
     }
 
     /// <summary>Records what a Service shows; true when it now shows something.</summary>
@@ -106,7 +123,7 @@ public sealed class SpeakerStatusService(
     {
         (ConfigurationResult, string)? state;
         List<string> dirty;
-        List<(V1ObjectReference, string)> assigned;
+        List<(V1ObjectReference Service, string Type, string Reason, string Message)> events;
         bool converge;
         lock (_gate)
         {
@@ -114,8 +131,8 @@ public sealed class SpeakerStatusService(
             _stateDirty = false;
             dirty = [.. _dirty];
             _dirty.Clear();
-            assigned = [.. _assigned];
-            _assigned.Clear();
+            events = [.. _events];
+            _events.Clear();
             converge = !_converged;
         }
         var complete = true;
@@ -156,11 +173,8 @@ public sealed class SpeakerStatusService(
                 }, () => _dirty.Add(service));
             }
         }
-        foreach (var (service, protocol) in assigned)
-        {
-            await events.RecordAsync(service, EventRecorder.Normal, EventReasons.NodeAssigned,
-                $"announcing from node \"{options.NodeName}\" with protocol \"{protocol}\"", cancellationToken);
-        }
+        foreach (var (service, type, reason, message) in events)
+            await recorder.RecordAsync(service, type, reason, message, cancellationToken);
         return complete;
     }
 
