@@ -69,10 +69,12 @@ public sealed partial class MonitoringTests(ITestOutputHelper output)
             await lab.WriteConfigAsync(L2Tests.Resources());
             await lab.StartSpeakersAsync();
             var speaker = lab.SpeakerOf(lab.Nodes[0]);
-            var page = await Wait.ForAsync("the conflict and the IPv6 owner in /metrics", TimeSpan.FromSeconds(15),
+            // The conflicting address is announced by no node: the unannounced gauge says so (reason AddressConflict).
+            var page = await Wait.ForAsync("the conflict, the unannounced Service and the IPv6 owner in /metrics", TimeSpan.FromSeconds(15),
                 async () => (await speaker.GetAsync("/metrics")).EnsureSuccess().StandardOutput,
-                p => p.Contains("bgplb_layer2_address_conflict{", StringComparison.Ordinal) && p.Contains("protocol=\"layer2\"", StringComparison.Ordinal),
-                p => string.Join('\n', p.Split('\n').Where(l => l.Contains("layer2", StringComparison.Ordinal))));
+                p => p.Contains("bgplb_layer2_address_conflict{", StringComparison.Ordinal) && p.Contains("protocol=\"layer2\"", StringComparison.Ordinal)
+                    && p.Contains("bgplb_service_unannounced{", StringComparison.Ordinal),
+                p => string.Join('\n', p.Split('\n').Where(l => l.Contains("layer2", StringComparison.Ordinal) || l.Contains("unannounced", StringComparison.Ordinal))));
             exported.UnionWith(SampleNames(page));
             lab.Passed();
         }
