@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using BgpLb.Allocation.Client;
+using BgpLb.Logging;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -37,23 +38,19 @@ public sealed partial class GrpcSecurity
 {
     /// <summary>The one identity of callers when no authentication is configured.</summary>
     public const string AnonymousCaller = "anonymous";
-    private static readonly TimeSpan RefusalLogInterval = TimeSpan.FromSeconds(10);
 
     private readonly CredentialFile<X509Certificate2>? _certificate;
     private readonly CredentialFile<X509Certificate2Collection>? _clientAuthorities;
     private readonly CredentialFile<BearerTokens>? _tokens;
     private readonly ILogger _logger;
-    private readonly TimeProvider _time;
-    private readonly Lock _refusalLock = new();
-    private long _nextRefusalLog;
-    private int _refusalsNotLogged;
+    private readonly LogRateLimiter _refusalLog;
 
     /// <exception cref="CredentialException">A file cannot be read or parsed; the message names the flag and the file.</exception>
     public GrpcSecurity(GrpcSecurityOptions options, ILogger<GrpcSecurity> logger, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(options);
         _logger = logger;
-        _time = time;
+        _refusalLog = new LogRateLimiter(time);
         if (options is { CertificateFile: { } cert, KeyFile: { } key })
             _certificate = Credentials.CertificateWithKey("--grpc-tls-cert/--grpc-tls-key", cert, key, logger);
         if (options.ClientCaFile is { } ca)
@@ -108,20 +105,8 @@ public sealed partial class GrpcSecurity
 
     private RpcException Refuse(ServerCallContext context, string reason)
     {
-        lock (_refusalLock)
-        {
-            var now = _time.GetTimestamp();
-            if (now >= _nextRefusalLog)
-            {
-                Log.Refused(_logger, context.Peer, context.Method, reason, _refusalsNotLogged);
-                _nextRefusalLog = now + (long)(RefusalLogInterval.TotalSeconds * _time.TimestampFrequency);
-                _refusalsNotLogged = 0;
-            }
-            else
-            {
-                _refusalsNotLogged++;
-            }
-        }
+        if (_refusalLog.TryAcquire(out var notLogged))
+            Log.Refused(_logger, context.Peer, context.Method, reason, notLogged);
         return new RpcException(new Status(StatusCode.Unauthenticated, reason));
     }
 
@@ -161,7 +146,7 @@ public sealed partial class GrpcSecurity
     private static partial class Log
     {
         [LoggerMessage(EventId = 4030, Level = LogLevel.Warning, Message = "Refused {Method} from {Peer}: {Reason} ({NotLogged} more refusals since the last of these lines)")]
-        public static partial void Refused(ILogger logger, string peer, string method, string reason, int notLogged);
+        public static partial void Refused(ILogger logger, string peer, string method, string reason, long notLogged);
     }
 }
 
