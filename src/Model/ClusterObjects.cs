@@ -38,17 +38,7 @@ public sealed record EndpointSummary(bool ServingAnywhere, EquatableArray<string
 /// <summary>What BgpLb uses of one Node.</summary>
 /// <param name="NetworkUnavailable">The NetworkUnavailable condition is True.</param>
 /// <param name="InternalAddress">The first InternalIP of status.addresses (where the L2 speakers reach each other).</param>
-public sealed record NodeInfo(string Name, LabelDictionary Labels, bool NetworkUnavailable, IPAddress? InternalAddress)
-{
-    /// <summary>MetalLB never announces from a node with NetworkUnavailable or the exclude-from-external-load-balancers label.</summary>
-    public bool ExcludedFromLoadBalancers => NetworkUnavailable || Labels.ContainsKey(MetalLbNames.ExcludeFromLoadBalancersLabel);
-
-    /// <summary>Why the node may not announce, or null.</summary>
-    public string? ExclusionReason =>
-        NetworkUnavailable ? "node has the NetworkUnavailable condition"
-        : Labels.ContainsKey(MetalLbNames.ExcludeFromLoadBalancersLabel) ? $"node has the {MetalLbNames.ExcludeFromLoadBalancersLabel} label"
-        : null;
-}
+public sealed record NodeInfo(string Name, LabelDictionary Labels, bool NetworkUnavailable, IPAddress? InternalAddress);
 
 /// <summary>A Namespace's labels (IPAddressPool serviceAllocation.namespaceSelectors).</summary>
 public sealed record NamespaceInfo(string Name, LabelDictionary Labels);

@@ -80,7 +80,7 @@ public class ExamplesTests
         Assert.Equal(["node-a", "node-b"], nodes.Select(n => n.Name));
         Assert.Equal(IPAddress.Parse("198.18.0.2"), nodes[0].InternalAddress);
         Assert.Equal(IPAddress.Parse("198.18.0.6"), nodes[1].InternalAddress);
-        Assert.All(nodes, n => Assert.False(n.ExcludedFromLoadBalancers));
+        Assert.All(nodes, n => Assert.False(n.NetworkUnavailable || n.Labels.ContainsKey(MetalLbNames.ExcludeFromLoadBalancersLabel)));
         // Each node opens exactly the session to the router address on its own link.
         Assert.All(nodes, n => Assert.Single(config.Peers, p => LabelSelector.MatchesAny(p.NodeSelectors, n.Labels)));
 

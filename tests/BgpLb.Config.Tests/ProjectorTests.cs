@@ -320,31 +320,27 @@ public class ProjectorTests
     // ---- Node ----
 
     [Fact]
-    public void Node_with_network_unavailable_is_excluded()
+    public void Node_with_network_unavailable_is_projected_as_such()
     {
         var node = Node(status: "{conditions: [{type: Ready, status: 'True'}, {type: NetworkUnavailable, status: 'True'}]}");
         Assert.True(node.NetworkUnavailable);
-        Assert.True(node.ExcludedFromLoadBalancers);
-        Assert.Contains("NetworkUnavailable", node.ExclusionReason, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Node_with_network_available_is_not_excluded()
+    public void Node_with_network_available_is_not_network_unavailable()
     {
         var node = Node(status: "{conditions: [{type: NetworkUnavailable, status: 'False'}, {type: Ready, status: 'True'}]}");
-        Assert.False(node.ExcludedFromLoadBalancers);
-        Assert.Null(node.ExclusionReason);
-        Assert.False(Node().ExcludedFromLoadBalancers);
+        Assert.False(node.NetworkUnavailable);
+        Assert.False(Node().NetworkUnavailable);
     }
 
     [Fact]
-    public void Node_with_the_exclude_label_is_excluded()
+    public void Node_keeps_the_exclude_label_for_the_planner()
     {
         var node = Node("labels: {node.kubernetes.io/exclude-from-external-load-balancers: ''}");
         Assert.False(node.NetworkUnavailable);
-        Assert.True(node.ExcludedFromLoadBalancers);
-        Assert.Contains(MetalLbNames.ExcludeFromLoadBalancersLabel, node.ExclusionReason, StringComparison.Ordinal);
-        Assert.False(Node("labels: {other: ''}").ExcludedFromLoadBalancers);
+        Assert.True(node.Labels.ContainsKey(MetalLbNames.ExcludeFromLoadBalancersLabel));
+        Assert.False(Node("labels: {other: ''}").Labels.ContainsKey(MetalLbNames.ExcludeFromLoadBalancersLabel));
     }
 
     [Fact]
