@@ -173,7 +173,9 @@ public class SocketTransportTests
         Assert.Equal(b, managerA.GetStatus()[0].RemoteRouterId);
 
         await managerA.StopAsync(CancellationToken.None).WaitAsync(Timeout);
-        await WaitFor(() => logsB.Entries.Any(e => e.EventId == 1204 && e.Message.Contains("6/2", StringComparison.Ordinal)
+        // The state change (1200), not the NOTIFICATION line (1204): that one is rate-limited per peer, and a connection
+        // collision at the start (both sides dial at once) may have used its turn already.
+        await WaitFor(() => logsB.Entries.Any(e => e.EventId == 1200 && e.Message.Contains("NOTIFICATION received 6/2", StringComparison.Ordinal)
             && e.Message.Contains("bgplb speaker shutting down", StringComparison.Ordinal)),
             () => string.Join("\n", logsB.Entries.Where(e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Information)));
         Assert.NotEqual(BgpState.Established, managerB.GetStatus()[0].State);
