@@ -29,7 +29,10 @@ public sealed class SpeakerStatusTests(ITestOutputHelper output)
         var session = status["sessions"]!.AsArray().Single()!;
         Assert.Equal(("router", "Established"), (session["peer"]!.GetValue<string>(), session["state"]!.GetValue<string>()));
         Assert.Equal(1, session["prefixesAdvertised"]!.GetValue<int>());
-        Assert.Null(session["lastError"]);
+        // The only error this session may have seen is a connection collision (the speaker and BIRD dialled each other at
+        // once, which a loaded machine makes likely): one connection was closed with Cease 6/7 and the other kept.
+        Assert.True(session["lastError"] is null || session["lastError"]!.GetValue<string>().Contains("6/7", StringComparison.Ordinal),
+            $"last error: {session["lastError"]}");
         var route = session["routes"]!.AsArray().Single()!;
         Assert.Equal(("203.0.113.10/32", "default/web"), (route["prefix"]!.GetValue<string>(), route["services"]![0]!.GetValue<string>()));
 
