@@ -45,7 +45,7 @@ def main(results_dir: str) -> int:
             if info.get("outcome") == "Error":
                 text = info.find("t:Text", NS)
                 message = text.text.strip() if text is not None and text.text else "run error"
-                echoed = re.fullmatch(r"\[xUnit\.net [^\]]*\]\s+(\S+) \[FAIL\]", message)
+                echoed = re.fullmatch(r"\[xUnit\.net [^\]]*\]\s+(.+?) \[FAIL\]", message)
                 if echoed and echoed.group(1) in failed_here:
                     continue
                 failed += 1

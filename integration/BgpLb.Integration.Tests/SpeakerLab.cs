@@ -74,6 +74,10 @@ internal static class SpeakerLab
         File.Move(staging, Path.Combine(ConfigDirectory(lab, node), fileName), overwrite: true);
     }
 
+    /// <summary>Whether a <see cref="SessionIncarnationAsync"/> value shows the session established.</summary>
+    public static bool IsEstablished(string incarnation) =>
+        incarnation.StartsWith("up since ", StringComparison.Ordinal) || incarnation.StartsWith("Established,", StringComparison.Ordinal);
+
     /// <summary>
     /// A value that changes whenever the router brings the session up again: BIRD's "Since" time of the protocol,
     /// FRR's count of established connections. Equal before and after a change means the session was not reset.
