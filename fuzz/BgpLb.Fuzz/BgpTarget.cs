@@ -37,7 +37,7 @@ internal sealed class BgpTarget : FuzzTarget
                 // Every message has at least a header: more messages than that means framing did not advance.
                 if (++messages > stream.Length / BgpConstants.HeaderLength)
                     throw new FuzzFindingException($"framing returned {messages} messages from {stream.Length} B");
-                Decode(type, body, context);
+                AnyMessageDecoder.Decode(type, body, context);
             }
         }
         catch (BgpNotificationException)
@@ -102,30 +102,6 @@ internal sealed class BgpTarget : FuzzTarget
         buffer.Write([control]);
         write(buffer);
         return (name, buffer.WrittenSpan.ToArray());
-    }
-
-    private static void Decode(BgpMessageType type, in ReadOnlySequence<byte> body, UpdateDecodeContext context)
-    {
-        switch (type)
-        {
-            case BgpMessageType.Open:
-                var open = OpenCodec.Read(body);
-                _ = open.BgpIdAddress;
-                break;
-            case BgpMessageType.Update:
-                UpdateDecoder.Decode(body, context);
-                break;
-            case BgpMessageType.Notification:
-                _ = NotificationCodec.Read(body).ShutdownCommunication;
-                break;
-            case BgpMessageType.RouteRefresh:
-                RouteRefreshCodec.Read(body);
-                break;
-            case BgpMessageType.Keepalive:
-                break;
-            default:
-                throw new InvalidOperationException($"Framing returned unknown type {type}.");
-        }
     }
 }
 

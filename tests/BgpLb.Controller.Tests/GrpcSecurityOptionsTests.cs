@@ -90,10 +90,10 @@ public sealed class GrpcSecurityOptionsTests : IDisposable
     [Fact]
     public async Task The_controller_refuses_to_listen_beyond_loopback_unprotected_with_exit_code_2_and_one_line()
     {
-        await using var controller = DaemonProcess.Start("bgplb-controller.dll",
-            ["--config", _dir, "--grpc-listen", "0.0.0.0:0", "--metrics-listen", "127.0.0.1:0"]);
-        Assert.Equal(ExitCodes.Usage, await controller.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        var (exitCode, line) = await DaemonProcess.RunUntilRefusedAsync("bgplb-controller.dll",
+            ["--config", _dir, "--grpc-listen", "0.0.0.0:0", "--metrics-listen", "127.0.0.1:0"], TimeSpan.FromSeconds(60));
+        Assert.Equal(ExitCodes.Usage, exitCode);
         Assert.Equal("bgplb-controller: --grpc-listen 0.0.0.0:0 is beyond loopback: serve TLS (--grpc-tls-cert, --grpc-tls-key) with authentication "
-            + "(--grpc-client-ca and/or --grpc-token-file), or accept anyone who can reach it with --grpc-insecure", controller.Output.Trim());
+            + "(--grpc-client-ca and/or --grpc-token-file), or accept anyone who can reach it with --grpc-insecure", line);
     }
 }

@@ -118,6 +118,22 @@ public sealed class DaemonProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="dll"/> until it gives up starting and returns its exit code and the one line it names the
+    /// reason with ("bgplb-x: ..."); a stack trace or any number of such lines but one is an error.
+    /// </summary>
+    public static async Task<(int ExitCode, string Line)> RunUntilRefusedAsync(string dll, IEnumerable<string> args, TimeSpan timeout)
+    {
+        await using var process = Start(dll, args);
+        var exitCode = await process.WaitForExitAsync(timeout);
+        var output = process.Output;
+        var prefix = Path.GetFileNameWithoutExtension(dll) + ": ";
+        var lines = output.Split('\n').Where(l => l.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+        if (output.Contains("   at ", StringComparison.Ordinal) || lines.Count != 1)
+            throw new InvalidOperationException($"expected one '{prefix}' line and no stack trace (exit {exitCode}):\n{output}");
+        return (exitCode, lines[0]);
+    }
+
     /// <summary>Waits for the process to end by itself; returns the exit code.</summary>
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {

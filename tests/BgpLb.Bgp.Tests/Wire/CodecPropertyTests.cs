@@ -274,7 +274,7 @@ public class CodecPropertyTests
             var buffer = new ReadOnlySequence<byte>(stream);
             while (BgpFraming.TryReadMessage(ref buffer, 4096, out var type, out var body))
             {
-                Decode(type, body.ToArray(), context);
+                AnyMessageDecoder.Decode(type, body, context);
             }
         }
         catch (BgpNotificationException)
@@ -291,31 +291,12 @@ public class CodecPropertyTests
             {
                 try
                 {
-                    Decode(type, body, context);
+                    AnyMessageDecoder.Decode(type, new ReadOnlySequence<byte>(body), context);
                 }
                 catch (BgpNotificationException)
                 {
                 }
             }
-        }
-    }
-
-    private static void Decode(BgpMessageType type, byte[] body, UpdateDecodeContext context)
-    {
-        switch (type)
-        {
-            case BgpMessageType.Open:
-                OpenCodec.Read(body);
-                break;
-            case BgpMessageType.Update:
-                UpdateDecoder.Decode(body, context);
-                break;
-            case BgpMessageType.Notification:
-                _ = NotificationCodec.Read(body).ShutdownCommunication;
-                break;
-            case BgpMessageType.RouteRefresh:
-                RouteRefreshCodec.Read(body);
-                break;
         }
     }
 }
