@@ -78,12 +78,7 @@ public sealed class ClabTopologyTests
     [InlineData("nokia_srlinux", "'nokia_srlinux' is not honoured: the lab runs kinds linux and bridge")]
     [InlineData("ovs-bridge", "'ovs-bridge' is not honoured: the lab runs kinds linux and bridge")]
     public void An_unsupported_kind_is_an_error_naming_the_node(string kind, string expected) =>
-        Assert.Equal($"test.clab.yml: topology.nodes.r1.kind: {expected}", ReadError($$"""
-            name: t
-            topology:
-              nodes:
-                r1: { kind: {{kind}}, image: ghcr.io/nokia/srlinux }
-            """));
+        Assert.Equal($"test.clab.yml: topology.nodes.a.kind: {expected}", NodeError($"kind: {kind}", "image: ghcr.io/nokia/srlinux"));
 
     [Theory]
     [InlineData("ports: [\"8080:80\"]", "topology.nodes.a.ports: not honoured by the lab")]
@@ -92,15 +87,7 @@ public sealed class ClabTopologyTests
     [InlineData("entrypoint: /bin/sh", "topology.nodes.a.entrypoint: not honoured by the lab")]
     [InlineData("cmd: sleep infinity", "topology.nodes.a.cmd: not honoured for image alpine:3.20")]
     public void A_node_field_the_lab_does_not_honour_is_an_error_naming_the_node_and_the_field(string field, string expected) =>
-        Assert.StartsWith($"test.clab.yml: {expected}", ReadError($$"""
-            name: t
-            topology:
-              nodes:
-                a:
-                  kind: linux
-                  image: alpine:3.20
-                  {{field}}
-            """), StringComparison.Ordinal);
+        Assert.StartsWith($"test.clab.yml: {expected}", NodeError("kind: linux", "image: alpine:3.20", field), StringComparison.Ordinal);
 
     [Theory]
     [InlineData("mgmt: { network: lab }", "mgmt: not honoured by the lab")]
@@ -128,41 +115,26 @@ public sealed class ClabTopologyTests
             """), StringComparison.Ordinal);
 
     [Theory]
-    [InlineData("cmd: --log-level debug", "topology.nodes.s.cmd: bgplb-speaker needs --node NAME (in cmd) or BGPLB_NODE (in env)")]
-    [InlineData("cmd: --node s --config /etc/bgplb/config", "topology.nodes.s.cmd: /etc/bgplb/config is not under a bind")]
-    [InlineData("cmd: --node s --config=/etc/bgplb/config", "topology.nodes.s.cmd: /etc/bgplb/config is not under a bind")]
-    [InlineData("env: { BGPLB_NODE: s, BGPLB_CONFIG: /etc/bgplb/config }", "topology.nodes.s.env.BGPLB_CONFIG: /etc/bgplb/config is not under a bind")]
-    [InlineData("cmd: --node 's", "topology.nodes.s.cmd: '--node 's': unbalanced ' quote")]
+    [InlineData("cmd: --log-level debug", "topology.nodes.a.cmd: bgplb-speaker needs --node NAME (in cmd) or BGPLB_NODE (in env)")]
+    [InlineData("cmd: --node a --config /etc/bgplb/config", "topology.nodes.a.cmd: /etc/bgplb/config is not under a bind")]
+    [InlineData("cmd: --node a --config=/etc/bgplb/config", "topology.nodes.a.cmd: /etc/bgplb/config is not under a bind")]
+    [InlineData("env: { BGPLB_NODE: a, BGPLB_CONFIG: /etc/bgplb/config }", "topology.nodes.a.env.BGPLB_CONFIG: /etc/bgplb/config is not under a bind")]
+    [InlineData("cmd: --node 's", "topology.nodes.a.cmd: '--node 's': unbalanced ' quote")]
     public void A_speaker_without_its_node_or_reading_unbound_files_is_an_error(string field, string expected) =>
-        Assert.StartsWith($"test.clab.yml: {expected}", ReadError($$"""
-            name: t
-            topology:
-              nodes:
-                s:
-                  kind: linux
-                  image: registry.example/bgplb:0.1.0
-                  {{field}}
-            """), StringComparison.Ordinal);
+        Assert.StartsWith($"test.clab.yml: {expected}", NodeError("kind: linux", "image: registry.example/bgplb:0.1.0", field), StringComparison.Ordinal);
 
     [Theory]
-    [InlineData("quay.io/frrouting/frr:8.4.2", "topology.nodes.r.binds: an FRR node needs its configuration bound at /etc/frr/frr.conf")]
-    [InlineData("bgplb-bird:2.0.12", "topology.nodes.r.binds: a BIRD node needs its configuration bound at /etc/bird/bird.conf")]
+    [InlineData("quay.io/frrouting/frr:8.4.2", "topology.nodes.a.binds: an FRR node needs its configuration bound at /etc/frr/frr.conf")]
+    [InlineData("bgplb-bird:2.0.12", "topology.nodes.a.binds: a BIRD node needs its configuration bound at /etc/bird/bird.conf")]
     public void A_router_without_its_bound_configuration_is_an_error(string image, string expected) =>
-        Assert.Equal($"test.clab.yml: {expected}", ReadError($$"""
-            name: t
-            topology:
-              nodes:
-                r: { kind: linux, image: "{{image}}" }
-            """));
+        Assert.Equal($"test.clab.yml: {expected}", NodeError("kind: linux", $"image: \"{image}\""));
 
     [Fact]
     public void A_bind_of_a_missing_file_is_an_error_naming_it() =>
-        Assert.StartsWith("test.clab.yml: topology.nodes.r.binds[0]: no-such-dir/frr.conf does not exist", ReadError("""
-            name: t
-            topology:
-              nodes:
-                r: { kind: linux, image: frrouting/frr:v8.4.1, binds: ["no-such-dir/frr.conf:/etc/frr/frr.conf"] }
-            """), StringComparison.Ordinal);
+        Assert.StartsWith(
+            "test.clab.yml: topology.nodes.a.binds[0]: no-such-dir/frr.conf does not exist",
+            NodeError("kind: linux", "image: frrouting/frr:v8.4.1", "binds: [\"no-such-dir/frr.conf:/etc/frr/frr.conf\"]"),
+            StringComparison.Ordinal);
 
     [Fact]
     public void A_topology_name_the_lab_cannot_name_namespaces_after_is_an_error() =>
@@ -196,6 +168,10 @@ public sealed class ClabTopologyTests
     [Fact]
     public void Exec_lines_split_into_words_as_containerlab_splits_them() =>
         Assert.Equal(["sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward", "it's"], ClabTopology.SplitWords("sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward' \"it's\""));
+
+    /// <summary>The error for a topology of one node, "a", with <paramref name="lines"/> under it.</summary>
+    private static string NodeError(params string[] lines) =>
+        ReadError("name: t\ntopology:\n  nodes:\n    a:\n" + string.Concat(lines.Select(l => $"      {l}\n")));
 
     private static string ReadError(string yaml) =>
         Assert.Throws<ClabTopologyException>(() => ClabTopology.Parse(yaml, ScratchFile)).Message;
