@@ -124,13 +124,6 @@ public sealed partial record ClabTopology(string Name, string File, IReadOnlyLis
     /// <summary>Reads topology <paramref name="yaml"/> as if from <paramref name="path"/> (binds are relative to its directory).</summary>
     public static ClabTopology Parse(string yaml, string path) => new Reader(path).Read(yaml);
 
-    /// <summary>Reads a topology file as JSON (YAML through the project's reader, as kubectl reads YAML): what the schema test validates.</summary>
-    public static JsonNode? ReadJson(string yaml)
-    {
-        var documents = YamlJson.Parse(yaml);
-        return documents.Count == 1 ? documents[0].Root : throw new ClabTopologyException($"a topology file holds one YAML document, not {documents.Count}");
-    }
-
     internal static string? HostPathOf(IEnumerable<ClabBind> binds, string containerPath)
     {
         foreach (var bind in binds)
@@ -235,17 +228,23 @@ public sealed partial record ClabTopology(string Name, string File, IReadOnlyLis
 
         public ClabTopology Read(string yaml)
         {
-            JsonNode? root;
+            // The project's YAML reader: the file as JSON, as kubectl reads YAML.
+            List<YamlDocument> documents;
             try
             {
-                root = ReadJson(yaml);
+                documents = YamlJson.Parse(yaml);
             }
             catch (YamlDotNet.Core.YamlException e)
             {
                 throw new ClabTopologyException($"{_file}:{e.Start.Line}: {e.Message}");
             }
 
-            var top = ReadObject(root, "the file");
+            if (documents.Count != 1)
+            {
+                throw new ClabTopologyException($"{_file}: {documents.Count} YAML documents: a topology file holds one");
+            }
+
+            var top = ReadObject(documents[0].Root, "the file");
             OnlyFields(top, "", TopLevelFields, "the lab honours name and topology (nodes, links) only");
             var name = ReadString(top["name"], "name");
             if (!TopologyNamePattern().IsMatch(name))

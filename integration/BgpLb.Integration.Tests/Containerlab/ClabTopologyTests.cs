@@ -155,6 +155,14 @@ public sealed class ClabTopologyTests
             """), StringComparison.Ordinal);
 
     [Theory]
+    [InlineData("name: t\n---\nname: u\n", "test.clab.yml: 2 YAML documents: a topology file holds one")]
+    [InlineData("name: [t\n", "test.clab.yml:2: ")]
+    [InlineData("- name: t\n", "test.clab.yml: the file: must be a mapping")]
+    [InlineData("name: t\n", "test.clab.yml: topology: missing")]
+    public void A_file_that_is_not_one_topology_mapping_is_an_error(string yaml, string expected) =>
+        Assert.StartsWith(expected, ReadError(yaml), StringComparison.Ordinal);
+
+    [Theory]
     [InlineData("alpine:3.20", ClabRole.Host)]
     [InlineData("quay.io/frrouting/frr:8.4.2", ClabRole.Frr)]
     [InlineData("frrouting/frr@sha256:0123", ClabRole.Frr)]
