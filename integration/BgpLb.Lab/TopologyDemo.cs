@@ -55,6 +55,12 @@ internal static class TopologyDemo
             Console.WriteLine("== interrupted: every process killed, namespaces deleted");
             return 130;
         }
+        catch (Exception e) when (e is InvalidOperationException or TimeoutException or ProcessExitedException)
+        {
+            // The lab is torn down by then; its files stay (the path is printed above) with every process's log.
+            await Console.Error.WriteLineAsync($"bgplb-lab demo-topology: {e.Message}");
+            return 1;
+        }
     }
 
     private static async Task ShowAsync(TopologyLab lab)

@@ -174,7 +174,7 @@ public sealed class TopologyLab : NetnsLab
             case ClabRole.Speaker:
                 var speaker = await SpeakerProcess.StartWithArgumentsAsync(this, netns, node.Name, node.SpeakerNodeName!, MetricsPort(node), node.Arguments, node.Env);
                 _speakers[node.Name] = speaker;
-                Log($"{node.Name}: {speaker} {string.Join(' ', node.Arguments)}{string.Concat(node.Env.Select(e => $" {e.Key}={e.Value}"))}");
+                Log($"{node.Name}: {speaker}: {string.Join(' ', [.. node.Env.Select(e => $"{e.Key}={e.Value}"), "bgplb-speaker", .. node.Arguments])}");
                 break;
         }
     }
