@@ -316,7 +316,7 @@ public sealed partial record ClabTopology(string Name, string File, IReadOnlyLis
                 role,
                 image,
                 binds,
-                role == ClabRole.Speaker ? env.ToDictionary(e => e.Key, e => ContainerPath(binds, e.Value, $"{field}.env.{e.Key}"), StringComparer.Ordinal) : env,
+                role == ClabRole.Speaker ? env.ToDictionary(e => e.Key, e => SpeakerValue(binds, e.Value, $"{field}.env.{e.Key}"), StringComparer.Ordinal) : env,
                 exec,
                 role == ClabRole.Speaker ? [.. arguments.Select(a => SpeakerArgument(binds, a, field + ".cmd"))] : []);
             CheckRole(result, field);
@@ -344,18 +344,22 @@ public sealed partial record ClabTopology(string Name, string File, IReadOnlyLis
             }
         }
 
-        /// <summary>A flag value that is an absolute path must be under a bind: the speaker runs on the host and would read the host's file.</summary>
+        /// <summary>A word of the speaker's cmd, also as <c>--flag=VALUE</c>, through <see cref="SpeakerValue"/>.</summary>
         private string SpeakerArgument(List<ClabBind> binds, string argument, string field)
         {
             if (argument.StartsWith("--", StringComparison.Ordinal) && argument.IndexOf('=', StringComparison.Ordinal) is > 2 and var equals)
             {
-                return argument[..(equals + 1)] + ContainerPath(binds, argument[(equals + 1)..], field);
+                return argument[..(equals + 1)] + SpeakerValue(binds, argument[(equals + 1)..], field);
             }
 
-            return ContainerPath(binds, argument, field);
+            return SpeakerValue(binds, argument, field);
         }
 
-        private string ContainerPath(List<ClabBind> binds, string value, string field) =>
+        /// <summary>
+        /// A speaker flag or variable value, an absolute path replaced by the host path bound there. It must be under a bind:
+        /// the speaker runs on the host and would read the host's file.
+        /// </summary>
+        private string SpeakerValue(List<ClabBind> binds, string value, string field) =>
             !value.StartsWith('/') ? value
             : HostPathOf(binds, value) ?? throw Error(field, $"{value} is not under a bind: the lab runs bgplb-speaker on the host's files, so bind what it reads");
 
