@@ -12,13 +12,24 @@ namespace BgpLb.Netlab;
 /// </summary>
 public sealed class BirdRouter : Router
 {
+    private readonly string? _configFile;
     private NetnsProcess? _process;
 
-    public BirdRouter(Lab lab, string netns, string name, RouterOptions options)
+    public BirdRouter(NetnsLab lab, string netns, string name, RouterOptions options)
+        : this(lab, netns, name, options, configFile: null)
+    {
+    }
+
+    private BirdRouter(NetnsLab lab, string netns, string name, RouterOptions? options, string? configFile)
         : base(lab, netns, name, options)
     {
         ControlSocket = Path.Combine(lab.Directory, name + ".bird.ctl");
+        _configFile = configFile;
     }
+
+    /// <summary>BIRD with a given configuration file (the lab's control socket all the same).</summary>
+    public static Task<BirdRouter> StartWithConfigAsync(NetnsLab lab, string netns, string name, string configFile) =>
+        Started(new BirdRouter(lab, netns, name, options: null, configFile));
 
     public override RouterKind Kind => RouterKind.Bird;
 
@@ -160,7 +171,7 @@ public sealed class BirdRouter : Router
 
     protected override async Task StartAsync()
     {
-        var config = Lab.WriteFile(Name + ".bird.conf", RenderConfig(Options));
+        var config = _configFile ?? Lab.WriteFile(Name + ".bird.conf", RenderConfig(Options));
         _process = await Lab.StartProcessAsync(Namespace, Name + ".bird", "bird", "-f", "-c", config, "-s", ControlSocket);
         await _process.WaitUntilReadyAsync("control socket", TimeSpan.FromSeconds(10), async () =>
             File.Exists(ControlSocket) && (await Command.RunAsync("birdc", "-s", ControlSocket, "show", "status")).Succeeded);

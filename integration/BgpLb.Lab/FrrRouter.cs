@@ -9,17 +9,33 @@ namespace BgpLb.Netlab;
 /// <summary>
 /// FRR 8: zebra (installs multipath routes in the namespace's kernel table) and bgpd, both in the foreground with the
 /// pathspace <c>-N NAMESPACE</c> (sockets in /run/frr/NAMESPACE, owned by frr:frr); queried with <c>vtysh -N</c>.
-/// One FRR instance per namespace.
+/// One FRR instance per namespace. The configuration is generated from <see cref="RouterOptions"/>, or an integrated
+/// frr.conf is applied (<see cref="StartIntegratedAsync"/>).
 /// </summary>
 public sealed class FrrRouter : Router
 {
     private const string Daemons = "/usr/lib/frr";
     private readonly List<NetnsProcess> _processes = [];
 
-    public FrrRouter(Lab lab, string netns, string name, RouterOptions options)
+    private readonly (string Config, IReadOnlyList<string> Daemons)? _integratedConfig;
+
+    public FrrRouter(NetnsLab lab, string netns, string name, RouterOptions options)
         : base(lab, netns, name, options)
     {
     }
+
+    private FrrRouter(NetnsLab lab, string netns, string name, string integratedConfig, IReadOnlyList<string> daemons)
+        : base(lab, netns, name, options: null)
+    {
+        _integratedConfig = (integratedConfig, daemons);
+    }
+
+    /// <summary>
+    /// FRR as the frrouting/frr image runs it: zebra, staticd and <paramref name="daemons"/> (<see cref="EnabledDaemons"/>),
+    /// then the integrated configuration <paramref name="frrConf"/> applied by vtysh.
+    /// </summary>
+    public static Task<FrrRouter> StartIntegratedAsync(NetnsLab lab, string netns, string name, string frrConf, IReadOnlyList<string> daemons) =>
+        Started(new FrrRouter(lab, netns, name, frrConf, daemons));
 
     public override RouterKind Kind => RouterKind.Frr;
 
@@ -142,24 +158,59 @@ public sealed class FrrRouter : Router
 
         Directory.CreateDirectory(runDirectory);
         (await Command.RunAsync("chown", "frr:frr", runDirectory)).EnsureSuccess();
-        var zebraConfig = Lab.WriteFile(Name + ".zebra.conf", $"hostname {Options.RouterId}\nlog stdout informational\n");
-        var bgpdConfig = Lab.WriteFile(Name + ".bgpd.conf", RenderBgpdConfig(Options));
-        var zebra = await Lab.StartProcessAsync(Namespace, Name + ".zebra", Path.Combine(Daemons, "zebra"), "-N", Namespace, "-f", zebraConfig);
-        _processes.Add(zebra);
-        var zserv = Path.Combine(runDirectory, "zserv.api");
-        await zebra.WaitUntilReadyAsync($"socket {zserv}", TimeSpan.FromSeconds(10), () => Task.FromResult(File.Exists(zserv)));
-        var bgpd = await Lab.StartProcessAsync(Namespace, Name + ".bgpd", Path.Combine(Daemons, "bgpd"), "-N", Namespace, "-f", bgpdConfig);
-        _processes.Add(bgpd);
-        await bgpd.WaitUntilReadyAsync("to answer vtysh", TimeSpan.FromSeconds(10), async () =>
-            (await Command.RunAsync("vtysh", "-N", Namespace, "-c", "show daemons")).StandardOutput.Contains("bgpd", StringComparison.Ordinal));
+        if (_integratedConfig is { } integrated)
+        {
+            foreach (var daemon in (string[])["zebra", "staticd", .. integrated.Daemons])
+            {
+                await StartDaemonAsync(daemon, config: null);
+            }
+
+            // As the frrouting/frr image boots (vtysh -b): the daemons run without configuration, vtysh applies frr.conf.
+            (await Command.RunAsync("vtysh", "-N", Namespace, "-f", integrated.Config)).EnsureSuccess();
+            return;
+        }
+
+        await StartDaemonAsync("zebra", Lab.WriteFile(Name + ".zebra.conf", $"hostname {Options.RouterId}\nlog stdout informational\n"));
+        await StartDaemonAsync("bgpd", Lab.WriteFile(Name + ".bgpd.conf", RenderBgpdConfig(Options)));
         if (Options.BfdNeighbors.Count > 0)
         {
-            var bfddConfig = Lab.WriteFile(Name + ".bfdd.conf", RenderBfddConfig(Options));
-            var bfdd = await Lab.StartProcessAsync(Namespace, Name + ".bfdd", Path.Combine(Daemons, "bfdd"), "-N", Namespace, "-f", bfddConfig);
-            _processes.Add(bfdd);
-            await bfdd.WaitUntilReadyAsync("to answer vtysh", TimeSpan.FromSeconds(10), async () =>
-                (await Command.RunAsync("vtysh", "-N", Namespace, "-c", "show daemons")).StandardOutput.Contains("bfdd", StringComparison.Ordinal));
+            await StartDaemonAsync("bfdd", Lab.WriteFile(Name + ".bfdd.conf", RenderBfddConfig(Options)));
         }
+    }
+
+    /// <summary>Starts <c>/usr/lib/frr/DAEMON -N NAMESPACE [-f CONFIG]</c> and waits until zebra's socket exists or vtysh sees the daemon.</summary>
+    private async Task StartDaemonAsync(string daemon, string? config)
+    {
+        var process = await Lab.StartProcessAsync(
+            Namespace, $"{Name}.{daemon}", Path.Combine(Daemons, daemon), ["-N", Namespace, .. config is null ? (string[])[] : ["-f", config]], environment: null);
+        _processes.Add(process);
+        if (daemon == "zebra")
+        {
+            var zserv = Path.Combine(RunDirectory(Namespace), "zserv.api");
+            await process.WaitUntilReadyAsync($"socket {zserv}", TimeSpan.FromSeconds(10), () => Task.FromResult(File.Exists(zserv)));
+            return;
+        }
+
+        await process.WaitUntilReadyAsync("to answer vtysh", TimeSpan.FromSeconds(10), async () =>
+            (await Command.RunAsync("vtysh", "-N", Namespace, "-c", "show daemons")).StandardOutput.Contains(daemon, StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// The daemons a <c>daemons</c> file enables (<c>NAME=yes</c>), besides zebra and staticd, which FRR always starts.
+    /// A daemon that is not installed here is an error naming it.
+    /// </summary>
+    public static IReadOnlyList<string> EnabledDaemons(string daemonsFile)
+    {
+        var enabled = new List<string>();
+        foreach (var line in daemonsFile.Split('\n').Select(l => l.Trim()))
+        {
+            if (line.Split('=') is [var daemon, "yes"] && daemon.All(char.IsAsciiLetterOrDigit) && daemon is not ("zebra" or "staticd"))
+            {
+                enabled.Add(File.Exists(Path.Combine(Daemons, daemon)) ? daemon : throw new InvalidOperationException($"{daemon}=yes: FRR has no {Path.Combine(Daemons, daemon)} here"));
+            }
+        }
+
+        return enabled;
     }
 
     public static string RenderBfddConfig(RouterOptions options)

@@ -16,7 +16,7 @@ public sealed class GobgpRouter : Router
     public const int DefaultApiPort = 50051;
     private NetnsProcess? _process;
 
-    public GobgpRouter(Lab lab, string netns, string name, RouterOptions options, int apiPort = DefaultApiPort)
+    public GobgpRouter(NetnsLab lab, string netns, string name, RouterOptions options, int apiPort = DefaultApiPort)
         : base(lab, netns, name, options)
     {
         ApiPort = apiPort;

@@ -6,6 +6,7 @@ using BgpLb.Netlab;
 // bgplb-lab: the lab demos of README. "demo" (./demo.sh): one BIRD router, two speaker nodes running bgplb-speaker on
 // examples/bgp, the router's table with an ECMP route per Service. "demo-l2" (./demo.sh l2): three speaker nodes and
 // a client on one bridge with examples/l2, the owner of the address is killed and the client follows the new one.
+// "demo-topology FILE" (./demo.sh --topology FILE): a containerlab topology file run in namespaces (TopologyDemo).
 // "bench-l2-failover N" (bench/l2-failover.sh): that failover N times and the median. "bench-churn" (bench/churn.sh):
 // the cost of one change with many Services loaded (ChurnBench). "bench-failover" (bench/failover.sh): how fast a
 // router drops a failed speaker's next hop (FailoverBench). "bench-bfd-jitter" (bench/bfd-jitter.sh): the speaker's BFD
@@ -33,6 +34,8 @@ switch (args)
         return await BfdProbe.RunAsync(args[1..], stop.Token);
     case ["demo", ..]:
         break;
+    case ["demo-topology", var topologyFile, ..]:
+        return await TopologyDemo.RunAsync(topologyFile, args.Contains("--keep"), stop.Token);
     case ["demo-l2", ..]:
         return await L2Demo.DemoAsync(L2Examples(), stop.Token);
     case ["bench-l2-failover"]:
@@ -40,7 +43,7 @@ switch (args)
     case ["bench-l2-failover", var count, ..] when int.TryParse(count, CultureInfo.InvariantCulture, out var runs) && runs > 0:
         return await L2Demo.BenchAsync(L2Examples(), runs, stop.Token);
     default:
-        await Console.Error.WriteLineAsync("usage: bgplb-lab demo [--examples DIR] [--log-level LEVEL] [--keep]\n       bgplb-lab demo-l2 [--examples DIR]\n       bgplb-lab bench-l2-failover [RUNS=5] [--examples DIR]\n       bgplb-lab bench-churn [--services N] [--series LIST] ... (bgplb-lab bench-churn --help)\n       bgplb-lab bench-failover [--runs N] [--speakers LIST] [--routers LIST] [--failures LIST] [--detections LIST] ... (bgplb-lab bench-failover --help)\n       bgplb-lab bench-bfd-jitter [--services N] [--idle-seconds S] [--storm-seconds S] [--rate N] ... (bgplb-lab bench-bfd-jitter --help)\n       bgplb-lab bench-soak [--flaps N] [--sample-every N] [--routers LIST]\n       bgplb-lab fake-apiserver --kubeconfig FILE\n       bgplb-lab bfd-probe --local ADDR --remote ADDR [--tx MS] [--rx MS] [--multiplier N] [--record]");
+        await Console.Error.WriteLineAsync("usage: bgplb-lab demo [--examples DIR] [--log-level LEVEL] [--keep]\n       bgplb-lab demo-l2 [--examples DIR]\n       bgplb-lab demo-topology FILE.clab.yml [--keep]\n       bgplb-lab bench-l2-failover [RUNS=5] [--examples DIR]\n       bgplb-lab bench-churn [--services N] [--series LIST] ... (bgplb-lab bench-churn --help)\n       bgplb-lab bench-failover [--runs N] [--speakers LIST] [--routers LIST] [--failures LIST] [--detections LIST] ... (bgplb-lab bench-failover --help)\n       bgplb-lab bench-bfd-jitter [--services N] [--idle-seconds S] [--storm-seconds S] [--rate N] ... (bgplb-lab bench-bfd-jitter --help)\n       bgplb-lab bench-soak [--flaps N] [--sample-every N] [--routers LIST]\n       bgplb-lab fake-apiserver --kubeconfig FILE\n       bgplb-lab bfd-probe --local ADDR --remote ADDR [--tx MS] [--rx MS] [--multiplier N] [--record]");
         return 2;
 }
 

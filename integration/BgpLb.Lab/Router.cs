@@ -132,24 +132,27 @@ public sealed record PeerState(bool Established, string State, string? LastError
 /// <summary>A real BGP daemon running in a lab namespace, with a common query interface.</summary>
 public abstract class Router
 {
-    protected Router(Lab lab, string netns, string name, RouterOptions options)
+    private readonly RouterOptions? _options;
+
+    /// <param name="options">The options the configuration is generated from; null for a router that runs a given configuration file.</param>
+    protected Router(NetnsLab lab, string netns, string name, RouterOptions? options)
     {
         Lab = lab;
         Namespace = netns;
         Name = name;
-        Options = options;
+        _options = options;
     }
 
     public abstract RouterKind Kind { get; }
 
-    public Lab Lab { get; }
+    public NetnsLab Lab { get; }
 
     public string Namespace { get; }
 
     /// <summary>Unique within the lab; prefixes its config and log file names.</summary>
     public string Name { get; }
 
-    public RouterOptions Options { get; }
+    public RouterOptions Options => _options ?? throw new InvalidOperationException($"{Name} runs a configuration file, not generated options");
 
     /// <summary>The daemon processes (FRR: zebra then bgpd).</summary>
     public abstract IReadOnlyList<NetnsProcess> Processes { get; }
@@ -158,11 +161,11 @@ public abstract class Router
     public NetnsProcess BgpProcess => Processes[^1];
 
     /// <summary>Starts a daemon of <paramref name="kind"/> in <paramref name="netns"/> and waits until its CLI answers.</summary>
-    public static Task<Router> StartAsync(RouterKind kind, Lab lab, string netns, string name, RouterOptions options) => kind switch
+    public static Task<Router> StartAsync(RouterKind kind, NetnsLab lab, string netns, string name, RouterOptions options) => kind switch
     {
-        RouterKind.Bird => Started(new BirdRouter(lab, netns, name, options)),
-        RouterKind.Frr => Started(new FrrRouter(lab, netns, name, options)),
-        RouterKind.Gobgp => Started(new GobgpRouter(lab, netns, name, options)),
+        RouterKind.Bird => Started<Router>(new BirdRouter(lab, netns, name, options)),
+        RouterKind.Frr => Started<Router>(new FrrRouter(lab, netns, name, options)),
+        RouterKind.Gobgp => Started<Router>(new GobgpRouter(lab, netns, name, options)),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown router kind"),
     };
 
@@ -215,7 +218,7 @@ public abstract class Router
             s => s?.ToString() ?? "no session");
 
     /// <summary>The kernel table of the router's namespace (where BIRD's kernel protocol and FRR's zebra install routes).</summary>
-    public Task<IReadOnlyList<KernelRoute>> GetKernelRoutesAsync(AddressFamily family) => Lab.GetKernelRoutesAsync(Namespace, family);
+    public Task<IReadOnlyList<KernelRoute>> GetKernelRoutesAsync(AddressFamily family) => Netlab.Lab.GetKernelRoutesAsync(Namespace, family);
 
     public Task<PeerState> WaitForEstablishedAsync(IPAddress neighbour, TimeSpan timeout) =>
         Wait.ForAsync($"{Name} session with {neighbour} to be Established", timeout, () => GetPeerStateAsync(neighbour), s => s.Established);
@@ -243,7 +246,8 @@ public abstract class Router
 
     protected abstract Task StartAsync();
 
-    private static async Task<Router> Started(Router router)
+    protected static async Task<TRouter> Started<TRouter>(TRouter router)
+        where TRouter : Router
     {
         await router.StartAsync();
         return router;

@@ -47,15 +47,16 @@ public sealed class SpeakerProcess
 
     /// <summary>Starts the speaker in <paramref name="netns"/>; its logs are <paramref name="name"/>.stdout/.stderr in the lab directory.</summary>
     /// <param name="memberlistSecretFile">The shared key of the L2 liveness datagrams; without it the speaker runs BGP only.</param>
-    public static async Task<SpeakerProcess> StartAsync(
+    public static Task<SpeakerProcess> StartAsync(
         NetnsLab lab, string netns, string name, string nodeName, string configDirectory, int metricsPort = 7474, string bgpListen = "0.0.0.0:179",
         string logLevel = "debug", Uri? controller = null, string? memberlistSecretFile = null, IReadOnlyList<string>? controllerCredentials = null,
-        IReadOnlyDictionary<string, string>? environment = null)
-    {
-        var process = await lab.StartProcessAsync(
+        IReadOnlyDictionary<string, string>? environment = null) =>
+        StartWithArgumentsAsync(
+            lab,
             netns,
             name,
-            ResolveExecutable(),
+            nodeName,
+            metricsPort,
             [
                 "--node", nodeName,
                 "--config", configDirectory,
@@ -67,6 +68,15 @@ public sealed class SpeakerProcess
                 .. memberlistSecretFile is null ? (string[])[] : ["--memberlist-secret-file", memberlistSecretFile],
             ],
             environment);
+
+    /// <summary>
+    /// Starts the speaker in <paramref name="netns"/> with exactly <paramref name="arguments"/> and <paramref name="environment"/>
+    /// (a topology node's cmd and env), which give it <paramref name="nodeName"/> and the metrics port <paramref name="metricsPort"/>.
+    /// </summary>
+    public static async Task<SpeakerProcess> StartWithArgumentsAsync(
+        NetnsLab lab, string netns, string name, string nodeName, int metricsPort, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string>? environment)
+    {
+        var process = await lab.StartProcessAsync(netns, name, ResolveExecutable(), arguments, environment);
         return new SpeakerProcess(process, nodeName, metricsPort);
     }
 
