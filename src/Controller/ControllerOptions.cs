@@ -103,6 +103,7 @@ public sealed record ControllerOptions
             StateFile = stateFile,
             GrpcListen = grpcEndPoint,
             GrpcSecurity = security,
+            Webhook = webhook,
             MetricsListen = metricsEndPoint,
             LogLevel = level,
             Scope = scopeFlags.Read(result),

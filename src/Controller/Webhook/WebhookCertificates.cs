@@ -78,13 +78,19 @@ public static class WebhookCertificates
             var notAfter = new DateTimeOffset(serving.NotAfter.ToUniversalTime());
             return now < notBefore || notAfter - now < (notAfter - notBefore) / 3
                 || !dnsNames.All(name => serving.MatchesHostname(name))
-                || !authorities.Any(a => a.SubjectName.RawData.AsSpan().SequenceEqual(serving.IssuerName.RawData));
+                || !authorities.Any(a => IsIssuerOf(a, serving));
         }
         catch (CryptographicException)
         {
             return true;
         }
     }
+
+    /// <summary>By key identifier: the names of two CAs issued in the same second are equal.</summary>
+    private static bool IsIssuerOf(X509Certificate2 authority, X509Certificate2 certificate) =>
+        authority.Extensions.OfType<X509SubjectKeyIdentifierExtension>().FirstOrDefault() is { } subjectKey
+        && certificate.Extensions.OfType<X509AuthorityKeyIdentifierExtension>().FirstOrDefault() is { KeyIdentifier: { } issuerKey }
+        && subjectKey.SubjectKeyIdentifierBytes.Span.SequenceEqual(issuerKey.Span);
 
     private static IEnumerable<X509Certificate2> StillValid(string? bundle, DateTimeOffset now)
     {
