@@ -47,6 +47,11 @@ public sealed class AdmissionWebhookTests(AdmissionWebhookTests.Controller contr
                 kind: BGPAdvertisement
                 metadata: {name: tagged, namespace: metallb-system}
                 spec: {communities: [no-export]}
+                ---
+                apiVersion: metallb.io/v1beta1
+                kind: BGPAdvertisement
+                metadata: {name: aggregated, namespace: metallb-system}
+                spec: {ipAddressPools: [a], aggregationLength: 25}
                 """);
             await Fixture.StartAsync(configure: o => o with { Webhook = new WebhookOptions(new IPEndPoint(IPAddress.Loopback, 0)) });
             Client = TrustingClient(Path.Combine(Fixture.Directory, WebhookCaFile.FileName));
@@ -154,6 +159,33 @@ public sealed class AdmissionWebhookTests(AdmissionWebhookTests.Controller contr
         await AllowedAsync(PoolPath, Review("UPDATE", "IPAddressPool", V1Beta1("IPAddressPool", "a", """{"addresses": ["192.0.2.0/24"]}"""), old.DeepClone().AsObject()));
         var message = await DeniedAsync(PoolPath, Review("UPDATE", "IPAddressPool", V1Beta1("IPAddressPool", "a", """{"addresses": []}"""), old));
         Assert.Equal("IPAddressPool metallb-system/a: spec.addresses: the pool has no addresses", message);
+    }
+
+    [Fact]
+    public async Task An_update_that_would_make_another_object_invalid_is_denied_naming_that_object()
+    {
+        var message = await DeniedAsync(PoolPath, Review("UPDATE", "IPAddressPool", V1Beta1("IPAddressPool", "a", """{"addresses": ["192.0.2.0/26"]}"""),
+            V1Beta1("IPAddressPool", "a", """{"addresses": ["192.0.2.0/25"]}""")));
+        Assert.Equal("the change would make another object invalid: BGPAdvertisement metallb-system/aggregated: spec.aggregationLength: "
+            + "aggregation length 25 is shorter than prefix 192.0.2.0/26 of IPAddressPool a", message);
+    }
+
+    [Fact]
+    public async Task Deleting_a_pool_an_advertisement_names_is_allowed_with_the_warning_it_causes()
+    {
+        await AllowedAsync(PoolPath, Review("DELETE", "IPAddressPool", null, V1Beta1("IPAddressPool", "a", """{"addresses": ["192.0.2.0/25"]}""")),
+            "BGPAdvertisement metallb-system/aggregated: spec.ipAddressPools[0]: IPAddressPool 'a' does not exist (or is invalid); ignored");
+    }
+
+    [Fact]
+    public void Before_the_configuration_is_read_every_change_is_answered_503()
+    {
+        var options = new Config.ConfigOptions();
+        var webhook = new AdmissionWebhook(new Config.ClusterState(options), options, Microsoft.Extensions.Logging.Abstractions.NullLogger<AdmissionWebhook>.Instance);
+        using var review = System.Text.Json.JsonDocument.Parse(Review("CREATE", "BFDProfile", V1Beta1("BFDProfile", "x", "{}")).ToJsonString());
+        var answer = webhook.Review(review.RootElement, "BFDProfile");
+        Assert.Equal((false, 503), (answer.Allowed, answer.Code));
+        Assert.Equal("the controller has not read the configuration yet; try again shortly", answer.Message);
     }
 
     [Fact]
