@@ -62,6 +62,18 @@ public sealed class WebhookCertificateTests : IAsyncLifetime
 
     private WebhookCertificateSecret Store() => new(_server.CreateClient(), Namespace, _time);
 
+    /// <summary>What one check of a replica does: the Secret, then the caBundle.</summary>
+    private async Task<WebhookCertificateSet> CheckAsync()
+    {
+        var store = Store();
+        var set = await store.EnsureAsync(CancellationToken.None);
+        await store.PublishAsync(set, CancellationToken.None);
+        return set;
+    }
+
+    private WebhookServingCertificate Serving() =>
+        new(new WebhookOptions(new IPEndPoint(IPAddress.Loopback, 0)), Store(), _time, NullLogger<WebhookServingCertificate>.Instance);
+
     private (string Ca, string Certificate, string Key) SecretData()
     {
         var data = _server.Get("secrets", Namespace, WebhookCertificateSecret.SecretName)!["data"]!;
@@ -119,7 +131,7 @@ public sealed class WebhookCertificateTests : IAsyncLifetime
     [Fact]
     public async Task The_secret_is_created_once_and_its_ca_patched_into_every_webhook()
     {
-        var issued = await Store().EnsureAsync(CancellationToken.None);
+        var issued = await CheckAsync();
         Assert.Equal("kubernetes.io/tls", _server.Get("secrets", Namespace, WebhookCertificateSecret.SecretName)!["type"]!.GetValue<string>());
         Assert.Equal((issued.CaBundle, issued.Certificate, issued.Key), SecretData());
         Assert.All(CaBundles(), bundle => Assert.Equal(issued.CaBundle, bundle));
@@ -127,7 +139,7 @@ public sealed class WebhookCertificateTests : IAsyncLifetime
         Assert.Equal(1, _server.Requests("PATCH validatingwebhookconfigurations"));
 
         // Another replica (or the next check) uses what is there and writes nothing.
-        Assert.Equal(issued, await Store().EnsureAsync(CancellationToken.None));
+        Assert.Equal(issued, await CheckAsync());
         Assert.Equal(1, _server.Requests("POST secrets"));
         Assert.Equal(0, _server.Requests("PUT secrets"));
         Assert.Equal(1, _server.Requests("PATCH validatingwebhookconfigurations"));
@@ -136,9 +148,9 @@ public sealed class WebhookCertificateTests : IAsyncLifetime
     [Fact]
     public async Task A_caBundle_reset_by_reapplying_the_manifest_is_patched_again()
     {
-        var issued = await Store().EnsureAsync(CancellationToken.None);
+        var issued = await CheckAsync();
         _server.Apply("validatingwebhookconfigurations", WebhookConfiguration());
-        Assert.Equal(issued, await Store().EnsureAsync(CancellationToken.None));
+        Assert.Equal(issued, await CheckAsync());
         Assert.All(CaBundles(), bundle => Assert.Equal(issued.CaBundle, bundle));
         Assert.Equal(2, _server.Requests("PATCH validatingwebhookconfigurations"));
     }
@@ -146,8 +158,7 @@ public sealed class WebhookCertificateTests : IAsyncLifetime
     [Fact]
     public async Task The_check_renews_the_certificate_on_virtual_time_and_serves_the_new_one()
     {
-        var serving = new WebhookServingCertificate(new WebhookOptions(new IPEndPoint(IPAddress.Loopback, 0)), Store(), _time,
-            NullLogger<WebhookServingCertificate>.Instance);
+        var serving = Serving();
         await serving.StartAsync(CancellationToken.None);
         try
         {
@@ -180,12 +191,26 @@ public sealed class WebhookCertificateTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Without_the_webhook_configuration_the_failure_is_named_and_the_certificate_still_issued()
+    public async Task Without_the_webhook_configuration_the_certificate_is_served_and_its_ca_patched_once_the_configuration_exists()
     {
         _server.Remove("validatingwebhookconfigurations", "", WebhookCertificateSecret.ConfigurationName);
-        var failure = await Assert.ThrowsAsync<WebhookCertificateException>(() => Store().EnsureAsync(CancellationToken.None));
+        var failure = await Assert.ThrowsAsync<WebhookCertificateException>(() => CheckAsync());
         Assert.StartsWith("ValidatingWebhookConfiguration metallb-webhook-configuration does not exist", failure.Message, StringComparison.Ordinal);
-        Assert.NotNull(_server.Get("secrets", Namespace, WebhookCertificateSecret.SecretName));
+
+        var serving = Serving();
+        await serving.StartAsync(CancellationToken.None);
+        try
+        {
+            Assert.Equal(serving.Current!.Thumbprint, X509Certificate2.CreateFromPem(SecretData().Certificate).Thumbprint);
+            _server.Apply("validatingwebhookconfigurations", WebhookConfiguration());
+            await UntilAsync(() => _server.Requests("PATCH validatingwebhookconfigurations") == 1, "the caBundle patch after the retry",
+                step: () => _time.Advance(WebhookServingCertificate.RetryDelay));
+            Assert.All(CaBundles(), bundle => Assert.Equal(SecretData().Ca, bundle));
+        }
+        finally
+        {
+            await serving.StopAsync(CancellationToken.None);
+        }
     }
 
     [Fact]

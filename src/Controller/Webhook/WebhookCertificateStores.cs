@@ -7,27 +7,30 @@ using k8s.Models;
 
 namespace BgpLb.Controller.Webhook;
 
-/// <summary>Where the self-managed webhook certificate lives (without --webhook-cert/--webhook-key).</summary>
+/// <summary>Where the self-managed webhook certificate lives (without --webhook-cert/--webhook-key), and how clients learn its CA.</summary>
 public interface IWebhookCertificateStore
 {
     /// <summary>The set to serve now: the stored one, or a new one issued and stored when there is none or it is due for renewal.</summary>
     /// <exception cref="WebhookCertificateException">It could not be read or stored (the message says why).</exception>
     Task<WebhookCertificateSet> EnsureAsync(CancellationToken cancellationToken);
+
+    /// <summary>Makes clients trust <paramref name="certificates"/>: its CA bundle where they read it, when it differs.</summary>
+    /// <exception cref="WebhookCertificateException">It could not be published (the message says why).</exception>
+    Task PublishAsync(WebhookCertificateSet certificates, CancellationToken cancellationToken);
 }
 
 public sealed class WebhookCertificateException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>
 /// Standalone mode: the certificate is kept in memory (a restart issues a new one) and its CA bundle is written to
-/// <see cref="CaFile"/>, next to the state file, for clients to trust.
+/// <c>caFile</c> (<see cref="FileName"/> next to the state file) for clients to trust.
 /// </summary>
 public sealed class WebhookCaFile(string caFile, IPEndPoint listen, TimeProvider time) : IWebhookCertificateStore
 {
     public const string FileName = "bgplb-webhook-ca.pem";
 
     private WebhookCertificateSet? _current;
-
-    public string CaFile => caFile;
+    private string? _written;
 
     public static IReadOnlyCollection<string> DnsNames { get; } = ["localhost", Dns.GetHostName()];
 
@@ -38,19 +41,27 @@ public sealed class WebhookCaFile(string caFile, IPEndPoint listen, TimeProvider
         IPAddress[] addresses = listen.Address.Equals(IPAddress.Any) || listen.Address.Equals(IPAddress.IPv6Any)
             ? [IPAddress.Loopback, IPAddress.IPv6Loopback]
             : [listen.Address];
-        var issued = WebhookCertificates.Issue(DnsNames, addresses, time.GetUtcNow(), _current?.CaBundle);
+        _current = WebhookCertificates.Issue(DnsNames, addresses, time.GetUtcNow(), _current?.CaBundle);
+        return Task.FromResult(_current);
+    }
+
+    public Task PublishAsync(WebhookCertificateSet certificates, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(certificates);
+        if (certificates.CaBundle == _written)
+            return Task.CompletedTask;
         var temporary = caFile + ".tmp";
         try
         {
-            File.WriteAllText(temporary, issued.CaBundle);
+            File.WriteAllText(temporary, certificates.CaBundle);
             File.Move(temporary, caFile, overwrite: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new WebhookCertificateException($"cannot write the webhook CA to {caFile}: {e.Message}", e);
         }
-        _current = issued;
-        return Task.FromResult(issued);
+        _written = certificates.CaBundle;
+        return Task.CompletedTask;
     }
 }
 
@@ -68,13 +79,24 @@ public sealed class WebhookCertificateSecret(IKubernetes client, string ns, Time
 
     public IReadOnlyCollection<string> DnsNames { get; } = [$"{ServiceName}.{ns}.svc", $"{ServiceName}.{ns}.svc.cluster.local", $"{ServiceName}.{ns}", ServiceName];
 
-    public async Task<WebhookCertificateSet> EnsureAsync(CancellationToken cancellationToken)
+    public Task<WebhookCertificateSet> EnsureAsync(CancellationToken cancellationToken) => CallAsync(EnsureSecretAsync, cancellationToken);
+
+    public Task PublishAsync(WebhookCertificateSet certificates, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(certificates);
+        return CallAsync(async ct =>
+        {
+            await EnsureCaBundleAsync(certificates.CaBundle, ct);
+            return certificates;
+        }, cancellationToken);
+    }
+
+    /// <summary>API failures as <see cref="WebhookCertificateException"/>, with the server's answer.</summary>
+    private static async Task<T> CallAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken)
     {
         try
         {
-            var set = await EnsureSecretAsync(cancellationToken);
-            await EnsureCaBundleAsync(set.CaBundle, cancellationToken);
-            return set;
+            return await call(cancellationToken);
         }
         catch (HttpOperationException e)
         {

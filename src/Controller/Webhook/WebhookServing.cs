@@ -24,6 +24,7 @@ public sealed record WebhookOptions(IPEndPoint Listen, string? CertificateFile =
 public sealed partial class WebhookServingCertificate : BackgroundService
 {
     public static readonly TimeSpan CheckInterval = TimeSpan.FromMinutes(1);
+    /// <summary>After a failure the next check comes after this, doubling up to <see cref="CheckInterval"/>.</summary>
     public static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(5);
 
     private readonly CredentialFile<X509Certificate2>? _files;
@@ -32,6 +33,8 @@ public sealed partial class WebhookServingCertificate : BackgroundService
     private readonly ILogger _logger;
     private WebhookCertificateSet? _set;
     private X509Certificate2? _managed;
+    /// <summary>The last check failed (logged once until one succeeds).</summary>
+    private bool _failed;
 
     /// <exception cref="CredentialException">The certificate files cannot be read or parsed.</exception>
     public WebhookServingCertificate(WebhookOptions options, IWebhookCertificateStore? store, TimeProvider time, ILogger<WebhookServingCertificate> logger)
@@ -62,15 +65,17 @@ public sealed partial class WebhookServingCertificate : BackgroundService
     {
         if (_store is null)
             return;
-        var ok = _set is not null;
+        var delay = _failed ? RetryDelay : CheckInterval;
         while (true)
         {
-            await Task.Delay(ok ? CheckInterval : RetryDelay, _time, stoppingToken);
-            ok = await RefreshAsync(stoppingToken);
+            await Task.Delay(delay, _time, stoppingToken);
+            await RefreshAsync(stoppingToken);
+            delay = !_failed ? CheckInterval : delay * 2 < CheckInterval ? delay * 2 : CheckInterval;
         }
     }
 
-    private async Task<bool> RefreshAsync(CancellationToken cancellationToken)
+    /// <summary>Serves the stored set (renewed when due), then publishes its CA; a failure of either is logged and sets <see cref="_failed"/>.</summary>
+    private async Task RefreshAsync(CancellationToken cancellationToken)
     {
         try
         {
@@ -82,12 +87,16 @@ public sealed partial class WebhookServingCertificate : BackgroundService
                 Volatile.Write(ref _set, set);
                 Log.Serving(_logger, serving.Subject, serving.NotAfter);
             }
-            return true;
+            await _store.PublishAsync(set, cancellationToken);
+            if (_failed)
+                Log.CertificateRecovered(_logger);
+            _failed = false;
         }
         catch (WebhookCertificateException e)
         {
-            Log.CertificateFailed(_logger, e.Message, _set is null ? RetryDelay : CheckInterval);
-            return false;
+            if (!_failed)
+                Log.CertificateFailed(_logger, e.Message);
+            _failed = true;
         }
     }
 
@@ -96,8 +105,11 @@ public sealed partial class WebhookServingCertificate : BackgroundService
         [LoggerMessage(EventId = 4062, Level = LogLevel.Information, Message = "Admission webhook serving certificate {Subject}, valid until {NotAfter:u}")]
         public static partial void Serving(ILogger logger, string subject, DateTime notAfter);
 
-        [LoggerMessage(EventId = 4063, Level = LogLevel.Error, Message = "Admission webhook certificate not renewed or not published: {Reason}; trying again in {Delay}")]
-        public static partial void CertificateFailed(ILogger logger, string reason, TimeSpan delay);
+        [LoggerMessage(EventId = 4063, Level = LogLevel.Error, Message = "Admission webhook certificate not renewed or not published: {Reason}; trying again from 5 s up to every minute")]
+        public static partial void CertificateFailed(ILogger logger, string reason);
+
+        [LoggerMessage(EventId = 4064, Level = LogLevel.Information, Message = "Admission webhook certificate published again")]
+        public static partial void CertificateRecovered(ILogger logger);
     }
 }
 
