@@ -51,13 +51,12 @@ public sealed class ClusterState(ConfigOptions options)
     private readonly Dictionary<string, ImmutableArray<ConfigError>> _sourceProblems = new(StringComparer.Ordinal);
     private ImmutableArray<ConfigError> _validationProblems = [];
     private ImmutableArray<ConfigError>? _problems;
+    private ConfigBasis? _basis;
 
     public MetalLbConfig Config { get; private set; } = MetalLbConfig.Empty;
 
     /// <summary>What <see cref="Config"/> was compiled from, for judging a change before it is made; null before the first compile. Safe to read from any thread.</summary>
     public ConfigBasis? Basis => Volatile.Read(ref _basis);
-
-    private ConfigBasis? _basis;
 
     public IReadOnlyDictionary<string, ServiceInfo> Services => _services;
 

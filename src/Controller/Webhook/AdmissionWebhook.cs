@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Frozen;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using BgpLb.Config;
 using BgpLb.Config.Resources;
@@ -141,7 +142,8 @@ public sealed partial class AdmissionWebhook(ClusterState state, ConfigOptions o
     /// <summary>The AdmissionReview answered.</summary>
     internal static void Write(IBufferWriter<byte> output, Answer answer)
     {
-        using var json = new Utf8JsonWriter(output);
+        // Relaxed: the messages quote names ('a'), which the default encoder would write as \u0027.
+        using var json = new Utf8JsonWriter(output, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         json.WriteStartObject();
         json.WriteString("apiVersion"u8, "admission.k8s.io/v1"u8);
         json.WriteString("kind"u8, "AdmissionReview"u8);
