@@ -32,7 +32,7 @@ public sealed class WebhookCaFile(string caFile, IPEndPoint listen, TimeProvider
     private WebhookCertificateSet? _current;
     private string? _written;
 
-    public static IReadOnlyCollection<string> DnsNames { get; } = ["localhost", Dns.GetHostName()];
+    private static readonly string[] DnsNames = ["localhost", Dns.GetHostName()];
 
     public Task<WebhookCertificateSet> EnsureAsync(CancellationToken cancellationToken)
     {
@@ -77,7 +77,7 @@ public sealed class WebhookCertificateSecret(IKubernetes client, string ns, Time
     public const string ServiceName = "metallb-webhook-service";
     private const string CaKey = "ca.crt";
 
-    public IReadOnlyCollection<string> DnsNames { get; } = [$"{ServiceName}.{ns}.svc", $"{ServiceName}.{ns}.svc.cluster.local", $"{ServiceName}.{ns}", ServiceName];
+    private readonly string[] _dnsNames = [$"{ServiceName}.{ns}.svc", $"{ServiceName}.{ns}.svc.cluster.local", $"{ServiceName}.{ns}", ServiceName];
 
     public Task<WebhookCertificateSet> EnsureAsync(CancellationToken cancellationToken) => CallAsync(EnsureSecretAsync, cancellationToken);
 
@@ -112,9 +112,9 @@ public sealed class WebhookCertificateSecret(IKubernetes client, string ns, Time
     {
         var secret = await ReadSecretAsync(cancellationToken);
         var stored = secret is null ? null : FromSecret(secret);
-        if (!WebhookCertificates.NeedsRenewal(stored, DnsNames, time.GetUtcNow()))
+        if (!WebhookCertificates.NeedsRenewal(stored, _dnsNames, time.GetUtcNow()))
             return stored!;
-        var issued = WebhookCertificates.Issue(DnsNames, [], time.GetUtcNow(), stored?.CaBundle);
+        var issued = WebhookCertificates.Issue(_dnsNames, [], time.GetUtcNow(), stored?.CaBundle);
         var data = new Dictionary<string, byte[]>
         {
             [CaKey] = Encoding.UTF8.GetBytes(issued.CaBundle),
@@ -144,7 +144,7 @@ public sealed class WebhookCertificateSecret(IKubernetes client, string ns, Time
         catch (HttpOperationException e) when (Conflicts.IsConflict(e))
         {
             var theirs = await ReadSecretAsync(cancellationToken) is { } winner ? FromSecret(winner) : null;
-            return !WebhookCertificates.NeedsRenewal(theirs, DnsNames, time.GetUtcNow())
+            return !WebhookCertificates.NeedsRenewal(theirs, _dnsNames, time.GetUtcNow())
                 ? theirs!
                 : throw new WebhookCertificateException($"Secret {ns}/{SecretName} was changed by another writer and is not usable yet", e);
         }

@@ -50,9 +50,6 @@ public sealed partial class WebhookServingCertificate : BackgroundService
     /// <summary>The certificate served now; null while a self-managed one could not be obtained yet (handshakes fail).</summary>
     public X509Certificate2? Current => _files?.Current ?? Volatile.Read(ref _managed);
 
-    /// <summary>The CA bundle of the self-managed certificate; null with certificate files.</summary>
-    public string? CaBundle => Volatile.Read(ref _set)?.CaBundle;
-
     /// <summary>Obtains the self-managed certificate before the listener serves.</summary>
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -84,7 +81,7 @@ public sealed partial class WebhookServingCertificate : BackgroundService
             {
                 var serving = set.ToServing();
                 Volatile.Write(ref _managed, serving);
-                Volatile.Write(ref _set, set);
+                _set = set;
                 Log.Serving(_logger, serving.Subject, serving.NotAfter);
             }
             await _store.PublishAsync(set, cancellationToken);
