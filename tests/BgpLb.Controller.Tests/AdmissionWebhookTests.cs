@@ -260,8 +260,9 @@ public sealed class AdmissionWebhookTests(AdmissionWebhookTests.Controller contr
         var message = await DeniedAsync(path, Review("DELETE", "BFDProfile", null, V1Beta1("BFDProfile", "fast", """{"receiveInterval": 100, "transmitInterval": 100}""")));
         Assert.Equal("BFDProfile metallb-system/fast is still in use: BGPPeer metallb-system/router: spec.bfdProfile: BFDProfile 'fast' does not exist", message);
         await AllowedAsync(path, Review("DELETE", "BFDProfile", null, V1Beta1("BFDProfile", "unused", "{}")));
-        // Without oldObject (older API servers) the request's name and namespace say what goes.
+        // The request's name and namespace say what goes, with or without oldObject, and whatever oldObject holds.
         Assert.Contains("is still in use", await DeniedAsync(path, Review("DELETE", "BFDProfile", null, name: "fast")), StringComparison.Ordinal);
+        await AllowedAsync(path, Review("DELETE", "BFDProfile", null, V1Beta1("BFDProfile", "unused", """{"retiredField": 1}""")));
     }
 
     [Fact]

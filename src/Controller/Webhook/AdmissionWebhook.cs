@@ -87,32 +87,35 @@ public sealed partial class AdmissionWebhook(ClusterState state, ConfigOptions o
             return new Answer(uid, false, Unavailable, "the controller has not read the configuration yet; try again shortly", []);
 
         var deleting = operation == "DELETE";
-        var field = deleting ? "oldObject" : "object";
         MetalLbObject? candidate = null;
         ResourceKey key;
-        if (request.TryGetProperty(field, out var obj) && obj.ValueKind == JsonValueKind.Object)
+        var obj = default(JsonElement);
+        if (deleting)
+        {
+            // Only the key matters: an object stored long ago is deleted even if it no longer reads as valid.
+            if (Text(request, "name") is not { Length: > 0 } name)
+                return new Answer(uid, false, BadRequest, "the request has no name", []);
+            key = new ResourceKey(kind, Text(request, "namespace") is { Length: > 0 } ns ? ns : options.MetalLbNamespace, name);
+        }
+        else if (request.TryGetProperty("object", out obj) && obj.ValueKind == JsonValueKind.Object)
         {
             if (Text(obj, "kind") != kind)
-                return new Answer(uid, false, BadRequest, $"request.{field} is not a {kind}", []);
+                return new Answer(uid, false, BadRequest, $"request.object is not a {kind}", []);
             var projection = new Projection();
             ObjectProjector.Project(Origin, null, obj, options, projection);
             if (projection.Problems.Any(p => p.Severity == ConfigSeverity.Error))
                 return Deny(uid, operation, projection.Problems, "");
             if (projection.Objects is not [{ Value: MetalLbObject projected }])
-                return new Answer(uid, false, BadRequest, $"request.{field} is not a metallb.io {kind}", []);
+                return new Answer(uid, false, BadRequest, $"request.object is not a metallb.io {kind}", []);
             candidate = projected;
             key = projected.Key;
         }
-        else if (deleting && Text(request, "name") is { Length: > 0 } name)
-        {
-            key = new ResourceKey(kind, Text(request, "namespace") is { Length: > 0 } ns ? ns : options.MetalLbNamespace, name);
-        }
         else
         {
-            return new Answer(uid, false, BadRequest, $"the request has no {field}", []);
+            return new Answer(uid, false, BadRequest, "the request has no object", []);
         }
 
-        var verdict = ConfigAdmission.Judge(options, basis, key, deleting ? null : candidate);
+        var verdict = ConfigAdmission.Judge(options, basis, key, candidate);
         List<string> warnings = [.. verdict.Warnings.Select(Describe)];
         if (!deleting && kind == "BGPPeer" && Text(obj, "apiVersion") == ObjectProjector.MetalLbGroup + "/v1beta1")
             warnings.Insert(0, "metallb.io/v1beta1 BGPPeer is deprecated; use metallb.io/v1beta2");
