@@ -106,6 +106,10 @@ public sealed class WebhookCertificateSecret(IKubernetes client, string ns, Time
         {
             throw new WebhookCertificateException(e.Message, e);
         }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new WebhookCertificateException("the API server did not answer in time", e);
+        }
     }
 
     private async Task<WebhookCertificateSet> EnsureSecretAsync(CancellationToken cancellationToken)
