@@ -51,8 +51,12 @@ public sealed class ClusterState(ConfigOptions options)
     private readonly Dictionary<string, ImmutableArray<ConfigError>> _sourceProblems = new(StringComparer.Ordinal);
     private ImmutableArray<ConfigError> _validationProblems = [];
     private ImmutableArray<ConfigError>? _problems;
+    private ConfigBasis? _basis;
 
     public MetalLbConfig Config { get; private set; } = MetalLbConfig.Empty;
+
+    /// <summary>What <see cref="Config"/> was compiled from, for judging a change before it is made; null before the first compile. Safe to read from any thread.</summary>
+    public ConfigBasis? Basis => Volatile.Read(ref _basis);
 
     public IReadOnlyDictionary<string, ServiceInfo> Services => _services;
 
@@ -127,6 +131,8 @@ public sealed class ClusterState(ConfigOptions options)
     private void Compile(ClusterDelta delta)
     {
         var (config, problems) = _compiler.Compile(_metalLb, _secrets, _nodes.Values);
+        Volatile.Write(ref _basis, new ConfigBasis(new Dictionary<ResourceKey, MetalLbObject>(_metalLb), _compiler.Accepted,
+            new Dictionary<(string, string), SecretInfo>(_secrets), [.. _nodes.Values]));
         if (!problems.SequenceEqual(_validationProblems))
         {
             _validationProblems = problems;

@@ -10,12 +10,31 @@ namespace BgpLb.Config;
 /// evict an accepted one. The objects are few (tens), so every change compiles them all; Services never pass here.
 /// Not thread-safe: one compiler per consumer, called sequentially.
 /// </summary>
-public sealed class MetalLbCompiler(ConfigOptions options)
+public sealed class MetalLbCompiler
 {
     // Kinds in dependency order: later kinds are validated against the accepted objects of earlier ones.
     private static readonly string[] KindOrder = ["BFDProfile", "Community", "IPAddressPool", "BGPPeer", "BGPAdvertisement", "L2Advertisement"];
 
-    private Dictionary<ResourceKey, MetalLbObject> _lastGood = [];
+    private readonly ConfigOptions _options;
+    private readonly bool _describeOutcome;
+    private IReadOnlyDictionary<ResourceKey, MetalLbObject> _lastGood;
+
+    public MetalLbCompiler(ConfigOptions options) : this(options, new Dictionary<ResourceKey, MetalLbObject>(), describeOutcome: true)
+    {
+    }
+
+    /// <param name="lastGood">The versions accepted so far (<see cref="Accepted"/> of another compiler).</param>
+    /// <param name="describeOutcome">Whether an error says what stays in force instead ("the last good version stays in
+    /// force"); a judge of a change not yet made (<see cref="ConfigAdmission"/>) leaves that out.</param>
+    internal MetalLbCompiler(ConfigOptions options, IReadOnlyDictionary<ResourceKey, MetalLbObject> lastGood, bool describeOutcome)
+    {
+        _options = options;
+        _lastGood = lastGood;
+        _describeOutcome = describeOutcome;
+    }
+
+    /// <summary>The versions accepted by the last <see cref="Compile"/>: the ones in force.</summary>
+    public IReadOnlyDictionary<ResourceKey, MetalLbObject> Accepted => _lastGood;
 
     public (MetalLbConfig Config, ImmutableArray<ConfigError> Problems) Compile(
         IReadOnlyDictionary<ResourceKey, MetalLbObject> objects,
@@ -24,7 +43,7 @@ public sealed class MetalLbCompiler(ConfigOptions options)
     {
         ArgumentNullException.ThrowIfNull(objects);
         var errors = ImmutableArray.CreateBuilder<ConfigError>();
-        var validator = new ConfigValidator(options, secrets, nodes);
+        var validator = new ConfigValidator(_options, secrets, nodes);
         var accepted = new Dictionary<ResourceKey, MetalLbObject>();
         foreach (var kind in KindOrder)
         {
@@ -44,7 +63,7 @@ public sealed class MetalLbCompiler(ConfigOptions options)
                     continue;
                 }
                 var fallback = previous is not null && previous.Content != current.Content && validator.TryAddValid(previous);
-                var outcome = fallback ? " (the last good version stays in force)" : previous is null ? "" : " (object ignored)";
+                var outcome = !_describeOutcome ? "" : fallback ? " (the last good version stays in force)" : previous is null ? "" : " (object ignored)";
                 foreach (var problem in problems.Where(p => p.Severity == ConfigSeverity.Error))
                     errors.Add(Error(current, ConfigSeverity.Error, problem.Field, problem.Message + outcome));
                 if (fallback)

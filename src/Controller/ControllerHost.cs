@@ -1,6 +1,7 @@
 using System.Net;
 using BgpLb.Allocation.Client;
 using BgpLb.Config;
+using BgpLb.Controller.Webhook;
 using BgpLb.Hosting;
 using BgpLb.Kubernetes;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -18,17 +19,21 @@ public sealed class ControllerHost : IAsyncDisposable
 {
     private readonly ListenOptions _grpc;
     private readonly ListenOptions _metrics;
+    private readonly ListenOptions? _webhook;
 
-    private ControllerHost(WebApplication app, ListenOptions grpc, ListenOptions metrics)
+    private ControllerHost(WebApplication app, ListenOptions grpc, ListenOptions metrics, ListenOptions? webhook)
     {
         App = app;
         _grpc = grpc;
         _metrics = metrics;
+        _webhook = webhook;
     }
 
     public WebApplication App { get; }
     public IPEndPoint GrpcEndPoint => _grpc.IPEndPoint!;
     public IPEndPoint MetricsEndPoint => _metrics.IPEndPoint!;
+    /// <summary>The admission webhook's listener; null without --webhook-listen.</summary>
+    public IPEndPoint? WebhookEndPoint => _webhook?.IPEndPoint;
     public AllocationOwner Owner => App.Services.GetRequiredService<AllocationOwner>();
 
     /// <summary>Throws <see cref="ControllerStartupException"/> (already logged) on a corrupt state file or an unusable first configuration.</summary>
@@ -39,6 +44,7 @@ public sealed class ControllerHost : IAsyncDisposable
         builder.Logging.AddDaemonLogging(options.LogLevel);
         ListenOptions? grpc = null;
         ListenOptions? metrics = null;
+        ListenOptions? webhook = null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Listen(options.GrpcListen, listen =>
@@ -48,6 +54,14 @@ public sealed class ControllerHost : IAsyncDisposable
                 grpc = listen;
             });
             kestrel.Listen(options.MetricsListen, listen => metrics = listen);
+            if (options.Webhook is { } webhookOptions)
+            {
+                kestrel.Listen(webhookOptions.Listen, listen =>
+                {
+                    WebhookHosting.Configure(listen, kestrel.ApplicationServices.GetRequiredService<WebhookServingCertificate>());
+                    webhook = listen;
+                });
+            }
         });
         builder.Host.ConfigureHostOptions(host => host.ShutdownTimeout = TimeSpan.FromSeconds(10));
 
@@ -61,6 +75,9 @@ public sealed class ControllerHost : IAsyncDisposable
         services.AddOperationalEndpoints();
         services.AddSingleton(sp => new GrpcSecurity(options.GrpcSecurity, sp.GetRequiredService<ILogger<GrpcSecurity>>(), sp.GetRequiredService<TimeProvider>()));
         services.AddGrpc(grpc => grpc.Interceptors.Add<CallerAuthentication>());
+        var identity = kubernetes is null ? null : PodIdentity.FromEnvironment(Environment.GetEnvironmentVariable);
+        if (options.Webhook is { } webhookService)
+            services.AddAdmissionWebhook(webhookService, options.StateFile, identity);
         if (kubernetes is null)
         {
             services.AddSingleton(new ConfigOptions());
@@ -69,7 +86,7 @@ public sealed class ControllerHost : IAsyncDisposable
         }
         else
         {
-            services.AddKubernetesController(kubernetes, PodIdentity.FromEnvironment(Environment.GetEnvironmentVariable));
+            services.AddKubernetesController(kubernetes, identity!);
         }
         services.AddSingleton<WakeSignal>();
         services.AddSingleton<ResourceFeed>();
@@ -81,6 +98,8 @@ public sealed class ControllerHost : IAsyncDisposable
         var app = builder.Build();
         app.MapOperationalEndpoints();
         app.MapGrpcService<AllocationGrpcService>();
+        if (options.Webhook is not null)
+            app.MapAdmissionWebhook();
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("BgpLb.Controller");
         if (kubernetes is not null)
@@ -90,9 +109,11 @@ public sealed class ControllerHost : IAsyncDisposable
         app.Services.GetRequiredService<ControllerMetrics>();
         try
         {
-            ResolveSecurity(app, logger);
+            ResolveSecurity(app, options, logger);
             ListenerException.Probe("grpc-listen", options.GrpcListen);
             ListenerException.Probe("metrics-listen", options.MetricsListen);
+            if (options.Webhook is { } probed)
+                ListenerException.Probe("webhook-listen", probed.Listen);
             await app.StartAsync(cancellationToken);
         }
         catch (Exception e) when (e is ControllerStartupException or ListenerException)
@@ -100,15 +121,17 @@ public sealed class ControllerHost : IAsyncDisposable
             await app.DisposeAsync();
             throw;
         }
-        return new ControllerHost(app, grpc!, metrics!);
+        return new ControllerHost(app, grpc!, metrics!, webhook);
     }
 
     /// <summary>The credential files were checked when the flags were parsed; this reports one that went bad since.</summary>
-    private static void ResolveSecurity(WebApplication app, ILogger logger)
+    private static void ResolveSecurity(WebApplication app, ControllerOptions options, ILogger logger)
     {
         try
         {
             app.Services.GetRequiredService<GrpcSecurity>();
+            if (options.Webhook is not null)
+                app.Services.GetRequiredService<WebhookServingCertificate>();
         }
         catch (CredentialException e)
         {

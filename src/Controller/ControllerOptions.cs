@@ -2,6 +2,7 @@ using System.Net;
 using BgpLb.Hosting;
 using BgpLb.Kubernetes;
 using BgpLb.Allocation.Client;
+using BgpLb.Controller.Webhook;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -27,6 +28,8 @@ public sealed record ControllerOptions
     /// <summary>--lb-class and --ignore-exclude-lb (accepted for the shared contract: allocation does not depend on nodes).</summary>
     public ServiceScope Scope { get; init; } = new(null, false);
     public required IPEndPoint MetricsListen { get; init; }
+    /// <summary>--webhook-listen and its certificate; null: no admission webhook.</summary>
+    public WebhookOptions? Webhook { get; init; }
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
 
     /// <summary>Parses the command line and BGPLB_* environment; throws <see cref="CommandLineException"/> with an operator-facing message.</summary>
@@ -41,12 +44,15 @@ public sealed record ControllerOptions
         var grpcClientCa = CommandLineContract.Flag("grpc-client-ca", "Require client certificates issued by this CA (PEM)", environment);
         var grpcTokenFile = CommandLineContract.Flag("grpc-token-file", "Require 'authorization: Bearer TOKEN' with a token of this file (one per line: TOKEN [CALLER-NAME])", environment);
         var grpcInsecure = CommandLineContract.Switch("grpc-insecure", "Allow --grpc-listen beyond loopback without TLS and authentication", environment);
+        var webhookListen = CommandLineContract.Flag("webhook-listen", "Serve MetalLB's validating admission webhooks over HTTPS on this address", environment);
+        var webhookCert = CommandLineContract.Flag("webhook-cert", "The webhook's serving certificate (PEM, with --webhook-key); without it the controller issues and renews its own", environment);
+        var webhookKey = CommandLineContract.Flag("webhook-key", "Private key (PEM) of --webhook-cert", environment);
         var metricsListen = CommandLineContract.Flag("metrics-listen", "Address for /metrics, /healthz and /readyz", environment, "127.0.0.1:7472");
         var logLevel = CommandLineContract.Flag("log-level", "trace, debug, information, warning or error", environment, "information");
 
         var root = new System.CommandLine.RootCommand("bgplb-controller: allocates LoadBalancer Service addresses from MetalLB IPAddressPools")
         {
-            state, grpcListen, grpcTlsCert, grpcTlsKey, grpcClientCa, grpcTokenFile, grpcInsecure, metricsListen, logLevel,
+            state, grpcListen, grpcTlsCert, grpcTlsKey, grpcClientCa, grpcTokenFile, grpcInsecure, webhookListen, webhookCert, webhookKey, metricsListen, logLevel,
         };
         foreach (var option in sourceFlags.All.Concat(scopeFlags.All))
             root.Options.Add(option);
@@ -64,6 +70,7 @@ public sealed record ControllerOptions
             TokenFile = result.GetValue(grpcTokenFile),
             Insecure = result.GetValue(grpcInsecure),
         });
+        var webhook = ParseWebhook(result.GetValue(webhookListen), result.GetValue(webhookCert), result.GetValue(webhookKey));
         var metricsEndPoint = CommandLineContract.ParseEndPoint("metrics-listen", result.GetValue(metricsListen)!);
         var level = CommandLineContract.ParseLogLevel(result.GetValue(logLevel)!);
         if (source.Directory is not { } configDirectory)
@@ -75,6 +82,7 @@ public sealed record ControllerOptions
                 Kubernetes = new KubernetesConnection(source.Kubeconfig, source.InCluster),
                 GrpcListen = grpcEndPoint,
                 GrpcSecurity = security,
+                Webhook = webhook,
                 MetricsListen = metricsEndPoint,
                 LogLevel = level,
                 Scope = scopeFlags.Read(result),
@@ -95,10 +103,35 @@ public sealed record ControllerOptions
             StateFile = stateFile,
             GrpcListen = grpcEndPoint,
             GrpcSecurity = security,
+            Webhook = webhook,
             MetricsListen = metricsEndPoint,
             LogLevel = level,
             Scope = scopeFlags.Read(result),
         };
+    }
+
+    private static WebhookOptions? ParseWebhook(string? listen, string? certificate, string? key)
+    {
+        if (certificate is null != key is null)
+            throw new CommandLineException("--webhook-cert and --webhook-key go together (the serving certificate and its private key, PEM)");
+        if (listen is null)
+        {
+            return certificate is null ? null
+                : throw new CommandLineException("--webhook-cert and --webhook-key need --webhook-listen (the address of the admission webhooks)");
+        }
+        var options = new WebhookOptions(CommandLineContract.ParseEndPoint("webhook-listen", listen), certificate, key);
+        if (certificate is not null)
+        {
+            try
+            {
+                _ = Credentials.CertificateWithKey("--webhook-cert/--webhook-key", certificate, key!, NullLogger.Instance);
+            }
+            catch (CredentialException e)
+            {
+                throw new CommandLineException(e.Message);
+            }
+        }
+        return options;
     }
 
     private static GrpcSecurityOptions ParseSecurity(IPEndPoint listen, GrpcSecurityOptions security)

@@ -3,7 +3,7 @@ using k8s.Autorest;
 
 namespace BgpLb.Kubernetes;
 
-internal static class Conflicts
+public static class Conflicts
 {
     /// <summary>Attempts per write before a persistent 409 Conflict is given up and thrown.</summary>
     public const int MaxAttempts = 5;

@@ -16,6 +16,8 @@ public static class KubernetesLimits
     public const int LabelLength = 63;
     /// <summary>The prefix of a label key ("example.com/"): a DNS subdomain.</summary>
     public const int LabelPrefixLength = 253;
+    /// <summary>One object in its JSON form: etcd's default request limit (1.5 MiB), which bounds every object the API server stores.</summary>
+    public const int ObjectBytes = 1536 * 1024;
 
     /// <summary>Null when <paramref name="key"/> ([prefix/]name) and <paramref name="value"/> are within the label limits, else what is wrong.</summary>
     public static string? CheckLabel(string key, string value)

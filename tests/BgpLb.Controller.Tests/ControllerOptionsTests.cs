@@ -80,9 +80,45 @@ public sealed class ControllerOptionsTests : IDisposable
     [InlineData("--log-level", "loud", "--log-level")]
     [InlineData("--state", "/nonexistent/dir/state.json", "--state")]
     [InlineData("--state", "STATE.yaml", "would be read as configuration")]
+    [InlineData("--webhook-listen", "0.0.0.0", "--webhook-listen: '0.0.0.0' is not ADDR:PORT")]
     public void Bad_values_are_refused_with_the_flag_named(string flag, string value, string message)
     {
         var args = flag == "--config" ? new[] { flag, value } : ["--config", _dir, flag, value.Replace("STATE", _dir + "/s", StringComparison.Ordinal)];
         Assert.Contains(message, Assert.Throws<CommandLineException>(() => Parse(args)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_webhook_is_off_unless_listened_for_and_its_flags_read_the_environment()
+    {
+        Assert.Null(Parse(["--config", _dir]).Webhook);
+        var managed = Parse(["--config", _dir, "--webhook-listen", "0.0.0.0:9443"]).Webhook!;
+        Assert.Equal("0.0.0.0:9443", managed.Listen.ToString());
+        Assert.True(managed.ManagesCertificate);
+
+        var pki = new TestPki(_dir);
+        var issued = pki.Issue(pki.CreateAuthority("ca"), "webhook", server: true);
+        var env = new Dictionary<string, string>
+        {
+            ["BGPLB_WEBHOOK_LISTEN"] = "127.0.0.1:9443",
+            ["BGPLB_WEBHOOK_CERT"] = issued.CertificateFile,
+            ["BGPLB_WEBHOOK_KEY"] = issued.KeyFile,
+        };
+        var files = Parse(["--config", _dir], env).Webhook!;
+        Assert.Equal(new Controller.Webhook.WebhookOptions(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 9443), issued.CertificateFile, issued.KeyFile), files);
+        Assert.False(files.ManagesCertificate);
+        Assert.Equal(9000, Parse(["--config", _dir, "--webhook-listen", "127.0.0.1:9000"], env).Webhook!.Listen.Port);
+    }
+
+    [Fact]
+    public void Webhook_certificate_flags_go_together_with_a_listener_and_a_readable_pair()
+    {
+        var pki = new TestPki(_dir);
+        var issued = pki.Issue(pki.CreateAuthority("ca"), "webhook", server: true);
+        string Refused(params string[] args) => Assert.Throws<CommandLineException>(() => Parse(["--config", _dir, .. args])).Message;
+
+        Assert.Contains("--webhook-cert and --webhook-key go together", Refused("--webhook-listen", "127.0.0.1:9443", "--webhook-cert", issued.CertificateFile), StringComparison.Ordinal);
+        Assert.Contains("need --webhook-listen", Refused("--webhook-cert", issued.CertificateFile, "--webhook-key", issued.KeyFile), StringComparison.Ordinal);
+        Assert.StartsWith("--webhook-cert/--webhook-key: cannot read", Refused("--webhook-listen", "127.0.0.1:9443",
+            "--webhook-cert", Path.Combine(_dir, "missing.crt"), "--webhook-key", issued.KeyFile), StringComparison.Ordinal);
     }
 }

@@ -47,6 +47,14 @@ public sealed class ControllerProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task A_bad_webhook_listen_value_exits_2_naming_the_flag()
+    {
+        var (code, stderr) = await RunAsync("--config", _dir, "--webhook-listen", "localhost:9443");
+        Assert.Equal(2, code);
+        Assert.Equal("bgplb-controller: --webhook-listen: 'localhost:9443' is not ADDR:PORT (for example 127.0.0.1:7474 or [::]:179)", stderr.Trim());
+    }
+
+    [Fact]
     public async Task A_corrupt_state_file_exits_1_and_is_left_as_it_was()
     {
         File.WriteAllText(Path.Combine(_dir, "config.yaml"), Pool("main", "203.0.113.0/30"));

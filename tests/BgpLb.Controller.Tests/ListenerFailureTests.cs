@@ -38,4 +38,11 @@ public sealed class ListenerFailureTests : IDisposable
         var line = await RunAsync("--grpc-listen", "127.0.0.1:0", "--metrics-listen", $"127.0.0.1:{port}");
         Assert.Equal($"bgplb-controller: cannot listen on 127.0.0.1:{port} (--metrics-listen): the port is already in use", line);
     }
+
+    [Fact]
+    public async Task A_webhook_address_that_is_not_on_the_host_is_named_with_its_flag()
+    {
+        var line = await RunAsync("--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--webhook-listen", "192.0.2.1:9443");
+        Assert.Equal("bgplb-controller: cannot listen on 192.0.2.1:9443 (--webhook-listen): the address is not on this host", line);
+    }
 }

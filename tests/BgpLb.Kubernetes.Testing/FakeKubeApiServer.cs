@@ -30,6 +30,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         ["ipaddresspools"] = "IPAddressPool", ["bgppeers"] = "BGPPeer", ["bgpadvertisements"] = "BGPAdvertisement",
         ["l2advertisements"] = "L2Advertisement", ["communities"] = "Community", ["bfdprofiles"] = "BFDProfile",
         ["servicebgpstatuses"] = "ServiceBGPStatus", ["servicel2statuses"] = "ServiceL2Status", ["configurationstates"] = "ConfigurationState",
+        ["validatingwebhookconfigurations"] = "ValidatingWebhookConfiguration",
     };
 
     private static readonly HashSet<string> WithStatusSubresource = ["services", "ipaddresspools", "servicebgpstatuses", "servicel2statuses", "configurationstates"];

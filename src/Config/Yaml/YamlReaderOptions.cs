@@ -13,11 +13,8 @@ internal sealed record YamlReaderOptions
     /// </summary>
     public long MaxAliasedChars => MaxDocumentBytes;
 
-    /// <summary>
-    /// Bytes of one document in its JSON form: etcd's default request limit (1.5 MiB), which bounds every object the API
-    /// server stores.
-    /// </summary>
-    public int MaxDocumentBytes { get; init; } = 1536 * 1024;
+    /// <summary>Bytes of one document in its JSON form: as much as the API server stores for one object.</summary>
+    public int MaxDocumentBytes { get; init; } = KubernetesLimits.ObjectBytes;
 
     /// <summary>Bytes of one stream (file); reading stops with an error once it has read more.</summary>
     public long MaxStreamBytes { get; init; } = 8 * 1024 * 1024;
