@@ -26,6 +26,9 @@ public sealed class ClusterDelta
 
     public bool ConfigChanged => PreviousConfig is not null;
 
+    /// <summary>How many object changes (upserts and deletes) the batch held.</summary>
+    public int Updates { get; set; }
+
     public bool IsEmpty => Services.Count == 0 && Endpoints.Count == 0 && Nodes.Count == 0 && Namespaces.Count == 0 && !ConfigChanged && !ProblemsChanged;
 }
 
@@ -73,7 +76,7 @@ public sealed class ClusterState(ConfigOptions options)
     public ClusterDelta Apply(ResourceBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        var delta = new ClusterDelta();
+        var delta = new ClusterDelta { Updates = batch.Changes.Count };
         var recompile = false;
         foreach (var (key, value) in batch.Changes)
         {

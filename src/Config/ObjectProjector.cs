@@ -195,7 +195,22 @@ public static class ObjectProjector
             Ingress = ingress,
             AllocatedFromPool = allocatedFrom,
             Problem = problems.Count == 0 ? null : string.Join("; ", problems),
+            DeprecatedAnnotations = DeprecatedAnnotations(metadata.Annotations),
         };
+    }
+
+    private static EquatableArray<string> DeprecatedAnnotations(JsonElement? annotations)
+    {
+        if (annotations is not { } map)
+            return [];
+        List<string>? found = null;
+        foreach (var property in map.EnumerateObject())
+        {
+            if (property.Name.StartsWith(MetalLbNames.LegacyPrefix, StringComparison.Ordinal))
+                (found ??= []).Add(property.Name);
+        }
+        found?.Sort(StringComparer.Ordinal);
+        return found is null ? [] : [.. found];
     }
 
     private static FamilyPolicy Policy(JsonElement spec, List<string> problems)

@@ -31,7 +31,7 @@ public sealed class KubernetesControllerService(
     private readonly Dictionary<string, AllocationEntry> _shown = new(StringComparer.Ordinal);
     /// <summary>Services whose write failed and waits for a retry.</summary>
     private readonly HashSet<string> _failed = new(StringComparer.Ordinal);
-    private (ConfigurationResult, string)? _shownState;
+    private ConfigurationSummary? _shownState;
     private ulong _shownRevision;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -143,7 +143,7 @@ public sealed class KubernetesControllerService(
             return true;
         try
         {
-            await configurationState.WriteAsync(summary.Result, summary.ErrorSummary, cancellationToken);
+            await configurationState.WriteAsync(summary, cancellationToken);
             _shownState = summary;
             return true;
         }
@@ -180,25 +180,39 @@ public sealed class KubernetesControllerService(
             _shown[key] = entry;
             return true;
         }
-        var involved = EventRecorder.Reference(service);
-        if (!shownAddresses.IsEmpty && !shownAddresses.Equals(addresses))
-        {
-            await events.RecordAsync(involved, EventRecorder.Warning, EventReasons.ClearAssignment,
-                entry.IsAllocated ? "current IP not allowed by config, clearing" : $"current IP not allowed by config, clearing: {entry.Reason}",
-                cancellationToken);
-        }
-        if (entry.IsAllocated)
-        {
-            await events.RecordAsync(involved, EventRecorder.Normal, EventReasons.IPAllocated,
-                $"Assigned IP [{string.Join(' ', entry.Addresses.Select(a => $"\"{a}\""))}]", cancellationToken);
-        }
-        else
-        {
-            await events.RecordAsync(involved, EventRecorder.Warning, EventReasons.AllocationFailed,
-                $"Failed to allocate IP for \"{key}\": {entry.Failure}: {entry.Reason}", cancellationToken);
-        }
+        foreach (var (type, reason, message) in Events(service, entry))
+            await events.RecordAsync(EventRecorder.Reference(service), type, reason, message, cancellationToken);
         _shown[key] = entry;
         return true;
+    }
+
+    /// <summary>
+    /// MetalLB's events (controller/service.go) for a Service whose allocation changed to <paramref name="entry"/>:
+    /// ClearAssignment (Normal) when the address it shows goes, then IPAllocated (Normal), or LoadBalancerFailed (Warning)
+    /// when an invalid request takes the address it showed, or AllocationFailed (Warning); and, as MetalLB checks only
+    /// when something changes, deprecatedAnnotation (Warning) for each metallb.universe.tf/* annotation.
+    /// </summary>
+    internal static IEnumerable<(string Type, string Reason, string Message)> Events(ServiceInfo service, AllocationEntry entry)
+    {
+        var key = service.Key;
+        var shown = service.Ingress;
+        if (!shown.IsEmpty && !shown.SequenceEqual(entry.Addresses))
+        {
+            var why = entry.IsAllocated ? $"{string.Join(", ", shown)} replaced by {string.Join(", ", entry.Addresses)} from pool {entry.Pool}" : entry.Reason;
+            yield return (EventRecorder.Normal, EventReasons.ClearAssignment,
+                $"current IP for \"{key}\" not allowed by config, will attempt for new IP assignment: {why}");
+        }
+        if (entry.IsAllocated)
+            yield return (EventRecorder.Normal, EventReasons.IPAllocated, $"Assigned IP [{string.Join(' ', entry.Addresses.Select(a => $"\"{a}\""))}]");
+        else if (service.Problem is not null && !shown.IsEmpty)
+            yield return (EventRecorder.Warning, EventReasons.LoadBalancerFailed, $"invalid requested loadbalancer IPs: {service.Problem}");
+        else
+            yield return (EventRecorder.Warning, EventReasons.AllocationFailed, $"Failed to allocate IP for \"{key}\": {entry.Failure}: {entry.Reason}");
+        foreach (var annotation in service.DeprecatedAnnotations)
+        {
+            yield return (EventRecorder.Warning, EventReasons.DeprecatedAnnotation,
+                $"Service uses deprecated annotation {annotation}; use {MetalLbNames.Prefix}{annotation[MetalLbNames.LegacyPrefix.Length..]} instead");
+        }
     }
 
     private async Task<bool> WriteAsync(ServiceInfo service, EquatableArray<IPAddress> addresses, string? pool, CancellationToken cancellationToken)
