@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Net;
 using System.Net.Http;
 using BgpLb.Allocation;
@@ -18,7 +19,7 @@ namespace BgpLb.Controller;
 /// </summary>
 public sealed class KubernetesControllerService(
     ResourceFeed feed, WakeSignal wake, ClusterState state, ConfigReporter reporter, AllocationOwner owner, LeaseElector elector,
-    ServiceStatusWriter statusWriter, EventRecorder events, ConfigurationStateWriter configurationState, Readiness readiness, TimeProvider time,
+    ServiceStatusWriter statusWriter, EventRecorder events, ConfigurationStateWriter configurationState, PoolStatusWriter poolStatus, Readiness readiness, TimeProvider time,
     ILogger<KubernetesControllerService> logger)
     : BackgroundService
 {
@@ -32,6 +33,8 @@ public sealed class KubernetesControllerService(
     /// <summary>Services whose write failed and waits for a retry.</summary>
     private readonly HashSet<string> _failed = new(StringComparer.Ordinal);
     private ConfigurationSummary? _shownState;
+    /// <summary>The status last written per IPAddressPool, while leader: a pool is written again only when its counts change.</summary>
+    private readonly Dictionary<string, PoolStatus> _shownPools = new(StringComparer.Ordinal);
     private ulong _shownRevision;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -87,6 +90,7 @@ public sealed class KubernetesControllerService(
             _shown.Clear();
             _failed.Clear();
             _shownState = null;
+            _shownPools.Clear();
         }
         await owner.ApplyAsync(state, delta, gained ? StatusDecides.ForAllServices : leader ? StatusDecides.Never : StatusDecides.ForChangedServices, cancellationToken);
         readiness.MarkReady();
@@ -133,8 +137,40 @@ public sealed class KubernetesControllerService(
                 complete = false;
             }
         }
+        return await WritePoolStatusAsync(result.Pools, cancellationToken) && complete;
+    }
+
+    /// <summary>Writes the status of the pools whose counts changed since last written (MetalLB's pool_status_controller.go).</summary>
+    private async Task<bool> WritePoolStatusAsync(ImmutableArray<PoolUsage> pools, CancellationToken cancellationToken)
+    {
+        var complete = true;
+        foreach (var name in _shownPools.Keys.Except(pools.Select(p => p.Pool)).ToList())
+            _shownPools.Remove(name);
+        foreach (var usage in pools)
+        {
+            var status = StatusOf(usage);
+            if (_shownPools.TryGetValue(usage.Pool, out var shown) && shown == status)
+                continue;
+            try
+            {
+                // A pool already gone (false) has nothing to show; its deletion reaches the next pass.
+                await poolStatus.WriteAsync(usage.Pool, status, cancellationToken);
+                _shownPools[usage.Pool] = status;
+            }
+            catch (Exception e) when (e is HttpOperationException or HttpRequestException)
+            {
+                ControllerLog.WriteFailed(logger, $"the status of IPAddressPool {usage.Pool}", RetryDelay, e.Message);
+                complete = false;
+            }
+        }
         return complete;
     }
+
+    internal static PoolStatus StatusOf(PoolUsage usage) => new(usage.IPv4AddressesInUse, usage.IPv6AddressesInUse,
+        Count(usage.IPv4Addresses - usage.IPv4AddressesInUse), Count(usage.IPv6Addresses - usage.IPv6AddressesInUse));
+
+    // An IPv6 pool can hold more addresses than MetalLB's int64 fields count.
+    private static long Count(double value) => value >= long.MaxValue ? long.MaxValue : (long)value;
 
     private async Task<bool> WriteConfigurationStateAsync(CancellationToken cancellationToken)
     {
