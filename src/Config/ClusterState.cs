@@ -51,6 +51,7 @@ public sealed class ClusterState(ConfigOptions options)
     private readonly Dictionary<string, NamespaceInfo> _namespaces = new(StringComparer.Ordinal);
     private readonly Dictionary<ResourceKey, MetalLbObject> _metalLb = [];
     private readonly Dictionary<(string Namespace, string Name), SecretInfo> _secrets = [];
+    private L2InterfaceExclusion? _excludedL2Interfaces;
     private readonly Dictionary<string, ImmutableArray<ConfigError>> _sourceProblems = new(StringComparer.Ordinal);
     private ImmutableArray<ConfigError> _validationProblems = [];
     private ImmutableArray<ConfigError>? _problems;
@@ -97,6 +98,13 @@ public sealed class ClusterState(ConfigOptions options)
                 case "Secret":
                     recompile |= Set(_secrets, (key.Namespace, key.Name), value as SecretInfo);
                     break;
+                case "ConfigMap":
+                    if (key.Namespace == options.MetalLbNamespace && key.Name == L2InterfaceExclusion.ConfigMapName && !Equals(_excludedL2Interfaces, value))
+                    {
+                        _excludedL2Interfaces = value as L2InterfaceExclusion;
+                        recompile = true;
+                    }
+                    break;
                 default:
                     recompile |= Set(_metalLb, key, value as MetalLbObject);
                     break;
@@ -130,6 +138,7 @@ public sealed class ClusterState(ConfigOptions options)
     private void Compile(ClusterDelta delta)
     {
         var (config, problems) = _compiler.Compile(_metalLb, _secrets, _nodes.Values);
+        config = config with { ExcludedL2Interfaces = _excludedL2Interfaces ?? L2InterfaceExclusion.Default };
         if (!problems.SequenceEqual(_validationProblems))
         {
             _validationProblems = problems;

@@ -11,7 +11,7 @@ namespace BgpLb.Kubernetes.Tests;
 public sealed class KubeStoreTests : IAsyncLifetime, IDisposable
 {
     private const string Ns = "metallb-system";
-    private const int KindCount = 11;
+    private const int KindCount = 12;
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
 
     private static readonly KubeStoreOptions Fast = new()
