@@ -14,8 +14,8 @@ public sealed class PoolStatusWriter(IKubernetes client, string metalLbNamespace
 {
     private const string Version = "v1beta1";
 
-    /// <summary>Returns false when the pool does not exist (any more); throws <see cref="HttpOperationException"/> for other API errors.</summary>
-    public async Task<bool> WriteAsync(string pool, PoolStatus status, CancellationToken cancellationToken)
+    /// <summary>A pool that does not exist (any more) is skipped; other API errors throw <see cref="HttpOperationException"/>.</summary>
+    public async Task WriteAsync(string pool, PoolStatus status, CancellationToken cancellationToken)
     {
         var patch = new JsonObject
         {
@@ -33,11 +33,10 @@ public sealed class PoolStatusWriter(IKubernetes client, string metalLbNamespace
             await client.CustomObjects.PatchNamespacedCustomObjectStatusAsync(ServiceStatusWriter.MergePatch(patch), ObjectProjector.MetalLbGroup, Version,
                 metalLbNamespace, "ipaddresspools", pool, cancellationToken: cancellationToken);
             KubeLog.Wrote(logger, what);
-            return true;
         }
         catch (HttpOperationException e) when (Conflicts.IsNotFound(e))
         {
-            return false;
+            // deleted meanwhile: nothing to show
         }
     }
 }

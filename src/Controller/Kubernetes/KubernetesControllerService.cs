@@ -153,7 +153,6 @@ public sealed class KubernetesControllerService(
                 continue;
             try
             {
-                // A pool already gone (false) has nothing to show; its deletion reaches the next pass.
                 await poolStatus.WriteAsync(usage.Pool, status, cancellationToken);
                 _shownPools[usage.Pool] = status;
             }
@@ -166,7 +165,7 @@ public sealed class KubernetesControllerService(
         return complete;
     }
 
-    internal static PoolStatus StatusOf(PoolUsage usage) => new(usage.IPv4AddressesInUse, usage.IPv6AddressesInUse,
+    private static PoolStatus StatusOf(PoolUsage usage) => new(usage.IPv4AddressesInUse, usage.IPv6AddressesInUse,
         Count(usage.IPv4Addresses - usage.IPv4AddressesInUse), Count(usage.IPv6Addresses - usage.IPv6AddressesInUse));
 
     // An IPv6 pool can hold more addresses than MetalLB's int64 fields count.
