@@ -14,7 +14,8 @@ namespace BgpLb.Controller;
 /// one and allocates what it touches with the same <see cref="AllocationOwner"/> as standalone mode; the previous
 /// allocations are the Services' <c>status.loadBalancer.ingress</c>, so a restart never moves an address. Only the lease
 /// holder writes: the status and pool annotation of the Services whose allocation or object changed, MetalLB's events,
-/// and the ConfigurationState. A new leader looks at every Service once; failed writes are retried after
+/// the ConfigurationState and the status of the IPAddressPools whose counts changed. A new leader looks at every Service
+/// and pool once; failed writes are retried after
 /// <see cref="RetryDelay"/>.
 /// </summary>
 public sealed class KubernetesControllerService(
