@@ -80,8 +80,10 @@ public sealed class ControllerEndToEndTests : IAsyncLifetime, IAsyncDisposable
             Assert.Contains(line + "\n", metrics, StringComparison.Ordinal);
         }
 
-        // An invalid pool next to the good one: one error, stale; the good pool stays in force.
-        _fixture.Write("broken.yaml", Pool("broken", "not-an-address"));
+        // An invalid pool next to the good one: one error, stale; the good pool stays in force. Written whole (renamed into
+        // place), so that no half-written file is read: the counts are exact.
+        _fixture.Write("broken.tmp", Pool("broken", "not-an-address"));
+        File.Move(Path.Combine(_fixture.Directory, "broken.tmp"), Path.Combine(_fixture.Directory, "broken.yaml"));
         while (!(metrics = await http.GetStringAsync(uri, Timeout)).Contains("metallb_k8s_client_config_stale_bool 1\n", StringComparison.Ordinal))
             await Task.Delay(50, Timeout);
         Assert.Contains("metallb_k8s_client_updates_total 4\n", metrics, StringComparison.Ordinal);
