@@ -41,8 +41,14 @@ public sealed record AllocationEntry(string Key, string? Pool, ImmutableArray<IP
         : $"{Key}: no address ({Failure}: {Reason})";
 }
 
-/// <summary>How many addresses a pool has and how many are in use (a shared address counts once).</summary>
-public sealed record PoolUsage(string Pool, double TotalAddresses, int AddressesInUse, int Consumers);
+/// <summary>How many addresses a pool has and how many are in use (a shared address counts once), in all and per family.</summary>
+public sealed record PoolUsage(string Pool, double TotalAddresses, int AddressesInUse, int Consumers)
+{
+    public double IPv4Addresses { get; init; }
+    public double IPv6Addresses { get; init; }
+    public int IPv4AddressesInUse { get; init; }
+    public int IPv6AddressesInUse { get; init; }
+}
 
 /// <summary>The allocator's output: one entry per request, in key order, and the usage of every pool.</summary>
 public sealed record AllocationResult(ImmutableSortedDictionary<string, AllocationEntry> Entries, ImmutableArray<PoolUsage> Pools)

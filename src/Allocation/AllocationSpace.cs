@@ -52,7 +52,13 @@ internal sealed class AllocationSpace
     public bool IsAllocated(string key) => _entries.TryGetValue(key, out var slot) && slot.Entry.IsAllocated;
 
     public ImmutableArray<PoolUsage> Usage() =>
-        [.. _pools.Select(p => new PoolUsage(p.Pool.Name, p.TotalAddresses, p.AddressesInUse, p.Consumers))];
+        [.. _pools.Select(p => new PoolUsage(p.Pool.Name, p.TotalAddresses, p.AddressesInUse, p.Consumers)
+        {
+            IPv4Addresses = p.IPv4Addresses,
+            IPv6Addresses = p.TotalAddresses - p.IPv4Addresses,
+            IPv4AddressesInUse = p.AddressesInUse - p.IPv6AddressesInUse,
+            IPv6AddressesInUse = p.IPv6AddressesInUse,
+        })];
 
     public AllocationResult Result() => new(
         _entries.Values.ToImmutableSortedDictionary(s => s.Entry.Key, s => s.Entry, StringComparer.Ordinal), Usage());
@@ -489,6 +495,8 @@ internal sealed class AllocationSpace
         {
             _holders[address] = at = new AddressHolders(pool, pool.RangeOf(address)!);
             pool.AddressesInUse++;
+            if (address.Family == AddressFamily.InterNetworkV6)
+                pool.IPv6AddressesInUse++;
             at.Range.Take(address.Value);
         }
         at.Add(holder);
@@ -509,6 +517,8 @@ internal sealed class AllocationSpace
         {
             _holders.Remove(address);
             at.Pool.AddressesInUse--;
+            if (address.Family == AddressFamily.InterNetworkV6)
+                at.Pool.IPv6AddressesInUse--;
             at.Range.Release(address.Value);
         }
         if (holder.SharingKey is { } sharing)

@@ -12,12 +12,15 @@ internal sealed class PoolState
         Pool = pool;
         Ranges = [.. pool.Cidrs.Select(c => new RangeState(c, pool.AvoidBuggyIPs))];
         TotalAddresses = Ranges.Sum(r => r.Size);
+        IPv4Addresses = Ranges.Where(r => r.Family == AddressFamily.InterNetwork).Sum(r => r.Size);
     }
 
     public AddressPool Pool { get; }
     public ImmutableArray<RangeState> Ranges { get; }
     public double TotalAddresses { get; }
+    public double IPv4Addresses { get; }
     public int AddressesInUse { get; set; }
+    public int IPv6AddressesInUse { get; set; }
     public int Consumers { get; set; }
 
     // The reasons of the entries this pool serves, shared by all of them.

@@ -26,6 +26,9 @@ public sealed class ClusterDelta
 
     public bool ConfigChanged => PreviousConfig is not null;
 
+    /// <summary>How many object changes (upserts and deletes) the batch held.</summary>
+    public int Updates { get; set; }
+
     public bool IsEmpty => Services.Count == 0 && Endpoints.Count == 0 && Nodes.Count == 0 && Namespaces.Count == 0 && !ConfigChanged && !ProblemsChanged;
 }
 
@@ -48,6 +51,7 @@ public sealed class ClusterState(ConfigOptions options)
     private readonly Dictionary<string, NamespaceInfo> _namespaces = new(StringComparer.Ordinal);
     private readonly Dictionary<ResourceKey, MetalLbObject> _metalLb = [];
     private readonly Dictionary<(string Namespace, string Name), SecretInfo> _secrets = [];
+    private L2InterfaceExclusion? _excludedL2Interfaces;
     private readonly Dictionary<string, ImmutableArray<ConfigError>> _sourceProblems = new(StringComparer.Ordinal);
     private ImmutableArray<ConfigError> _validationProblems = [];
     private ImmutableArray<ConfigError>? _problems;
@@ -77,7 +81,7 @@ public sealed class ClusterState(ConfigOptions options)
     public ClusterDelta Apply(ResourceBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        var delta = new ClusterDelta();
+        var delta = new ClusterDelta { Updates = batch.Changes.Count };
         var recompile = false;
         foreach (var (key, value) in batch.Changes)
         {
@@ -97,6 +101,13 @@ public sealed class ClusterState(ConfigOptions options)
                     break;
                 case "Secret":
                     recompile |= Set(_secrets, (key.Namespace, key.Name), value as SecretInfo);
+                    break;
+                case "ConfigMap":
+                    if (key.Namespace == options.MetalLbNamespace && key.Name == L2InterfaceExclusion.ConfigMapName && !Equals(_excludedL2Interfaces, value))
+                    {
+                        _excludedL2Interfaces = value as L2InterfaceExclusion;
+                        recompile = true;
+                    }
                     break;
                 default:
                     recompile |= Set(_metalLb, key, value as MetalLbObject);
@@ -131,6 +142,7 @@ public sealed class ClusterState(ConfigOptions options)
     private void Compile(ClusterDelta delta)
     {
         var (config, problems) = _compiler.Compile(_metalLb, _secrets, _nodes.Values);
+        config = config with { ExcludedL2Interfaces = _excludedL2Interfaces ?? L2InterfaceExclusion.Default };
         Volatile.Write(ref _basis, new ConfigBasis(new Dictionary<ResourceKey, MetalLbObject>(_metalLb), _compiler.Accepted,
             new Dictionary<(string, string), SecretInfo>(_secrets), [.. _nodes.Values]));
         if (!problems.SequenceEqual(_validationProblems))

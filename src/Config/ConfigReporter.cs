@@ -2,8 +2,11 @@ using Microsoft.Extensions.Logging;
 
 namespace BgpLb.Config;
 
-/// <summary>Logs each configuration problem once, when it appears, and a summary line when the compiled configuration changes.</summary>
-public sealed class ConfigReporter(ILogger<ConfigReporter> logger)
+/// <summary>
+/// Logs each configuration problem once, when it appears, and a summary line when the compiled configuration changes;
+/// counts both in <see cref="ConfigMetrics"/>.
+/// </summary>
+public sealed class ConfigReporter(ILogger<ConfigReporter> logger, ConfigMetrics? metrics = null)
 {
     private HashSet<string> _reported = new(StringComparer.Ordinal);
 
@@ -11,6 +14,7 @@ public sealed class ConfigReporter(ILogger<ConfigReporter> logger)
     {
         ArgumentNullException.ThrowIfNull(state);
         ArgumentNullException.ThrowIfNull(delta);
+        var newErrors = 0;
         if (delta.ProblemsChanged)
         {
             var reported = new HashSet<string>(StringComparer.Ordinal);
@@ -20,9 +24,14 @@ public sealed class ConfigReporter(ILogger<ConfigReporter> logger)
                 if (!reported.Add(text) || _reported.Contains(text))
                     continue;
                 if (problem.Severity == ConfigSeverity.Error)
+                {
                     ConfigLog.InvalidConfiguration(logger, problem);
+                    newErrors++;
+                }
                 else
+                {
                     ConfigLog.ConfigurationWarning(logger, problem);
+                }
             }
             _reported = reported;
         }
@@ -33,5 +42,6 @@ public sealed class ConfigReporter(ILogger<ConfigReporter> logger)
             ConfigLog.ConfigurationCompiled(logger, config.Pools.Length, config.Peers.Length, config.BgpAdvertisements.Length,
                 config.L2Advertisements.Length, errors);
         }
+        metrics?.Passed(delta.Updates, newErrors, state.HasErrors);
     }
 }

@@ -36,6 +36,9 @@ public sealed class MetalLbCompiler
     /// <summary>The versions accepted by the last <see cref="Compile"/>: the ones in force.</summary>
     public IReadOnlyDictionary<ResourceKey, MetalLbObject> Accepted => _lastGood;
 
+    /// <summary>How the warning about a pool that no advertisement selects starts.</summary>
+    public const string UnadvertisedPool = "no BGPAdvertisement or L2Advertisement selects pool";
+
     public (MetalLbConfig Config, ImmutableArray<ConfigError> Problems) Compile(
         IReadOnlyDictionary<ResourceKey, MetalLbObject> objects,
         IReadOnlyDictionary<(string Namespace, string Name), SecretInfo> secrets,
@@ -71,7 +74,23 @@ public sealed class MetalLbCompiler
             }
         }
         _lastGood = accepted;
-        return (validator.Build(), errors.ToImmutable());
+        var config = validator.Build();
+        foreach (var pool in UnadvertisedPools(config))
+        {
+            var key = new ResourceKey("IPAddressPool", options.MetalLbNamespace, pool);
+            if (accepted.TryGetValue(key, out var resource))
+            {
+                errors.Add(Error(resource, ConfigSeverity.Warning, "metadata.name",
+                    $"{UnadvertisedPool} '{pool}': its addresses are allocated but never announced"));
+            }
+        }
+        return (config, errors.ToImmutable());
+    }
+
+    private static IEnumerable<string> UnadvertisedPools(MetalLbConfig config)
+    {
+        var selected = config.BgpAdvertisements.SelectMany(a => a.Pools).Concat(config.L2Advertisements.SelectMany(a => a.Pools)).ToHashSet(StringComparer.Ordinal);
+        return config.Pools.Select(p => p.Name).Where(name => !selected.Contains(name));
     }
 
     private static ConfigError Error(MetalLbObject resource, ConfigSeverity severity, string field, string message) =>

@@ -4,7 +4,9 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
 using BgpLb.Config.Resources;
 
 namespace BgpLb.Config;
@@ -108,7 +110,9 @@ public static class ObjectProjector
             return;
         }
         var clusterScoped = kind is "Node" or "Namespace";
-        var ns = clusterScoped ? "" : string.IsNullOrEmpty(metadataNamespace) ? (isMetalLb ? options.MetalLbNamespace : "default") : metadataNamespace;
+        // MetalLB's ConfigMaps live next to its CRDs.
+        var inMetalLbNamespace = isMetalLb || kind == "ConfigMap";
+        var ns = clusterScoped ? "" : string.IsNullOrEmpty(metadataNamespace) ? (inMetalLbNamespace ? options.MetalLbNamespace : "default") : metadataNamespace;
         var key = new ResourceKey(kind, Names.Intern(ns), name);
         // From here on the object is known by its key: whatever cannot be read (labels and annotations included) makes
         // it unusable, so that its last good version stays instead of the object disappearing.
@@ -137,6 +141,7 @@ public static class ObjectProjector
         ("v1", "Node") => Node,
         ("v1", "Namespace") => d => new NamespaceInfo(d.Key.Name, d.Metadata.Labels),
         ("v1", "Secret") => Secret,
+        ("v1", "ConfigMap") => ConfigMap,
         ("discovery.k8s.io/v1", "EndpointSlice") => EndpointSlice,
         ("metallb.io/v1beta1", "IPAddressPool") => Crd<IPAddressPoolSpec>,
         ("metallb.io/v1beta2", "BGPPeer") => Crd<BGPPeerSpec>,
@@ -195,7 +200,22 @@ public static class ObjectProjector
             Ingress = ingress,
             AllocatedFromPool = allocatedFrom,
             Problem = problems.Count == 0 ? null : string.Join("; ", problems),
+            DeprecatedAnnotations = DeprecatedAnnotations(metadata.Annotations),
         };
+    }
+
+    private static EquatableArray<string> DeprecatedAnnotations(JsonElement? annotations)
+    {
+        if (annotations is not { } map)
+            return [];
+        List<string>? found = null;
+        foreach (var property in map.EnumerateObject())
+        {
+            if (property.Name.StartsWith(MetalLbNames.LegacyPrefix, StringComparison.Ordinal))
+                (found ??= []).Add(property.Name);
+        }
+        found?.Sort(StringComparer.Ordinal);
+        return found is null ? [] : [.. found];
     }
 
     private static FamilyPolicy Policy(JsonElement spec, List<string> problems)
@@ -494,6 +514,55 @@ public static class ObjectProjector
             }
         }
         return new SecretInfo(key.Namespace, key.Name, type, password);
+    }
+
+    /// <summary>The metallb-excludel2 ConfigMap (any other ConfigMap is nothing to BgpLb).</summary>
+    private static L2InterfaceExclusion? ConfigMap(Document document)
+    {
+        if (document.Key.Name != L2InterfaceExclusion.ConfigMapName)
+            return null;
+        const string Field = $"data.{L2InterfaceExclusion.DataKey}";
+        if (StringMap(document.Root, "data", "data") is not { } data || !data.TryGetValue(L2InterfaceExclusion.DataKey, out var text))
+            throw new FieldException(Field, $"missing: expected {L2InterfaceExclusion.Field}: [regular expressions of interface names]");
+        JsonNode? root;
+        try
+        {
+            root = YamlJson.Parse(text) is [var only] ? only.Root : throw new FieldException(Field, "expected one YAML document");
+        }
+        catch (YamlDotNet.Core.YamlException e)
+        {
+            throw new FieldException(Field, $"YAML syntax error: {e.Message}");
+        }
+        if (root is null)
+            return new L2InterfaceExclusion([]);
+        if (root is not JsonObject map)
+            throw new FieldException(Field, $"expected a mapping with {L2InterfaceExclusion.Field}");
+        var patterns = new List<string>();
+        foreach (var (name, value) in map)
+        {
+            if (name != L2InterfaceExclusion.Field)
+                throw new FieldException($"{Field}: {name}", $"unknown field (expected {L2InterfaceExclusion.Field})");
+            if (value is null)
+                continue;
+            if (value is not JsonArray list)
+                throw new FieldException($"{Field}: {name}", "invalid value: expected a list of regular expressions");
+            foreach (var item in list)
+            {
+                var itemField = $"{Field}: {name}[{patterns.Count}]";
+                if (item is not JsonValue scalar || !scalar.TryGetValue<string>(out var pattern))
+                    throw new FieldException(itemField, "invalid value: expected a string");
+                try
+                {
+                    _ = new Regex(pattern, RegexOptions.CultureInvariant);
+                }
+                catch (ArgumentException e)
+                {
+                    throw new FieldException(itemField, $"invalid regular expression '{pattern}': {e.Message}");
+                }
+                patterns.Add(pattern);
+            }
+        }
+        return new L2InterfaceExclusion([.. patterns]);
     }
 
     // ---- metallb.io ----

@@ -91,6 +91,7 @@ public sealed class ControllerHost : IAsyncDisposable
         services.AddSingleton<WakeSignal>();
         services.AddSingleton<ResourceFeed>();
         services.AddSingleton<ClusterState>();
+        services.AddSingleton<ConfigMetrics>();
         services.AddSingleton<ConfigReporter>();
         services.AddSingleton(sp => new AllocationOwner(stateFile, initial!, options, sp.GetRequiredService<ILogger<AllocationOwner>>()));
         services.AddSingleton<ControllerMetrics>();

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
@@ -54,20 +55,28 @@ public enum ConfigurationResult
 }
 
 /// <summary>
-/// Writes a component's ConfigurationState (metallb.io/v1beta1): <c>status.result</c> and <c>status.errorSummary</c>,
-/// labelled <c>metallb.io/component-type</c> and, for speakers, <c>metallb.io/node-name</c>. The object is named
-/// <c>controller</c> or <c>speaker-NODE</c>.
+/// Writes a component's ConfigurationState (metallb.io/v1beta1): <c>status.result</c>, <c>status.errorSummary</c> and
+/// <c>status.conditions</c>, labelled <c>metallb.io/component-type</c> and, for speakers, <c>metallb.io/node-name</c>.
+/// The object is named <c>controller</c> or <c>speaker-NODE</c>. The conditions are MetalLB's
+/// <c>configReconcilerValid</c> and ours, <c>configWarnings</c>: True while the configuration has warnings, listed in
+/// its message (the configuration stays Valid).
 /// </summary>
 public sealed class ConfigurationStateWriter
 {
+    public const string ValidCondition = "configReconcilerValid";
+    public const string WarningsCondition = "configWarnings";
+    /// <summary>The CRD's (metav1.Condition's) limit on a condition message.</summary>
+    private const int MaxConditionMessage = 32768;
+
     private readonly StatusObjects _objects;
     private readonly string _name;
     private readonly Dictionary<string, string> _labels;
+    private readonly TimeProvider _time;
 
     /// <param name="componentType"><c>controller</c> or <c>speaker</c>.</param>
     /// <param name="node">The speaker's node; null for the controller.</param>
     public ConfigurationStateWriter(IKubernetes client, string metalLbNamespace, string componentType, string? node, V1OwnerReference? owner,
-        ILogger<ConfigurationStateWriter> logger)
+        TimeProvider time, ILogger<ConfigurationStateWriter> logger)
     {
         _objects = new StatusObjects(client, metalLbNamespace, "configurationstates", "ConfigurationState", owner, logger);
         _name = node is null ? componentType : $"{componentType}-{node}";
@@ -76,15 +85,25 @@ public sealed class ConfigurationStateWriter
         {
             _labels[StatusLabels.NodeName] = node;
         }
+        _time = time;
     }
 
-    /// <param name="errorSummary">Empty when valid; otherwise the problems, e.g. one line per ConfigError.</param>
-    public async Task WriteAsync(ConfigurationResult result, string errorSummary, CancellationToken cancellationToken)
+    public async Task WriteAsync(ConfigurationSummary summary, CancellationToken cancellationToken)
     {
-        var status = new JsonObject { ["result"] = result.ToString() };
-        if (errorSummary.Length > 0)
+        ArgumentNullException.ThrowIfNull(summary);
+        var now = _time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+        var valid = summary.Result == ConfigurationResult.Valid;
+        var warned = summary.WarningSummary.Length > 0;
+        var status = new JsonObject
         {
-            status["errorSummary"] = errorSummary;
+            ["result"] = summary.Result.ToString(),
+            ["conditions"] = new JsonArray(
+                Condition(ValidCondition, valid, valid ? "Reconciled" : "ConfigurationError", summary.ErrorSummary, now),
+                Condition(WarningsCondition, warned, warned ? "ConfigurationWarning" : "NoWarnings", summary.WarningSummary, now)),
+        };
+        if (!valid)
+        {
+            status["errorSummary"] = summary.ErrorSummary;
         }
         if (await _objects.GetAsync(_name, cancellationToken) is { } current && await _objects.UpdateStatusAsync(current, status, cancellationToken) is not null)
         {
@@ -92,4 +111,13 @@ public sealed class ConfigurationStateWriter
         }
         await _objects.CreateAsync(_name, null, _labels, status, cancellationToken);
     }
+
+    private static JsonObject Condition(string type, bool status, string reason, string message, string now) => new()
+    {
+        ["type"] = type,
+        ["status"] = status ? "True" : "False",
+        ["reason"] = reason,
+        ["message"] = message.Length > MaxConditionMessage ? message[..MaxConditionMessage] : message,
+        ["lastTransitionTime"] = now,
+    };
 }

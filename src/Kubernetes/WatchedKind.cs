@@ -15,7 +15,7 @@ internal sealed record WatchedKind(string Kind, string Group, string Version, st
 
     public bool IsClusterScoped => Kind is "Node" or "Namespace";
 
-    /// <summary>The kinds KubeStore reads: MetalLB's CRDs and Secrets in <paramref name="metalLbNamespace"/>, the rest cluster-wide.</summary>
+    /// <summary>The kinds KubeStore reads: MetalLB's CRDs, Secrets and ConfigMaps in <paramref name="metalLbNamespace"/>, the rest cluster-wide.</summary>
     public static IReadOnlyList<WatchedKind> All(string metalLbNamespace) =>
     [
         new("IPAddressPool", Config.ObjectProjector.MetalLbGroup, "v1beta1", "ipaddresspools", metalLbNamespace),
@@ -28,6 +28,8 @@ internal sealed record WatchedKind(string Kind, string Group, string Version, st
         new("Service", "", "v1", "services", null),
         new("Node", "", "v1", "nodes", null),
         new("Secret", "", "v1", "secrets", metalLbNamespace),
+        new("ConfigMap", "", "v1", "configmaps", metalLbNamespace), // metallb-excludel2
+
         new("Namespace", "", "v1", "namespaces", null),
         new("EndpointSlice", "discovery.k8s.io", "v1", "endpointslices", null),
     ];

@@ -49,3 +49,21 @@ public sealed record SecretInfo(string Namespace, string Name, string? Type, str
 {
     public override string ToString() => $"{Namespace}/{Name}";
 }
+
+/// <summary>
+/// MetalLB's <c>metallb-excludel2</c> ConfigMap (key <c>excludel2.yaml</c>, field <c>announcedInterfacesToExclude</c>):
+/// regular expressions of interface names that L2 mode never answers on.
+/// </summary>
+public sealed record L2InterfaceExclusion(EquatableArray<string> Patterns)
+{
+    public const string ConfigMapName = "metallb-excludel2";
+    public const string DataKey = "excludel2.yaml";
+    public const string Field = "announcedInterfacesToExclude";
+
+    /// <summary>What applies without the ConfigMap: the content MetalLB's manifests ship it with.</summary>
+    public static L2InterfaceExclusion Default { get; } = new(
+    [
+        "^docker.*", "^cbr.*", "^dummy.*", "^virbr.*", "^lxcbr.*", "^veth.*", "^lo$", "^cali.*", "^tunl.*", "^flannel.*",
+        "^kube-ipvs.*", "^cni.*", "^nodelocaldns.*", "^lxc.*",
+    ]);
+}

@@ -15,6 +15,8 @@ public sealed record MetalLbConfig
     public EquatableArray<BgpAdvertisementConfig> BgpAdvertisements { get; init; } = [];
     public EquatableArray<L2AdvertisementConfig> L2Advertisements { get; init; } = [];
     public EquatableArray<BfdProfileConfig> BfdProfiles { get; init; } = [];
+    /// <summary>Interfaces L2 mode never answers on: the metallb-excludel2 ConfigMap, or its default content.</summary>
+    public L2InterfaceExclusion ExcludedL2Interfaces { get; init; } = L2InterfaceExclusion.Default;
 
     /// <summary>The pool whose CIDRs contain <paramref name="address"/>, or null (pools never overlap).</summary>
     public AddressPool? PoolOf(IPAddress address)

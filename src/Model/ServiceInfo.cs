@@ -75,6 +75,9 @@ public sealed record ServiceInfo
     /// <summary>Why the Service's request is unusable (e.g. both the annotation and spec.loadBalancerIP); null when it is fine.</summary>
     public string? Problem { get => _extras.Problem; init => _extras = ServiceExtras.Share(_extras with { Problem = value }); }
 
+    /// <summary>The metallb.universe.tf/* annotations the Service carries (MetalLB's deprecated prefix), sorted.</summary>
+    public EquatableArray<string> DeprecatedAnnotations { get => _extras.DeprecatedAnnotations; init => _extras = ServiceExtras.Share(_extras with { DeprecatedAnnotations = value }); }
+
     /// <summary>With no class configured only Services without a class are handled; otherwise only Services of that class.</summary>
     public bool HasClass(string? configuredClass) =>
         string.IsNullOrEmpty(configuredClass) ? LoadBalancerClass is null : LoadBalancerClass == configuredClass;
@@ -96,6 +99,7 @@ public sealed record ServiceInfo
         public string? SharingKey { get; init; }
         public string? AllocatedFromPool { get; init; }
         public string? Problem { get; init; }
+        public EquatableArray<string> DeprecatedAnnotations { get; init; } = [];
     }
 }
 
@@ -128,6 +132,8 @@ public static class MetalLbNames
     public const string LegacyAddressPoolAnnotation = "metallb.universe.tf/address-pool";
     public const string AllowSharedIPAnnotation = "metallb.io/allow-shared-ip";
     public const string LegacyAllowSharedIPAnnotation = "metallb.universe.tf/allow-shared-ip";
+    public const string LegacyPrefix = "metallb.universe.tf/";
+    public const string Prefix = "metallb.io/";
     public const string AllocatedFromPoolAnnotation = "metallb.io/ip-allocated-from-pool";
     public const string ServiceNameLabel = "kubernetes.io/service-name";
     public const string ExcludeFromLoadBalancersLabel = "node.kubernetes.io/exclude-from-external-load-balancers";

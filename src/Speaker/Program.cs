@@ -40,6 +40,7 @@ else
 services.AddSingleton<WakeSignal>();
 services.AddSingleton<ResourceFeed>();
 services.AddSingleton<ClusterState>();
+services.AddSingleton<ConfigMetrics>();
 services.AddSingleton<ConfigReporter>();
 services.AddAddressSource(options);
 services.AddSingleton<BgpMetrics>();

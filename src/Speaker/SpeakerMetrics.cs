@@ -6,7 +6,7 @@ using BgpLb.Planning;
 
 namespace BgpLb.Speaker;
 
-/// <summary>Speaker-level metrics under MetalLB's names: what this node announces and whether its configuration is current.</summary>
+/// <summary>Speaker-level metrics under MetalLB's names: what this node announces (the configuration's are <see cref="BgpLb.Config.ConfigMetrics"/>).</summary>
 public sealed class SpeakerMetrics : ISpeakerObserver
 {
     public const string MeterName = "BgpLb.Speaker";
@@ -15,8 +15,6 @@ public sealed class SpeakerMetrics : ISpeakerObserver
     private readonly ConcurrentDictionary<string, ServicePlan> _announcing = new(StringComparer.Ordinal);
     // Only Services with an address that no node announces, with their distinct reasons.
     private readonly ConcurrentDictionary<string, AnnounceReason[]> _unannounced = new(StringComparer.Ordinal);
-    private volatile bool _configLoaded;
-    private volatile bool _configStale;
     private readonly Func<IEnumerable<IPAddress>> _conflicts;
 
     public SpeakerMetrics(IMeterFactory meterFactory, SpeakerOptions options, L2Announcer announcer)
@@ -34,10 +32,6 @@ public sealed class SpeakerMetrics : ISpeakerObserver
         meter.CreateObservableGauge("metallb_speaker_announced", () => Announced(options.NodeName),
             description: "Service addresses this node announces (1 per service, protocol and address)");
         meter.CreateObservableGauge(UnannouncedName, Unannounced, description: UnannouncedDescription);
-        meter.CreateObservableGauge("metallb_k8s_client_config_loaded_bool", () => _configLoaded ? 1 : 0,
-            description: "1 once a configuration has been loaded");
-        meter.CreateObservableGauge("metallb_k8s_client_config_stale_bool", () => _configStale ? 1 : 0,
-            description: "1 while the newest configuration has errors and last good objects stay in force");
     }
 
     public const string UnannouncedName = "bgplb_service_unannounced";
@@ -63,9 +57,6 @@ public sealed class SpeakerMetrics : ISpeakerObserver
             else
                 _unannounced.TryRemove(service, out _);
         }
-        _configLoaded = true;
-        if (pass.ProblemsChanged)
-            _configStale = pass.State.HasErrors;
     }
 
     private IEnumerable<Measurement<int>> Announced(string node) =>

@@ -145,6 +145,8 @@ public sealed class SpeakerReconciler(
             SpeakerLog.L2Refused(logger, state.Config.L2Advertisements.Length);
             _l2RefusalLogged = true;
         }
+        if (options.MembershipEnabled && (first || delta.ConfigChanged))
+            announcer.SetExcludedInterfaces(state.Config.ExcludedL2Interfaces.Patterns.AsImmutableArray());
         if (!_announcerStarted && options.MembershipEnabled && !state.Config.L2Advertisements.IsEmpty)
         {
             await announcer.StartAsync(cancellationToken);

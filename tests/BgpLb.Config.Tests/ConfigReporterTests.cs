@@ -23,13 +23,16 @@ public sealed class ConfigReporterTests : IDisposable
 
     private const string Deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n---\n";
 
+    /// <summary>Selects every pool, so that no pool is left unadvertised (a warning of its own).</summary>
+    private static readonly string AllPools = Advertisement("all", "{}");
+
     [Fact]
     public void Each_new_problem_is_logged_once_on_one_line()
     {
-        Apply(("a.yaml", Pool("p", "[203.0.113.0/28]")));
+        Apply(("a.yaml", Pool("p", "[203.0.113.0/28]") + AllPools));
         Assert.DoesNotContain(_logger.Entries, e => e.Level >= LogLevel.Warning);
 
-        Apply(("a.yaml", Pool("p", "[]") + Deployment));
+        Apply(("a.yaml", Pool("p", "[]") + Deployment + AllPools));
         var error = Assert.Single(_logger.Entries, e => e.Level == LogLevel.Error);
         Assert.Equal(3001, error.Id.Id);
         Assert.Contains($"{_directory.PathOf("a.yaml")}:1: IPAddressPool metallb-system/p: spec.addresses: the pool has no addresses", error.Text, StringComparison.Ordinal);
@@ -42,16 +45,16 @@ public sealed class ConfigReporterTests : IDisposable
     [Fact]
     public void Same_problems_again_are_not_logged_again()
     {
-        Apply(("a.yaml", Pool("p", "[]") + Deployment));
+        Apply(("a.yaml", Pool("p", "[]") + Deployment + AllPools));
         Assert.Single(Lines(3001));
 
         // Another object appears: the problems are recomputed but none of them is new.
-        Apply(("a.yaml", Pool("p", "[]") + Deployment), ("b.yaml", Pool("q", "[198.51.100.0/28]")));
+        Apply(("a.yaml", Pool("p", "[]") + Deployment + AllPools), ("b.yaml", Pool("q", "[198.51.100.0/28]")));
         Assert.Single(Lines(3001));
         Assert.Single(Lines(3002));
 
         // A new problem next to the old ones: only the new one is logged.
-        Apply(("a.yaml", Pool("p", "[]") + Deployment), ("b.yaml", Pool("q", "[198.51.100.0/33]")));
+        Apply(("a.yaml", Pool("p", "[]") + Deployment + AllPools), ("b.yaml", Pool("q", "[198.51.100.0/33]")));
         Assert.Equal(2, Lines(3001).Count);
         Assert.Contains("spec.addresses[0]", Lines(3001)[1], StringComparison.Ordinal);
     }
@@ -80,5 +83,25 @@ public sealed class ConfigReporterTests : IDisposable
         Apply(("a.yaml", Pool("p", "[203.0.113.0/28]") + Peer("r", GoodPeerSpec) + Pool("bad", "[]")), ("s.yaml", LoadBalancer("web")));
         Assert.Equal(2, Lines(3003).Count);
         Assert.Contains("1 pools, 1 peers, 0 BGP advertisements, 0 L2 advertisements, 1 errors", Lines(3003)[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_pool_that_no_advertisement_selects_is_a_warning_naming_it_logged_once_and_the_configuration_stays_valid()
+    {
+        Apply(("a.yaml", Pool("p", "[203.0.113.0/28]") + Pool("spare", "[198.51.100.0/28]") + Advertisement("only-p", "ipAddressPools: [p]")));
+        var warning = Assert.Single(_directory.State.Problems);
+        Assert.Equal((ConfigSeverity.Warning, new ResourceKey("IPAddressPool", Ns, "spare")), (warning.Severity, warning.Resource));
+        Assert.Contains("no BGPAdvertisement or L2Advertisement selects pool 'spare'", warning.Message, StringComparison.Ordinal);
+        Assert.False(_directory.State.HasErrors);
+        Assert.Equal(2, _directory.State.Config.Pools.Length);
+        Assert.Single(Lines(3002));
+
+        // Unrelated change: not logged again. Selected by an L2Advertisement's pool selector: the warning goes.
+        Apply(("a.yaml", Pool("p", "[203.0.113.0/28]") + Pool("spare", "[198.51.100.0/28]") + Advertisement("only-p", "ipAddressPools: [p]")),
+            ("s.yaml", LoadBalancer("web")));
+        Assert.Single(Lines(3002));
+        Apply(("a.yaml", Pool("p", "[203.0.113.0/28]") + Pool("spare", "[198.51.100.0/28]") + Advertisement("only-p", "ipAddressPools: [p]")
+            + Crd("L2Advertisement", "l2", "ipAddressPoolSelectors: [{matchLabels: {pool: spare}}]")));
+        Assert.Empty(_directory.State.Problems);
     }
 }

@@ -124,6 +124,13 @@ internal static class TestConfig
         return directory.Apply(files);
     }
 
+    /// <summary>
+    /// The problems other than the warning about a pool that no advertisement selects (tested in <see cref="ConfigReporterTests"/>),
+    /// for tests of configurations that need no advertisement.
+    /// </summary>
+    public static IEnumerable<ConfigError> ExceptUnadvertised(this IEnumerable<ConfigError> problems) =>
+        problems.Where(p => !p.Message.StartsWith(MetalLbCompiler.UnadvertisedPool, StringComparison.Ordinal));
+
     public static ConfigError SingleError(Compiled compiled)
     {
         var errors = compiled.Errors.ToList();

@@ -162,7 +162,7 @@ public class ValidationTests
 
         var custom = Compile("apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: p, namespace: default}\nspec: {addresses: [203.0.113.0/28]}\n",
             new ConfigOptions { MetalLbNamespace = "default" });
-        Assert.Empty(custom.Problems);
+        Assert.Empty(custom.Problems.ExceptUnadvertised());
         Assert.Single(custom.Config.Pools);
     }
 
@@ -327,7 +327,7 @@ public class ValidationTests
                 namespaceSelectors: [{matchLabels: {team: a}}]
                 serviceSelectors: [{matchExpressions: [{key: app, operator: Exists}]}]
             """));
-        Assert.Empty(update.Problems);
+        Assert.Empty(update.Problems.ExceptUnadvertised());
         var pool = Assert.Single(update.Config.Pools);
         Assert.Equal(["203.0.113.0/28", "198.51.100.1/32", "198.51.100.2/32"], pool.Cidrs.Select(c => c.ToString()));
         Assert.False(pool.AutoAssign);
@@ -344,7 +344,7 @@ public class ValidationTests
     public void L2_advertisement_fields_are_resolved()
     {
         var update = Compile(BasePools + Crd("L2Advertisement", "l2", "ipAddressPools: [base]\ninterfaces: [eth0, eth1, eth0]\nnodeSelectors: [{matchLabels: {zone: a}}]\nserviceSelectors: [{matchLabels: {app: web}}]\npreferredNodeSelectors: [{weight: 100, preference: {matchLabels: {zone: a}}}]"));
-        Assert.Empty(update.Problems);
+        Assert.Empty(update.Problems.ExceptUnadvertised());
         var l2 = Assert.Single(update.Config.L2Advertisements);
         Assert.Equal(["base"], l2.Pools.ToArray());
         Assert.Equal(["eth0", "eth1"], l2.Interfaces.ToArray());

@@ -55,6 +55,43 @@ public sealed class ControllerEndToEndTests : IAsyncLifetime, IAsyncDisposable
     }
 
     [Fact]
+    public async Task Metrics_have_MetalLB_names_per_family_and_count_object_updates_and_errors()
+    {
+        _fixture.Write("config.yaml", Pool("main", "203.0.113.0/31, 2001:db8::/126") + Service("a")
+            + Service("b", "  annotations: {metallb.io/loadBalancerIPs: \"2001:db8::2\"}"));
+        await _fixture.StartAsync();
+        using var http = new HttpClient();
+        var uri = new Uri($"http://{_fixture.Host!.MetricsEndPoint}/metrics");
+        var metrics = await http.GetStringAsync(uri, Timeout);
+        foreach (var line in (string[])[
+            "metallb_allocator_addresses_total{pool=\"main\"} 6",
+            "metallb_allocator_ipv4_addresses_total{pool=\"main\"} 2",
+            "metallb_allocator_ipv6_addresses_total{pool=\"main\"} 4",
+            "metallb_allocator_addresses_in_use_total{pool=\"main\"} 2",
+            "metallb_allocator_ipv4_addresses_in_use_total{pool=\"main\"} 1",
+            "metallb_allocator_ipv6_addresses_in_use_total{pool=\"main\"} 1",
+            "metallb_allocator_services_allocated_total{pool=\"main\"} 2",
+            "metallb_k8s_client_updates_total 3",
+            "metallb_k8s_client_update_errors_total 0",
+            "metallb_k8s_client_config_loaded_bool 1",
+            "metallb_k8s_client_config_stale_bool 0",
+        ])
+        {
+            Assert.Contains(line + "\n", metrics, StringComparison.Ordinal);
+        }
+
+        // An invalid pool next to the good one: one error, stale; the good pool stays in force. Written whole (renamed into
+        // place), so that no half-written file is read: the counts are exact.
+        _fixture.Write("broken.tmp", Pool("broken", "not-an-address"));
+        File.Move(Path.Combine(_fixture.Directory, "broken.tmp"), Path.Combine(_fixture.Directory, "broken.yaml"));
+        while (!(metrics = await http.GetStringAsync(uri, Timeout)).Contains("metallb_k8s_client_config_stale_bool 1\n", StringComparison.Ordinal))
+            await Task.Delay(50, Timeout);
+        Assert.Contains("metallb_k8s_client_updates_total 4\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("metallb_k8s_client_update_errors_total 1\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("metallb_allocator_addresses_in_use_total{pool=\"main\"} 2\n", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_restart_keeps_every_address_even_when_a_new_service_sorts_first()
     {
         _fixture.Write("config.yaml", Pool("main", "203.0.113.0/29") + Service("m") + Service("n"));

@@ -174,6 +174,7 @@ public sealed class ControllerKubernetesTests : IAsyncLifetime
         await UntilAsync(() => _server.Get("services", "default", "second"), s => Ingress(s).SequenceEqual(["198.51.100.7"]), controller, "second's new address");
         var cleared = await UntilAsync(() => EventsAbout("second", "ClearAssignment").FirstOrDefault(), _ => true, controller, "ClearAssignment event");
         Assert.Contains("not allowed", cleared["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("Normal", cleared["type"]!.GetValue<string>());
         await UntilAsync(() => EventsAbout("second", "IPAllocated").FirstOrDefault(e => e["message"]!.GetValue<string>().Contains("198.51.100.7", StringComparison.Ordinal)),
             _ => true, controller, "IPAllocated for the new address");
     }
@@ -258,5 +259,43 @@ public sealed class ControllerKubernetesTests : IAsyncLifetime
         Assert.Equal("ctl-b", allocated["reportingInstance"]!.GetValue<string>());
         Assert.Equal(["203.0.113.0"], Ingress(_server.Get("services", "default", "web")));
         Assert.Equal(["203.0.113.1"], Ingress(_server.Get("services", "default", "later")));
+    }
+
+    [Fact]
+    public async Task Deprecated_annotations_pool_status_and_an_unadvertised_pool_are_reported()
+    {
+        _server.Apply("ipaddresspools", Pool("main", "203.0.113.0/30", "2001:db8::/126"));
+        _server.Apply("ipaddresspools", Pool("spare", "198.51.100.0/30"));
+        _server.Apply("bgpadvertisements", BgpAdvertisement("main-only", "main"));
+        var web = Service("default", "web");
+        web["metadata"]!["annotations"] = new JsonObject { ["metallb.universe.tf/address-pool"] = "main" };
+        _server.Apply("services", web);
+        var (controller, _, _) = await StartControllerAsync("ctl-a");
+
+        Assert.Equal(["203.0.113.0"], Ingress(await UntilIngressAsync("web", controller)));
+        var deprecated = await UntilAsync(() => EventsAbout("web", "deprecatedAnnotation").FirstOrDefault(), _ => true, controller, "deprecatedAnnotation event");
+        Assert.Equal("Warning", deprecated["type"]!.GetValue<string>());
+        Assert.Equal("Service uses deprecated annotation metallb.universe.tf/address-pool; use metallb.io/address-pool instead",
+            deprecated["message"]!.GetValue<string>());
+
+        // IPAddressPool status: per family, written when the counts change.
+        static (long, long, long, long)? Counts(JsonObject? pool) => pool?["status"]?["assignedIPv4"] is null ? null
+            : (pool["status"]!["assignedIPv4"]!.GetValue<long>(), pool["status"]!["assignedIPv6"]!.GetValue<long>(),
+                pool["status"]!["availableIPv4"]!.GetValue<long>(), pool["status"]!["availableIPv6"]!.GetValue<long>());
+        await UntilAsync(() => _server.Get("ipaddresspools", MetalLbNamespace, "main"), p => Counts(p) == (1, 0, 3, 4), controller, "status of pool main");
+        await UntilAsync(() => _server.Get("ipaddresspools", MetalLbNamespace, "spare"), p => Counts(p) == (0, 0, 4, 0), controller, "status of pool spare");
+        var writes = _server.Requests("PATCH ipaddresspools/status");
+        _server.Apply("services", Service("default", "api"));
+        await UntilAsync(() => _server.Get("ipaddresspools", MetalLbNamespace, "main"), p => Counts(p) == (2, 0, 2, 4), controller, "status of pool main after api");
+        await UntilAsync(() => EventsAbout("api", "IPAllocated").FirstOrDefault(), _ => true, controller, "IPAllocated for api");
+        Assert.Equal(writes + 1, _server.Requests("PATCH ipaddresspools/status")); // spare's counts did not change
+
+        // The pool that no advertisement selects: a warning in the ConfigurationState, which stays Valid.
+        var state = await UntilAsync(() => _server.Get("configurationstates", MetalLbNamespace, "controller"), s => s["status"]?["result"] is not null, controller, "ConfigurationState");
+        Assert.Equal("Valid", state["status"]!["result"]!.GetValue<string>());
+        var warnings = state["status"]!["conditions"]!.AsArray().Single(c => c!["type"]!.GetValue<string>() == "configWarnings")!;
+        Assert.Equal("True", warnings["status"]!.GetValue<string>());
+        Assert.Contains("selects pool 'spare'", warnings["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.DoesNotContain("'main'", warnings["message"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 }

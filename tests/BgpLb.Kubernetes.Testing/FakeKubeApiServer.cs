@@ -25,7 +25,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
 {
     private static readonly Dictionary<string, string> Kinds = new()
     {
-        ["services"] = "Service", ["nodes"] = "Node", ["secrets"] = "Secret", ["namespaces"] = "Namespace",
+        ["services"] = "Service", ["nodes"] = "Node", ["secrets"] = "Secret", ["configmaps"] = "ConfigMap", ["namespaces"] = "Namespace",
         ["endpointslices"] = "EndpointSlice", ["events"] = "Event", ["leases"] = "Lease",
         ["ipaddresspools"] = "IPAddressPool", ["bgppeers"] = "BGPPeer", ["bgpadvertisements"] = "BGPAdvertisement",
         ["l2advertisements"] = "L2Advertisement", ["communities"] = "Community", ["bfdprofiles"] = "BFDProfile",

@@ -54,12 +54,13 @@ public static class KubeObjects
         ["spec"] = new JsonObject { ["myASN"] = myAsn, ["peerASN"] = peerAsn, ["peerAddress"] = address, ["peerPort"] = port },
     };
 
-    public static JsonObject BgpAdvertisement(string name) => new()
+    /// <summary>A BGPAdvertisement of <paramref name="pools"/> (none: of every pool).</summary>
+    public static JsonObject BgpAdvertisement(string name, params string[] pools) => new()
     {
         ["apiVersion"] = "metallb.io/v1beta1",
         ["kind"] = "BGPAdvertisement",
         ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = MetalLbNamespace },
-        ["spec"] = new JsonObject(),
+        ["spec"] = pools.Length == 0 ? new JsonObject() : new JsonObject { ["ipAddressPools"] = new JsonArray([.. pools.Select(p => JsonValue.Create(p))]) },
     };
 
     public static JsonObject Node(string name) => new()

@@ -11,7 +11,7 @@ namespace BgpLb.Kubernetes.Tests;
 public sealed class KubeStoreTests : IAsyncLifetime, IDisposable
 {
     private const string Ns = "metallb-system";
-    private const int KindCount = 11;
+    private const int KindCount = 12;
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
 
     private static readonly KubeStoreOptions Fast = new()
@@ -404,6 +404,40 @@ public sealed class KubeStoreTests : IAsyncLifetime, IDisposable
         Assert.Equal(new ResourceChange(PoolKey("pool-a"), null), Assert.Single(batch.Changes));
         Assert.Empty(batch.Problems[origin]);
         Assert.Empty(consumer.Problems);
+    }
+
+    [Fact]
+    public async Task The_excludel2_ConfigMap_sets_the_L2_exclusions_and_an_invalid_edit_keeps_the_last_good_list()
+    {
+        static JsonObject ConfigMap(string name, string content) => new()
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "ConfigMap",
+            ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = Ns },
+            ["data"] = new JsonObject { ["excludel2.yaml"] = content },
+        };
+        _server.Apply("configmaps", ConfigMap("unrelated", "whatever: [1]"));
+        var state = new ClusterState(new ConfigOptions());
+        await using var batches = Store().WatchAsync(_stop.Token).GetAsyncEnumerator();
+        var consumer = new Consumer(batches);
+        state.Apply(await consumer.NextAsync());
+        Assert.Empty(state.Problems);
+        Assert.Equal(L2InterfaceExclusion.Default, state.Config.ExcludedL2Interfaces);
+
+        _server.Apply("configmaps", ConfigMap("metallb-excludel2", "announcedInterfacesToExclude: [\"^eth9$\"]"));
+        Assert.True(state.Apply(await consumer.NextAsync()).ConfigChanged);
+        Assert.Equal(["^eth9$"], state.Config.ExcludedL2Interfaces.Patterns);
+
+        _server.Apply("configmaps", ConfigMap("metallb-excludel2", "announcedInterfacesToExclude: [\"^eth[\"]"));
+        state.Apply(await consumer.NextAsync());
+        var error = Assert.Single(state.Problems);
+        Assert.Equal((new ResourceKey("ConfigMap", Ns, "metallb-excludel2"), "data.excludel2.yaml: announcedInterfacesToExclude[0]"), (error.Resource, error.Field));
+        Assert.Equal(["^eth9$"], state.Config.ExcludedL2Interfaces.Patterns);
+
+        _server.Remove("configmaps", Ns, "metallb-excludel2");
+        state.Apply(await consumer.NextAsync());
+        Assert.Empty(state.Problems);
+        Assert.Equal(L2InterfaceExclusion.Default, state.Config.ExcludedL2Interfaces);
     }
 
     [Fact]

@@ -246,6 +246,9 @@ public sealed class ManifestTests
         Assert.Contains(("", "events", "create"), controller);
         Assert.Contains(("coordination.k8s.io", "leases", "update"), controller);
         Assert.Contains(("metallb.io", "configurationstates/status", "update"), controller);
+        Assert.Contains(("metallb.io", "ipaddresspools/status", "patch"), controller);
+        Assert.Contains(("", "configmaps", "watch"), controller); // metallb-excludel2: every component reads the same kinds
+        Assert.Contains(("", "configmaps", "watch"), speaker);
         Assert.DoesNotContain(controller, r => r.Verb == "*" || r.Resource == "*");
 
         Assert.Contains(("discovery.k8s.io", "endpointslices", "watch"), speaker);
@@ -253,7 +256,8 @@ public sealed class ManifestTests
         Assert.Contains(("metallb.io", "servicel2statuses/status", "update"), speaker);
         Assert.DoesNotContain(speaker, r => r.Resource.StartsWith("services", StringComparison.Ordinal) && r.Verb is not ("get" or "list" or "watch"));
         Assert.DoesNotContain(speaker, r => r.Verb == "*" || r.Resource == "*");
-        Assert.All(speaker.Where(r => r.Resource == "secrets"), r => Assert.Contains(r.Verb, new[] { "get", "list", "watch" }));
+        Assert.All(speaker.Where(r => r.Resource is "secrets" or "configmaps"), r => Assert.Contains(r.Verb, new[] { "get", "list", "watch" }));
+        Assert.All(controller.Where(r => r.Resource == "configmaps"), r => Assert.Contains(r.Verb, new[] { "get", "list", "watch" }));
         // The controller writes one Secret, the webhook certificate (create cannot be limited to a name).
         Assert.Equal([("", "secrets", "create"), ("", "secrets", "update")],
             controller.Where(r => r.Resource == "secrets" && r.Verb is not ("get" or "list" or "watch")).Order());

@@ -28,15 +28,16 @@ public sealed class PodIdentityTests
     }
 
     [Fact]
-    public void Configuration_summary_lists_errors_only()
+    public void Configuration_summary_lists_errors_and_warnings_apart_and_only_errors_make_it_invalid()
     {
         var key = new ResourceKey("BGPPeer", "metallb-system", "tor");
         var error = new ConfigError(ConfigSeverity.Error, "kube", key, "spec.myASN", "missing");
         var warning = new ConfigError(ConfigSeverity.Warning, "kube", key, "spec.holdTime", "odd");
-        Assert.Equal((ConfigurationResult.Valid, ""), ConfigurationSummary.Of([warning]));
-        var (result, summary) = ConfigurationSummary.Of([error, warning, error with { Field = "spec.peerASN" }]);
+        Assert.Equal(new ConfigurationSummary(ConfigurationResult.Valid, "", warning.ToString()), ConfigurationSummary.Of([warning]));
+        var (result, summary, warnings) = ConfigurationSummary.Of([error, warning, error with { Field = "spec.peerASN" }]);
         Assert.Equal(ConfigurationResult.Invalid, result);
         Assert.Equal($"{error}\n{error with { Field = "spec.peerASN" }}", summary);
         Assert.Contains("BGPPeer", summary, StringComparison.Ordinal);
+        Assert.Equal(warning.ToString(), warnings);
     }
 }

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using k8s;
 using k8s.Autorest;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace BgpLb.Kubernetes.Tests;
 
@@ -250,25 +251,42 @@ public sealed class WriterTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Configuration_state_is_created_then_updated()
+    public async Task Configuration_state_is_created_then_updated_with_conditions_for_errors_and_warnings()
     {
-        var writer = new ConfigurationStateWriter(_client, Ns, "speaker", "node-1", null, NullLogger<ConfigurationStateWriter>.Instance);
-        await writer.WriteAsync(ConfigurationResult.Valid, "", CancellationToken.None);
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-01-02T03:04:05Z", System.Globalization.CultureInfo.InvariantCulture));
+        var writer = new ConfigurationStateWriter(_client, Ns, "speaker", "node-1", null, time, NullLogger<ConfigurationStateWriter>.Instance);
+        await writer.WriteAsync(new ConfigurationSummary(ConfigurationResult.Valid, "", ""), CancellationToken.None);
         var state = _server.Get("configurationstates", Ns, "speaker-node-1")!;
         Assert.Equal("Valid", state["status"]!["result"]!.GetValue<string>());
         Assert.Equal("speaker", state["metadata"]!["labels"]![StatusLabels.ComponentType]!.GetValue<string>());
         Assert.Equal("node-1", state["metadata"]!["labels"]![StatusLabels.NodeName]!.GetValue<string>());
+        Assert.Equal(("True", "Reconciled", "2026-01-02T03:04:05Z"), Condition(state, "configReconcilerValid"));
+        Assert.Equal(("False", "NoWarnings", "2026-01-02T03:04:05Z"), Condition(state, "configWarnings"));
 
-        await writer.WriteAsync(ConfigurationResult.Invalid, "kube:BGPPeer metallb-system/router: spec.myASN: missing", CancellationToken.None);
+        const string Warning = "kube:IPAddressPool metallb-system/spare: metadata.name: no BGPAdvertisement or L2Advertisement selects pool 'spare'";
+        await writer.WriteAsync(new ConfigurationSummary(ConfigurationResult.Invalid, "kube:BGPPeer metallb-system/router: spec.myASN: missing", Warning),
+            CancellationToken.None);
         state = _server.Get("configurationstates", Ns, "speaker-node-1")!;
         Assert.Equal("Invalid", state["status"]!["result"]!.GetValue<string>());
         Assert.Contains("spec.myASN", state["status"]!["errorSummary"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(("False", "ConfigurationError"), Condition(state, "configReconcilerValid") is var (status, reason, _) ? (status, reason) : default);
+        Assert.Equal(("True", "ConfigurationWarning"), Condition(state, "configWarnings") is var (status2, reason2, _) ? (status2, reason2) : default);
+        Assert.Equal(Warning, ConditionOf(state, "configWarnings")["message"]!.GetValue<string>());
         Assert.Equal(1, _server.Requests("POST configurationstates"));
 
-        var controller = new ConfigurationStateWriter(_client, Ns, "controller", null, null, NullLogger<ConfigurationStateWriter>.Instance);
-        await controller.WriteAsync(ConfigurationResult.Valid, "", CancellationToken.None);
+        var controller = new ConfigurationStateWriter(_client, Ns, "controller", null, null, time, NullLogger<ConfigurationStateWriter>.Instance);
+        await controller.WriteAsync(new ConfigurationSummary(ConfigurationResult.Valid, "", ""), CancellationToken.None);
         var controllerState = _server.Get("configurationstates", Ns, "controller")!;
         Assert.Null(controllerState["metadata"]!["labels"]![StatusLabels.NodeName]);
+    }
+
+    private static JsonObject ConditionOf(JsonObject state, string type) =>
+        state["status"]!["conditions"]!.AsArray().Select(c => c!.AsObject()).Single(c => c["type"]!.GetValue<string>() == type);
+
+    private static (string Status, string Reason, string Time) Condition(JsonObject state, string type)
+    {
+        var condition = ConditionOf(state, type);
+        return (condition["status"]!.GetValue<string>(), condition["reason"]!.GetValue<string>(), condition["lastTransitionTime"]!.GetValue<string>());
     }
 
     [Fact]

@@ -35,7 +35,7 @@ public sealed class AnnouncerTests : IAsyncLifetime
     private readonly L2Announcer _announcer;
 
     public AnnouncerTests() =>
-        _announcer = new L2Announcer(new L2AnnouncerOptions(), _links, _time, _meters, _logger);
+        _announcer = new L2Announcer(new L2AnnouncerOptions { ExcludedInterfacePatterns = ["^veth.*", "^lo$"] }, _links, _time, _meters, _logger);
 
     public async Task InitializeAsync()
     {
@@ -119,6 +119,17 @@ public sealed class AnnouncerTests : IAsyncLifetime
     {
         Assert.Equal(["eth0/arp", "eth0/ndp", "eth1/arp", "eth1/ndp"],
             _links.Channels.Keys.Select(k => $"{k.Link}/{(k.Ndp ? "ndp" : "arp")}").Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void New_exclusions_close_the_responders_of_excluded_interfaces_and_open_the_others()
+    {
+        _announcer.SetExcludedInterfaces(["^eth1$"]);
+        Assert.True(_links.Arp("eth1").Disposed);
+        Assert.True(_links.Ndp("eth1").Disposed);
+        Assert.False(_links.Arp("eth0").Disposed);
+        Assert.False(_links.Arp("veth12").Disposed); // no longer excluded: opened
+        Assert.Contains(_logger.Collector.GetSnapshot(), r => r.Message == "Interfaces excluded from L2 announcements (metallb-excludel2): ^eth1$");
     }
 
     [Fact]

@@ -13,6 +13,8 @@ public sealed class LogFormattingTests
     private static readonly IPAddress V6 = IPAddress.Parse("2001:db8::1");
     private static readonly EquatableArray<IPAddress> DualStack = [V4, V6];
     private static readonly EquatableArray<string> Peers = ["tor-a", "tor-b"];
+    private static readonly BgpLb.Bgp.Wire.AfiSafi[] Families = [BgpLb.Bgp.Wire.AfiSafi.IPv4Unicast, BgpLb.Bgp.Wire.AfiSafi.IPv6Unicast];
+    private static readonly IPEndPoint Local = new(IPAddress.Loopback, 179);
 
     private readonly FakeLogger _logger = new();
 
@@ -23,6 +25,13 @@ public sealed class LogFormattingTests
     {
         AllocationLog.Allocated(_logger, LogLevel.Information, "default/web", DualStack, "main");
         Assert.Equal("Allocated 203.0.113.1, 2001:db8::1 to default/web from pool main (in-process allocation)", Line());
+    }
+
+    [Fact]
+    public void Negotiated_lists_the_families()
+    {
+        BgpLb.Bgp.Session.SessionLog.Negotiated(_logger, "tor-a", 64512, V4, 90, Families, Local);
+        Assert.Equal("Peer tor-a negotiated AS 64512, id 203.0.113.1, hold 90 s, families IPv4/Unicast, IPv6/Unicast, local 127.0.0.1:179", Line());
     }
 
     [Fact]

@@ -29,7 +29,7 @@ public sealed class SpeakerL2StatusTests : IAsyncLifetime
         var client = _server.CreateClient();
         var options = new SpeakerOptions { NodeName = "node-1", MetricsListen = IPEndPoint.Parse("127.0.0.1:1") };
         _status = new SpeakerStatusService(options,
-            new ConfigurationStateWriter(client, MetalLbNamespace, "speaker", "node-1", null, NullLogger<ConfigurationStateWriter>.Instance),
+            new ConfigurationStateWriter(client, MetalLbNamespace, "speaker", "node-1", null, TimeProvider.System, NullLogger<ConfigurationStateWriter>.Instance),
             new BgpStatusWriter(client, MetalLbNamespace, "node-1", null, NullLogger<BgpStatusWriter>.Instance),
             new L2StatusWriter(client, MetalLbNamespace, "node-1", null, NullLogger<L2StatusWriter>.Instance),
             new EventRecorder(client, "bgplb-speaker", "node-1", TimeProvider.System, NullLogger<EventRecorder>.Instance),

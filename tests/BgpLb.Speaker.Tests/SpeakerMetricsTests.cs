@@ -54,34 +54,21 @@ public sealed class SpeakerMetricsTests : IDisposable
         new L2Decision("node-1", l2 ? AnnounceReason.Announced : AnnounceReason.NotElected, "test", []));
 
     [Fact]
-    public void Announced_counts_each_service_protocol_and_address_and_stale_follows_the_problems()
+    public void Announced_counts_each_service_protocol_and_address()
     {
-        Assert.Equal(0, Scrape()["metallb_k8s_client_config_loaded_bool{}"]);
-
         var web = Plan("default/web", Address("203.0.113.10", bgp: true, l2: true), Address("203.0.113.11", bgp: false, l2: false));
         var api = Plan("default/api", Address("203.0.113.20", bgp: false, l2: false));
         Pass(true, new PlanChange("default/web", null, web), new PlanChange("default/api", null, api));
 
-        var scrape = Scrape();
         Assert.Equal(
             [
                 "metallb_speaker_announced{ip=203.0.113.10,node=node-1,protocol=bgp,service=default/web}",
                 "metallb_speaker_announced{ip=203.0.113.10,node=node-1,protocol=layer2,service=default/web}",
             ],
-            scrape.Keys.Where(k => k.StartsWith("metallb_speaker_announced", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
-        Assert.Equal(1, scrape["metallb_k8s_client_config_loaded_bool{}"]);
-        Assert.Equal(0, scrape["metallb_k8s_client_config_stale_bool{}"]);
+            Scrape().Keys.Where(k => k.StartsWith("metallb_speaker_announced", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
 
-        // The newest configuration has an error: stale until the problems change again.
-        var broken = Peer("broken", "198.18.0.9", 64512, 64513, 179);
-        broken["spec"]!.AsObject().Remove("myASN");
-        _state.Apply(Batches.Initial(broken));
-        Pass(true);
-        Assert.Equal(1, Scrape()["metallb_k8s_client_config_stale_bool{}"]);
         Pass(false, new PlanChange("default/web", web, null));
-        scrape = Scrape();
-        Assert.Equal(1, scrape["metallb_k8s_client_config_stale_bool{}"]);
-        Assert.DoesNotContain(scrape.Keys, k => k.StartsWith("metallb_speaker_announced", StringComparison.Ordinal));
+        Assert.DoesNotContain(Scrape().Keys, k => k.StartsWith("metallb_speaker_announced", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Net;
 using System.Net.Http;
 using BgpLb.Allocation;
@@ -13,12 +14,13 @@ namespace BgpLb.Controller;
 /// one and allocates what it touches with the same <see cref="AllocationOwner"/> as standalone mode; the previous
 /// allocations are the Services' <c>status.loadBalancer.ingress</c>, so a restart never moves an address. Only the lease
 /// holder writes: the status and pool annotation of the Services whose allocation or object changed, MetalLB's events,
-/// and the ConfigurationState. A new leader looks at every Service once; failed writes are retried after
+/// the ConfigurationState and the status of the IPAddressPools whose counts changed. A new leader looks at every Service
+/// and pool once; failed writes are retried after
 /// <see cref="RetryDelay"/>.
 /// </summary>
 public sealed class KubernetesControllerService(
     ResourceFeed feed, WakeSignal wake, ClusterState state, ConfigReporter reporter, AllocationOwner owner, LeaseElector elector,
-    ServiceStatusWriter statusWriter, EventRecorder events, ConfigurationStateWriter configurationState, Readiness readiness, TimeProvider time,
+    ServiceStatusWriter statusWriter, EventRecorder events, ConfigurationStateWriter configurationState, PoolStatusWriter poolStatus, Readiness readiness, TimeProvider time,
     ILogger<KubernetesControllerService> logger)
     : BackgroundService
 {
@@ -31,7 +33,9 @@ public sealed class KubernetesControllerService(
     private readonly Dictionary<string, AllocationEntry> _shown = new(StringComparer.Ordinal);
     /// <summary>Services whose write failed and waits for a retry.</summary>
     private readonly HashSet<string> _failed = new(StringComparer.Ordinal);
-    private (ConfigurationResult, string)? _shownState;
+    private ConfigurationSummary? _shownState;
+    /// <summary>The status last written per IPAddressPool, while leader: a pool is written again only when its counts change.</summary>
+    private readonly Dictionary<string, PoolStatus> _shownPools = new(StringComparer.Ordinal);
     private ulong _shownRevision;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -87,6 +91,7 @@ public sealed class KubernetesControllerService(
             _shown.Clear();
             _failed.Clear();
             _shownState = null;
+            _shownPools.Clear();
         }
         await owner.ApplyAsync(state, delta, gained ? StatusDecides.ForAllServices : leader ? StatusDecides.Never : StatusDecides.ForChangedServices, cancellationToken);
         readiness.MarkReady();
@@ -133,8 +138,39 @@ public sealed class KubernetesControllerService(
                 complete = false;
             }
         }
+        return await WritePoolStatusAsync(result.Pools, cancellationToken) && complete;
+    }
+
+    /// <summary>Writes the status of the pools whose counts changed since last written (MetalLB's pool_status_controller.go).</summary>
+    private async Task<bool> WritePoolStatusAsync(ImmutableArray<PoolUsage> pools, CancellationToken cancellationToken)
+    {
+        var complete = true;
+        foreach (var name in _shownPools.Keys.Except(pools.Select(p => p.Pool)).ToList())
+            _shownPools.Remove(name);
+        foreach (var usage in pools)
+        {
+            var status = StatusOf(usage);
+            if (_shownPools.TryGetValue(usage.Pool, out var shown) && shown == status)
+                continue;
+            try
+            {
+                await poolStatus.WriteAsync(usage.Pool, status, cancellationToken);
+                _shownPools[usage.Pool] = status;
+            }
+            catch (Exception e) when (e is HttpOperationException or HttpRequestException)
+            {
+                ControllerLog.WriteFailed(logger, $"the status of IPAddressPool {usage.Pool}", RetryDelay, e.Message);
+                complete = false;
+            }
+        }
         return complete;
     }
+
+    private static PoolStatus StatusOf(PoolUsage usage) => new(usage.IPv4AddressesInUse, usage.IPv6AddressesInUse,
+        Count(usage.IPv4Addresses - usage.IPv4AddressesInUse), Count(usage.IPv6Addresses - usage.IPv6AddressesInUse));
+
+    // An IPv6 pool can hold more addresses than MetalLB's int64 fields count.
+    private static long Count(double value) => value >= long.MaxValue ? long.MaxValue : (long)value;
 
     private async Task<bool> WriteConfigurationStateAsync(CancellationToken cancellationToken)
     {
@@ -143,7 +179,7 @@ public sealed class KubernetesControllerService(
             return true;
         try
         {
-            await configurationState.WriteAsync(summary.Result, summary.ErrorSummary, cancellationToken);
+            await configurationState.WriteAsync(summary, cancellationToken);
             _shownState = summary;
             return true;
         }
@@ -180,25 +216,39 @@ public sealed class KubernetesControllerService(
             _shown[key] = entry;
             return true;
         }
-        var involved = EventRecorder.Reference(service);
-        if (!shownAddresses.IsEmpty && !shownAddresses.Equals(addresses))
-        {
-            await events.RecordAsync(involved, EventRecorder.Warning, EventReasons.ClearAssignment,
-                entry.IsAllocated ? "current IP not allowed by config, clearing" : $"current IP not allowed by config, clearing: {entry.Reason}",
-                cancellationToken);
-        }
-        if (entry.IsAllocated)
-        {
-            await events.RecordAsync(involved, EventRecorder.Normal, EventReasons.IPAllocated,
-                $"Assigned IP [{string.Join(' ', entry.Addresses.Select(a => $"\"{a}\""))}]", cancellationToken);
-        }
-        else
-        {
-            await events.RecordAsync(involved, EventRecorder.Warning, EventReasons.AllocationFailed,
-                $"Failed to allocate IP for \"{key}\": {entry.Failure}: {entry.Reason}", cancellationToken);
-        }
+        foreach (var (type, reason, message) in Events(service, entry))
+            await events.RecordAsync(EventRecorder.Reference(service), type, reason, message, cancellationToken);
         _shown[key] = entry;
         return true;
+    }
+
+    /// <summary>
+    /// MetalLB's events (controller/service.go) for a Service whose allocation changed to <paramref name="entry"/>:
+    /// ClearAssignment (Normal) when the address it shows goes, then IPAllocated (Normal), or LoadBalancerFailed (Warning)
+    /// when an invalid request takes the address it showed, or AllocationFailed (Warning); and, as MetalLB checks only
+    /// when something changes, deprecatedAnnotation (Warning) for each metallb.universe.tf/* annotation.
+    /// </summary>
+    internal static IEnumerable<(string Type, string Reason, string Message)> Events(ServiceInfo service, AllocationEntry entry)
+    {
+        var key = service.Key;
+        var shown = service.Ingress;
+        if (!shown.IsEmpty && !shown.SequenceEqual(entry.Addresses))
+        {
+            var why = entry.IsAllocated ? $"{string.Join(", ", shown)} replaced by {string.Join(", ", entry.Addresses)} from pool {entry.Pool}" : entry.Reason;
+            yield return (EventRecorder.Normal, EventReasons.ClearAssignment,
+                $"current IP for \"{key}\" not allowed by config, will attempt for new IP assignment: {why}");
+        }
+        if (entry.IsAllocated)
+            yield return (EventRecorder.Normal, EventReasons.IPAllocated, $"Assigned IP [{string.Join(' ', entry.Addresses.Select(a => $"\"{a}\""))}]");
+        else if (service.Problem is not null && !shown.IsEmpty)
+            yield return (EventRecorder.Warning, EventReasons.LoadBalancerFailed, $"invalid requested loadbalancer IPs: {service.Problem}");
+        else
+            yield return (EventRecorder.Warning, EventReasons.AllocationFailed, $"Failed to allocate IP for \"{key}\": {entry.Failure}: {entry.Reason}");
+        foreach (var annotation in service.DeprecatedAnnotations)
+        {
+            yield return (EventRecorder.Warning, EventReasons.DeprecatedAnnotation,
+                $"Service uses deprecated annotation {annotation}; use {MetalLbNames.Prefix}{annotation[MetalLbNames.LegacyPrefix.Length..]} instead");
+        }
     }
 
     private async Task<bool> WriteAsync(ServiceInfo service, EquatableArray<IPAddress> addresses, string? pool, CancellationToken cancellationToken)

@@ -22,9 +22,10 @@ internal static class KubernetesMode
         services.AddSingleton(new LeaseElectorOptions { Namespace = identity.Namespace, Name = LeaseName, Identity = identity.Name });
         services.AddSingleton<LeaseElector>();
         services.AddSingleton<ServiceStatusWriter>();
+        services.AddSingleton(sp => new PoolStatusWriter(sp.GetRequiredService<IKubernetes>(), identity.Namespace, sp.GetRequiredService<ILogger<PoolStatusWriter>>()));
         services.AddSingleton(sp => ActivatorUtilities.CreateInstance<EventRecorder>(sp, Component, identity.Name));
         services.AddSingleton(sp => new ConfigurationStateWriter(sp.GetRequiredService<IKubernetes>(), identity.Namespace, "controller", null,
-            identity.OwnerReference, sp.GetRequiredService<ILogger<ConfigurationStateWriter>>()));
+            identity.OwnerReference, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ConfigurationStateWriter>>()));
         services.AddHostedService<KubernetesControllerService>();
         // Registered last so that it stops first: the lease is released before the writers stop.
         services.AddHostedService<LeaderElectionService>();

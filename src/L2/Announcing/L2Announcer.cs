@@ -28,7 +28,9 @@ public sealed class L2Announcer : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly L2Metrics _metrics;
     private readonly ILogger _logger;
-    private readonly Regex[] _excluded;
+    private volatile Regex[] _excluded;
+    private ImmutableArray<string> _excludedPatterns;
+    private bool _started;
     private readonly Lock _gate = new();
     private readonly Dictionary<IPAddress, AddressState> _addresses = [];
     private readonly Dictionary<string, LinkSession> _links = new(StringComparer.Ordinal);
@@ -48,7 +50,8 @@ public sealed class L2Announcer : IAsyncDisposable
         _linkLayer = linkLayer;
         _time = time;
         _logger = logger;
-        _excluded = [.. options.ExcludedInterfacePatterns.Select(p => new Regex(p, RegexOptions.CultureInvariant))];
+        _excludedPatterns = options.ExcludedInterfacePatterns;
+        _excluded = Compile(_excludedPatterns);
         _metrics = new L2Metrics(meterFactory, () => Conflicts.Select(c =>
             new Measurement<int>(1, new KeyValuePair<string, object?>("ip", c.Address.ToString()))));
     }
@@ -76,10 +79,31 @@ public sealed class L2Announcer : IAsyncDisposable
     /// <summary>Opens the responders on the current interfaces and starts rescanning them.</summary>
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        Volatile.Write(ref _started, true);
         RefreshLinks();
         _rescanLoop = RescanLoopAsync(_stopping.Token);
         return Task.CompletedTask;
     }
+
+    /// <summary>
+    /// Replaces the regular expressions of interface names never answered on (the metallb-excludel2 ConfigMap); once
+    /// started, the responders follow at once: those of newly excluded interfaces close, the others open.
+    /// </summary>
+    public void SetExcludedInterfaces(ImmutableArray<string> patterns)
+    {
+        lock (_gate)
+        {
+            if (patterns.SequenceEqual(_excludedPatterns))
+                return;
+            _excludedPatterns = patterns;
+            _excluded = Compile(patterns);
+        }
+        L2Log.ExcludedInterfaces(_logger, patterns.IsEmpty ? "none" : string.Join(", ", patterns));
+        if (Volatile.Read(ref _started))
+            RefreshLinks();
+    }
+
+    private static Regex[] Compile(ImmutableArray<string> patterns) => [.. patterns.Select(p => new Regex(p, RegexOptions.CultureInvariant))];
 
     /// <summary>The complete set of addresses this node owns now.</summary>
     public void SetAnnouncements(IReadOnlyCollection<L2Announcement> announcements)

@@ -26,10 +26,6 @@ public sealed record L2AnnouncerOptions
     /// <summary>After a conflict, probe again this often; the address is announced once nobody answers.</summary>
     public TimeSpan ConflictRetryInterval { get; init; } = TimeSpan.FromSeconds(5);
     public TimeSpan InterfaceRescanInterval { get; init; } = TimeSpan.FromSeconds(10);
-    /// <summary>Interfaces never answered on (MetalLB's metallb-excludel2 defaults).</summary>
-    public ImmutableArray<string> ExcludedInterfacePatterns { get; init; } =
-    [
-        "^docker.*", "^cbr.*", "^dummy.*", "^virbr.*", "^lxcbr.*", "^veth.*", "^lo$", "^cali.*", "^tunl.*", "^flannel.*",
-        "^kube-ipvs.*", "^cni.*", "^nodelocaldns.*", "^lxc.*",
-    ];
+    /// <summary>Regular expressions of interface names never answered on, until <see cref="L2Announcer.SetExcludedInterfaces"/>.</summary>
+    public ImmutableArray<string> ExcludedInterfacePatterns { get; init; } = [];
 }

@@ -6,6 +6,9 @@ namespace BgpLb.L2.Announcing;
 
 internal static partial class L2Log
 {
+    [LoggerMessage(EventId = 4113, Level = LogLevel.Information, Message = "Interfaces excluded from L2 announcements (metallb-excludel2): {Patterns}")]
+    public static partial void ExcludedInterfaces(ILogger logger, string patterns);
+
     [LoggerMessage(EventId = 4101, Level = LogLevel.Information, Message = "Answering ARP on {Interface} (index {Index}, {Mac})")]
     public static partial void ArpOpened(ILogger logger, string @interface, int index, MacAddress mac);
 

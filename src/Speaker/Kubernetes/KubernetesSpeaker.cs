@@ -25,7 +25,7 @@ internal static class KubernetesSpeaker
         services.AddSingleton(sp => new L2StatusWriter(sp.GetRequiredService<IKubernetes>(), identity.Namespace, node, identity.OwnerReference,
             sp.GetRequiredService<ILogger<L2StatusWriter>>()));
         services.AddSingleton(sp => new ConfigurationStateWriter(sp.GetRequiredService<IKubernetes>(), identity.Namespace, "speaker", node,
-            identity.OwnerReference, sp.GetRequiredService<ILogger<ConfigurationStateWriter>>()));
+            identity.OwnerReference, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ConfigurationStateWriter>>()));
         services.AddSingleton(sp => ActivatorUtilities.CreateInstance<EventRecorder>(sp, Component, node));
         services.AddSingleton<SpeakerStatusService>();
         services.AddSingleton<ISpeakerObserver>(sp => sp.GetRequiredService<SpeakerStatusService>());

@@ -30,7 +30,7 @@ public sealed class SpeakerStatusService(
     private readonly Dictionary<string, IReadOnlyList<string>> _l2 = new(StringComparer.Ordinal);
     private readonly HashSet<string> _dirty = new(StringComparer.Ordinal);
     private readonly List<(V1ObjectReference Service, string Type, string Reason, string Message)> _events = [];
-    private (ConfigurationResult, string)? _state;
+    private ConfigurationSummary? _state;
     private bool _stateDirty;
     private bool _converged;
 
@@ -121,7 +121,7 @@ public sealed class SpeakerStatusService(
     /// <summary>Writes everything pending; false when some write failed (it stays pending).</summary>
     private async Task<bool> WriteAsync(CancellationToken cancellationToken)
     {
-        (ConfigurationResult, string)? state;
+        ConfigurationSummary? state;
         List<string> dirty;
         List<(V1ObjectReference Service, string Type, string Reason, string Message)> events;
         bool converge;
@@ -138,7 +138,7 @@ public sealed class SpeakerStatusService(
         var complete = true;
         if (state is { } s)
         {
-            complete &= await TryAsync("the ConfigurationState", () => configurationState.WriteAsync(s.Item1, s.Item2, cancellationToken),
+            complete &= await TryAsync("the ConfigurationState", () => configurationState.WriteAsync(s, cancellationToken),
                 () => _stateDirty = true);
         }
         if (converge)
