@@ -195,8 +195,15 @@ public static class ObjectProjector
             Ingress = ingress,
             AllocatedFromPool = allocatedFrom,
             Problem = problems.Count == 0 ? null : string.Join("; ", problems),
+            DeprecatedAnnotations = AnnotationNames(metadata.Annotations, MetalLbNames.DeprecatedAnnotations.ContainsKey),
+            UnknownAnnotations = AnnotationNames(metadata.Annotations, MetalLbNames.IsUnknownAnnotation),
         };
     }
+
+    private static EquatableArray<string> AnnotationNames(JsonElement? annotations, Func<string, bool> matches) =>
+        annotations is { } map && map.EnumerateObject().Any(p => matches(p.Name))
+            ? [.. map.EnumerateObject().Select(p => p.Name).Where(matches).Order(StringComparer.Ordinal)]
+            : [];
 
     private static FamilyPolicy Policy(JsonElement spec, List<string> problems)
     {
