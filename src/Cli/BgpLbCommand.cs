@@ -36,7 +36,7 @@ public static class BgpLbCommand
             {
                 var status = StatusBuilder.Build(cluster, speakers);
                 await output.WriteAsync(options.Output == OutputFormat.Json
-                    ? JsonSerializer.Serialize(status, CliJsonContext.Default.ClusterStatus) + "\n"
+                    ? JsonSerializer.Serialize(status, CliJsonContext.Readable.ClusterStatus) + "\n"
                     : TextReport.Render(status));
                 return status.ExitCode;
             }
@@ -46,7 +46,7 @@ public static class BgpLbCommand
                 probes = await Probe.ConnectAllAsync(held.Addresses, port, ProbeTimeout, cancellationToken);
             var explanation = Explainer.Explain(cluster, service, speakers, probes ?? (options.ProbePort is null ? null : []));
             await output.WriteAsync(options.Output == OutputFormat.Json
-                ? JsonSerializer.Serialize(explanation, CliJsonContext.Default.Explanation) + "\n"
+                ? JsonSerializer.Serialize(explanation, CliJsonContext.Readable.Explanation) + "\n"
                 : TextReport.Render(explanation));
             return explanation.ExitCode;
         }

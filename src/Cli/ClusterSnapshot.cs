@@ -47,7 +47,7 @@ public sealed class ClusterSnapshot
 
     public AllocationSource Source { get; }
 
-    /// <summary>The state file's path, or "Service status" / "computed from the configuration".</summary>
+    /// <summary>Where the allocations come from, for the output ("state file PATH", "Service status", ...).</summary>
     public string SourceDescription { get; }
 
     public ServiceScope Scope { get; }
@@ -81,7 +81,7 @@ public sealed class ClusterSnapshot
                 $"--config {directory}", timeout, cancellationToken);
             var stateFile = options.StateFile!;
             if (!File.Exists(stateFile))
-                return new ClusterSnapshot(state, AllocationSource.Computed, $"computed from the configuration (no state file {stateFile})", StateData.Empty, options.Scope);
+                return new ClusterSnapshot(state, AllocationSource.Computed, $"computed by the allocator: no state file {stateFile}", StateData.Empty, options.Scope);
             try
             {
                 using var file = new StateFile(stateFile);

@@ -183,13 +183,12 @@ public static class Explainer
             foreach (var address in plan?.Addresses ?? [])
             {
                 var (reason, detail) = address.Bgp is { } bgp ? (bgp.Reason, bgp.Detail) : (address.L2!.Reason, address.L2.Detail);
-                if (reason is AnnounceReason.AddressNotInPool or AnnounceReason.NoAdvertisementForPool or AnnounceReason.ServiceNotSelected
-                    || address.Bgp is null && reason == AnnounceReason.ServiceNotSelected)
+                if (reason is AnnounceReason.AddressNotInPool or AnnounceReason.NoAdvertisementForPool or AnnounceReason.ServiceNotSelected)
                     return new ExplainStep(Step, Name, Verdict.Failed, reason.ToString(), $"{address.Address}: {detail}", Fixes.For(reason), details);
             }
             var selecting = config.BgpAdvertisements.Where(a => held.Addresses.Any(x => PoolOf(x) is { } p && a.Pools.Contains(p))).Select(a => "BGPAdvertisement " + a.Name)
                 .Concat(config.L2Advertisements.Where(a => held.Addresses.Any(x => PoolOf(x) is { } p && a.Pools.Contains(p))).Select(a => "L2Advertisement " + a.Name));
-            return new ExplainStep(Step, Name, Verdict.Held, null, $"pool '{held.Pool}' is advertised by {string.Join(", ", selecting)}, which select the Service", null, details);
+            return new ExplainStep(Step, Name, Verdict.Held, null, $"pool '{held.Pool}' is advertised to the Service by {string.Join(", ", selecting)}", null, details);
         }
 
         public ExplainStep NodeStep()

@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using BgpLb.Planning;
@@ -72,4 +73,13 @@ public static class CliExitCodes
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UseStringEnumConverter = true, WriteIndented = true)]
 [JsonSerializable(typeof(Explanation))]
 [JsonSerializable(typeof(ClusterStatus))]
-public sealed partial class CliJsonContext : JsonSerializerContext;
+public sealed partial class CliJsonContext : JsonSerializerContext
+{
+    /// <summary>Prints quotes and non-ASCII characters as they are (the output is for people and scripts, not for embedding in HTML).</summary>
+    public static CliJsonContext Readable { get; } = new(new JsonSerializerOptions(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        Converters = { new JsonStringEnumConverter<Verdict>(), new JsonStringEnumConverter<AnnounceReason>() },
+    });
+}
