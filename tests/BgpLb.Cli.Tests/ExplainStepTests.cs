@@ -222,4 +222,70 @@ public sealed class ExplainStepTests : IDisposable
         Assert.Equal(["203.0.113.42"], explanation.Addresses);
         Assert.Contains("state file", explanation.Steps[1].Summary, StringComparison.Ordinal);
     }
+
+    public static TheoryData<string, string, string> AllocationFailures => new()
+    {
+        { "  annotations:\n    metallb.io/address-pool: nope", "", "PoolNotFound" },
+        { "  annotations:\n    metallb.io/loadBalancerIPs: 2001:db8::5", "  ipFamilies: [IPv4]", "FamilyMismatch" },
+        { "  annotations:\n    metallb.io/loadBalancerIPs: 203.0.113.5, 203.0.113.6", "", "InvalidRequest" },
+    };
+
+    [Theory]
+    [MemberData(nameof(AllocationFailures))]
+    public async Task Each_allocation_failure_fails_step_2_with_its_code_and_a_fix(string metadata, string spec, string code)
+    {
+        _cluster.Write("config.yaml", [.. Yaml.BgpSetup("203.0.113.0/24, 2001:db8::/64"), Yaml.Service(metadata: metadata, spec: spec), Yaml.EndpointSlice("web", "node1")]);
+
+        var step = Failed(await _cluster.ExplainAsync());
+
+        Assert.Equal(code, step.Code);
+        Assert.False(string.IsNullOrEmpty(step.Fix));
+    }
+
+    [Fact]
+    public async Task A_pool_without_autoAssign_leaves_a_Service_that_names_none_without_address()
+    {
+        _cluster.Write("config.yaml", Yaml.Node("node1"), Yaml.Pool("main", "203.0.113.0/24").Replace("spec:", "spec:\n  autoAssign: false", StringComparison.Ordinal),
+            Yaml.Peer(), Yaml.BgpAdvertisement("adv", "main"), Yaml.Service(), Yaml.EndpointSlice("web", "node1"));
+
+        var step = Failed(await _cluster.ExplainAsync());
+
+        Assert.Equal((2, "NoPoolAvailable"), (step.Step, step.Code));
+    }
+
+    public static TheoryData<string[], string> NodeReasons => new()
+    {
+        { [Yaml.Node("node1", labels: "    rack: a"), Yaml.BgpAdvertisement("adv", "main", "  nodeSelectors:\n  - matchLabels:\n      rack: b")], "NodeNotSelected" },
+        { [Yaml.Node("node1"), Yaml.BgpAdvertisement("adv", "main", "  peers: [elsewhere]")], "NoPeerForNode" },
+        { [Yaml.Node("node1").Replace("status:", "status:\n  conditions:\n  - type: NetworkUnavailable\n    status: \"True\"", StringComparison.Ordinal),
+            Yaml.BgpAdvertisement("adv", "main")], "NodeNetworkUnavailable" },
+    };
+
+    [Theory]
+    [MemberData(nameof(NodeReasons))]
+    public async Task Each_node_reason_of_the_planner_fails_step_4_with_its_code(string[] nodeAndAdvertisements, string code)
+    {
+        _cluster.Write("config.yaml", [Yaml.Pool("main", "203.0.113.0/24"), Yaml.Peer(), .. nodeAndAdvertisements, Yaml.Service(), Yaml.EndpointSlice("web", "node1")]);
+
+        var explanation = await _cluster.ExplainAsync();
+        var step = Failed(explanation);
+
+        Assert.Equal((4, code), (step.Step, step.Code));
+        Assert.Equal(code, Assert.Single(explanation.Nodes).Reason.ToString());
+    }
+
+    [Fact]
+    public async Task An_L2_address_is_owned_by_the_elected_node()
+    {
+        _cluster.Write("config.yaml", Yaml.Node("node1"), Yaml.Node("node2", "192.0.2.2"), Yaml.Pool("main", "203.0.113.0/24"), Yaml.L2Advertisement("l2", "main"),
+            Yaml.Service(), Yaml.EndpointSlice("web", "node1"), Yaml.EndpointSlice("web", "node2"));
+
+        var explanation = await _cluster.ExplainAsync();
+
+        Holds(explanation);
+        var owner = Assert.Single(explanation.Nodes, n => n.Announced);
+        Assert.Equal("NotElected", Assert.Single(explanation.Nodes, n => !n.Announced).Reason.ToString());
+        Assert.Equal($"{owner.Node} owns 203.0.113.0 (computed)", explanation.Steps[5].Summary);
+        Assert.Equal(Verdict.NotApplicable, explanation.Steps[4].Verdict);
+    }
 }
