@@ -31,7 +31,9 @@ public static class BgpLbCommand
         try
         {
             var cluster = await ClusterSnapshot.LoadAsync(options, SourceTimeout, cancellationToken);
-            var speakers = await SpeakerClient.ReadAllAsync(options.Speakers, options.Service, SourceTimeout, cancellationToken);
+            var speakers = options.Speakers.Count > 0
+                ? await SpeakerClient.ReadAllAsync(options.Speakers, options.Service, SourceTimeout, cancellationToken)
+                : cluster.Speakers;
             if (options.Command == CliCommand.Status)
             {
                 var status = StatusBuilder.Build(cluster, speakers);

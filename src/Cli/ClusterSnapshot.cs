@@ -5,6 +5,7 @@ using BgpLb.Config;
 using BgpLb.Controller;
 using BgpLb.Hosting;
 using BgpLb.Kubernetes;
+using BgpLb.StatusApi;
 using k8s.Exceptions;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -28,7 +29,8 @@ public enum AllocationSource
 /// </summary>
 public sealed class ClusterSnapshot
 {
-    public ClusterSnapshot(ClusterState state, AllocationSource source, string sourceDescription, StateData persisted, ServiceScope scope)
+    public ClusterSnapshot(ClusterState state, AllocationSource source, string sourceDescription, StateData persisted, ServiceScope scope,
+        IReadOnlyList<SpeakerStatus>? speakers = null)
     {
         ArgumentNullException.ThrowIfNull(state);
         ArgumentNullException.ThrowIfNull(persisted);
@@ -37,6 +39,7 @@ public sealed class ClusterSnapshot
         Source = source;
         SourceDescription = sourceDescription;
         Scope = scope;
+        Speakers = speakers ?? [];
         var requests = Allocator.RequestsFor(state.Services.Values, state.NamespaceLabels, scope.LoadBalancerClass)
             .Concat(persisted.External.Select(p => p.Value.ToRequest(p.Key)))
             .ToList();
@@ -51,6 +54,9 @@ public sealed class ClusterSnapshot
     public string SourceDescription { get; }
 
     public ServiceScope Scope { get; }
+
+    /// <summary>Kubernetes mode without --speaker: the speakers' /status read through the API server; otherwise empty.</summary>
+    public IReadOnlyList<SpeakerStatus> Speakers { get; }
 
     /// <summary>The allocator's result for every Service of ours (and every external allocation of the state file).</summary>
     public AllocationResult Allocations { get; }
@@ -105,7 +111,8 @@ public sealed class ClusterSnapshot
         {
             var store = new KubeStore(client, new ConfigOptions(), new KubeStoreOptions(), TimeProvider.System, NullLogger<KubeStore>.Instance);
             var state = await ReadAsync(store, $"the API server {client.BaseUri}", timeout, cancellationToken);
-            return new ClusterSnapshot(state, AllocationSource.ServiceStatus, "Service status", StateData.Empty, options.Scope);
+            var speakers = options.Speakers.Count == 0 ? await KubernetesSpeakers.ReadAllAsync(client, timeout, cancellationToken) : null;
+            return new ClusterSnapshot(state, AllocationSource.ServiceStatus, "Service status", StateData.Empty, options.Scope, speakers);
         }
     }
 

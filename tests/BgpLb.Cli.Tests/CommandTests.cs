@@ -250,4 +250,41 @@ public sealed class CommandTests : IDisposable
         server.Apply("endpointslices", KubeObjects.EndpointSlice("default", "web", "node1", "10.0.0.5"));
         Assert.Equal(0, (await Cluster.RunAsync("explain", "default/web", "--kubeconfig", kubeconfig)).Code);
     }
+
+    [Fact]
+    public async Task Kubernetes_mode_reads_the_speakers_status_through_the_pod_proxy()
+    {
+        await using var server = await FakeKubeApiServer.StartAsync();
+        server.Apply("ipaddresspools", KubeObjects.Pool("main", "203.0.113.0/24"));
+        server.Apply("bgppeers", KubeObjects.Peer("router", "198.18.0.1", 64513, 64512, 179));
+        server.Apply("bgpadvertisements", KubeObjects.BgpAdvertisement("adv"));
+        server.Apply("nodes", KubeObjects.Node("node1"));
+        server.Apply("services", KubeObjects.Service("default", "web", "203.0.113.0"));
+        server.Apply("endpointslices", KubeObjects.EndpointSlice("default", "web", "node1", "10.0.0.5"));
+        server.Apply("pods", new System.Text.Json.Nodes.JsonObject
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "Pod",
+            ["metadata"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["name"] = "speaker-x1", ["namespace"] = "metallb-system", ["labels"] = new System.Text.Json.Nodes.JsonObject { ["component"] = "speaker" },
+            },
+            ["status"] = new System.Text.Json.Nodes.JsonObject { ["phase"] = "Running" },
+        });
+        var down = JsonSerializer.Serialize(FakeSpeaker.Announcing("Idle", lastError: "connection refused"), StatusJsonContext.Default.SpeakerStatus);
+        server.PodProxy = (pod, path) => pod == "metallb-system/speaker-x1:7474" && path == "status" ? down : null;
+        var kubeconfig = Path.Combine(_cluster.Directory, "kubeconfig");
+        server.WriteKubeconfig(kubeconfig);
+
+        var (code, output, _) = await Cluster.RunAsync("explain", "default/web", "--kubeconfig", kubeconfig);
+
+        Assert.Equal(1, code);
+        Assert.Contains("node1 -> router (198.18.0.1): session Idle, last error: connection refused", output, StringComparison.Ordinal);
+        Assert.Equal(1, server.Requests("PROXY pods"));
+
+        server.PodProxy = null;
+        var (unreachable, _, error) = await Cluster.RunAsync("explain", "default/web", "--kubeconfig", kubeconfig);
+        Assert.Equal(2, unreachable);
+        Assert.Contains("get on pods/proxy", error, StringComparison.Ordinal);
+    }
 }
