@@ -197,24 +197,19 @@ public static class Explainer
             const string Name = "nodes";
             foreach (var (node, plan) in _plans)
             {
-                var reported = speakers.FirstOrDefault(s => s.Node == node)?.Services.FirstOrDefault(s => s.Service == key);
-                if (reported is not null)
+                // The node's own speaker's decisions when it reported any for the Service, else the planner's for it.
+                if (speakers.FirstOrDefault(s => s.Node == node)?.Services.FirstOrDefault(s => s.Service == key) is { } reported)
                 {
                     foreach (var address in reported.Addresses)
                     {
-                        if (address.Bgp is { } bgp)
-                            Decisions.Add(new NodeDecision(node, address.Address, Bgp, bgp.Announced, bgp.Reason, bgp.Detail, "speaker"));
-                        if (address.L2 is { } l2)
-                            Decisions.Add(new NodeDecision(node, address.Address, L2, l2.Announced, l2.Reason, l2.Detail, "speaker"));
+                        Decide(node, address.Address, address.Bgp is { } b ? (b.Announced, b.Reason, b.Detail) : null, address.L2 is { } l ? (l.Announced, l.Reason, l.Detail) : null, "speaker");
                     }
                     continue;
                 }
                 foreach (var address in plan?.Addresses ?? [])
                 {
-                    if (address.Bgp is { } bgp)
-                        Decisions.Add(new NodeDecision(node, address.Address.ToString(), Bgp, bgp.Announced, bgp.Reason, bgp.Detail, "computed"));
-                    if (address.L2 is { } l2)
-                        Decisions.Add(new NodeDecision(node, address.Address.ToString(), L2, l2.Announced, l2.Reason, l2.Detail, "computed"));
+                    Decide(node, address.Address.ToString(), address.Bgp is { } b ? (b.Announced, b.Reason, b.Detail) : null,
+                        address.L2 is { } l ? (l.Announced, l.Reason, l.Detail) : null, "computed");
                 }
             }
             var details = Decisions.Select(d => $"{d.Node} {d.Protocol} {d.Address}: {(d.Announced ? "announces" : $"does not announce ({d.Reason}: {d.Detail})")}"
@@ -326,6 +321,15 @@ public static class Explainer
             }
             return new ExplainStep(Step, Name, Verdict.Held, null,
                 string.Join("; ", owners.Select(o => $"{o.Node} owns {o.Address}" + (o.Source == "computed" ? " (computed)" : " and answers ARP/NDP"))), null, details);
+        }
+
+        private void Decide(string node, string address, (bool Announced, AnnounceReason Reason, string Detail)? bgp,
+            (bool Announced, AnnounceReason Reason, string Detail)? l2, string source)
+        {
+            if (bgp is { } b)
+                Decisions.Add(new NodeDecision(node, address, Bgp, b.Announced, b.Reason, b.Detail, source));
+            if (l2 is { } l)
+                Decisions.Add(new NodeDecision(node, address, L2, l.Announced, l.Reason, l.Detail, source));
         }
 
         /// <summary>Every node's plan for the Service, as that node's speaker makes it.</summary>

@@ -41,6 +41,8 @@ public sealed record ClusterStatus(
     int Version, bool ConfigurationValid, IReadOnlyList<ConfigProblem> Problems, IReadOnlyList<SessionRow> Sessions, IReadOnlyList<L2OwnerRow> L2Owners,
     IReadOnlyList<PoolRow> Pools, IReadOnlyList<UnannouncedRow> Unannounced)
 {
+    public const int CurrentVersion = 1;
+
     /// <summary>1 while the configuration has errors, a session is not Established or an L2 address conflicts.</summary>
     public int ExitCode => ConfigurationValid && Sessions.All(s => s.State == "Established") && L2Owners.All(o => o.Conflict is null)
         ? CliExitCodes.Held

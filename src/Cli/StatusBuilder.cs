@@ -36,7 +36,7 @@ public static class StatusBuilder
                 }
             }
         }
-        return new ClusterStatus(1, !cluster.State.HasErrors, problems, sessions, owners, Pools(cluster), unannounced);
+        return new ClusterStatus(ClusterStatus.CurrentVersion, !cluster.State.HasErrors, problems, sessions, owners, Pools(cluster), unannounced);
     }
 
     /// <summary>Per pool and family: its size as the allocator counts it (avoidBuggyIPs) and the addresses in use (a shared one counts once).</summary>

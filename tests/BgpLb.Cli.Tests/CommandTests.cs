@@ -229,10 +229,7 @@ public sealed class CommandTests : IDisposable
     public async Task Kubernetes_mode_reads_the_API_server_and_names_a_Service_without_endpoints()
     {
         await using var server = await FakeKubeApiServer.StartAsync();
-        server.Apply("ipaddresspools", KubeObjects.Pool("main", "203.0.113.0/24"));
-        server.Apply("bgppeers", KubeObjects.Peer("router", "198.18.0.1", 64513, 64512, 179));
-        server.Apply("bgpadvertisements", KubeObjects.BgpAdvertisement("adv"));
-        server.Apply("nodes", KubeObjects.Node("node1"));
+        ApplyBgpSetup(server);
         server.Apply("services", KubeObjects.Service("default", "web", "203.0.113.9"));
         server.Apply("services", KubeObjects.Service("default", "pending"));
         var kubeconfig = Path.Combine(_cluster.Directory, "kubeconfig");
@@ -255,10 +252,7 @@ public sealed class CommandTests : IDisposable
     public async Task Kubernetes_mode_reads_the_speakers_status_through_the_pod_proxy()
     {
         await using var server = await FakeKubeApiServer.StartAsync();
-        server.Apply("ipaddresspools", KubeObjects.Pool("main", "203.0.113.0/24"));
-        server.Apply("bgppeers", KubeObjects.Peer("router", "198.18.0.1", 64513, 64512, 179));
-        server.Apply("bgpadvertisements", KubeObjects.BgpAdvertisement("adv"));
-        server.Apply("nodes", KubeObjects.Node("node1"));
+        ApplyBgpSetup(server);
         server.Apply("services", KubeObjects.Service("default", "web", "203.0.113.0"));
         server.Apply("endpointslices", KubeObjects.EndpointSlice("default", "web", "node1", "10.0.0.5"));
         server.Apply("pods", new System.Text.Json.Nodes.JsonObject
@@ -286,5 +280,14 @@ public sealed class CommandTests : IDisposable
         var (unreachable, _, error) = await Cluster.RunAsync("explain", "default/web", "--kubeconfig", kubeconfig);
         Assert.Equal(2, unreachable);
         Assert.Contains("get on pods/proxy", error, StringComparison.Ordinal);
+    }
+
+    /// <summary>A pool, a peer, an advertisement of every pool and node1, as in <see cref="Yaml.BgpSetup"/>.</summary>
+    private static void ApplyBgpSetup(FakeKubeApiServer server)
+    {
+        server.Apply("ipaddresspools", KubeObjects.Pool("main", "203.0.113.0/24"));
+        server.Apply("bgppeers", KubeObjects.Peer("router", "198.18.0.1", 64513, 64512, 179));
+        server.Apply("bgpadvertisements", KubeObjects.BgpAdvertisement("adv"));
+        server.Apply("nodes", KubeObjects.Node("node1"));
     }
 }
