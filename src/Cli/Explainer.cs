@@ -186,8 +186,10 @@ public static class Explainer
                 if (reason is AnnounceReason.AddressNotInPool or AnnounceReason.NoAdvertisementForPool or AnnounceReason.ServiceNotSelected)
                     return new ExplainStep(Step, Name, Verdict.Failed, reason.ToString(), $"{address.Address}: {detail}", Fixes.For(reason), details);
             }
-            var selecting = config.BgpAdvertisements.Where(a => held.Addresses.Any(x => PoolOf(x) is { } p && a.Pools.Contains(p))).Select(a => "BGPAdvertisement " + a.Name)
-                .Concat(config.L2Advertisements.Where(a => held.Addresses.Any(x => PoolOf(x) is { } p && a.Pools.Contains(p))).Select(a => "L2Advertisement " + a.Name));
+            bool Selects(EquatableArray<string> pools, EquatableArray<LabelSelector> services) =>
+                held.Addresses.Any(x => PoolOf(x) is { } p && pools.Contains(p)) && LabelSelector.MatchesAny(services, _service!.Labels);
+            var selecting = config.BgpAdvertisements.Where(a => Selects(a.Pools, a.ServiceSelectors)).Select(a => "BGPAdvertisement " + a.Name)
+                .Concat(config.L2Advertisements.Where(a => Selects(a.Pools, a.ServiceSelectors)).Select(a => "L2Advertisement " + a.Name));
             return new ExplainStep(Step, Name, Verdict.Held, null, $"pool '{held.Pool}' is advertised to the Service by {string.Join(", ", selecting)}", null, details);
         }
 
