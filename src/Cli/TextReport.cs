@@ -75,6 +75,9 @@ public static class TextReport
     private static string Uptime(double? seconds) =>
         seconds is { } s ? TimeSpan.FromSeconds(Math.Round(s)).ToString("c", CultureInfo.InvariantCulture) : "-";
 
+    /// <summary>A count; an IPv6 pool's size as a power of two (2^64) once it is too long to read.</summary>
     private static string Count(double value) =>
-        value < 1e15 ? value.ToString("0", CultureInfo.InvariantCulture) : value.ToString("0.###e0", CultureInfo.InvariantCulture);
+        value < 1e9 ? value.ToString("0", CultureInfo.InvariantCulture)
+        : Math.Log2(value) is var bits && bits == Math.Floor(bits) ? $"2^{bits.ToString(CultureInfo.InvariantCulture)}"
+        : value.ToString("0.###e0", CultureInfo.InvariantCulture);
 }
