@@ -17,21 +17,6 @@ public sealed class ExplainLabTests(ITestOutputHelper output)
 {
     private const string Speaker = "http://127.0.0.1:7474";
 
-    private static string RequestingService(string name, string address) => $"""
-        apiVersion: v1
-        kind: Service
-        metadata:
-          name: {name}
-          namespace: default
-          annotations:
-            metallb.io/loadBalancerIPs: {address}
-        spec:
-          type: LoadBalancer
-          ports:
-          - port: 80
-            protocol: TCP
-        """;
-
     [NetnsFact]
     public async Task Explain_names_each_cause_with_exit_1_and_the_fixed_Services_exit_0()
     {
@@ -45,11 +30,11 @@ public sealed class ExplainLabTests(ITestOutputHelper output)
             .. WebService(lab),
             MetalLbManifests.Service("local", IPAddress.Parse("203.0.113.20"), externalTrafficPolicy: "Local"),
             MetalLbManifests.EndpointSlice("local", "node9", IPAddress.Parse("10.0.0.6")),
-            RequestingService("outside", "192.0.2.50"),
+            MetalLbManifests.ServiceWithoutAddress("outside", requested: IPAddress.Parse("192.0.2.50")),
             MetalLbManifests.Service("idle", IPAddress.Parse("203.0.113.30")),
             // A second pool that no advertisement selects.
             MetalLbManifests.IpAddressPool("orphan", "198.51.100.0/24"),
-            RequestingService("orphaned", "198.51.100.7"),
+            MetalLbManifests.ServiceWithoutAddress("orphaned", requested: IPAddress.Parse("198.51.100.7")),
             MetalLbManifests.EndpointSlice("orphaned", name, IPAddress.Parse("10.0.0.8")),
         ];
         await StartSpeakersAsync(lab, n => PeerDocuments(lab, n, SpeakerAs), broken);
@@ -89,13 +74,13 @@ public sealed class ExplainLabTests(ITestOutputHelper output)
             .. WebService(lab),
             MetalLbManifests.Service("local", IPAddress.Parse("203.0.113.20"), externalTrafficPolicy: "Local"),
             MetalLbManifests.EndpointSlice("local", name, IPAddress.Parse("10.0.0.6")),
-            RequestingService("outside", "203.0.113.50"),
+            MetalLbManifests.ServiceWithoutAddress("outside", requested: IPAddress.Parse("203.0.113.50")),
             MetalLbManifests.EndpointSlice("outside", name, IPAddress.Parse("10.0.0.7")),
             MetalLbManifests.Service("idle", IPAddress.Parse("203.0.113.30")),
             MetalLbManifests.EndpointSlice("idle", name, IPAddress.Parse("10.0.0.9")),
             MetalLbManifests.IpAddressPool("orphan", "198.51.100.0/24"),
             MetalLbManifests.BgpAdvertisement("orphan-adv", ["orphan"]),
-            RequestingService("orphaned", "198.51.100.7"),
+            MetalLbManifests.ServiceWithoutAddress("orphaned", requested: IPAddress.Parse("198.51.100.7")),
             MetalLbManifests.EndpointSlice("orphaned", name, IPAddress.Parse("10.0.0.8")),
         ];
         Rewrite(lab, node, "services.yaml", fixedServices);

@@ -49,7 +49,6 @@ public sealed record CliOptions
         var speakers = new Option<string[]>("--speaker")
         {
             Description = "A speaker's metrics listener, e.g. http://127.0.0.1:7474 (repeatable): its GET /status",
-            AllowMultipleArgumentsPerToken = false,
         };
         var probe = new Option<string?>("--probe") { Description = "explain: connect to PORT on each address of the Service (TCP, 3 s timeout)" };
         var output = new Option<string>("--output", "-o") { Description = "text or json", DefaultValueFactory = _ => "text" };
