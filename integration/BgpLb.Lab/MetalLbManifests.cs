@@ -133,13 +133,17 @@ public static class MetalLbManifests
             - ip: {ingress}
         """;
 
-    /// <summary>A LoadBalancer Service without an address: the controller (or the speaker's own allocator) picks one from the pools.</summary>
-    public static string ServiceWithoutAddress(string name, string serviceNamespace = "default") => $"""
+    /// <summary>
+    /// A LoadBalancer Service without an address: the controller (or the speaker's own allocator) picks one from the pools,
+    /// or takes <paramref name="requested"/> (metallb.io/loadBalancerIPs).
+    /// </summary>
+    public static string ServiceWithoutAddress(string name, string serviceNamespace = "default", IPAddress? requested = null) => $"""
         apiVersion: v1
         kind: Service
         metadata:
           name: {name}
           namespace: {serviceNamespace}
+        {(requested is null ? "" : $"  annotations:\n    metallb.io/loadBalancerIPs: {requested}")}
         spec:
           type: LoadBalancer
           selector:

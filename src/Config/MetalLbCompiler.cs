@@ -77,7 +77,7 @@ public sealed class MetalLbCompiler
         var config = validator.Build();
         foreach (var pool in UnadvertisedPools(config))
         {
-            var key = new ResourceKey("IPAddressPool", options.MetalLbNamespace, pool);
+            var key = new ResourceKey("IPAddressPool", _options.MetalLbNamespace, pool);
             if (accepted.TryGetValue(key, out var resource))
             {
                 errors.Add(Error(resource, ConfigSeverity.Warning, "metadata.name",

@@ -200,23 +200,15 @@ public static class ObjectProjector
             Ingress = ingress,
             AllocatedFromPool = allocatedFrom,
             Problem = problems.Count == 0 ? null : string.Join("; ", problems),
-            DeprecatedAnnotations = DeprecatedAnnotations(metadata.Annotations),
+            DeprecatedAnnotations = AnnotationNames(metadata.Annotations, MetalLbNames.DeprecatedAnnotations.ContainsKey),
+            UnknownAnnotations = AnnotationNames(metadata.Annotations, MetalLbNames.IsUnknownAnnotation),
         };
     }
 
-    private static EquatableArray<string> DeprecatedAnnotations(JsonElement? annotations)
-    {
-        if (annotations is not { } map)
-            return [];
-        List<string>? found = null;
-        foreach (var property in map.EnumerateObject())
-        {
-            if (property.Name.StartsWith(MetalLbNames.LegacyPrefix, StringComparison.Ordinal))
-                (found ??= []).Add(property.Name);
-        }
-        found?.Sort(StringComparer.Ordinal);
-        return found is null ? [] : [.. found];
-    }
+    private static EquatableArray<string> AnnotationNames(JsonElement? annotations, Func<string, bool> matches) =>
+        annotations is { } map && map.EnumerateObject().Any(p => matches(p.Name))
+            ? [.. map.EnumerateObject().Select(p => p.Name).Where(matches).Order(StringComparer.Ordinal)]
+            : [];
 
     private static FamilyPolicy Policy(JsonElement spec, List<string> problems)
     {

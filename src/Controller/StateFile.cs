@@ -114,14 +114,24 @@ public sealed partial class StateFile(string path) : IDisposable
             File.Delete(TempPath);
             discarded = $"{TempPath}, left by an interrupted save";
         }
+        var data = Read(out var torn);
+        if (torn)
+            discarded = (discarded is null ? "" : discarded + "; ") + $"the torn last line of {JournalPath}, left by an interrupted commit that was never published";
+        return data;
+    }
+
+    /// <summary>
+    /// Reads the snapshot and the journal without changing any file, so that a reader beside a running controller
+    /// (<c>bgplb explain</c>) sees what it saved; <paramref name="torn"/>: the journal's last line was ignored.
+    /// Throws <see cref="StateFileException"/> when the state is corrupt.
+    /// </summary>
+    public StateData Read(out bool torn)
+    {
+        torn = false;
         var data = File.Exists(Path) ? ReadSnapshot() : StateData.Empty;
         _generation = data.Generation;
         if (File.Exists(JournalPath))
-        {
-            data = Replay(data, out var torn);
-            if (torn)
-                discarded = (discarded is null ? "" : discarded + "; ") + $"the torn last line of {JournalPath}, left by an interrupted commit that was never published";
-        }
+            data = Replay(data, out torn);
         foreach (var (key, allocation) in data.Allocations)
         {
             if (allocation is null || allocation.Addresses.IsDefaultOrEmpty || allocation.Addresses.Any(a => !StrictIP.TryParse(a, out _)))

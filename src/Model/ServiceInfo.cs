@@ -75,8 +75,11 @@ public sealed record ServiceInfo
     /// <summary>Why the Service's request is unusable (e.g. both the annotation and spec.loadBalancerIP); null when it is fine.</summary>
     public string? Problem { get => _extras.Problem; init => _extras = ServiceExtras.Share(_extras with { Problem = value }); }
 
-    /// <summary>The metallb.universe.tf/* annotations the Service carries (MetalLB's deprecated prefix), sorted.</summary>
+    /// <summary>The deprecated metallb.universe.tf/* annotations the Service uses (still honoured), sorted.</summary>
     public EquatableArray<string> DeprecatedAnnotations { get => _extras.DeprecatedAnnotations; init => _extras = ServiceExtras.Share(_extras with { DeprecatedAnnotations = value }); }
+
+    /// <summary>metallb.io/* or metallb.universe.tf/* annotations that MetalLB does not know (typos: ignored), sorted.</summary>
+    public EquatableArray<string> UnknownAnnotations { get => _extras.UnknownAnnotations; init => _extras = ServiceExtras.Share(_extras with { UnknownAnnotations = value }); }
 
     /// <summary>With no class configured only Services without a class are handled; otherwise only Services of that class.</summary>
     public bool HasClass(string? configuredClass) =>
@@ -100,6 +103,7 @@ public sealed record ServiceInfo
         public string? AllocatedFromPool { get; init; }
         public string? Problem { get; init; }
         public EquatableArray<string> DeprecatedAnnotations { get; init; } = [];
+        public EquatableArray<string> UnknownAnnotations { get; init; } = [];
     }
 }
 
@@ -132,9 +136,23 @@ public static class MetalLbNames
     public const string LegacyAddressPoolAnnotation = "metallb.universe.tf/address-pool";
     public const string AllowSharedIPAnnotation = "metallb.io/allow-shared-ip";
     public const string LegacyAllowSharedIPAnnotation = "metallb.universe.tf/allow-shared-ip";
-    public const string LegacyPrefix = "metallb.universe.tf/";
-    public const string Prefix = "metallb.io/";
     public const string AllocatedFromPoolAnnotation = "metallb.io/ip-allocated-from-pool";
+    public const string LegacyAllocatedFromPoolAnnotation = "metallb.universe.tf/ip-allocated-from-pool";
     public const string ServiceNameLabel = "kubernetes.io/service-name";
     public const string ExcludeFromLoadBalancersLabel = "node.kubernetes.io/exclude-from-external-load-balancers";
+
+    /// <summary>The deprecated Service annotations, each with the name that replaces it.</summary>
+    public static IReadOnlyDictionary<string, string> DeprecatedAnnotations { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        [LegacyLoadBalancerIPsAnnotation] = LoadBalancerIPsAnnotation,
+        [LegacyAddressPoolAnnotation] = AddressPoolAnnotation,
+        [LegacyAllowSharedIPAnnotation] = AllowSharedIPAnnotation,
+        [LegacyAllocatedFromPoolAnnotation] = AllocatedFromPoolAnnotation,
+    };
+
+    /// <summary>Whether <paramref name="annotation"/> is in MetalLB's namespaces (metallb.io/, metallb.universe.tf/) but not one it reads.</summary>
+    public static bool IsUnknownAnnotation(string annotation) =>
+        (annotation.StartsWith("metallb.io/", StringComparison.Ordinal) || annotation.StartsWith("metallb.universe.tf/", StringComparison.Ordinal))
+        && annotation is not (LoadBalancerIPsAnnotation or AddressPoolAnnotation or AllowSharedIPAnnotation or AllocatedFromPoolAnnotation)
+        && !DeprecatedAnnotations.ContainsKey(annotation);
 }

@@ -212,6 +212,18 @@ public class ProjectorTests
         Assert.Equal(((string?)null, (string?)null), (Service().Pool, Service().SharingKey));
     }
 
+    [Fact]
+    public void Deprecated_and_unknown_metallb_annotations_are_named_and_others_ignored()
+    {
+        var service = Annotated("metallb.universe.tf/address-pool: silver, metallb.io/adress-pool: gold, metallb.universe.tf/bogus: x, "
+            + "metallb.io/loadBalancerIPs: 203.0.113.2, example.com/metallb.io: y");
+
+        Assert.Equal(["metallb.universe.tf/address-pool"], service.DeprecatedAnnotations);
+        Assert.Equal(["metallb.io/adress-pool", "metallb.universe.tf/bogus"], service.UnknownAnnotations);
+        Assert.Equal(("silver", "metallb.io/address-pool"), (service.Pool, MetalLbNames.DeprecatedAnnotations[service.DeprecatedAnnotations[0]]));
+        Assert.True(Service().DeprecatedAnnotations.IsEmpty && Service().UnknownAnnotations.IsEmpty);
+    }
+
     // ---- type and class ----
 
     [Theory]

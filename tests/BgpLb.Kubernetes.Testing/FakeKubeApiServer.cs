@@ -31,6 +31,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         ["l2advertisements"] = "L2Advertisement", ["communities"] = "Community", ["bfdprofiles"] = "BFDProfile",
         ["servicebgpstatuses"] = "ServiceBGPStatus", ["servicel2statuses"] = "ServiceL2Status", ["configurationstates"] = "ConfigurationState",
         ["validatingwebhookconfigurations"] = "ValidatingWebhookConfiguration",
+        ["pods"] = "Pod",
     };
 
     private static readonly HashSet<string> WithStatusSubresource = ["services", "ipaddresspools", "servicebgpstatuses", "servicel2statuses", "configurationstates"];
@@ -287,11 +288,30 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         };
     }
 
+    /// <summary>
+    /// Answers GET .../namespaces/NS/pods/NAME[:PORT]/proxy/PATH (the API server's pod proxy): given "NS/NAME[:PORT]" and
+    /// "PATH", the body to return, or null for 404. Without it every proxy request is answered 404.
+    /// </summary>
+    public Func<string, string, string?>? PodProxy { get; set; }
+
     private async Task HandleAsync(HttpContext context)
     {
         if (Delay > TimeSpan.Zero)
         {
             await Task.Delay(Delay, context.RequestAborted);
+        }
+        if (Uri.UnescapeDataString(context.Request.Path.Value!).Split('/', 9) is ["", "api", "v1", "namespaces", var proxyNamespace, "pods", var pod, "proxy", ..] proxied)
+        {
+            Count(context, "PROXY pods");
+            var answer = PodProxy?.Invoke($"{proxyNamespace}/{pod}", proxied.Length > 8 ? proxied[8] : "");
+            if (answer is null)
+            {
+                await WriteStatusAsync(context, HttpStatusCode.NotFound, "NotFound", $"no proxy for {pod}");
+                return;
+            }
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync(answer, context.RequestAborted);
+            return;
         }
         var route = ParseRoute(context.Request.Path);
         if (route is null || !Kinds.ContainsKey(route.Resource))

@@ -247,7 +247,7 @@ public sealed class KubernetesControllerService(
         foreach (var annotation in service.DeprecatedAnnotations)
         {
             yield return (EventRecorder.Warning, EventReasons.DeprecatedAnnotation,
-                $"Service uses deprecated annotation {annotation}; use {MetalLbNames.Prefix}{annotation[MetalLbNames.LegacyPrefix.Length..]} instead");
+                $"Service uses deprecated annotation {annotation}; use {MetalLbNames.DeprecatedAnnotations[annotation]} instead");
         }
     }
 

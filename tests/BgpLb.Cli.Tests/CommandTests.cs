@@ -1,0 +1,293 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using BgpLb.Cli;
+using BgpLb.Kubernetes.Testing;
+using BgpLb.Planning;
+using BgpLb.StatusApi;
+
+namespace BgpLb.Cli.Tests;
+
+/// <summary>The command as an operator runs it: arguments, exit codes, the speakers' /status over HTTP, -o json, status, --probe, --kubeconfig.</summary>
+public sealed class CommandTests : IDisposable
+{
+    private readonly Cluster _cluster = new();
+
+    public void Dispose() => _cluster.Dispose();
+
+    private Cluster Reachable() =>
+        _cluster.Write("config.yaml", [.. Yaml.BgpSetup(), Yaml.Service(), Yaml.EndpointSlice("web", "node1")]);
+
+    [Theory]
+    [InlineData("--config", "DIR")]
+    [InlineData("explain", "--config", "DIR")]
+    [InlineData("explain", "web", "--config", "DIR")]
+    [InlineData("explain", "default/web/x", "--config", "DIR")]
+    [InlineData("explain", "default/web")]
+    [InlineData("explain", "default/web", "--config", "DIR", "--kubeconfig", "DIR/config.yaml")]
+    [InlineData("explain", "default/web", "--config", "DIR", "-o", "yaml")]
+    [InlineData("explain", "default/web", "--config", "DIR", "--probe", "http")]
+    [InlineData("explain", "default/web", "--config", "DIR", "--probe", "0")]
+    [InlineData("explain", "default/web", "--config", "DIR", "--speaker", "localhost:7474")]
+    [InlineData("explain", "default/web", "--config", "DIR/missing")]
+    [InlineData("status", "--config", "DIR", "--probe", "80")]
+    [InlineData("status", "--config", "DIR", "--bogus")]
+    public async Task Bad_usage_exits_2_with_one_line_naming_it(params string[] args)
+    {
+        Reachable();
+
+        var (code, output, error) = await Cluster.RunAsync([.. args.Select(a => a.Replace("DIR", _cluster.Directory, StringComparison.Ordinal))]);
+
+        Assert.Equal(2, code);
+        Assert.Empty(output);
+        Assert.StartsWith("bgplb: ", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Exit_codes_are_0_when_every_step_holds_and_1_when_one_fails()
+    {
+        Reachable();
+        var (held, text, _) = await Cluster.RunAsync("explain", "default/web", "--config", _cluster.Directory);
+        Assert.Equal(0, held);
+        Assert.StartsWith("Service default/web: every step holds", text, StringComparison.Ordinal);
+
+        _cluster.Write("config.yaml", [.. Yaml.BgpSetup(), Yaml.Service()]);
+        var (failed, failure, _) = await Cluster.RunAsync("explain", "default/web", "--config", _cluster.Directory);
+        Assert.Equal(1, failed);
+        Assert.Contains("FAILED at step 4 (nodes)", failure, StringComparison.Ordinal);
+        Assert.Contains("reason: NoReadyEndpoint", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Json_output_is_the_documented_shape()
+    {
+        _cluster.Write("config.yaml", [.. Yaml.BgpSetup(), Yaml.Service()]);
+
+        var (code, output, _) = await Cluster.RunAsync("explain", "default/web", "--config", _cluster.Directory, "-o", "json");
+
+        Assert.Equal(1, code);
+        using var document = JsonDocument.Parse(output);
+        var root = document.RootElement;
+        Assert.Equal(1, root.GetProperty("version").GetInt32());
+        Assert.Equal("default/web", root.GetProperty("service").GetString());
+        Assert.Equal("Failed", root.GetProperty("verdict").GetString());
+        Assert.Equal([4], root.GetProperty("failedSteps").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal(["203.0.113.0"], root.GetProperty("addresses").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal("main", root.GetProperty("pool").GetString());
+        var steps = root.GetProperty("steps").EnumerateArray().ToList();
+        Assert.Equal(["service", "allocation", "advertisements", "nodes", "bgp", "l2", "probe"], steps.Select(s => s.GetProperty("name").GetString()));
+        var nodes = steps[3];
+        Assert.Equal((4, "Failed", "NoReadyEndpoint"), (nodes.GetProperty("step").GetInt32(), nodes.GetProperty("verdict").GetString(), nodes.GetProperty("code").GetString()));
+        Assert.False(string.IsNullOrEmpty(nodes.GetProperty("fix").GetString()));
+        Assert.Equal(JsonValueKind.Array, nodes.GetProperty("details").ValueKind);
+        var node = root.GetProperty("nodes").EnumerateArray().Single();
+        Assert.Equal(("node1", "BGP", false, "NoReadyEndpoint", "computed"),
+            (node.GetProperty("node").GetString(), node.GetProperty("protocol").GetString(), node.GetProperty("announced").GetBoolean(),
+                node.GetProperty("reason").GetString(), node.GetProperty("source").GetString()));
+        Assert.Equal(JsonValueKind.Array, root.GetProperty("routes").ValueKind);
+    }
+
+    [Fact]
+    public async Task A_speakers_status_shows_the_route_advertised_on_an_Established_session()
+    {
+        Reachable();
+        await using var speaker = await FakeSpeaker.StartAsync(FakeSpeaker.Announcing());
+
+        var (code, output, _) = await Cluster.RunAsync("explain", "default/web", "--config", _cluster.Directory, "--speaker", speaker.Url.ToString());
+
+        Assert.Equal(0, code);
+        Assert.Equal(["?service=default%2Fweb"], speaker.Queries);
+        Assert.Contains("5 bgp             held    1 route advertised on Established sessions: node1 -> router", output, StringComparison.Ordinal);
+        Assert.Contains("node1 -> router (198.18.0.1) Established for 00:01:23: 203.0.113.0/32 advertised", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_session_that_is_not_Established_fails_step_5_with_its_last_error()
+    {
+        Reachable();
+        await using var speaker = await FakeSpeaker.StartAsync(FakeSpeaker.Announcing("Active", lastError: "NOTIFICATION received: OPEN Message Error / Bad Peer AS"));
+
+        var (code, output, _) = await Cluster.RunAsync("explain", "default/web", "--config", _cluster.Directory, "--speaker", speaker.Url.ToString(), "-o", "json");
+
+        Assert.Equal(1, code);
+        using var document = JsonDocument.Parse(output);
+        var step = document.RootElement.GetProperty("steps")[4];
+        Assert.Equal(("Failed", "SessionNotEstablished"), (step.GetProperty("verdict").GetString(), step.GetProperty("code").GetString()));
+        Assert.Contains("Bad Peer AS", step.GetProperty("summary").GetString(), StringComparison.Ordinal);
+        var route = document.RootElement.GetProperty("routes").EnumerateArray().Single();
+        Assert.Equal(("node1", "router", "Active", false), (route.GetProperty("node").GetString(), route.GetProperty("peer").GetString(),
+            route.GetProperty("state").GetString(), route.GetProperty("advertised").GetBoolean()));
+    }
+
+    [Fact]
+    public async Task A_speaker_that_does_not_answer_exits_2_naming_it()
+    {
+        Reachable();
+        using var closed = new TcpListener(IPAddress.Loopback, 0);
+        closed.Start();
+        var port = ((IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop();
+
+        var (code, output, error) = await Cluster.RunAsync("explain", "default/web", "--config", _cluster.Directory, "--speaker", $"http://127.0.0.1:{port}");
+
+        Assert.Equal(2, code);
+        Assert.Empty(output);
+        Assert.Contains($"--speaker http://127.0.0.1:{port}/: cannot reach it", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_L2_address_conflict_reported_by_the_owner_fails_and_names_the_other_MAC()
+    {
+        _cluster.Write("config.yaml", Yaml.Node("node1"), Yaml.Pool("main", "203.0.113.0/24"), Yaml.L2Advertisement("l2", "main"), Yaml.Service(),
+            Yaml.EndpointSlice("web", "node1"));
+        var conflict = new SpeakerStatus
+        {
+            Node = "node1",
+            Time = DateTimeOffset.UnixEpoch,
+            Sessions = [],
+            L2 = new L2Status(true, ["node1"], [], [new ConflictStatus("203.0.113.0", "eth0", "02:00:00:00:00:09", DateTimeOffset.UnixEpoch)]),
+            Services =
+            [
+                new ServiceStatus("default/web", [new AddressStatus("203.0.113.0", "main", AnnounceReason.AddressConflict, null,
+                    new L2DecisionStatus(false, AnnounceReason.AddressConflict, "host 02:00:00:00:00:09 also answers for the address on eth0", "node1", []))]),
+            ],
+        };
+        await using var speaker = await FakeSpeaker.StartAsync(conflict);
+
+        var (code, output, _) = await Cluster.RunAsync("explain", "default/web", "--config", _cluster.Directory, "--speaker", speaker.Url.ToString());
+        Assert.Equal(1, code);
+        Assert.Contains("reason: AddressConflict", output, StringComparison.Ordinal);
+        Assert.Contains("02:00:00:00:00:09", output, StringComparison.Ordinal);
+
+        speaker.Status = conflict with
+        {
+            L2 = new L2Status(true, ["node1"], ["203.0.113.0"], []),
+            Services = [new ServiceStatus("default/web", [new AddressStatus("203.0.113.0", "main", null, null,
+                new L2DecisionStatus(true, AnnounceReason.Announced, "announced", "node1", []))])],
+        };
+        var (fixedCode, fixedOutput, _) = await Cluster.RunAsync("explain", "default/web", "--config", _cluster.Directory, "--speaker", speaker.Url.ToString());
+        Assert.Equal(0, fixedCode);
+        Assert.Contains("6 l2              held    node1 owns 203.0.113.0 and answers ARP/NDP", fixedOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Probe_connects_to_the_address_and_a_refused_port_fails_step_7()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var open = ((IPEndPoint)listener.LocalEndpoint).Port;
+        _cluster.Write("config.yaml", Yaml.Node("node1"), Yaml.Pool("main", "127.0.0.1/32"), Yaml.Peer(), Yaml.BgpAdvertisement("adv", "main"), Yaml.Service(),
+            Yaml.EndpointSlice("web", "node1"));
+
+        var (code, output, _) = await Cluster.RunAsync("explain", "default/web", "--config", _cluster.Directory, "--probe", open.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(0, code);
+        Assert.Contains($"7 probe           held    127.0.0.1:{open} accepted the connection", output, StringComparison.Ordinal);
+
+        listener.Stop();
+        var (refusedCode, refused, _) = await Cluster.RunAsync("explain", "default/web", "--config", _cluster.Directory, "--probe", open.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(1, refusedCode);
+        Assert.Contains($"127.0.0.1:{open}: connection refused", refused, StringComparison.Ordinal);
+        Assert.Contains("reason: ProbeFailed", refused, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Status_tabulates_sessions_and_pools_per_family_and_exits_0()
+    {
+        _cluster.Write("config.yaml", Yaml.Node("node1"), Yaml.Pool("main", "203.0.113.0/30", "2001:db8::/126"), Yaml.Peer(), Yaml.BgpAdvertisement("adv", "main"),
+            Yaml.Service(), Yaml.Service("api"), Yaml.EndpointSlice("web", "node1"));
+        await using var speaker = await FakeSpeaker.StartAsync(FakeSpeaker.Announcing());
+
+        var (code, output, _) = await Cluster.RunAsync("status", "--config", _cluster.Directory, "--speaker", speaker.Url.ToString());
+
+        Assert.Equal(0, code);
+        Assert.Equal([""], speaker.Queries);
+        Assert.Contains("Configuration: valid", output, StringComparison.Ordinal);
+        Assert.Contains("node1  router  198.18.0.1  Established  00:01:23  1         -", output, StringComparison.Ordinal);
+        Assert.Contains("main  IPv4    4      2     2", output, StringComparison.Ordinal);
+        Assert.Contains("main  IPv6    4      0     4", output, StringComparison.Ordinal);
+
+        await using var down = await FakeSpeaker.StartAsync(FakeSpeaker.Announcing("Connect"));
+        Assert.Equal(1, (await Cluster.RunAsync("status", "--config", _cluster.Directory, "--speaker", down.Url.ToString())).Code);
+    }
+
+    [Fact]
+    public async Task Status_names_the_object_and_field_of_an_invalid_configuration_and_exits_1()
+    {
+        _cluster.Write("config.yaml", [.. Yaml.BgpSetup(), Yaml.Pool("broken", "not-an-address")]);
+
+        var (code, output, _) = await Cluster.RunAsync("status", "--config", _cluster.Directory, "-o", "json");
+
+        Assert.Equal(1, code);
+        using var document = JsonDocument.Parse(output);
+        Assert.False(document.RootElement.GetProperty("configurationValid").GetBoolean());
+        var problem = document.RootElement.GetProperty("problems").EnumerateArray().Single();
+        Assert.Equal(("Error", "IPAddressPool metallb-system/broken"), (problem.GetProperty("severity").GetString(), problem.GetProperty("resource").GetString()));
+        Assert.StartsWith("spec.addresses", problem.GetProperty("field").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Kubernetes_mode_reads_the_API_server_and_names_a_Service_without_endpoints()
+    {
+        await using var server = await FakeKubeApiServer.StartAsync();
+        ApplyBgpSetup(server);
+        server.Apply("services", KubeObjects.Service("default", "web", "203.0.113.9"));
+        server.Apply("services", KubeObjects.Service("default", "pending"));
+        var kubeconfig = Path.Combine(_cluster.Directory, "kubeconfig");
+        server.WriteKubeconfig(kubeconfig);
+
+        var (code, output, _) = await Cluster.RunAsync("explain", "default/web", "--kubeconfig", kubeconfig);
+        Assert.Equal(1, code);
+        Assert.Contains("203.0.113.9 from pool 'main' (Service status)", output, StringComparison.Ordinal);
+        Assert.Contains("reason: NoReadyEndpoint", output, StringComparison.Ordinal);
+
+        var (pendingCode, pending, _) = await Cluster.RunAsync("explain", "default/pending", "--kubeconfig", kubeconfig);
+        Assert.Equal(1, pendingCode);
+        Assert.Contains("reason: NotAllocated", pending, StringComparison.Ordinal);
+
+        server.Apply("endpointslices", KubeObjects.EndpointSlice("default", "web", "node1", "10.0.0.5"));
+        Assert.Equal(0, (await Cluster.RunAsync("explain", "default/web", "--kubeconfig", kubeconfig)).Code);
+    }
+
+    [Fact]
+    public async Task Kubernetes_mode_reads_the_speakers_status_through_the_pod_proxy()
+    {
+        await using var server = await FakeKubeApiServer.StartAsync();
+        ApplyBgpSetup(server);
+        server.Apply("services", KubeObjects.Service("default", "web", "203.0.113.0"));
+        server.Apply("endpointslices", KubeObjects.EndpointSlice("default", "web", "node1", "10.0.0.5"));
+        server.Apply("pods", new System.Text.Json.Nodes.JsonObject
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "Pod",
+            ["metadata"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["name"] = "speaker-x1", ["namespace"] = "metallb-system", ["labels"] = new System.Text.Json.Nodes.JsonObject { ["component"] = "speaker" },
+            },
+            ["status"] = new System.Text.Json.Nodes.JsonObject { ["phase"] = "Running" },
+        });
+        var down = JsonSerializer.Serialize(FakeSpeaker.Announcing("Idle", lastError: "connection refused"), StatusJsonContext.Default.SpeakerStatus);
+        server.PodProxy = (pod, path) => pod == "metallb-system/speaker-x1:7474" && path == "status" ? down : null;
+        var kubeconfig = Path.Combine(_cluster.Directory, "kubeconfig");
+        server.WriteKubeconfig(kubeconfig);
+
+        var (code, output, _) = await Cluster.RunAsync("explain", "default/web", "--kubeconfig", kubeconfig);
+
+        Assert.Equal(1, code);
+        Assert.Contains("node1 -> router (198.18.0.1): session Idle, last error: connection refused", output, StringComparison.Ordinal);
+        Assert.Equal(1, server.Requests("PROXY pods"));
+
+        server.PodProxy = null;
+        var (unreachable, _, error) = await Cluster.RunAsync("explain", "default/web", "--kubeconfig", kubeconfig);
+        Assert.Equal(2, unreachable);
+        Assert.Contains("get on pods/proxy", error, StringComparison.Ordinal);
+    }
+
+    /// <summary>A pool, a peer, an advertisement of every pool and node1, as in <see cref="Yaml.BgpSetup"/>.</summary>
+    private static void ApplyBgpSetup(FakeKubeApiServer server)
+    {
+        server.Apply("ipaddresspools", KubeObjects.Pool("main", "203.0.113.0/24"));
+        server.Apply("bgppeers", KubeObjects.Peer("router", "198.18.0.1", 64513, 64512, 179));
+        server.Apply("bgpadvertisements", KubeObjects.BgpAdvertisement("adv"));
+        server.Apply("nodes", KubeObjects.Node("node1"));
+    }
+}
