@@ -110,6 +110,9 @@ internal sealed class BgpSession : IDisposable
     public IPEndPoint RemoteEndPoint => _connection.RemoteEndPoint;
     /// <summary>Set by <see cref="PeerSession"/> under its lock once this connection has received a valid OPEN.</summary>
     public bool OpenReceived { get; set; }
+
+    /// <summary>Set by <see cref="PeerSession"/> under its lock when this connection lost a collision: it must not become Established.</summary>
+    public bool CollisionLost { get; set; }
     public Task<AttemptOutcome> Completion { get; private set; } = Task.FromResult(AttemptOutcome.Failed);
 
     public void Start(CancellationToken abort) => Completion = RunAsync(abort);
@@ -306,7 +309,8 @@ internal sealed class BgpSession : IDisposable
                 break;
             case BgpMessageType.Keepalive:
                 _peer.Metrics.KeepaliveReceived(_label);
-                Fire(BgpEvent.KeepAliveMsg, null, "KEEPALIVE received");
+                if (_state == BgpState.OpenConfirm && !_peer.TryEstablish(this)) DumpForCollision();
+                else Fire(BgpEvent.KeepAliveMsg, null, "KEEPALIVE received");
                 break;
             case BgpMessageType.Update:
                 _peer.Metrics.UpdateReceived(_label);
@@ -336,15 +340,15 @@ internal sealed class BgpSession : IDisposable
         _timers = _timers with { HoldTime = hold, Keepalive = _keepaliveInterval };
         var remoteId = BgpIdentifier.ToAddress(negotiated.PeerBgpId);
         SessionLog.Negotiated(_logger, _label, negotiated.PeerAs, remoteId, negotiated.HoldTime, negotiated.Families, LocalEndPoint);
-        if (_peer.OnOpenReceived(this, negotiated.PeerBgpId))
-        {
-            SessionLog.Collision(_logger, _label, remoteId, Side);
-            Fire(BgpEvent.OpenCollisionDump, null, "connection collision");
-        }
-        else
-        {
-            Fire(BgpEvent.BGPOpen, null, "OPEN received");
-        }
+        if (_peer.OnOpenReceived(this, negotiated.PeerBgpId)) DumpForCollision();
+        else Fire(BgpEvent.BGPOpen, null, "OPEN received");
+    }
+
+    private void DumpForCollision()
+    {
+        var remoteId = BgpIdentifier.ToAddress(_negotiated?.PeerBgpId ?? 0);
+        SessionLog.Collision(_logger, _label, remoteId, Side);
+        Fire(BgpEvent.OpenCollisionDump, null, "connection collision");
     }
 
     private void HandleUpdate(in ReadOnlySequence<byte> body)
@@ -404,12 +408,7 @@ internal sealed class BgpSession : IDisposable
             Fire(stopped ? BgpEvent.ManualStop : BgpEvent.AutomaticStop, keepRoutes ? null : _stopCause,
                 keepRoutes ? "stopped for graceful restart" : stopped ? "stopped" : _stopReason);
         }
-        if ((signals & CollisionSignal) != 0 && !_closing)
-        {
-            var remoteId = BgpIdentifier.ToAddress(_negotiated?.PeerBgpId ?? 0);
-            SessionLog.Collision(_logger, _label, remoteId, Side);
-            Fire(BgpEvent.OpenCollisionDump, null, "connection collision");
-        }
+        if ((signals & CollisionSignal) != 0 && !_closing) DumpForCollision();
         if ((signals & HoldSignal) != 0 && !_closing && _hold.IsDue()) Fire(BgpEvent.HoldTimerExpires, null, "hold timer expired");
         if ((signals & KeepaliveSignal) != 0 && !_closing && _keepalive.IsDue()) Fire(BgpEvent.KeepaliveTimerExpires, null, "keepalive timer");
         if ((signals & RoutesSignal) != 0 && !_closing && _state == BgpState.Established) SyncRoutes();
@@ -439,7 +438,7 @@ internal sealed class BgpSession : IDisposable
         if (old == state) return;
         _state = state;
         SessionLog.StateChanged(_logger, _label, old, state, reason);
-        _peer.OnStateChanged(old, state);
+        _peer.OnStateChanged(this, old, state);
     }
 
     private void OnEstablished()

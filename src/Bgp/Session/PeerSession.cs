@@ -20,6 +20,7 @@ internal sealed class PeerSession
     private const int MaxConnections = 2;
 
     private readonly Lock _lock = new();
+    private BgpSession? _established;
     private readonly List<BgpSession> _sessions = [];
     private readonly IBgpTransportFactory _transport;
     private readonly ILogger _logger;
@@ -118,7 +119,7 @@ internal sealed class PeerSession
         lock (_lock)
         {
             if (_stopCause is not null) rejection = CeaseSubcode.PeerDeconfigured;
-            else if (_sessions.Exists(s => s.State == BgpState.Established)) rejection = CeaseSubcode.ConnectionCollisionResolution;
+            else if (_established is not null) rejection = CeaseSubcode.ConnectionCollisionResolution;
             else if (_sessions.Count >= MaxConnections) rejection = CeaseSubcode.ConnectionRejected;
             else
             {
@@ -256,10 +257,12 @@ internal sealed class PeerSession
             foreach (var other in _sessions)
             {
                 if (other == session || !other.OpenReceived || other.State == BgpState.Idle) continue;
-                if (other.State == BgpState.Established) return true;
+                if (other == _established) return true;
                 var keepOutbound = session.LocalBgpId > remoteId;
                 var loser = session.Outbound == keepOutbound ? other : session;
                 if (loser == session) return true;
+                // The other loop may be handling a KEEPALIVE this moment: the mark keeps it from becoming Established.
+                other.CollisionLost = true;
                 other.RequestCollisionDump();
                 return false;
             }
@@ -267,8 +270,29 @@ internal sealed class PeerSession
         }
     }
 
-    public void OnStateChanged(BgpState oldState, BgpState newState)
+    /// <summary>
+    /// Called by a session's loop on the KEEPALIVE that would make it Established. At most one connection of a peer is
+    /// Established at a time, since they share the Adj-RIB-Out; false when this one lost a collision meanwhile.
+    /// </summary>
+    public bool TryEstablish(BgpSession session)
     {
+        lock (_lock)
+        {
+            if (session.CollisionLost || (_established is not null && _established != session)) return false;
+            _established = session;
+            return true;
+        }
+    }
+
+    public void OnStateChanged(BgpSession session, BgpState oldState, BgpState newState)
+    {
+        if (newState != BgpState.Established)
+        {
+            lock (_lock)
+            {
+                if (_established == session) _established = null;
+            }
+        }
         if (newState == BgpState.Established)
         {
             Metrics.SessionUp(Label, true);

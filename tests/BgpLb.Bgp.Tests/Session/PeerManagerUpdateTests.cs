@@ -154,13 +154,14 @@ public class PeerManagerUpdateTests : SessionTestBase
     }
 
     /// <summary>
-    /// Regression: a collision's losing connection that was Established for a moment (its KEEPALIVE was already queued when
-    /// it was told to give way) closes only after the surviving connection has synced. Closing used to reset the shared
-    /// Adj-RIB-Out, so the survivor believed it had advertised nothing and a later withdrawal never reached the wire.
-    /// The order is forced: the loser's speaker side waits on a flush (its peer stops reading) until the survivor has synced.
+    /// Regression: a collision's losing connection whose router KEEPALIVE was already queued when it was told to give way
+    /// must not become Established: the connections of a peer share the Adj-RIB-Out, so two Established at once took
+    /// each other's changes (seen in the lab: the loser took the route, the router closed it, and the survivor never sent
+    /// it), and a closing loser used to reset the survivor's view of what it had advertised. The order is forced: the
+    /// loser's speaker side waits on a flush (its peer stops reading) until the survivor has synced.
     /// </summary>
     [Fact]
-    public async Task A_collision_loser_closing_after_the_survivor_synced_keeps_the_survivors_withdrawals()
+    public async Task A_collision_loser_with_a_queued_keepalive_never_becomes_established_and_the_survivor_keeps_its_routes()
     {
         using var prefixReports = new PrefixReportCounter(MeterFactory);
         var router = Peer();
@@ -188,12 +189,14 @@ public class PeerManagerUpdateTests : SessionTestBase
         await survivor.SendKeepaliveAsync();
         Assert.Equal([N("203.0.113.1/32"), N("203.0.113.2/32")], Sorted(Assert.Single(await survivor.ReadUntilEndOfRibAsync()).Nlri));
 
-        // Now the loser runs on: it processes the queued KEEPALIVE (Established, advertises), then gives way and closes.
+        // Now the loser runs on: the queued KEEPALIVE finds it marked as the loser, so it closes without advertising.
         var reports = prefixReports.Count;
         loser.ResumeReading();
-        AssertNotification((await loser.ReadUntilClosedAsync())[^1], BgpErrorCode.Cease, CeaseSubcode.ConnectionCollisionResolution);
-        // Its sync and then its close report the prefixes; the second report comes after the closed connection is gone.
-        await SessionTests.WaitForAsync(() => prefixReports.Count >= reports + 2);
+        var last = await loser.ReadUntilClosedAsync();
+        AssertNotification(last[^1], BgpErrorCode.Cease, CeaseSubcode.ConnectionCollisionResolution);
+        Assert.DoesNotContain(last, m => m.Type == BgpMessageType.Update);
+        // Its close reports the prefixes once the closed connection is gone.
+        await SessionTests.WaitForAsync(() => prefixReports.Count > reports);
 
         Manager.Update(null, [Withdraw(router, "203.0.113.1/32")]);
 
