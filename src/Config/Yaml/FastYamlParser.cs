@@ -487,6 +487,16 @@ internal ref struct FastYamlParser
                 end = PlainEnd.FlowIndicator;
                 break;
             }
+            else if (b is (byte)'*' or (byte)'&' or (byte)'!')
+            {
+                // After a space YamlDotNet may read it as the start of an alias, anchor or tag (it reads "y *:" as one
+                // scalar, not as a key): leave that to YamlDotNet.
+                if (_text[i - 1] == ' ')
+                {
+                    return false;
+                }
+                i++;
+            }
             else if (b < 0x80 || !TrySkipUtf8(ref i))
             {
                 return false;
@@ -939,7 +949,7 @@ internal ref struct FastYamlParser
         var table = new PlainByte[256];
         for (var b = 0; b < 256; b++)
         {
-            if (b < 0x20 || b >= 0x7F || b is ':' or '#')
+            if (b < 0x20 || b >= 0x7F || b is ':' or '#' or '*' or '&' or '!')
             {
                 table[b] |= PlainByte.Block;
             }

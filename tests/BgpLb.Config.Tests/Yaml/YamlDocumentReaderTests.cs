@@ -169,6 +169,14 @@ public class YamlDocumentReaderTests
         Assert.False(reader.Read());
     }
 
+    /// <summary>Found by YamlDifferentialTests: YamlDotNet reads "y *:" as one scalar, not as the key "y *".</summary>
+    [Theory]
+    [InlineData("y *:")]
+    [InlineData("y *:\n")]
+    [InlineData("a: b &c: d\n")]
+    [InlineData("a: x !y\nb: 1\n")]
+    public void An_indicator_after_a_space_inside_a_plain_scalar_reads_as_the_reference_reads_it(string yaml) => YamlOracle.AssertSame(yaml);
+
     [Theory]
     [InlineData("base: &b {a: 1}\nother: *b\n")]
     [InlineData("a: !!str 1\nb: !custom x\n")]
