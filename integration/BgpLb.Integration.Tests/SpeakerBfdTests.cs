@@ -133,7 +133,7 @@ public sealed class SpeakerBfdTests(ITestOutputHelper output)
         }
         // The kernel route alone may still be the one from before the Cease (zebra withdraws it a moment later).
         await Wait.ForAsync("the session up again as a new incarnation", SessionTimeout, () => SessionIncarnationAsync(router, node.Address),
-            s => s != before && IsEstablished(s));
+            s => s != before && s.Established);
         await router.WaitForKernelRouteAsync(Prefix, SessionTimeout, r => r?.Gateways.Count == 1);
 
         if (router is FrrRouter)

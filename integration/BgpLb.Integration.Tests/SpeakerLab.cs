@@ -74,15 +74,8 @@ internal static class SpeakerLab
         File.Move(staging, Path.Combine(ConfigDirectory(lab, node), fileName), overwrite: true);
     }
 
-    /// <summary>Whether a <see cref="SessionIncarnationAsync"/> value shows the session established.</summary>
-    public static bool IsEstablished(string incarnation) =>
-        incarnation.StartsWith("up since ", StringComparison.Ordinal) || incarnation.StartsWith("Established,", StringComparison.Ordinal);
-
-    /// <summary>
-    /// A value that changes whenever the router brings the session up again: BIRD's "Since" time of the protocol,
-    /// FRR's count of established connections. Equal before and after a change means the session was not reset.
-    /// </summary>
-    public static async Task<string> SessionIncarnationAsync(Router router, IPAddress neighbour)
+    /// <summary>Which coming-up of the router's session with <paramref name="neighbour"/> this is (<see cref="SessionIncarnation"/>).</summary>
+    public static async Task<SessionIncarnation> SessionIncarnationAsync(Router router, IPAddress neighbour)
     {
         switch (router)
         {
@@ -90,12 +83,13 @@ internal static class SpeakerLab
                 var line = (await bird.BirdcAsync("show", "protocols", BirdRouter.ProtocolName(neighbour)))
                     .Split('\n').Single(l => l.StartsWith(BirdRouter.ProtocolName(neighbour) + " ", StringComparison.Ordinal));
                 var columns = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                return $"{columns[3]} since {columns[4]}";
+                return new SessionIncarnation(columns[3], columns[3] == "up", Since: columns[4], Connections: null);
             case FrrRouter frr:
                 using (var document = JsonDocument.Parse(await frr.VtyshAsync($"show bgp neighbors {neighbour} json")))
                 {
                     var peer = document.RootElement.GetProperty(neighbour.ToString());
-                    return $"{peer.GetProperty("bgpState").GetString()}, {peer.GetProperty("connectionsEstablished").GetInt32()} connections established";
+                    var state = peer.GetProperty("bgpState").GetString()!;
+                    return new SessionIncarnation(state, state == "Established", Since: null, peer.GetProperty("connectionsEstablished").GetInt32());
                 }
 
             default:
@@ -112,4 +106,24 @@ internal static class SpeakerLab
         long.Parse(
             File.ReadLines($"/proc/{pid}/status").Single(l => l.StartsWith("VmRSS:", StringComparison.Ordinal))["VmRSS:".Length..].Trim().Split(' ')[0],
             CultureInfo.InvariantCulture);
+}
+
+/// <summary>
+/// A value that changes whenever the router brings the session up again: BIRD's "since" time of the protocol, FRR's
+/// count of established connections. Equal before and after a change means the session was not reset.
+/// </summary>
+public sealed record SessionIncarnation(string State, bool Established, string? Since, int? Connections)
+{
+    // BIRD derives "since" from its monotonic clock at each query: the same session shows it a millisecond or so apart.
+    private static readonly TimeSpan SinceJitter = TimeSpan.FromMilliseconds(20);
+
+    public bool Equals(SessionIncarnation? other) =>
+        other is not null && State == other.State && Connections == other.Connections && SameSince(Since, other.Since);
+
+    public override int GetHashCode() => HashCode.Combine(State, Connections);
+
+    private static bool SameSince(string? a, string? b) =>
+        TimeSpan.TryParse(a, CultureInfo.InvariantCulture, out var x) && TimeSpan.TryParse(b, CultureInfo.InvariantCulture, out var y)
+            ? (x - y).Duration() <= SinceJitter
+            : a == b;
 }
