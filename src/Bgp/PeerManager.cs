@@ -214,12 +214,15 @@ public sealed class PeerManager : IAsyncDisposable
         lock (_lock) return [.. _peers.Values.Select(p => p.Status())];
     }
 
-    /// <summary>The prefixes in the Adj-RIB-Out of <paramref name="peer"/>: sent to it; empty for a peer that is not configured.</summary>
-    public IReadOnlySet<IPNetwork> AdvertisedPrefixes(PeerKey peer)
+    /// <summary>
+    /// The prefixes in the Adj-RIB-Out of <paramref name="peer"/>: sent to it, each with when it was last sent with its current
+    /// attributes (on this session); empty for a peer that is not configured.
+    /// </summary>
+    public IReadOnlyDictionary<IPNetwork, DateTimeOffset> AdvertisedPrefixes(PeerKey peer)
     {
         PeerSession? session;
         lock (_lock) _peers.TryGetValue(peer, out session);
-        return session?.Rib.AdvertisedPrefixes() ?? [];
+        return session?.Rib.AdvertisedPrefixes() ?? new Dictionary<IPNetwork, DateTimeOffset>();
     }
 
     public async ValueTask DisposeAsync()

@@ -36,7 +36,7 @@ public static class Explainer
         walk.Add(7, "probe", () => ProbeStep(probes));
         var failed = walk.Steps.Where(s => s.Verdict == Verdict.Failed).Select(s => s.Step).ToList();
         return new Explanation(Explanation.CurrentVersion, service, failed.Count == 0 ? Verdict.Held : Verdict.Failed, failed,
-            [.. walk.Addresses?.Addresses.Select(a => a.ToString()) ?? []], walk.Addresses?.Pool, walk.Steps, walk.Decisions, walk.Routes);
+            [.. walk.Addresses?.Addresses.Select(a => a.ToString()) ?? []], walk.Addresses?.Pool, walk.Steps, walk.Decisions, walk.Routes, walk.L2Answers);
     }
 
     private static ExplainStep ProbeStep(IReadOnlyList<ProbeResult>? probes)
@@ -65,6 +65,7 @@ public static class Explainer
         public List<ExplainStep> Steps { get; } = [];
         public List<NodeDecision> Decisions { get; } = [];
         public List<PeerRoute> Routes { get; } = [];
+        public List<L2Answer> L2Answers { get; } = [];
         public ServiceAddresses? Addresses { get; private set; }
 
         /// <summary>Runs the step unless one before it failed.</summary>
@@ -255,7 +256,7 @@ public static class Explainer
                     foreach (var route in routes)
                     {
                         Routes.Add(new PeerRoute(status.Node, session.Peer, session.Address, session.State, session.UptimeSeconds, session.LastError,
-                            route.Prefix, route.Advertised));
+                            route.Prefix, route.Advertised, route.SentAt));
                     }
                     if (!announced.Any(a => a.Bgp!.Peers.Contains(session.Peer)))
                         continue;
@@ -272,7 +273,7 @@ public static class Explainer
                 }
             }
             var details = Routes.Select(r => $"{r.Node} -> {r.Peer} ({r.PeerAddress}) {r.State}{Uptime(r.UptimeSeconds)}: {r.Prefix} "
-                + (r.Advertised ? "advertised" : "not advertised") + (r.LastError is { } e ? $"; last error: {e}" : "")).ToList();
+                + (r.Advertised ? "advertised" + (r.SentAt is { } sent ? $", sent at {sent:O}" : "") : "not advertised") + (r.LastError is { } e ? $"; last error: {e}" : "")).ToList();
             if (problems.Count > 0)
             {
                 return new ExplainStep(Step, Name, Verdict.Failed, problems[0].Code, problems[0].Text,
@@ -304,6 +305,14 @@ public static class Explainer
                 ? string.Join(", ", speakers.SelectMany(s => s.L2.LiveSpeakers).Distinct().Order(StringComparer.Ordinal))
                 : "assumed on every node (no --speaker)";
             var details = new List<string> { $"live speakers: {live}" };
+            foreach (var status in speakers)
+            {
+                var gratuitous = status.L2.GratuitousSentAt;
+                L2Answers.AddRange(status.L2.Answering.Where(a => Addresses!.Addresses.Any(s => s.ToString() == a))
+                    .Select(a => new L2Answer(status.Node, a, gratuitous?.TryGetValue(a, out var at) == true ? at : null)));
+            }
+            details.AddRange(L2Answers.Select(a => $"{a.Node} answers ARP/NDP for {a.Address}"
+                + (a.GratuitousSentAt is { } sent ? $"; last gratuitous ARP/NA at {sent:O}" : "; no gratuitous ARP/NA reported")));
             var conflicts = speakers.SelectMany(s => s.L2.Conflicts.Select(c => (s.Node, Conflict: c)))
                 .Where(c => Addresses!.Addresses.Any(a => a.ToString() == c.Conflict.Address)).ToList();
             details.AddRange(conflicts.Select(c => $"{c.Node}: {c.Conflict.OtherMac} also answered for {c.Conflict.Address} on {c.Conflict.Interface} at {c.Conflict.DetectedAt:O}"));

@@ -16,7 +16,7 @@ public enum Verdict
 /// <param name="FailedSteps">The numbers of the steps that failed; empty: the Service's path holds.</param>
 public sealed record Explanation(
     int Version, string Service, Verdict Verdict, IReadOnlyList<int> FailedSteps, IReadOnlyList<string> Addresses, string? Pool,
-    IReadOnlyList<ExplainStep> Steps, IReadOnlyList<NodeDecision> Nodes, IReadOnlyList<PeerRoute> Routes)
+    IReadOnlyList<ExplainStep> Steps, IReadOnlyList<NodeDecision> Nodes, IReadOnlyList<PeerRoute> Routes, IReadOnlyList<L2Answer> L2Answers)
 {
     public const int CurrentVersion = 1;
 
@@ -34,7 +34,13 @@ public sealed record ExplainStep(int Step, string Name, Verdict Verdict, string?
 public sealed record NodeDecision(string Node, string Address, string Protocol, bool Announced, AnnounceReason Reason, string Detail, string Source);
 
 /// <summary>Step 5: a route of the Service towards a peer, as a speaker reports it.</summary>
-public sealed record PeerRoute(string Node, string Peer, string PeerAddress, string State, double? UptimeSeconds, string? LastError, string Prefix, bool Advertised);
+/// <param name="SentAt">When the UPDATE announcing it was written on the current session; null when not advertised or not reported.</param>
+public sealed record PeerRoute(string Node, string Peer, string PeerAddress, string State, double? UptimeSeconds, string? LastError, string Prefix, bool Advertised,
+    DateTimeOffset? SentAt);
+
+/// <summary>Step 6: a speaker that answers ARP/NDP for an address of the Service.</summary>
+/// <param name="GratuitousSentAt">When its last gratuitous ARP / unsolicited NA went out; null when none was or it was not reported.</param>
+public sealed record L2Answer(string Node, string Address, DateTimeOffset? GratuitousSentAt);
 
 /// <summary>The document <c>bgplb status -o json</c> prints.</summary>
 public sealed record ClusterStatus(

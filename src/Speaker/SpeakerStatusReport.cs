@@ -37,6 +37,7 @@ public sealed class SpeakerStatusReport(SpeakerOptions options, PeerManager peer
     {
         var plans = _plans.Values.Where(p => service is null || p.Service == service).OrderBy(p => p.Service, StringComparer.Ordinal).ToList();
         var conflicts = announcer.Conflicts;
+        var answering = announcer.Answering;
         return new SpeakerStatus
         {
             Node = options.NodeName,
@@ -45,8 +46,9 @@ public sealed class SpeakerStatusReport(SpeakerOptions options, PeerManager peer
             L2 = new L2Status(
                 options.MembershipEnabled,
                 [.. _liveSpeakers.Order(StringComparer.Ordinal)],
-                [.. announcer.Announced.Select(a => a.ToString()).Order(StringComparer.Ordinal)],
-                [.. conflicts.Select(c => new ConflictStatus(c.Address.ToString(), c.Interface, c.OtherHost.ToString(), c.DetectedAt))]),
+                [.. answering.Select(a => a.Address.ToString()).Order(StringComparer.Ordinal)],
+                [.. conflicts.Select(c => new ConflictStatus(c.Address.ToString(), c.Interface, c.OtherHost.ToString(), c.DetectedAt))],
+                answering.Where(a => a.GratuitousSentAt is not null).ToDictionary(a => a.Address.ToString(), a => a.GratuitousSentAt!.Value, StringComparer.Ordinal)),
             Services = [.. plans.Select(p => new ServiceStatus(p.Service, [.. p.Addresses.Select(a => Address(a, conflicts))]))],
         };
     }
@@ -54,12 +56,14 @@ public sealed class SpeakerStatusReport(SpeakerOptions options, PeerManager peer
     private SessionStatus Session(PeerStatus peer, List<ServicePlan> plans)
     {
         var established = peer.State == Bgp.Fsm.BgpState.Established;
-        var advertised = established ? peers.AdvertisedPrefixes(peer.Key) : ImmutableHashSet<IPNetwork>.Empty;
+        var advertised = established ? peers.AdvertisedPrefixes(peer.Key) : ImmutableDictionary<IPNetwork, DateTimeOffset>.Empty;
         var routes = plans
             .SelectMany(p => p.Routes.Where(r => r.Peer == peer.Key).Select(r => (r.Prefix, p.Service)))
             .GroupBy(r => r.Prefix)
             .OrderBy(g => g.Key.ToString(), StringComparer.Ordinal)
-            .Select(g => new RouteStatus(g.Key.ToString(), [.. g.Select(r => r.Service).Distinct()], advertised.Contains(g.Key)));
+            .Select(g => advertised.TryGetValue(g.Key, out var sentAt)
+                ? new RouteStatus(g.Key.ToString(), [.. g.Select(r => r.Service).Distinct()], true, sentAt)
+                : new RouteStatus(g.Key.ToString(), [.. g.Select(r => r.Service).Distinct()], false));
         return new SessionStatus(peer.Name, peer.Key.Address.ToString(), peer.Key.Port, peer.State.ToString(), peer.Uptime?.TotalSeconds,
             peer.RemoteAsn, peer.LocalAddress?.ToString(), peer.LastError, peer.AdvertisedPrefixes, peer.Bfd?.ToString(), [.. routes]);
     }

@@ -28,13 +28,18 @@ public sealed record SessionStatus(
     string? LastError, int PrefixesAdvertised, string? Bfd, IReadOnlyList<RouteStatus> Routes);
 
 /// <summary>A prefix planned towards a peer, the Services it carries, and whether it is in the Adj-RIB-Out (sent).</summary>
-public sealed record RouteStatus(string Prefix, IReadOnlyList<string> Services, bool Advertised);
+/// <param name="SentAt">When the UPDATE announcing the prefix with its current attributes was written on the current session; null
+/// when not advertised (or from a speaker that predates the field).</param>
+public sealed record RouteStatus(string Prefix, IReadOnlyList<string> Services, bool Advertised, DateTimeOffset? SentAt = null);
 
 /// <summary>L2 mode on this node.</summary>
 /// <param name="Enabled">L2 liveness runs (--memberlist-secret-file or --memberlist-insecure).</param>
 /// <param name="LiveSpeakers">The speakers this node sees alive: the candidates of every L2 election.</param>
 /// <param name="Answering">The addresses this node answers ARP/NDP for.</param>
-public sealed record L2Status(bool Enabled, IReadOnlyList<string> LiveSpeakers, IReadOnlyList<string> Answering, IReadOnlyList<ConflictStatus> Conflicts);
+/// <param name="GratuitousSentAt">Per answered address, when its last gratuitous ARP / unsolicited NA went out (an address none
+/// could be sent for is absent); null from a speaker that predates the field.</param>
+public sealed record L2Status(bool Enabled, IReadOnlyList<string> LiveSpeakers, IReadOnlyList<string> Answering, IReadOnlyList<ConflictStatus> Conflicts,
+    IReadOnlyDictionary<string, DateTimeOffset>? GratuitousSentAt = null);
 
 /// <summary>Another host answered this node's probe for an address it owns: the address is not announced.</summary>
 public sealed record ConflictStatus(string Address, string Interface, string OtherMac, DateTimeOffset DetectedAt);

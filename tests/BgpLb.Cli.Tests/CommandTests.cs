@@ -98,7 +98,30 @@ public sealed class CommandTests : IDisposable
         Assert.Equal(0, code);
         Assert.Equal(["?service=default%2Fweb"], speaker.Queries);
         Assert.Contains("5 bgp             held    1 route advertised on Established sessions: node1 -> router", output, StringComparison.Ordinal);
-        Assert.Contains("node1 -> router (198.18.0.1) Established for 00:01:23: 203.0.113.0/32 advertised", output, StringComparison.Ordinal);
+        Assert.Contains("node1 -> router (198.18.0.1) Established for 00:01:23: 203.0.113.0/32 advertised, sent at 2026-12-06T09:00:00.0000000+00:00",
+            output, StringComparison.Ordinal);
+
+        var (_, json, _) = await Cluster.RunAsync("explain", "default/web", "--config", _cluster.Directory, "--speaker", speaker.Url.ToString(), "-o", "json");
+        using var document = JsonDocument.Parse(json);
+        var route = document.RootElement.GetProperty("routes").EnumerateArray().Single();
+        Assert.Equal((true, FakeSpeaker.SentAt), (route.GetProperty("advertised").GetBoolean(), route.GetProperty("sentAt").GetDateTimeOffset()));
+    }
+
+    [Fact]
+    public async Task A_route_from_a_speaker_that_does_not_report_when_it_was_sent_is_shown_advertised_without_a_time()
+    {
+        Reachable();
+        var old = FakeSpeaker.Announcing();
+        await using var speaker = await FakeSpeaker.StartAsync(old with
+        {
+            Sessions = [old.Sessions[0] with { Routes = [old.Sessions[0].Routes[0] with { SentAt = null }] }],
+        });
+
+        var (code, output, _) = await Cluster.RunAsync("explain", "default/web", "--config", _cluster.Directory, "--speaker", speaker.Url.ToString());
+
+        Assert.Equal(0, code);
+        Assert.Contains("203.0.113.0/32 advertised\n", output.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.DoesNotContain("sent at", output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -168,6 +191,20 @@ public sealed class CommandTests : IDisposable
         var (fixedCode, fixedOutput, _) = await Cluster.RunAsync("explain", "default/web", "--config", _cluster.Directory, "--speaker", speaker.Url.ToString());
         Assert.Equal(0, fixedCode);
         Assert.Contains("6 l2              held    node1 owns 203.0.113.0 and answers ARP/NDP", fixedOutput, StringComparison.Ordinal);
+        Assert.Contains("node1 answers ARP/NDP for 203.0.113.0; no gratuitous ARP/NA reported", fixedOutput, StringComparison.Ordinal);
+
+        var sent = new DateTimeOffset(2026, 12, 6, 9, 0, 1, TimeSpan.Zero);
+        speaker.Status = speaker.Status with
+        {
+            L2 = speaker.Status.L2 with { GratuitousSentAt = new Dictionary<string, DateTimeOffset> { ["203.0.113.0"] = sent } },
+        };
+        var (_, text, _) = await Cluster.RunAsync("explain", "default/web", "--config", _cluster.Directory, "--speaker", speaker.Url.ToString());
+        Assert.Contains("node1 answers ARP/NDP for 203.0.113.0; last gratuitous ARP/NA at 2026-12-06T09:00:01.0000000+00:00", text, StringComparison.Ordinal);
+        var (_, json, _) = await Cluster.RunAsync("explain", "default/web", "--config", _cluster.Directory, "--speaker", speaker.Url.ToString(), "-o", "json");
+        using var document = JsonDocument.Parse(json);
+        var answer = document.RootElement.GetProperty("l2Answers").EnumerateArray().Single();
+        Assert.Equal(("node1", "203.0.113.0", sent),
+            (answer.GetProperty("node").GetString(), answer.GetProperty("address").GetString(), answer.GetProperty("gratuitousSentAt").GetDateTimeOffset()));
     }
 
     [Fact]

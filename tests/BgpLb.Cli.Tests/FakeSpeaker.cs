@@ -41,6 +41,9 @@ internal sealed class FakeSpeaker : IAsyncDisposable
 
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();
 
+    /// <summary>When <see cref="Announcing"/>'s route was sent.</summary>
+    public static readonly DateTimeOffset SentAt = new(2026, 12, 6, 9, 0, 0, TimeSpan.Zero);
+
     /// <summary>node1 announcing default/web's 203.0.113.0 over BGP to "router", on a session in <paramref name="state"/>.</summary>
     public static SpeakerStatus Announcing(string state = "Established", bool advertised = true, string? lastError = null) => new()
     {
@@ -49,7 +52,8 @@ internal sealed class FakeSpeaker : IAsyncDisposable
         Sessions =
         [
             new SessionStatus("router", "198.18.0.1", 179, state, state == "Established" ? 83 : null, 64512, "198.18.0.2", lastError,
-                advertised && state == "Established" ? 1 : 0, null, [new RouteStatus("203.0.113.0/32", ["default/web"], advertised && state == "Established")]),
+                advertised && state == "Established" ? 1 : 0, null,
+                [advertised && state == "Established" ? new RouteStatus("203.0.113.0/32", ["default/web"], true, SentAt) : new RouteStatus("203.0.113.0/32", ["default/web"], false)]),
         ],
         L2 = new L2Status(false, [], [], []),
         Services =

@@ -167,6 +167,20 @@ public sealed class AnnouncerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Answering_tells_when_the_last_gratuitous_frame_went_out_on_virtual_time()
+    {
+        var eth0 = _links.Arp("eth0");
+        await Announce(Vip, eth0, 2);
+        var first = _time.GetUtcNow();
+        await MembershipTests.WaitUntil(() => _announcer.Answering.SingleOrDefault()?.GratuitousSentAt == first);
+
+        await AdvanceWhenArmed(TimeSpan.FromMilliseconds(1100));
+        await WaitForSent(eth0, 2);
+        await MembershipTests.WaitUntil(() => _announcer.Answering.SingleOrDefault()?.GratuitousSentAt == first.AddMilliseconds(1100));
+        Assert.Equal([new AnsweredAddress(Vip, first.AddMilliseconds(1100))], _announcer.Answering.ToArray());
+    }
+
+    [Fact]
     public async Task Answers_arp_requests_for_owned_addresses_only_until_released()
     {
         using var requests = new MetricCollector<long>(_meters.Meters.Single(), "metallb_layer2_requests_received");

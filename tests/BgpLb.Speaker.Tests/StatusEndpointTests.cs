@@ -120,7 +120,7 @@ public sealed class StatusEndpointTests : IDisposable
         Assert.Equal(("router", "127.0.0.1"), (session.Peer, session.Address));
         Assert.NotEqual("Established", session.State);
         var route = Assert.Single(session.Routes);
-        Assert.Equal(("203.0.113.5/32", false), (route.Prefix, route.Advertised));
+        Assert.Equal(("203.0.113.5/32", false, null), (route.Prefix, route.Advertised, route.SentAt));
         Assert.Equal(["default/web"], route.Services);
 
         Assert.Equal(["default/idle", "default/web"], status.Services.Select(s => s.Service));

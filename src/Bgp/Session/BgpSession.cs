@@ -456,7 +456,7 @@ internal sealed class BgpSession : IDisposable
         var negotiated = _negotiated!;
         var ipv4 = negotiated.Families.Contains(AfiSafi.IPv4Unicast) && HasNextHop(_nextHops.IPv4, "IPv4");
         var ipv6 = negotiated.Families.Contains(AfiSafi.IPv6Unicast) && HasNextHop(_nextHops.IPv6, "IPv6");
-        var changes = _peer.Rib.TakeChanges(ipv4, ipv6);
+        var changes = _peer.Rib.TakeChanges(ipv4, ipv6, _peer.Time.GetUtcNow());
         var updates = 0;
         if (!changes.IsEmpty)
         {

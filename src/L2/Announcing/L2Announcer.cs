@@ -67,12 +67,15 @@ public sealed class L2Announcer : IAsyncDisposable
     }
 
     /// <summary>Addresses being answered for right now.</summary>
-    public ImmutableArray<IPAddress> Announced
+    public ImmutableArray<IPAddress> Announced => [.. Answering.Select(a => a.Address)];
+
+    /// <summary>Addresses being answered for right now, each with when its last gratuitous ARP / unsolicited NA went out.</summary>
+    public ImmutableArray<AnsweredAddress> Answering
     {
         get
         {
             lock (_gate)
-                return [.. _addresses.Values.Where(a => a.Phase == AddressPhase.Announced).Select(a => a.Address)];
+                return [.. _addresses.Values.Where(a => a.Phase == AddressPhase.Announced).Select(a => new AnsweredAddress(a.Address, a.GratuitousSentAt))];
         }
     }
 
@@ -330,19 +333,24 @@ public sealed class L2Announcer : IAsyncDisposable
         if (state.IsIPv4)
         {
             var request = L2Frames.WriteArp(frame, MacAddress.Broadcast, mac, L2Frames.GratuitousRequest(mac, state.IPv4));
-            if (Send(link, channel, frame[..request]))
-                _metrics.GratuitousSent(state.Label);
+            GratuitousSent(state, Send(link, channel, frame[..request]));
             var reply = L2Frames.WriteArp(frame, MacAddress.Broadcast, mac, L2Frames.GratuitousReply(mac, state.IPv4));
-            if (Send(link, channel, frame[..reply]))
-                _metrics.GratuitousSent(state.Label);
+            GratuitousSent(state, Send(link, channel, frame[..reply]));
         }
         else
         {
             var length = L2Frames.WriteNdp(frame, L2Frames.MulticastMac(L2Frames.AllNodes), mac,
                 L2Frames.UnsolicitedAdvertisement(mac, link.LinkLocal, state.IPv6));
-            if (Send(link, channel, frame[..length]))
-                _metrics.GratuitousSent(state.Label);
+            GratuitousSent(state, Send(link, channel, frame[..length]));
         }
+    }
+
+    private void GratuitousSent(AddressState state, bool sent)
+    {
+        if (!sent) return;
+        _metrics.GratuitousSent(state.Label);
+        lock (_gate)
+            state.GratuitousSentAt = _time.GetUtcNow();
     }
 
     private bool Send(LinkSession link, IFrameChannel channel, ReadOnlySpan<byte> frame)
@@ -540,6 +548,7 @@ public sealed class L2Announcer : IAsyncDisposable
         public ImmutableArray<string> Interfaces { get; set; }
         public AddressPhase Phase { get; set; }
         public AddressConflict? ActiveConflict { get; set; }
+        public DateTimeOffset? GratuitousSentAt { get; set; }
 
         /// <summary>Called by receive loops: the first answer to the current probe wins.</summary>
         public void ReportProbeAnswer(string link, MacAddress other, DateTimeOffset now) =>

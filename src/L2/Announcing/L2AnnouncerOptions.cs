@@ -8,6 +8,10 @@ namespace BgpLb.L2.Announcing;
 /// <param name="Interfaces">Interface names; empty means every usable interface (L2Advertisement.spec.interfaces).</param>
 public sealed record L2Announcement(IPAddress Address, ImmutableArray<string> Interfaces);
 
+/// <summary>An address this node answers ARP/NDP for.</summary>
+/// <param name="GratuitousSentAt">When its last gratuitous ARP / unsolicited NA went out; null when none could be sent (no usable interface).</param>
+public sealed record AnsweredAddress(IPAddress Address, DateTimeOffset? GratuitousSentAt);
+
 /// <summary>Another host answered the probe for an address this node should announce.</summary>
 public sealed record AddressConflict(IPAddress Address, string Interface, MacAddress OtherHost, DateTimeOffset DetectedAt);
 

@@ -8,6 +8,7 @@ public class AdjRibOutTests
 {
     private static readonly RouteAttributes A = new(null, [1u], []);
     private static readonly RouteAttributes B = new(null, [2u], []);
+    private static readonly DateTimeOffset T0 = new(2026, 12, 6, 9, 0, 0, TimeSpan.Zero);
 
     private static Route R(string cidr, RouteAttributes? attributes = null) => new(IPNetwork.Parse(cidr), attributes ?? RouteAttributes.Empty);
     private static IPNetwork N(string cidr) => IPNetwork.Parse(cidr);
@@ -19,7 +20,7 @@ public class AdjRibOutTests
         rib.SetDesired([R("192.0.2.1/32", A), R("192.0.2.2/32", A), R("192.0.2.3/32", B), R("2001:db8::1/128", A)]);
         rib.ResetAdvertised();
 
-        var changes = rib.TakeChanges(ipv4: true, ipv6: true);
+        var changes = rib.TakeChanges(ipv4: true, ipv6: true, T0);
 
         Assert.Empty(changes.Withdrawn);
         Assert.Equal(3, changes.Announced.Count);
@@ -27,7 +28,7 @@ public class AdjRibOutTests
         Assert.Equal([N("192.0.2.1/32"), N("192.0.2.2/32")], v4a.Prefixes.OrderBy(p => p.ToString()));
         Assert.Equal(4, rib.AdvertisedCount);
         Assert.Equal(0, rib.PendingCount);
-        Assert.True(rib.TakeChanges(true, true).IsEmpty);
+        Assert.True(rib.TakeChanges(true, true, T0).IsEmpty);
     }
 
     [Fact]
@@ -36,10 +37,10 @@ public class AdjRibOutTests
         var rib = new AdjRibOut();
         rib.SetDesired([R("192.0.2.1/32", A), R("192.0.2.2/32", A), R("192.0.2.3/32", A)]);
         rib.ResetAdvertised();
-        rib.TakeChanges(true, true);
+        rib.TakeChanges(true, true, T0);
 
         Assert.True(rib.SetDesired([R("192.0.2.1/32", A), R("192.0.2.3/32", B), R("192.0.2.4/32", A)]));
-        var changes = rib.TakeChanges(true, true);
+        var changes = rib.TakeChanges(true, true, T0);
 
         Assert.Equal([N("192.0.2.2/32")], changes.Withdrawn);
         Assert.Equal([N("192.0.2.3/32")], Assert.Single(changes.Announced, g => g.Attributes.Equals(B)).Prefixes);
@@ -60,7 +61,7 @@ public class AdjRibOutTests
         var rib = new AdjRibOut();
         rib.SetDesired([R("192.0.2.1/32", A)]);
         rib.ResetAdvertised();
-        rib.TakeChanges(true, true);
+        rib.TakeChanges(true, true, T0);
 
         for (var i = 0; i < 1000; i++)
         {
@@ -69,7 +70,7 @@ public class AdjRibOutTests
         rib.SetDesired([R("192.0.2.1/32", A)]);
 
         Assert.True(rib.PendingCount <= 4, "the dirty set is bounded by the prefixes involved, not by the number of changes");
-        Assert.True(rib.TakeChanges(true, true).IsEmpty, "announce-then-withdraw and A->B->A cancel out");
+        Assert.True(rib.TakeChanges(true, true, T0).IsEmpty, "announce-then-withdraw and A->B->A cancel out");
     }
 
     [Fact]
@@ -79,7 +80,7 @@ public class AdjRibOutTests
         rib.SetDesired([R("192.0.2.1/32"), R("2001:db8::1/128")]);
         rib.ResetAdvertised();
 
-        var changes = rib.TakeChanges(ipv4: true, ipv6: false);
+        var changes = rib.TakeChanges(ipv4: true, ipv6: false, T0);
 
         Assert.Equal(AddressFamily.InterNetwork, Assert.Single(changes.Announced).Family);
         Assert.Equal(1, rib.AdvertisedCount);
@@ -92,7 +93,7 @@ public class AdjRibOutTests
         var rib = new AdjRibOut();
         rib.SetDesired([R("192.0.2.1/32", A), R("192.0.2.2/32", B), R("2001:db8::1/128")]);
         rib.ResetAdvertised();
-        rib.TakeChanges(true, true);
+        rib.TakeChanges(true, true, T0);
 
         var groups = rib.Advertised(AddressFamily.InterNetwork);
 
@@ -106,13 +107,13 @@ public class AdjRibOutTests
         var rib = new AdjRibOut();
         rib.SetDesired([R("192.0.2.1/32"), R("192.0.2.2/32")]);
         rib.ResetAdvertised();
-        rib.TakeChanges(true, true);
+        rib.TakeChanges(true, true, T0);
 
         rib.ResetAdvertised();
 
         Assert.Equal(0, rib.AdvertisedCount);
         Assert.Equal(2, rib.PendingCount);
-        Assert.Equal(2, rib.TakeChanges(true, true).Announced.Single().Prefixes.Count);
+        Assert.Equal(2, rib.TakeChanges(true, true, T0).Announced.Single().Prefixes.Count);
     }
 
     // Set: per-prefix changes (PeerManager.Update), on the same desired set and dirty set as SetDesired.
@@ -125,7 +126,7 @@ public class AdjRibOutTests
         var rib = new AdjRibOut();
         rib.SetDesired(routes);
         rib.ResetAdvertised();
-        rib.TakeChanges(true, true);
+        rib.TakeChanges(true, true, T0);
         return rib;
     }
 
@@ -138,7 +139,7 @@ public class AdjRibOutTests
 
         Assert.Equal(3, rib.PendingCount);
         Assert.Equal(3, rib.DesiredCount); // .3 untouched, .1 gone, .4 added
-        var changes = rib.TakeChanges(true, true);
+        var changes = rib.TakeChanges(true, true, T0);
         Assert.Equal([N("192.0.2.1/32")], changes.Withdrawn);
         Assert.Equal([N("192.0.2.2/32")], Assert.Single(changes.Announced, g => g.Attributes.Equals(B)).Prefixes);
         Assert.Equal([N("192.0.2.4/32")], Assert.Single(changes.Announced, g => g.Attributes.Equals(A)).Prefixes);
@@ -168,7 +169,7 @@ public class AdjRibOutTests
         Assert.Equal(2, rib.PendingCount); // two prefixes touched, however many changes
 
         rib.Set([Add("192.0.2.1/32", B)]);
-        var changes = rib.TakeChanges(true, true);
+        var changes = rib.TakeChanges(true, true, T0);
         Assert.Empty(changes.Withdrawn);
         Assert.Equal([N("192.0.2.1/32")], Assert.Single(changes.Announced).Prefixes);
         Assert.Equal(B, Assert.Single(changes.Announced).Attributes);
@@ -182,7 +183,7 @@ public class AdjRibOutTests
         // Desired and withdrawn again before the session synced: pending, but nothing to tell the peer.
         Assert.True(rib.Set([Add("192.0.2.2/32")]));
         Assert.True(rib.Set([Withdraw("192.0.2.2/32")]));
-        Assert.True(rib.TakeChanges(true, true).IsEmpty);
+        Assert.True(rib.TakeChanges(true, true, T0).IsEmpty);
 
         // Never desired at all: not even pending.
         Assert.False(rib.Set([Withdraw("192.0.2.3/32")]));
@@ -198,7 +199,7 @@ public class AdjRibOutTests
         rib.Set([Withdraw("192.0.2.3/32")]);
 
         rib.ResetAdvertised();
-        var changes = rib.TakeChanges(true, true);
+        var changes = rib.TakeChanges(true, true, T0);
 
         Assert.Empty(changes.Withdrawn);
         Assert.Equal([N("192.0.2.1/32"), N("192.0.2.2/32")], Assert.Single(changes.Announced).Prefixes.OrderBy(p => p.ToString()));
@@ -212,10 +213,31 @@ public class AdjRibOutTests
 
         // The level-based call replaces everything, including what Set added.
         Assert.True(rib.SetDesired([R("192.0.2.1/32")]));
-        var changes = rib.TakeChanges(true, true);
+        var changes = rib.TakeChanges(true, true, T0);
 
         Assert.Equal([N("192.0.2.2/32")], changes.Withdrawn);
         Assert.Empty(changes.Announced);
         Assert.Equal(1, rib.DesiredCount);
+    }
+
+    [Fact]
+    public void Each_prefix_keeps_the_time_it_was_last_sent_with_its_current_attributes()
+    {
+        var rib = new AdjRibOut();
+        rib.SetDesired([R("192.0.2.1/32", A), R("192.0.2.2/32", A)]);
+        rib.ResetAdvertised();
+        rib.TakeChanges(true, true, T0);
+
+        rib.SetDesired([R("192.0.2.1/32", A), R("192.0.2.2/32", B), R("192.0.2.3/32", A)]);
+        rib.TakeChanges(true, true, T0.AddSeconds(5));
+        rib.SetDesired([R("192.0.2.2/32", B), R("192.0.2.3/32", A)]);
+        rib.TakeChanges(true, true, T0.AddSeconds(9)); // only withdraws 192.0.2.1: the others keep their time
+
+        Assert.Equal(
+            new Dictionary<IPNetwork, DateTimeOffset> { [N("192.0.2.2/32")] = T0.AddSeconds(5), [N("192.0.2.3/32")] = T0.AddSeconds(5) },
+            rib.AdvertisedPrefixes());
+
+        rib.ResetAdvertised(); // a new session: nothing sent on it yet
+        Assert.Empty(rib.AdvertisedPrefixes());
     }
 }

@@ -64,6 +64,24 @@ public class PeerManagerUpdateTests : SessionTestBase
     }
 
     [Fact]
+    public async Task The_adj_rib_out_tells_when_each_prefix_was_sent_on_virtual_time()
+    {
+        var router = Peer();
+        Manager.Update([router], [Add(router, "203.0.113.1/32")]);
+        var peer = await ConnectAndEstablishAsync();
+        await peer.ReadUntilEndOfRibAsync();
+        var first = Time.GetUtcNow();
+
+        Time.Advance(TimeSpan.FromSeconds(7));
+        Manager.Update(null, [Add(router, "203.0.113.2/32")]);
+        await peer.ReadUpdateAsync();
+
+        Assert.Equal(
+            new Dictionary<IPNetwork, DateTimeOffset> { [N("203.0.113.1/32")] = first, [N("203.0.113.2/32")] = first.AddSeconds(7) },
+            Manager.AdvertisedPrefixes(router.Key));
+    }
+
+    [Fact]
     public async Task A_peer_whose_configuration_changes_restarts_with_the_routes_it_had()
     {
         var router = Peer();
