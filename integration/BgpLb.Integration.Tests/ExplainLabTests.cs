@@ -96,6 +96,38 @@ public sealed class ExplainLabTests(ITestOutputHelper output)
         lab.Passed();
     }
 
+    [NetnsFact]
+    public async Task A_session_the_router_shut_down_fails_step_5_with_its_state_and_last_error_and_holds_once_it_is_back()
+    {
+        await using var lab = await Lab.CreateAsync("cli-session", 1, output.WriteLine);
+        var node = lab.Nodes[0];
+        var directory = ConfigDirectory(lab, node);
+        var router = (BirdRouter)await StartRouterAsync(RouterKind.Bird, lab, SpeakerAs);
+        await StartSpeakersAsync(lab, n => PeerDocuments(lab, n, SpeakerAs), WebService(lab));
+        await router.WaitForEstablishedAsync(node.Address, SessionTimeout);
+        await router.WaitForPathsAsync("203.0.113.10/32", RouteTimeout, p => p.Count > 0);
+
+        Task<CommandResult> ExplainAsync() =>
+            BgplbCli.RunInNamespaceAsync(node.Namespace, "explain", "default/web", "--config", directory, "--speaker", Speaker);
+
+        // The router's side of the session shut down (its BGP protocol disabled): Cease/Administrative Shutdown, then refusals.
+        await router.BirdcAsync("disable", BirdRouter.ProtocolName(node.Address));
+        var down = await Wait.ForAsync("explain default/web to fail", SessionTimeout, ExplainAsync, r => r.ExitCode != 0, Show);
+        output.WriteLine(down.StandardOutput);
+        Assert.True(down.ExitCode == 1, Show(down));
+        Assert.Contains("FAILED at step 5 (bgp)", down.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("reason: SessionNotEstablished", down.StandardOutput, StringComparison.Ordinal);
+        Assert.Matches(@"node1 -> router \(198\.18\.[0-9.]+\): session (Idle|Connect|Active|OpenSent|OpenConfirm), last error: ", down.StandardOutput);
+
+        await router.BirdcAsync("enable", BirdRouter.ProtocolName(node.Address));
+        await router.WaitForEstablishedAsync(node.Address, SessionTimeout);
+        var up = await Wait.ForAsync("explain default/web to hold", RouteTimeout, ExplainAsync, r => r.ExitCode == 0, Show);
+        output.WriteLine(up.StandardOutput);
+        Assert.Contains("5 bgp             held    1 route advertised on Established sessions: node1 -> router", up.StandardOutput, StringComparison.Ordinal);
+        Assert.Matches(@"203\.0\.113\.10/32 advertised, sent at 20[0-9-]+T[0-9:.]+\+00:00", up.StandardOutput);
+        lab.Passed();
+    }
+
     [Fact]
     public async Task Explain_with_a_kubeconfig_names_a_Service_without_endpoints_and_holds_once_it_has_one()
     {
