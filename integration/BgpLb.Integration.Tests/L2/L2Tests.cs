@@ -91,6 +91,10 @@ public sealed class L2Tests(ITestOutputHelper output)
             // The speakers agree; on a loaded machine one may have taken the address for a moment while a heartbeat was late.
             await Wait.ForAsync("only " + owner.NodeName + " answering in /status", TimeSpan.FromSeconds(15),
                 () => NodesAnsweringAsync(lab, Vip), nodes => nodes.SequenceEqual([owner.NodeName]), nodes => string.Join(", ", nodes));
+            // It says when its last gratuitous ARP went out (recorded just after the frames, hence the wait).
+            await Wait.ForAsync("the owner's last gratuitous ARP in /status", TimeSpan.FromSeconds(15),
+                async () => System.Text.Json.Nodes.JsonNode.Parse((await lab.SpeakerOf(owner).GetAsync("/status")).EnsureSuccess().StandardOutput)!["l2"]!["gratuitousSentAt"]?[Vip],
+                sentAt => sentAt is not null, sentAt => sentAt?.ToJsonString() ?? "none");
 
             // The client's kernel learns the owner, then the owner dies; the next node's gratuitous ARP must move the entry.
             await lab.ResolveFromClientAsync(Vip);
