@@ -6,11 +6,11 @@ namespace BgpLb.Bgp.Rib;
 /// <summary>Announcements that share one attribute set.</summary>
 internal sealed record RouteGroup(AddressFamily Family, RouteAttributes Attributes, List<IPNetwork> Prefixes);
 
-/// <summary>What to send to bring the peer from the advertised state to the desired one: withdrawals first, then announcements.</summary>
 /// <summary>A prefix in the advertised state: the attributes it was sent with and when (UTC) the UPDATE carrying them was written.</summary>
 /// <remarks>A UTC <see cref="DateTime"/> rather than a DateTimeOffset keeps the entry at 16 bytes (100,000 prefixes per peer).</remarks>
 internal readonly record struct Advertisement(RouteAttributes Attributes, DateTime SentAtUtc);
 
+/// <summary>What to send to bring the peer from the advertised state to the desired one: withdrawals first, then announcements.</summary>
 internal sealed record RibChanges(List<IPNetwork> Withdrawn, List<RouteGroup> Announced)
 {
     public bool IsEmpty => Withdrawn.Count == 0 && Announced.Count == 0;
