@@ -111,8 +111,16 @@ internal sealed class BgpSession : IDisposable
     /// <summary>Set by <see cref="PeerSession"/> under its lock once this connection has received a valid OPEN.</summary>
     public bool OpenReceived { get; set; }
 
-    /// <summary>Set by <see cref="PeerSession"/> under its lock when this connection lost a collision: it must not become Established.</summary>
+    /// <summary>Set by <see cref="PeerSession"/> under its lock when this connection lost a collision: it must not become (or stay) Established.</summary>
     public bool CollisionLost { get; set; }
+
+    private volatile bool _heardSinceEstablished;
+
+    /// <summary>
+    /// Whether a message arrived after this connection became Established: before that the peer may still be in OpenConfirm
+    /// on it (our KEEPALIVE not yet read) and resolve a collision by BGP identifier.
+    /// </summary>
+    public bool HeardSinceEstablished => _heardSinceEstablished;
     public Task<AttemptOutcome> Completion { get; private set; } = Task.FromResult(AttemptOutcome.Failed);
 
     public void Start(CancellationToken abort) => Completion = RunAsync(abort);
@@ -300,6 +308,7 @@ internal sealed class BgpSession : IDisposable
 
     private void HandleMessage(BgpMessageType type, in ReadOnlySequence<byte> body)
     {
+        if (_state == BgpState.Established) _heardSinceEstablished = true;
         switch (type)
         {
             case BgpMessageType.Open:
@@ -411,7 +420,7 @@ internal sealed class BgpSession : IDisposable
         if ((signals & CollisionSignal) != 0 && !_closing) DumpForCollision();
         if ((signals & HoldSignal) != 0 && !_closing && _hold.IsDue()) Fire(BgpEvent.HoldTimerExpires, null, "hold timer expired");
         if ((signals & KeepaliveSignal) != 0 && !_closing && _keepalive.IsDue()) Fire(BgpEvent.KeepaliveTimerExpires, null, "keepalive timer");
-        if ((signals & RoutesSignal) != 0 && !_closing && _state == BgpState.Established) SyncRoutes();
+        if ((signals & RoutesSignal) != 0 && !_closing && _state == BgpState.Established && !CollisionLost) SyncRoutes();
         return stopped;
     }
 

@@ -257,12 +257,16 @@ internal sealed class PeerSession
             foreach (var other in _sessions)
             {
                 if (other == session || !other.OpenReceived || other.State == BgpState.Idle) continue;
-                if (other == _established) return true;
+                // RFC 4271 §6.8: an Established connection wins. One the peer has not been heard on since may still be in
+                // OpenConfirm at the peer, which then resolves by BGP identifier (BIRD does even against Established): so do we.
+                if (other == _established && other.HeardSinceEstablished) return true;
                 var keepOutbound = session.LocalBgpId > remoteId;
                 var loser = session.Outbound == keepOutbound ? other : session;
                 if (loser == session) return true;
-                // The other loop may be handling a KEEPALIVE this moment: the mark keeps it from becoming Established.
+                // The other loop may be handling a KEEPALIVE this moment: the mark keeps it from becoming (or staying)
+                // Established, so this connection may take its place.
                 other.CollisionLost = true;
+                if (other == _established) _established = null;
                 other.RequestCollisionDump();
                 return false;
             }

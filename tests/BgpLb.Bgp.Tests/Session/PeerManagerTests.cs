@@ -102,6 +102,44 @@ public class PeerManagerTests : SessionTestBase
         await WaitForStateAsync(BgpState.Established);
     }
 
+    /// <summary>
+    /// A collision with a connection that is Established here but has not been heard on since: the peer may still be in
+    /// OpenConfirm on it and resolve by BGP identifier (BIRD does), so the identifier decides here too; once the peer has
+    /// spoken on it, the Established connection wins (RFC 4271 §6.8). Found in the lab: BIRD and we closed one each.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_collision_with_a_just_established_connection_follows_the_identifier_until_the_peer_spoke_on_it(bool heard)
+    {
+        const string higherRemoteId = "198.18.0.2";  // the router's connection (our inbound) wins by identifier
+        Manager.Apply([Intent(Peer())]);
+        var outbound = await Transport.NextConnectionAsync();
+        await outbound.ReadAsync(BgpMessageType.Open);
+        var inbound = Transport.ConnectInbound(RouterAddress);
+        await inbound.ReadAsync(BgpMessageType.Open);
+
+        await outbound.SendOpenAsync(RouterAs, higherRemoteId);
+        await outbound.ReadAsync(BgpMessageType.Keepalive);
+        await outbound.SendKeepaliveAsync();
+        Assert.True(IsEndOfRib(await outbound.ReadAsync()));
+        if (heard)
+            await outbound.SendKeepaliveAsync();
+        await WaitForStateAsync(BgpState.Established);
+
+        await inbound.SendOpenAsync(RouterAs, higherRemoteId);
+        var (loser, winner) = heard ? (inbound, outbound) : (outbound, inbound);
+        AssertNotification((await loser.ReadUntilClosedAsync())[^1], BgpErrorCode.Cease, CeaseSubcode.ConnectionCollisionResolution);
+        if (!heard)
+        {
+            await winner.ReadAsync(BgpMessageType.Keepalive);
+            await winner.SendKeepaliveAsync();
+            Assert.True(IsEndOfRib(await winner.ReadAsync()));
+        }
+        await winner.SendKeepaliveAsync();
+        await WaitForStateAsync(BgpState.Established);
+    }
+
     [Fact]
     public async Task Metrics_use_metallb_names_and_peer_label()
     {
