@@ -308,7 +308,7 @@ internal sealed class BgpSession : IDisposable
 
     private void HandleMessage(BgpMessageType type, in ReadOnlySequence<byte> body)
     {
-        if (_state == BgpState.Established) _heardSinceEstablished = true;
+        if (!_heardSinceEstablished && _state == BgpState.Established) _heardSinceEstablished = true;
         switch (type)
         {
             case BgpMessageType.Open:
