@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json.Nodes;
 using BgpLb.Integration.Tests.Harness;
 using BgpLb.Kubernetes.Testing;
 using BgpLb.Netlab;
@@ -128,6 +129,239 @@ public sealed class ExplainLabTests(ITestOutputHelper output)
         lab.Passed();
     }
 
+    /// <summary>
+    /// The node-level causes, one after the other on the one node of the lab (its peers.yaml rewritten): each makes the
+    /// router lose the route and explain fail step 4 with the cause; labelling the node as the advertisement asks fixes it.
+    /// </summary>
+    [NetnsFact]
+    public async Task Excluded_unavailable_and_unselected_nodes_fail_step_4_and_a_selected_node_holds()
+    {
+        await using var lab = await Lab.CreateAsync("cli-nodes", 1, output.WriteLine);
+        var node = lab.Nodes[0];
+        var name = NodeName(lab, node);
+        var directory = ConfigDirectory(lab, node);
+        var router = await StartRouterAsync(RouterKind.Bird, lab, SpeakerAs);
+        await StartSpeakersAsync(lab, n => PeerDocuments(lab, n, SpeakerAs), WebService(lab));
+        await router.WaitForEstablishedAsync(node.Address, SessionTimeout);
+        const string Prefix = "203.0.113.10/32";
+        await router.WaitForPathsAsync(Prefix, RouteTimeout, p => p.Count > 0);
+
+        List<string> Peers(string nodeDocument, IReadOnlyDictionary<string, string>? nodeSelector = null) =>
+        [
+            nodeDocument,
+            MetalLbManifests.IpAddressPool("pool", "203.0.113.0/24"),
+            MetalLbManifests.BgpPeer("router", SpeakerAs, RouterAs, node.RouterAddress, holdTime: "3s"),
+            MetalLbManifests.BgpAdvertisement("adv", ["pool"], nodeSelector: nodeSelector),
+        ];
+        var rack = new Dictionary<string, string> { ["topology.bgplb.io/rack"] = "r2" };
+        foreach (var (cause, peers, detail) in new[]
+        {
+            ("NodeExcluded", Peers(MetalLbManifests.Node(name, node.Address, new Dictionary<string, string> { ["node.kubernetes.io/exclude-from-external-load-balancers"] = "" })),
+                "exclude-from-external-load-balancers"),
+            ("NodeNetworkUnavailable", Peers(MetalLbManifests.Node(name, node.Address, networkUnavailable: true)), "NetworkUnavailable"),
+            ("NodeNotSelected", Peers(MetalLbManifests.Node(name, node.Address), rack), "nodeSelectors of adv"),
+        })
+        {
+            Rewrite(lab, node, "peers.yaml", peers);
+            await router.WaitForPathsAsync(Prefix, RouteTimeout, p => p.Count == 0);
+            var result = await Wait.ForAsync($"explain default/web to name {cause}", RouteTimeout, () => ExplainAsync(node, directory, "web"),
+                r => r.StandardOutput.Contains($"reason: {cause}", StringComparison.Ordinal), Show);
+            output.WriteLine(result.StandardOutput);
+            Assert.True(result.ExitCode == 1, Show(result));
+            Assert.Contains("FAILED at step 4 (nodes)", result.StandardOutput, StringComparison.Ordinal);
+            Assert.Contains($"no node announces 203.0.113.10: {name}: ", result.StandardOutput, StringComparison.Ordinal);
+            Assert.Contains(detail, result.StandardOutput, StringComparison.Ordinal);
+        }
+
+        Rewrite(lab, node, "peers.yaml", Peers(MetalLbManifests.Node(name, node.Address, rack), rack));
+        await router.WaitForPathsAsync(Prefix, RouteTimeout, p => p.Count > 0);
+        var fixedResult = await Wait.ForAsync("explain default/web to hold", RouteTimeout, () => ExplainAsync(node, directory, "web"), r => r.ExitCode == 0, Show);
+        Assert.Contains($"{Prefix} advertised", fixedResult.StandardOutput, StringComparison.Ordinal);
+        lab.Passed();
+    }
+
+    /// <summary>
+    /// Causes before the network: an unknown annotation (step 1), a pool with no address left and a sharing key that does
+    /// not match the address's holder (step 2). The Services of the fixed configuration get their addresses, BIRD their routes.
+    /// </summary>
+    [NetnsFact]
+    public async Task A_mistyped_annotation_an_exhausted_pool_and_a_sharing_key_mismatch_fail_and_their_fixes_hold()
+    {
+        await using var lab = await Lab.CreateAsync("cli-alloc", 1, output.WriteLine);
+        var node = lab.Nodes[0];
+        var name = NodeName(lab, node);
+        var directory = ConfigDirectory(lab, node);
+        var router = await StartRouterAsync(RouterKind.Bird, lab, SpeakerAs);
+        static Dictionary<string, string> Annotation(string key, string value) => new() { [key] = value };
+        List<string> Services(string tinyPool, string typoAnnotation, string sharingKey) =>
+        [
+            .. WebService(lab),
+            MetalLbManifests.IpAddressPool("tiny", tinyPool),
+            MetalLbManifests.BgpAdvertisement("tiny-adv", ["tiny"]),
+            // tiny's only address (in the broken configuration) is already held.
+            MetalLbManifests.Service("holder", IPAddress.Parse("198.51.100.1")),
+            MetalLbManifests.EndpointSlice("holder", name, IPAddress.Parse("10.0.0.11")),
+            MetalLbManifests.ServiceWithoutAddress("late", annotations: Annotation("metallb.io/address-pool", "tiny")),
+            MetalLbManifests.EndpointSlice("late", name, IPAddress.Parse("10.0.0.12")),
+            MetalLbManifests.ServiceWithoutAddress("typo", annotations: Annotation(typoAnnotation, "tiny")),
+            MetalLbManifests.EndpointSlice("typo", name, IPAddress.Parse("10.0.0.13")),
+            MetalLbManifests.Service("dns-tcp", IPAddress.Parse("203.0.113.40"), annotations: Annotation("metallb.io/allow-shared-ip", "dns"), port: 53),
+            MetalLbManifests.EndpointSlice("dns-tcp", name, IPAddress.Parse("10.0.0.14")),
+            MetalLbManifests.ServiceWithoutAddress("dns-udp", requested: IPAddress.Parse("203.0.113.40"),
+                annotations: Annotation("metallb.io/allow-shared-ip", sharingKey), port: 5353),
+            MetalLbManifests.EndpointSlice("dns-udp", name, IPAddress.Parse("10.0.0.15")),
+        ];
+        await StartSpeakersAsync(lab, n => PeerDocuments(lab, n, SpeakerAs), Services("198.51.100.1/32", "metallb.universe.tf/adress-pool", "dns-v2"));
+        await router.WaitForEstablishedAsync(node.Address, SessionTimeout);
+        await router.WaitForPathsAsync("198.51.100.1/32", RouteTimeout, p => p.Count > 0);
+
+        foreach (var (service, step, reason, detail) in new[]
+        {
+            ("typo", "step 1 (service)", "UnknownAnnotation", "metallb.universe.tf/adress-pool"),
+            ("late", "step 2 (allocation)", "PoolExhausted", "tiny"),
+            ("dns-udp", "step 2 (allocation)", "AddressInUse", "default/dns-tcp"),
+        })
+        {
+            var result = await ExplainAsync(node, directory, service);
+            output.WriteLine(result.StandardOutput);
+            Assert.True(result.ExitCode == 1, Show(result));
+            Assert.Contains($"FAILED at {step}", result.StandardOutput, StringComparison.Ordinal);
+            Assert.Contains($"reason: {reason}", result.StandardOutput, StringComparison.Ordinal);
+            Assert.Contains(detail, result.StandardOutput, StringComparison.Ordinal);
+        }
+
+        // Room in tiny for late and typo, the annotation's MetalLB name, the holder's sharing key.
+        Rewrite(lab, node, "services.yaml", Services("198.51.100.1-198.51.100.3", "metallb.io/address-pool", "dns"));
+        foreach (var prefix in new[] { "198.51.100.2/32", "198.51.100.3/32" })
+        {
+            await router.WaitForPathsAsync(prefix, RouteTimeout, p => p.Count > 0);
+        }
+        foreach (var service in new[] { "typo", "late", "dns-udp" })
+        {
+            var result = await Wait.ForAsync($"explain default/{service} to hold", RouteTimeout, () => ExplainAsync(node, directory, service), r => r.ExitCode == 0, Show);
+            output.WriteLine(result.StandardOutput);
+        }
+        lab.Passed();
+    }
+
+    /// <summary>
+    /// Kubernetes mode end to end: the real speaker reads the in-test API server (run in the node's namespace) and peers with
+    /// BIRD; explain reads the same API server and the speaker's /status. Each cause is applied as kubectl would (an update
+    /// of the object, one watch event), named by explain with exit 1, and undone: the route is back and explain holds.
+    /// </summary>
+    [NetnsFact]
+    public async Task In_Kubernetes_mode_each_cause_applied_through_the_API_server_is_named_and_undoing_it_holds()
+    {
+        await using var lab = await Lab.CreateAsync("cli-kube", 1, output.WriteLine);
+        var node = lab.Nodes[0];
+        var name = NodeName(lab, node);
+        var router = await StartRouterAsync(RouterKind.Bird, lab, SpeakerAs);
+        var kubeconfig = Path.Combine(lab.Directory, "kubeconfig");
+        using var server = await FakeApiServerProcess.StartAsync(node.Namespace, kubeconfig, lab.Directory);
+        var nodeObject = KubeObjects.Node(name);
+        var web = KubeObjects.Service("default", "web", "203.0.113.10");
+        await server.ApplyAllAsync(
+        [
+            ("nodes", nodeObject),
+            ("ipaddresspools", KubeObjects.Pool("main", "203.0.113.0/24")),
+            ("ipaddresspools", KubeObjects.Pool("tiny", "198.51.100.1/32")),
+            ("bgppeers", KubeObjects.Peer("router", node.RouterAddress.ToString(), SpeakerAs, RouterAs, 179)),
+            ("bgpadvertisements", KubeObjects.BgpAdvertisement("adv")),
+            ("services", web),
+            ("endpointslices", KubeObjects.EndpointSlice("default", "web", name, "10.0.0.5")),
+            ("services", KubeObjects.Service("default", "holder", "198.51.100.1")),
+            ("endpointslices", KubeObjects.EndpointSlice("default", "holder", name, "10.0.0.6")),
+        ]);
+        await SpeakerProcess.StartWithArgumentsAsync(lab, node.Namespace, "speaker-kube", name, 7474,
+            ["--node", name, "--kubeconfig", kubeconfig, "--bgp-listen", "0.0.0.0:179", "--metrics-listen", "127.0.0.1:7474", "--log-level", "debug"], null);
+        await router.WaitForEstablishedAsync(node.Address, SessionTimeout);
+        const string Prefix = "203.0.113.10/32";
+        await router.WaitForPathsAsync(Prefix, RouteTimeout, p => p.Count > 0);
+
+        Task<CommandResult> ExplainAsync(string service) =>
+            BgplbCli.RunInNamespaceAsync(node.Namespace, "explain", "default/" + service, "--kubeconfig", kubeconfig, "--speaker", Speaker);
+        async Task<CommandResult> HoldsAsync(string service)
+        {
+            var held = await Wait.ForAsync($"explain default/{service} to hold", RouteTimeout, () => ExplainAsync(service), r => r.ExitCode == 0, Show);
+            Assert.Contains("from pool", held.StandardOutput, StringComparison.Ordinal);
+            return held;
+        }
+        async Task NamesAsync(string service, string step, string reason, string detail)
+        {
+            var result = await Wait.ForAsync($"explain default/{service} to name {reason}", RouteTimeout, () => ExplainAsync(service),
+                r => r.StandardOutput.Contains($"reason: {reason}", StringComparison.Ordinal), Show);
+            output.WriteLine(result.StandardOutput);
+            Assert.True(result.ExitCode == 1, Show(result));
+            Assert.Contains($"FAILED at {step}", result.StandardOutput, StringComparison.Ordinal);
+            Assert.Contains(detail, result.StandardOutput, StringComparison.Ordinal);
+        }
+
+        var announced = await HoldsAsync("web");
+        output.WriteLine(announced.StandardOutput);
+        Assert.Contains($"{Prefix} advertised, sent at ", announced.StandardOutput, StringComparison.Ordinal);
+
+        // Node causes: the speaker withdraws the route, explain names the cause; undone, the route is back.
+        var labels = nodeObject["metadata"]!["labels"]!.AsObject();
+        foreach (var (cause, detail, apply, undo) in new (string, string, Action, Action)[]
+        {
+            ("NodeExcluded", "exclude-from-external-load-balancers",
+                () => labels["node.kubernetes.io/exclude-from-external-load-balancers"] = "",
+                () => labels.Remove("node.kubernetes.io/exclude-from-external-load-balancers")),
+            ("NodeNetworkUnavailable", "NetworkUnavailable",
+                () => nodeObject["status"] = new JsonObject
+                {
+                    ["conditions"] = new JsonArray(new JsonObject { ["type"] = "NetworkUnavailable", ["status"] = "True", ["reason"] = "NoRouteCreated" }),
+                },
+                () => nodeObject.Remove("status")),
+        })
+        {
+            apply();
+            await server.ApplyAsync("nodes", nodeObject);
+            await router.WaitForPathsAsync(Prefix, RouteTimeout, p => p.Count == 0);
+            await NamesAsync("web", "step 4 (nodes)", cause, detail);
+            undo();
+            await server.ApplyAsync("nodes", nodeObject);
+            await router.WaitForPathsAsync(Prefix, RouteTimeout, p => p.Count > 0);
+            await HoldsAsync("web");
+        }
+
+        // externalTrafficPolicy Local with the only endpoint on another node.
+        web["spec"]!["externalTrafficPolicy"] = "Local";
+        await server.ApplyAsync("endpointslices", KubeObjects.EndpointSlice("default", "web", "node9", "10.0.0.5"));
+        await server.ApplyAsync("services", web);
+        await router.WaitForPathsAsync(Prefix, RouteTimeout, p => p.Count == 0);
+        await NamesAsync("web", "step 4 (nodes)", "NoLocalReadyEndpoint", name);
+        await server.ApplyAsync("endpointslices", KubeObjects.EndpointSlice("default", "web", name, "10.0.0.5"));
+        await router.WaitForPathsAsync(Prefix, RouteTimeout, p => p.Count > 0);
+        await HoldsAsync("web");
+        web["spec"]!["externalTrafficPolicy"] = "Cluster";
+        await server.ApplyAsync("services", web);
+
+        // A mistyped annotation: the speaker still announces, but the annotation does nothing.
+        web["metadata"]!["annotations"] = new JsonObject { ["metallb.universe.tf/allow-shared-ip"] = "dns", ["metallb.io/alow-shared-ip"] = "dns" };
+        await server.ApplyAsync("services", web);
+        await NamesAsync("web", "step 1 (service)", "UnknownAnnotation", "metallb.io/alow-shared-ip");
+        web["metadata"]!["annotations"] = new JsonObject { ["metallb.io/allow-shared-ip"] = "dns" };
+        await server.ApplyAsync("services", web);
+        await HoldsAsync("web");
+
+        // Allocation causes of Services that have no address yet (no controller runs: explain runs the allocator).
+        var late = KubeObjects.Service("default", "late");
+        late["metadata"]!["annotations"] = new JsonObject { ["metallb.io/address-pool"] = "tiny" };
+        var dns = KubeObjects.Service("default", "dns-udp");
+        dns["metadata"]!["annotations"] = new JsonObject { ["metallb.io/loadBalancerIPs"] = "203.0.113.10", ["metallb.io/allow-shared-ip"] = "dns-v2" };
+        dns["spec"]!["ports"] = new JsonArray(new JsonObject { ["port"] = 53, ["protocol"] = "UDP" });
+        await server.ApplyAsync("services", late);
+        await server.ApplyAsync("services", dns);
+        await NamesAsync("late", "step 2 (allocation)", "PoolExhausted", "pool 'tiny'");
+        await NamesAsync("dns-udp", "step 2 (allocation)", "AddressInUse", "default/web");
+        // With the holder's key the address is shared; the allocator would give it, but no controller wrote it yet.
+        dns["metadata"]!["annotations"]!["metallb.io/allow-shared-ip"] = "dns";
+        await server.ApplyAsync("services", dns);
+        await NamesAsync("dns-udp", "step 2 (allocation)", "NotAllocated", "the allocator would give 203.0.113.10 from pool 'main'");
+        lab.Passed();
+    }
+
     [Fact]
     public async Task Explain_with_a_kubeconfig_names_a_Service_without_endpoints_and_holds_once_it_has_one()
     {
@@ -159,6 +393,9 @@ public sealed class ExplainLabTests(ITestOutputHelper output)
             directory.Delete(recursive: true);
         }
     }
+
+    private static Task<CommandResult> ExplainAsync(LabNode node, string directory, string service) =>
+        BgplbCli.RunInNamespaceAsync(node.Namespace, "explain", "default/" + service, "--config", directory, "--speaker", Speaker);
 
     private static string Show(CommandResult result) => $"exit {result.ExitCode}\n{result.StandardOutput}{result.StandardError}";
 }

@@ -12,17 +12,20 @@ public static class MetalLbManifests
 {
     private const string MetalLbNamespace = "metallb-system";
 
-    public static string Node(string name, IPAddress internalIp) => $"""
+    /// <summary>A Node; <paramref name="labels"/> beside kubernetes.io/hostname, and with <paramref name="networkUnavailable"/> the NetworkUnavailable condition True.</summary>
+    public static string Node(string name, IPAddress internalIp, IReadOnlyDictionary<string, string>? labels = null, bool networkUnavailable = false) => $"""
         apiVersion: v1
         kind: Node
         metadata:
           name: {name}
           labels:
             kubernetes.io/hostname: {name}
+        {Map(labels, "    ")}
         status:
           addresses:
           - type: InternalIP
             address: {internalIp}
+        {(networkUnavailable ? "  conditions:\n  - type: NetworkUnavailable\n    status: \"True\"\n    reason: RouteCreationFailed" : "")}
         """;
 
     public static string IpAddressPool(string name, params string[] addresses) => $"""
@@ -88,8 +91,9 @@ public static class MetalLbManifests
           password: {Convert.ToBase64String(Encoding.UTF8.GetBytes(password))}
         """;
 
-    /// <summary>A BGPAdvertisement; communities as "AA:NN" or "large:G:L1:L2".</summary>
-    public static string BgpAdvertisement(string name, IReadOnlyList<string> pools, IReadOnlyList<string>? communities = null, uint? localPref = null)
+    /// <summary>A BGPAdvertisement; communities as "AA:NN" or "large:G:L1:L2"; <paramref name="nodeSelector"/> as one matchLabels selector.</summary>
+    public static string BgpAdvertisement(
+        string name, IReadOnlyList<string> pools, IReadOnlyList<string>? communities = null, uint? localPref = null, IReadOnlyDictionary<string, string>? nodeSelector = null)
     {
         var yaml = new StringBuilder($"""
             apiVersion: metallb.io/v1beta1
@@ -107,52 +111,53 @@ public static class MetalLbManifests
         }
 
         AppendIf(yaml, localPref?.ToString(CultureInfo.InvariantCulture), "  localPref: ");
+        if (nodeSelector is not null)
+        {
+            yaml.Append("\n  nodeSelectors:\n  - matchLabels:\n").Append(Map(nodeSelector, "      "));
+        }
+
         return yaml.ToString();
     }
 
     /// <summary>A LoadBalancer Service whose allocated address is already in status.loadBalancer.ingress.</summary>
-    public static string Service(string name, IPAddress ingress, string externalTrafficPolicy = "Cluster", string serviceNamespace = "default") => $"""
-        apiVersion: v1
-        kind: Service
-        metadata:
-          name: {name}
-          namespace: {serviceNamespace}
-        spec:
-          type: LoadBalancer
-          externalTrafficPolicy: {externalTrafficPolicy}
-          selector:
-            app: {name}
-          ports:
-          - name: http
-            port: 80
-            protocol: TCP
-            targetPort: 8080
-        status:
-          loadBalancer:
-            ingress:
-            - ip: {ingress}
-        """;
+    public static string Service(
+        string name, IPAddress ingress, string externalTrafficPolicy = "Cluster", string serviceNamespace = "default", IReadOnlyDictionary<string, string>? annotations = null,
+        int port = 80) =>
+        LoadBalancerService(name, serviceNamespace, annotations, port, $"""
+              externalTrafficPolicy: {externalTrafficPolicy}
+            status:
+              loadBalancer:
+                ingress:
+                - ip: {ingress}
+            """);
 
     /// <summary>
     /// A LoadBalancer Service without an address: the controller (or the speaker's own allocator) picks one from the pools,
     /// or takes <paramref name="requested"/> (metallb.io/loadBalancerIPs).
     /// </summary>
-    public static string ServiceWithoutAddress(string name, string serviceNamespace = "default", IPAddress? requested = null) => $"""
+    public static string ServiceWithoutAddress(
+        string name, string serviceNamespace = "default", IPAddress? requested = null, IReadOnlyDictionary<string, string>? annotations = null, int port = 80) =>
+        LoadBalancerService(name, serviceNamespace,
+            requested is null ? annotations : new Dictionary<string, string>(annotations ?? new Dictionary<string, string>()) { ["metallb.io/loadBalancerIPs"] = requested.ToString() },
+            port, "");
+
+    private static string LoadBalancerService(string name, string serviceNamespace, IReadOnlyDictionary<string, string>? annotations, int port, string rest) => $"""
         apiVersion: v1
         kind: Service
         metadata:
           name: {name}
           namespace: {serviceNamespace}
-        {(requested is null ? "" : $"  annotations:\n    metallb.io/loadBalancerIPs: {requested}")}
+        {(annotations is null ? "" : "  annotations:\n" + Map(annotations, "    "))}
         spec:
           type: LoadBalancer
           selector:
             app: {name}
           ports:
           - name: http
-            port: 80
+            port: {port}
             protocol: TCP
             targetPort: 8080
+        {rest}
         """;
 
     /// <summary>An EndpointSlice of <paramref name="service"/> with one endpoint on <paramref name="nodeName"/>.</summary>
@@ -185,6 +190,9 @@ public static class MetalLbManifests
         File.WriteAllText(path, string.Join("\n---\n", documents) + "\n");
         return path;
     }
+
+    private static string Map(IReadOnlyDictionary<string, string>? values, string indent) =>
+        values is null ? "" : string.Join('\n', values.Select(v => $"{indent}{v.Key}: \"{v.Value}\""));
 
     private static string Items(IEnumerable<string> values, string indent) =>
         string.Join('\n', values.Select(v => $"{indent}- \"{v}\""));

@@ -214,6 +214,23 @@ public sealed class L2Tests(ITestOutputHelper output)
             // The IPv6 address has no other holder: it is announced normally.
             Assert.Equal(node.Mac, await Wait.ForAsync("NDP answer for " + Vip6, TimeSpan.FromSeconds(5),
                 () => lab.NdiscAsync("observer", "eth0", Vip6), m => m is not null));
+
+            // bgplb explain names the conflict and the other host; once that host lets the address go, the speaker's next
+            // probe finds it free, answers, and explain holds.
+            Task<CommandResult> ExplainAsync() =>
+                BgplbCli.RunInNamespaceAsync(node.Namespace, "explain", "default/web", "--config", lab.ConfigDirectory, "--speaker", "http://127.0.0.1:7474");
+            var conflicted = await ExplainAsync();
+            output.WriteLine(conflicted.StandardOutput);
+            Assert.True(conflicted.ExitCode == 1, conflicted.StandardOutput + conflicted.StandardError);
+            Assert.Contains("FAILED at step 4 (nodes)", conflicted.StandardOutput, StringComparison.Ordinal);
+            Assert.Contains("reason: AddressConflict", conflicted.StandardOutput, StringComparison.Ordinal);
+            Assert.Contains($"no node announces {Vip}: {node.NodeName}: host {clientMac} also answers for the address on eth0", conflicted.StandardOutput, StringComparison.Ordinal);
+
+            (await Command.RunAsync("ip", "-n", lab.ClientNamespace, "addr", "del", $"{Vip}/32", "dev", "eth0")).EnsureSuccess();
+            var resolved = await Wait.ForAsync("explain default/web to hold", TimeSpan.FromSeconds(30), ExplainAsync, r => r.ExitCode == 0,
+                r => r.StandardOutput + r.StandardError);
+            output.WriteLine(resolved.StandardOutput);
+            Assert.Equal(node.Mac, (await lab.ArpingAsync("observer", "eth0", Vip, count: 1)).Single());
             lab.Passed();
         }
         catch
