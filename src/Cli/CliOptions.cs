@@ -38,6 +38,11 @@ public sealed record CliOptions
 
     public ServiceScope Scope { get; init; } = new(null, false);
 
+    /// <summary>Kubernetes: the namespace bgplb runs in (its metallb.io configuration and speaker pods).</summary>
+    public string SystemNamespace { get; init; } = DefaultSystemNamespace;
+
+    public const string DefaultSystemNamespace = "metallb-system";
+
     /// <summary>Parses the command line; throws <see cref="CommandLineException"/> with an operator-facing message.</summary>
     /// <param name="environment">BGPLB_* variables for the flags the daemons share (--config, --kubeconfig, --in-cluster, --lb-class, ...).</param>
     public static CliOptions Parse(string[] args, Func<string, string?> environment)
@@ -51,12 +56,16 @@ public sealed record CliOptions
             Description = "A speaker's metrics listener, e.g. http://127.0.0.1:7474 (repeatable): its GET /status",
         };
         var probe = new Option<string?>("--probe") { Description = "explain: connect to PORT on each address of the Service (TCP, 3 s timeout)" };
+        var systemNamespace = new Option<string?>("--system-namespace")
+        {
+            Description = $"Kubernetes: the namespace of bgplb's configuration and speaker pods (default {DefaultSystemNamespace})",
+        };
         var output = new Option<string>("--output", "-o") { Description = "text or json", DefaultValueFactory = _ => "text" };
         var service = new Argument<string>("NAMESPACE/NAME") { Description = "The Service to explain" };
         var explain = new Command("explain", "Walk the path of a Service's address, step by step, with the reason for each verdict") { service };
         var status = new Command("status", "Sessions, L2 owners, pools and configuration at a glance");
         var root = new RootCommand("bgplb: why a LoadBalancer Service is or is not reachable, and the state of the speakers") { explain, status };
-        foreach (var option in sourceFlags.All.Concat(scopeFlags.All).Concat([state, speakers, probe, output]))
+        foreach (var option in sourceFlags.All.Concat(scopeFlags.All).Concat([state, speakers, probe, systemNamespace, output]))
         {
             option.Recursive = true;
             root.Options.Add(option);
@@ -80,6 +89,11 @@ public sealed record CliOptions
         var stateFile = result.GetValue(state);
         if (stateFile is not null && source.IsKubernetes)
             throw new CommandLineException("--state is for --config DIR: in Kubernetes mode the allocations are in the Services' status");
+        var systemNamespaceValue = result.GetValue(systemNamespace);
+        if (systemNamespaceValue is not null && !source.IsKubernetes)
+            throw new CommandLineException("--system-namespace is for --kubeconfig or --in-cluster: with --config DIR the objects name their namespace");
+        if (systemNamespaceValue is { Length: 0 })
+            throw new CommandLineException("--system-namespace: empty");
         var probePort = result.GetValue(probe) is { } port ? CommandLineContract.ParsePort("probe", port) : (int?)null;
         if (probePort is 0)
             throw new CommandLineException("--probe: port 0 cannot be connected to");
@@ -100,6 +114,7 @@ public sealed record CliOptions
                 var other => throw new CommandLineException($"-o: '{other}' is not text or json"),
             },
             Scope = scopeFlags.Read(result),
+            SystemNamespace = systemNamespaceValue ?? DefaultSystemNamespace,
         };
     }
 

@@ -83,7 +83,8 @@ public sealed class ClusterSnapshot
         var source = options.Source;
         if (source.Directory is { } directory)
         {
-            var state = await ReadAsync(new FileStore(directory, new ConfigOptions { WatchFileSystem = false }, TimeProvider.System, NullLogger<FileStore>.Instance),
+            var fileOptions = new ConfigOptions { WatchFileSystem = false };
+            var state = await ReadAsync(new FileStore(directory, fileOptions, TimeProvider.System, NullLogger<FileStore>.Instance), fileOptions,
                 $"--config {directory}", timeout, cancellationToken);
             var stateFile = options.StateFile!;
             if (!File.Exists(stateFile))
@@ -109,15 +110,17 @@ public sealed class ClusterSnapshot
         }
         using (client)
         {
-            var store = new KubeStore(client, new ConfigOptions(), new KubeStoreOptions(), TimeProvider.System, NullLogger<KubeStore>.Instance);
-            var state = await ReadAsync(store, $"the API server {client.BaseUri}", timeout, cancellationToken);
-            var speakers = options.Speakers.Count == 0 ? await KubernetesSpeakers.ReadAllAsync(client, timeout, cancellationToken) : null;
+            var kubeOptions = new ConfigOptions { MetalLbNamespace = options.SystemNamespace, ReadSecrets = false };
+            var store = new KubeStore(client, kubeOptions, new KubeStoreOptions(), TimeProvider.System, NullLogger<KubeStore>.Instance);
+            var state = await ReadAsync(store, kubeOptions, $"the API server {client.BaseUri}", timeout, cancellationToken);
+            var speakers = options.Speakers.Count == 0 ? await KubernetesSpeakers.ReadAllAsync(client, options.SystemNamespace, timeout, cancellationToken) : null;
             return new ClusterSnapshot(state, AllocationSource.ServiceStatus, "Service status", StateData.Empty, options.Scope, speakers);
         }
     }
 
     /// <summary>The source's first batch (everything it holds), applied to a new <see cref="ClusterState"/>.</summary>
-    private static async Task<ClusterState> ReadAsync(IResourceSource source, string description, TimeSpan timeout, CancellationToken cancellationToken)
+    private static async Task<ClusterState> ReadAsync(
+        IResourceSource source, ConfigOptions configOptions, string description, TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
@@ -125,7 +128,7 @@ public sealed class ClusterSnapshot
         {
             await foreach (var batch in source.WatchAsync(deadline.Token))
             {
-                var state = new ClusterState(new ConfigOptions());
+                var state = new ClusterState(configOptions);
                 state.Apply(batch);
                 return state;
             }

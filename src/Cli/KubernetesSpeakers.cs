@@ -7,17 +7,18 @@ namespace BgpLb.Cli;
 
 /// <summary>
 /// Kubernetes mode without --speaker: the speakers' /status through the API server's pod proxy (RBAC: list pods and
-/// get pods/proxy in the speakers' namespace), from every Running pod labelled component=speaker (config/speaker.yaml).
+/// get pods/proxy in the speakers' namespace, config/rbac/cli.yaml), from every Running pod labelled component=speaker
+/// (config/speaker.yaml), on its container port named "monitoring".
 /// </summary>
 public static class KubernetesSpeakers
 {
-    public const string Namespace = "metallb-system";
     public const string LabelSelector = "component=speaker";
-    /// <summary>The speakers' --metrics-listen port in config/speaker.yaml (container port "monitoring").</summary>
-    public const int StatusPort = 7474;
+    public const string StatusPortName = "monitoring";
+    /// <summary>The speaker's default --metrics-listen port, for a pod that names no "monitoring" port.</summary>
+    public const int DefaultStatusPort = 7474;
 
     /// <exception cref="SourceUnreachableException">The pods cannot be listed or a speaker's status cannot be read (the message says what to grant).</exception>
-    public static async Task<IReadOnlyList<SpeakerStatus>> ReadAllAsync(IKubernetes client, TimeSpan timeout, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<SpeakerStatus>> ReadAllAsync(IKubernetes client, string @namespace, TimeSpan timeout, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(client);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -25,12 +26,12 @@ public static class KubernetesSpeakers
         cancellationToken = deadline.Token;
         try
         {
-            var pods = await client.CoreV1.ListNamespacedPodAsync(Namespace, labelSelector: LabelSelector, cancellationToken: cancellationToken);
+            var pods = await client.CoreV1.ListNamespacedPodAsync(@namespace, labelSelector: LabelSelector, cancellationToken: cancellationToken);
             var running = pods.Items.Where(p => p.Status?.Phase == "Running").ToList();
             var statuses = new List<SpeakerStatus>(running.Count);
             foreach (var pod in running)
             {
-                await using var body = await client.CoreV1.ConnectGetNamespacedPodProxyWithPathAsync($"{pod.Metadata.Name}:{StatusPort}", Namespace, "status",
+                await using var body = await client.CoreV1.ConnectGetNamespacedPodProxyWithPathAsync($"{pod.Metadata.Name}:{StatusPort(pod)}", @namespace, "status",
                     cancellationToken: cancellationToken);
                 statuses.Add(await JsonSerializer.DeserializeAsync(body, StatusJsonContext.Default.SpeakerStatus, cancellationToken)
                     ?? throw new SourceUnreachableException($"speaker pod {pod.Metadata.Name}: /status answered null"));
@@ -41,7 +42,7 @@ public static class KubernetesSpeakers
         {
             throw new SourceUnreachableException(
                 $"cannot read the speakers' /status through the API server ({e.Response.StatusCode} on {e.Request.RequestUri.AbsolutePath}): "
-                + $"grant list on pods and get on pods/proxy in {Namespace}, or give --speaker URL", e);
+                + $"grant list on pods and get on pods/proxy in {@namespace} (config/rbac/cli.yaml), or give --speaker URL", e);
         }
         catch (OperationCanceledException e) when (deadline.IsCancellationRequested)
         {
@@ -52,4 +53,7 @@ public static class KubernetesSpeakers
             throw new SourceUnreachableException($"a speaker pod's /status is not a status document ({e.Message})", e);
         }
     }
+
+    private static int StatusPort(k8s.Models.V1Pod pod) =>
+        pod.Spec?.Containers?.SelectMany(c => c.Ports ?? []).FirstOrDefault(p => p.Name == StatusPortName)?.ContainerPort ?? DefaultStatusPort;
 }

@@ -7,6 +7,12 @@ public sealed record ConfigOptions
     public string MetalLbNamespace { get; init; } = "metallb-system";
 
     /// <summary>
+    /// When false (bgplb in Kubernetes mode, whose users need no access to Secrets) Secrets are not read: a BGPPeer's
+    /// passwordSecret counts as present and its password as unknown.
+    /// </summary>
+    public bool ReadSecrets { get; init; } = true;
+
+    /// <summary>
     /// FileStore: after a file is complete (closed or renamed into place), how long to wait for more before reading, so
     /// that files written together are read together.
     /// </summary>

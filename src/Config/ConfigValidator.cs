@@ -401,6 +401,10 @@ internal sealed class ConfigValidator(ConfigOptions options, IReadOnlyDictionary
             Error(problems, "spec.passwordSecret.namespace", $"the password Secret must be in the {options.MetalLbNamespace} namespace, not '{ns}'");
             return null;
         }
+        if (!options.ReadSecrets)
+        {
+            return null;
+        }
         if (!secrets.TryGetValue((ns, reference.Name), out var secret))
         {
             Error(problems, "spec.passwordSecret", $"Secret {ns}/{reference.Name} does not exist");

@@ -38,7 +38,7 @@ public sealed class KubeStore : IResourceSource
         ArgumentNullException.ThrowIfNull(storeOptions);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(storeOptions.ListPageSize);
         (_client, _options, _storeOptions, _time, _logger) = (client, options, storeOptions, time, logger);
-        _kinds = WatchedKind.All(options.MetalLbNamespace);
+        _kinds = WatchedKind.All(options);
     }
 
     /// <summary>True once the running <see cref="WatchAsync"/> has listed every kind (for /readyz).</summary>

@@ -15,24 +15,32 @@ internal sealed record WatchedKind(string Kind, string Group, string Version, st
 
     public bool IsClusterScoped => Kind is "Node" or "Namespace";
 
-    /// <summary>The kinds KubeStore reads: MetalLB's CRDs, Secrets and ConfigMaps in <paramref name="metalLbNamespace"/>, the rest cluster-wide.</summary>
-    public static IReadOnlyList<WatchedKind> All(string metalLbNamespace) =>
-    [
-        new("IPAddressPool", Config.ObjectProjector.MetalLbGroup, "v1beta1", "ipaddresspools", metalLbNamespace),
-        // v1beta2 is the storage version; the API server serves v1beta1 objects under it as well.
-        new("BGPPeer", Config.ObjectProjector.MetalLbGroup, "v1beta2", "bgppeers", metalLbNamespace),
-        new("BGPAdvertisement", Config.ObjectProjector.MetalLbGroup, "v1beta1", "bgpadvertisements", metalLbNamespace),
-        new("L2Advertisement", Config.ObjectProjector.MetalLbGroup, "v1beta1", "l2advertisements", metalLbNamespace),
-        new("Community", Config.ObjectProjector.MetalLbGroup, "v1beta1", "communities", metalLbNamespace),
-        new("BFDProfile", Config.ObjectProjector.MetalLbGroup, "v1beta1", "bfdprofiles", metalLbNamespace),
-        new("Service", "", "v1", "services", null),
-        new("Node", "", "v1", "nodes", null),
-        new("Secret", "", "v1", "secrets", metalLbNamespace),
-        new("ConfigMap", "", "v1", "configmaps", metalLbNamespace), // metallb-excludel2
+    /// <summary>
+    /// The kinds KubeStore reads: MetalLB's CRDs, Secrets (unless <see cref="Config.ConfigOptions.ReadSecrets"/> is false) and
+    /// ConfigMaps in the MetalLB namespace, the rest cluster-wide.
+    /// </summary>
+    public static IReadOnlyList<WatchedKind> All(Config.ConfigOptions options)
+    {
+        var metalLbNamespace = options.MetalLbNamespace;
+        List<WatchedKind> kinds =
+        [
+            new("IPAddressPool", Config.ObjectProjector.MetalLbGroup, "v1beta1", "ipaddresspools", metalLbNamespace),
+            // v1beta2 is the storage version; the API server serves v1beta1 objects under it as well.
+            new("BGPPeer", Config.ObjectProjector.MetalLbGroup, "v1beta2", "bgppeers", metalLbNamespace),
+            new("BGPAdvertisement", Config.ObjectProjector.MetalLbGroup, "v1beta1", "bgpadvertisements", metalLbNamespace),
+            new("L2Advertisement", Config.ObjectProjector.MetalLbGroup, "v1beta1", "l2advertisements", metalLbNamespace),
+            new("Community", Config.ObjectProjector.MetalLbGroup, "v1beta1", "communities", metalLbNamespace),
+            new("BFDProfile", Config.ObjectProjector.MetalLbGroup, "v1beta1", "bfdprofiles", metalLbNamespace),
+            new("Service", "", "v1", "services", null),
+            new("Node", "", "v1", "nodes", null),
+            new("Secret", "", "v1", "secrets", metalLbNamespace),
+            new("ConfigMap", "", "v1", "configmaps", metalLbNamespace), // metallb-excludel2
 
-        new("Namespace", "", "v1", "namespaces", null),
-        new("EndpointSlice", "discovery.k8s.io", "v1", "endpointslices", null),
-    ];
+            new("Namespace", "", "v1", "namespaces", null),
+            new("EndpointSlice", "discovery.k8s.io", "v1", "endpointslices", null),
+        ];
+        return options.ReadSecrets ? kinds : [.. kinds.Where(k => k.Kind != "Secret")];
+    }
 
     /// <summary>One page of a list: at most <paramref name="limit"/> items, from <paramref name="continueToken"/> (null: the first page).</summary>
     public Task<JsonElement> ListAsync(IKubernetes client, int limit, string? continueToken, CancellationToken cancellationToken) =>

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using BgpLb.Cli;
 using BgpLb.Kubernetes.Testing;
 using BgpLb.Planning;
@@ -317,6 +318,68 @@ public sealed class CommandTests : IDisposable
         var (unreachable, _, error) = await Cluster.RunAsync("explain", "default/web", "--kubeconfig", kubeconfig);
         Assert.Equal(2, unreachable);
         Assert.Contains("get on pods/proxy", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Kubernetes_mode_reads_no_Secrets_and_finds_bgplb_in_the_system_namespace_on_the_speakers_monitoring_port()
+    {
+        await using var server = await FakeKubeApiServer.StartAsync();
+        const string SystemNamespace = "lb-system";
+        JsonObject InSystemNamespace(JsonObject o)
+        {
+            o["metadata"]!["namespace"] = SystemNamespace;
+            return o;
+        }
+        var peer = InSystemNamespace(KubeObjects.Peer("router", "198.18.0.1", 64513, 64512, 179));
+        peer["spec"]!["passwordSecret"] = new JsonObject { ["name"] = "bgp-password", ["namespace"] = SystemNamespace };
+        server.Apply("ipaddresspools", InSystemNamespace(KubeObjects.Pool("main", "203.0.113.0/24")));
+        server.Apply("bgppeers", peer);
+        server.Apply("bgpadvertisements", InSystemNamespace(KubeObjects.BgpAdvertisement("adv")));
+        server.Apply("nodes", KubeObjects.Node("node1"));
+        server.Apply("services", KubeObjects.Service("default", "web", "203.0.113.0"));
+        server.Apply("endpointslices", KubeObjects.EndpointSlice("default", "web", "node1", "10.0.0.5"));
+        server.Apply("pods", new JsonObject
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "Pod",
+            ["metadata"] = new JsonObject { ["name"] = "speaker-x1", ["namespace"] = SystemNamespace, ["labels"] = new JsonObject { ["component"] = "speaker" } },
+            ["spec"] = new JsonObject
+            {
+                ["containers"] = new JsonArray(new JsonObject
+                {
+                    ["name"] = "speaker",
+                    ["ports"] = new JsonArray(new JsonObject { ["name"] = "bgp", ["containerPort"] = 179 }, new JsonObject { ["name"] = "monitoring", ["containerPort"] = 7575 }),
+                }),
+            },
+            ["status"] = new JsonObject { ["phase"] = "Running" },
+        });
+        var announcing = JsonSerializer.Serialize(FakeSpeaker.Announcing(), StatusJsonContext.Default.SpeakerStatus);
+        server.PodProxy = (pod, path) => pod == $"{SystemNamespace}/speaker-x1:7575" && path == "status" ? announcing : null;
+        var kubeconfig = Path.Combine(_cluster.Directory, "kubeconfig");
+        server.WriteKubeconfig(kubeconfig);
+
+        // The password Secret does not exist and is never asked for: the peer counts as configured.
+        var (code, output, error) = await Cluster.RunAsync("explain", "default/web", "--kubeconfig", kubeconfig, "--system-namespace", SystemNamespace);
+        Assert.True(code == 0, output + error);
+        Assert.Contains("5 bgp             held    1 route advertised on Established sessions: node1 -> router", output, StringComparison.Ordinal);
+        Assert.Equal(1, server.Requests("PROXY pods"));
+        var (statusCode, status, statusError) = await Cluster.RunAsync("status", "--kubeconfig", kubeconfig, "--system-namespace", SystemNamespace);
+        Assert.True(statusCode == 0, status + statusError);
+        Assert.DoesNotContain("passwordSecret", status, StringComparison.Ordinal);
+        Assert.Equal((0, 0), (server.Requests("LIST secrets"), server.Requests("WATCH secrets")));
+
+        // Without it bgplb looks in metallb-system: no pool holds the address there.
+        var (elsewhere, elsewhereOutput, _) = await Cluster.RunAsync("explain", "default/web", "--kubeconfig", kubeconfig);
+        Assert.Equal(1, elsewhere);
+        Assert.Contains("reason: AddressNotInPool", elsewhereOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_system_namespace_is_refused_with_a_config_directory()
+    {
+        var (code, _, error) = await Cluster.RunAsync("status", "--config", _cluster.Directory, "--system-namespace", "lb-system");
+        Assert.Equal(2, code);
+        Assert.Contains("--system-namespace is for --kubeconfig or --in-cluster", error, StringComparison.Ordinal);
     }
 
     /// <summary>A pool, a peer, an advertisement of every pool and node1, as in <see cref="Yaml.BgpSetup"/>.</summary>

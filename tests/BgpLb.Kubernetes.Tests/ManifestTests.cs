@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Reflection;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using BgpLb.Config;
 using BgpLb.Config.Resources;
 
 namespace BgpLb.Kubernetes.Tests;
@@ -47,7 +48,7 @@ public sealed class ManifestTests
         Assert.Equal(onDisk.Order(StringComparer.Ordinal), resources.Order(StringComparer.Ordinal));
 
         var objects = RenderedObjects();
-        Assert.Equal(24, objects.Count);
+        Assert.Equal(26, objects.Count);
         foreach (var obj in objects)
         {
             var kind = obj["kind"]?.GetValue<string>();
@@ -262,6 +263,38 @@ public sealed class ManifestTests
         Assert.Equal([("", "secrets", "create"), ("", "secrets", "update")],
             controller.Where(r => r.Resource == "secrets" && r.Verb is not ("get" or "list" or "watch")).Order());
     }
+    [Fact]
+    public void The_cli_roles_grant_what_bgplb_reads_and_nothing_more()
+    {
+        var objects = RenderedObjects();
+        List<(string Group, string Resource, string Verb)> Rules(string kind) =>
+        [
+            .. objects.Single(o => o["kind"]!.GetValue<string>() == kind && o["metadata"]!["name"]!.GetValue<string>() == "bgplb-cli")["rules"]!.AsArray()
+                .SelectMany(r => r!["apiGroups"]!.AsArray().SelectMany(g => r["resources"]!.AsArray().SelectMany(res => r["verbs"]!.AsArray()
+                    .Select(v => (g!.GetValue<string>(), res!.GetValue<string>(), v!.GetValue<string>()))))),
+        ];
+        var clusterWide = Rules("ClusterRole");
+        var inNamespace = Rules("Role");
+        var role = objects.Single(o => o["kind"]!.GetValue<string>() == "Role" && o["metadata"]!["name"]!.GetValue<string>() == "bgplb-cli");
+        Assert.Equal("metallb-system", role["metadata"]!["namespace"]!.GetValue<string>());
+
+        // Every kind bgplb's KubeStore lists and watches, cluster-wide or in bgplb's namespace as it reads it.
+        foreach (var kind in WatchedKind.All(new ConfigOptions { ReadSecrets = false }))
+        {
+            var rules = kind.Namespace is null ? clusterWide : inNamespace;
+            Assert.Contains((kind.Group, kind.Plural, "list"), rules);
+            Assert.Contains((kind.Group, kind.Plural, "watch"), rules);
+        }
+        // The speakers' /status through the pod proxy (KubernetesSpeakers).
+        Assert.Contains(("", "pods", "list"), inNamespace);
+        Assert.Contains(("", "pods/proxy", "get"), inNamespace);
+        // Read-only, and never Secrets.
+        Assert.All(clusterWide.Concat(inNamespace), r => Assert.Contains(r.Verb, new[] { "get", "list", "watch" }));
+        Assert.DoesNotContain(clusterWide.Concat(inNamespace), r => r.Resource == "secrets" || r.Resource == "*");
+        // No binding: operators bind the roles to their users.
+        Assert.DoesNotContain(objects, o => o["kind"]!.GetValue<string>() is "ClusterRoleBinding" or "RoleBinding" && o["roleRef"]!["name"]!.GetValue<string>() == "bgplb-cli");
+    }
+
     private static string Text(JsonNode? node) => node!.GetValue<string>();
 
     private static Dictionary<string, string> StringMap(JsonNode? node) =>
