@@ -42,8 +42,7 @@ public sealed class ExplainLabTests(ITestOutputHelper output)
         await router.WaitForEstablishedAsync(node.Address, SessionTimeout);
         await router.WaitForPathsAsync("203.0.113.10/32", RouteTimeout, p => p.Count > 0);
 
-        async Task<CommandResult> ExplainAsync(string service, params string[] more) =>
-            await BgplbCli.RunInNamespaceAsync(node.Namespace, ["explain", "default/" + service, "--config", directory, "--speaker", Speaker, .. more]);
+        Task<CommandResult> ExplainAsync(string service, params string[] more) => ExplainLabTests.ExplainAsync(node, directory, service, more);
 
         var web = await Wait.ForAsync("explain default/web to hold", RouteTimeout, () => ExplainAsync("web"), r => r.ExitCode == 0, Show);
         output.WriteLine(web.StandardOutput);
@@ -108,8 +107,7 @@ public sealed class ExplainLabTests(ITestOutputHelper output)
         await router.WaitForEstablishedAsync(node.Address, SessionTimeout);
         await router.WaitForPathsAsync("203.0.113.10/32", RouteTimeout, p => p.Count > 0);
 
-        Task<CommandResult> ExplainAsync() =>
-            BgplbCli.RunInNamespaceAsync(node.Namespace, "explain", "default/web", "--config", directory, "--speaker", Speaker);
+        Task<CommandResult> ExplainAsync() => ExplainLabTests.ExplainAsync(node, directory, "web");
 
         // The router's side of the session shut down (its BGP protocol disabled): Cease/Administrative Shutdown, then refusals.
         await router.BirdcAsync("disable", BirdRouter.ProtocolName(node.Address));
@@ -394,8 +392,9 @@ public sealed class ExplainLabTests(ITestOutputHelper output)
         }
     }
 
-    private static Task<CommandResult> ExplainAsync(LabNode node, string directory, string service) =>
-        BgplbCli.RunInNamespaceAsync(node.Namespace, "explain", "default/" + service, "--config", directory, "--speaker", Speaker);
+    /// <summary>bgplb explain default/SERVICE in the node's namespace, on its config directory and its speaker's /status.</summary>
+    private static Task<CommandResult> ExplainAsync(LabNode node, string directory, string service, params string[] more) =>
+        BgplbCli.RunInNamespaceAsync(node.Namespace, ["explain", "default/" + service, "--config", directory, "--speaker", Speaker, .. more]);
 
     private static string Show(CommandResult result) => $"exit {result.ExitCode}\n{result.StandardOutput}{result.StandardError}";
 }
