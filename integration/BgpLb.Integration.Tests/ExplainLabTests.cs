@@ -297,6 +297,15 @@ public sealed class ExplainLabTests(ITestOutputHelper output)
         var announced = await HoldsAsync("web");
         output.WriteLine(announced.StandardOutput);
         Assert.Contains($"{Prefix} advertised, sent at ", announced.StandardOutput, StringComparison.Ordinal);
+        // Without --speaker (and no speaker pod to proxy to) explain shows what the speaker recorded in the API server.
+        var recorded = await Wait.ForAsync("explain default/web to show the speaker's ServiceBGPStatus and event", RouteTimeout,
+            () => BgplbCli.RunInNamespaceAsync(node.Namespace, "explain", "default/web", "--kubeconfig", kubeconfig),
+            r => r.StandardOutput.Contains("Events of the Service", StringComparison.Ordinal) && r.StandardOutput.Contains("ServiceBGPStatus", StringComparison.Ordinal), Show);
+        output.WriteLine(recorded.StandardOutput);
+        Assert.True(recorded.ExitCode == 0, Show(recorded));
+        Assert.Contains($"- ServiceBGPStatus of {name}: announced to router", recorded.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains($"Normal nodeAssigned from bgplb-speaker", recorded.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("sessions and routes not checked: no Running pod labelled component=speaker in metallb-system", recorded.StandardOutput, StringComparison.Ordinal);
 
         // Node causes: the speaker withdraws the route, explain names the cause; undone, the route is back.
         var labels = nodeObject["metadata"]!["labels"]!.AsObject();

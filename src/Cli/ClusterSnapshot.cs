@@ -58,6 +58,12 @@ public sealed class ClusterSnapshot
     /// <summary>Kubernetes mode without --speaker: the speakers' /status read through the API server; otherwise empty.</summary>
     public IReadOnlyList<SpeakerStatus> Speakers { get; }
 
+    /// <summary>Kubernetes mode without --speaker: why the speakers' /status could not be read (RBAC), or null.</summary>
+    public string? SpeakersUnread { get; init; }
+
+    /// <summary>Kubernetes mode, explain: the Service's Events and the speakers' status objects for it.</summary>
+    public KubernetesRecords Records { get; init; } = KubernetesRecords.None;
+
     /// <summary>The allocator's result for every Service of ours (and every external allocation of the state file).</summary>
     public AllocationResult Allocations { get; }
 
@@ -113,8 +119,17 @@ public sealed class ClusterSnapshot
             var kubeOptions = new ConfigOptions { MetalLbNamespace = options.SystemNamespace, ReadSecrets = false };
             var store = new KubeStore(client, kubeOptions, new KubeStoreOptions(), TimeProvider.System, NullLogger<KubeStore>.Instance);
             var state = await ReadAsync(store, kubeOptions, $"the API server {client.BaseUri}", timeout, cancellationToken);
-            var speakers = options.Speakers.Count == 0 ? await KubernetesSpeakers.ReadAllAsync(client, options.SystemNamespace, timeout, cancellationToken) : null;
-            return new ClusterSnapshot(state, AllocationSource.ServiceStatus, "Service status", StateData.Empty, options.Scope, speakers);
+            var (speakers, speakersUnread) = options.Speakers.Count == 0
+                ? await KubernetesSpeakers.ReadAllAsync(client, options.SystemNamespace, timeout, cancellationToken)
+                : ([], null);
+            var records = options.Service is { } service
+                ? await KubernetesRecords.ReadAsync(client, options.SystemNamespace, service, timeout, cancellationToken)
+                : KubernetesRecords.None;
+            return new ClusterSnapshot(state, AllocationSource.ServiceStatus, "Service status", StateData.Empty, options.Scope, speakers)
+            {
+                SpeakersUnread = speakersUnread,
+                Records = records,
+            };
         }
     }
 

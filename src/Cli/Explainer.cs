@@ -36,7 +36,8 @@ public static class Explainer
         walk.Add(7, "probe", () => ProbeStep(probes));
         var failed = walk.Steps.Where(s => s.Verdict == Verdict.Failed).Select(s => s.Step).ToList();
         return new Explanation(Explanation.CurrentVersion, service, failed.Count == 0 ? Verdict.Held : Verdict.Failed, failed,
-            [.. walk.Addresses?.Addresses.Select(a => a.ToString()) ?? []], walk.Addresses?.Pool, walk.Steps, walk.Decisions, walk.Routes, walk.L2Answers);
+            [.. walk.Addresses?.Addresses.Select(a => a.ToString()) ?? []], walk.Addresses?.Pool, walk.Steps, walk.Decisions, walk.Routes, walk.L2Answers,
+            cluster.Records.Events, cluster.Records.Unread);
     }
 
     private static ExplainStep ProbeStep(IReadOnlyList<ProbeResult>? probes)
@@ -244,7 +245,13 @@ public static class Explainer
             if (!Decisions.Any(d => d.Protocol == Bgp))
                 return NotApplicable(Step, Name, "the address's pool is announced in L2 mode only");
             if (speakers.Count == 0)
-                return NotApplicable(Step, Name, "no --speaker URL given: sessions and routes not checked");
+            {
+                // Kubernetes: the speakers' ServiceBGPStatus objects still say to which peers each node announces.
+                var records = cluster.Records.Announcements.Where(a => a.Protocol == Bgp)
+                    .Select(a => $"ServiceBGPStatus of {a.Node}: announced to {(a.Targets.Count == 0 ? "no peer" : string.Join(", ", a.Targets))}").ToList();
+                return new ExplainStep(Step, Name, Verdict.NotApplicable, null,
+                    $"sessions and routes not checked: {cluster.SpeakersUnread ?? "no --speaker URL given"}", null, records);
+            }
             var problems = new List<(string Code, string Text)>();
             foreach (var status in speakers)
             {
@@ -305,6 +312,8 @@ public static class Explainer
                 ? string.Join(", ", speakers.SelectMany(s => s.L2.LiveSpeakers).Distinct().Order(StringComparer.Ordinal))
                 : "assumed on every node (no --speaker)";
             var details = new List<string> { $"live speakers: {live}" };
+            details.AddRange(cluster.Records.Announcements.Where(a => a.Protocol == L2)
+                .Select(a => $"ServiceL2Status of {a.Node}: answered on {(a.Targets.Count == 0 ? "no interface" : string.Join(", ", a.Targets))}"));
             foreach (var status in speakers)
             {
                 var gratuitous = status.L2.GratuitousSentAt;

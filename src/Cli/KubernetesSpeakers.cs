@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text.Json;
 using BgpLb.StatusApi;
 using k8s;
@@ -17,8 +18,13 @@ public static class KubernetesSpeakers
     /// <summary>The speaker's default --metrics-listen port, for a pod that names no "monitoring" port.</summary>
     public const int DefaultStatusPort = 7474;
 
-    /// <exception cref="SourceUnreachableException">The pods cannot be listed or a speaker's status cannot be read (the message says what to grant).</exception>
-    public static async Task<IReadOnlyList<SpeakerStatus>> ReadAllAsync(IKubernetes client, string @namespace, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <returns>
+    /// The statuses, or none and why when there is no speaker pod or RBAC does not allow reading them (the explanation goes
+    /// on without sessions).
+    /// </returns>
+    /// <exception cref="SourceUnreachableException">A speaker's status cannot be read for another reason (the pod does not answer).</exception>
+    public static async Task<(IReadOnlyList<SpeakerStatus> Statuses, string? Unread)> ReadAllAsync(
+        IKubernetes client, string @namespace, TimeSpan timeout, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(client);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -28,6 +34,8 @@ public static class KubernetesSpeakers
         {
             var pods = await client.CoreV1.ListNamespacedPodAsync(@namespace, labelSelector: LabelSelector, cancellationToken: cancellationToken);
             var running = pods.Items.Where(p => p.Status?.Phase == "Running").ToList();
+            if (running.Count == 0)
+                return ([], $"no Running pod labelled {LabelSelector} in {@namespace} (give --speaker URL, or --system-namespace)");
             var statuses = new List<SpeakerStatus>(running.Count);
             foreach (var pod in running)
             {
@@ -36,7 +44,12 @@ public static class KubernetesSpeakers
                 statuses.Add(await JsonSerializer.DeserializeAsync(body, StatusJsonContext.Default.SpeakerStatus, cancellationToken)
                     ?? throw new SourceUnreachableException($"speaker pod {pod.Metadata.Name}: /status answered null"));
             }
-            return statuses;
+            return (statuses, null);
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized)
+        {
+            return ([], $"{(int)e.Response.StatusCode} {e.Response.StatusCode} on {e.Request.RequestUri.AbsolutePath} "
+                + $"(grant list on pods and get on pods/proxy in {@namespace}, config/rbac/cli.yaml, or give --speaker URL)");
         }
         catch (HttpOperationException e)
         {

@@ -14,9 +14,12 @@ public enum Verdict
 
 /// <summary>The document <c>bgplb explain -o json</c> prints; fields are only ever added within one version.</summary>
 /// <param name="FailedSteps">The numbers of the steps that failed; empty: the Service's path holds.</param>
+/// <param name="Events">Kubernetes: the Service's Events, newest first.</param>
+/// <param name="Unread">Kubernetes: the Service's records RBAC did not allow to read, and what to grant (the speakers' /status: step 5).</param>
 public sealed record Explanation(
     int Version, string Service, Verdict Verdict, IReadOnlyList<int> FailedSteps, IReadOnlyList<string> Addresses, string? Pool,
-    IReadOnlyList<ExplainStep> Steps, IReadOnlyList<NodeDecision> Nodes, IReadOnlyList<PeerRoute> Routes, IReadOnlyList<L2Answer> L2Answers)
+    IReadOnlyList<ExplainStep> Steps, IReadOnlyList<NodeDecision> Nodes, IReadOnlyList<PeerRoute> Routes, IReadOnlyList<L2Answer> L2Answers,
+    IReadOnlyList<ServiceEvent> Events, IReadOnlyList<string> Unread)
 {
     public const int CurrentVersion = 1;
 

@@ -27,6 +27,18 @@ public static class TextReport
             foreach (var detail in step.Details)
                 text.Append(indent).Append("- ").Append(detail).Append('\n');
         }
+        if (explanation.Events.Count > 0)
+        {
+            text.Append("\nEvents of the Service, newest first:\n");
+            foreach (var serviceEvent in explanation.Events)
+                text.Append("  - ").Append(serviceEvent).Append('\n');
+        }
+        if (explanation.Unread.Count > 0)
+        {
+            text.Append("\nNot read:\n");
+            foreach (var unread in explanation.Unread)
+                text.Append("  - ").Append(unread).Append('\n');
+        }
         return text.ToString();
     }
 

@@ -375,6 +375,81 @@ public sealed class CommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Kubernetes_mode_shows_the_Services_events_and_the_speakers_status_objects_and_goes_on_where_RBAC_forbids()
+    {
+        await using var server = await FakeKubeApiServer.StartAsync();
+        ApplyBgpSetup(server);
+        server.Apply("services", KubeObjects.Service("default", "web", "203.0.113.0"));
+        server.Apply("endpointslices", KubeObjects.EndpointSlice("default", "web", "node1", "10.0.0.5"));
+        static JsonObject Event(string name, string service, string type, string reason, string message, string component, string lastTimestamp, int count = 1) => new()
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "Event",
+            ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = "default" },
+            ["involvedObject"] = new JsonObject { ["kind"] = "Service", ["name"] = service, ["namespace"] = "default" },
+            ["type"] = type,
+            ["reason"] = reason,
+            ["message"] = message,
+            ["count"] = count,
+            ["lastTimestamp"] = lastTimestamp,
+            ["source"] = new JsonObject { ["component"] = component },
+        };
+        server.Apply("events", Event("web.1", "web", "Warning", "AllocationFailed", "no free IPv4 address in pool 'main'", "bgplb-controller", "2026-12-06T09:00:00Z", count: 3));
+        server.Apply("events", Event("web.2", "web", "Normal", "nodeAssigned", "announcing from node \"node1\" with protocol \"bgp\"", "bgplb-speaker", "2026-12-06T09:05:00Z"));
+        server.Apply("events", Event("db.1", "db", "Warning", "AllocationFailed", "about another Service", "bgplb-controller", "2026-12-06T09:06:00Z"));
+        JsonObject BgpStatus(string name, string service, string node, params string[] peers) => new()
+        {
+            ["apiVersion"] = "metallb.io/v1beta1",
+            ["kind"] = "ServiceBGPStatus",
+            ["metadata"] = new JsonObject
+            {
+                ["name"] = name, ["namespace"] = "metallb-system",
+                ["labels"] = new JsonObject { ["metallb.io/node"] = node, ["metallb.io/service-name"] = service, ["metallb.io/service-namespace"] = "default" },
+            },
+            ["status"] = new JsonObject
+            {
+                ["node"] = node, ["serviceName"] = service, ["serviceNamespace"] = "default", ["peers"] = new JsonArray([.. peers.Select(p => JsonValue.Create(p))]),
+            },
+        };
+        server.Apply("servicebgpstatuses", BgpStatus("web-abc", "web", "node1", "router"));
+        server.Apply("servicebgpstatuses", BgpStatus("db-abc", "db", "node2", "elsewhere"));
+        // The user may not list pods: the explanation goes on without the sessions.
+        server.Forbid = what => what == "LIST pods";
+        var kubeconfig = Path.Combine(_cluster.Directory, "kubeconfig");
+        server.WriteKubeconfig(kubeconfig);
+
+        var (code, output, error) = await Cluster.RunAsync("explain", "default/web", "--kubeconfig", kubeconfig);
+        Assert.True(code == 0, output + error);
+        Assert.Contains("5 bgp             n/a     sessions and routes not checked: 403 Forbidden on /api/v1/namespaces/metallb-system/pods "
+            + "(grant list on pods and get on pods/proxy in metallb-system", output, StringComparison.Ordinal);
+        Assert.Contains("- ServiceBGPStatus of node1: announced to router", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("elsewhere", output, StringComparison.Ordinal);
+        var events = output[output.IndexOf("Events of the Service, newest first:", StringComparison.Ordinal)..];
+        Assert.Matches(
+            "^Events of the Service, newest first:\n"
+            + "  - Normal nodeAssigned from bgplb-speaker, last at 2026-12-06T09:05:00.0000000\\+00:00: announcing from node \"node1\" with protocol \"bgp\"\n"
+            + "  - Warning AllocationFailed from bgplb-controller \\(3x\\), last at 2026-12-06T09:00:00.0000000\\+00:00: no free IPv4 address in pool 'main'\n",
+            events);
+        Assert.DoesNotContain("about another Service", output, StringComparison.Ordinal);
+
+        var (_, json, _) = await Cluster.RunAsync("explain", "default/web", "--kubeconfig", kubeconfig, "-o", "json");
+        using (var document = JsonDocument.Parse(json))
+        {
+            Assert.Equal(["nodeAssigned", "AllocationFailed"], document.RootElement.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("reason").GetString()));
+            Assert.Equal(0, document.RootElement.GetProperty("unread").GetArrayLength());
+        }
+
+        // Nothing but the configuration readable: explain still walks the path and names what it could not read.
+        server.Forbid = what => what is "LIST pods" or "LIST events" or "LIST servicebgpstatuses" or "LIST servicel2statuses";
+        var (restricted, restrictedOutput, restrictedError) = await Cluster.RunAsync("explain", "default/web", "--kubeconfig", kubeconfig);
+        Assert.True(restricted == 0, restrictedOutput + restrictedError);
+        Assert.DoesNotContain("Events of the Service", restrictedOutput, StringComparison.Ordinal);
+        Assert.Contains("(grant list on events in default)", restrictedOutput, StringComparison.Ordinal);
+        Assert.Contains("(grant list on servicebgpstatuses in metallb-system)", restrictedOutput, StringComparison.Ordinal);
+        Assert.Contains("(grant list on servicel2statuses in metallb-system)", restrictedOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_system_namespace_is_refused_with_a_config_directory()
     {
         var (code, _, error) = await Cluster.RunAsync("status", "--config", _cluster.Directory, "--system-namespace", "lb-system");

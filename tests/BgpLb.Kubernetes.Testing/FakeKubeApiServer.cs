@@ -62,6 +62,9 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
     /// <summary>Requests for which this returns true (given e.g. "LIST services") get 500 Internal Server Error.</summary>
     public Func<string, bool>? Fail { get; set; }
 
+    /// <summary>Requests for which this returns true (given e.g. "LIST events" or "PROXY pods") get 403 Forbidden, as RBAC answers.</summary>
+    public Func<string, bool>? Forbid { get; set; }
+
     /// <summary>Called (outside the lock) before a PUT/PATCH/POST/DELETE is processed, with method and path.</summary>
     public Action<string, string>? BeforeWrite { get; set; }
 
@@ -303,6 +306,10 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         if (Uri.UnescapeDataString(context.Request.Path.Value!).Split('/', 9) is ["", "api", "v1", "namespaces", var proxyNamespace, "pods", var pod, "proxy", ..] proxied)
         {
             Count(context, "PROXY pods");
+            if (await ForbiddenAsync(context, "PROXY pods"))
+            {
+                return;
+            }
             var answer = PodProxy?.Invoke($"{proxyNamespace}/{pod}", proxied.Length > 8 ? proxied[8] : "");
             if (answer is null)
             {
@@ -326,6 +333,10 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
             var watch = query["watch"] == "true" || query["watch"] == "1";
             var what = (watch ? "WATCH " : "LIST ") + route.Resource;
             Count(context, what);
+            if (await ForbiddenAsync(context, what))
+            {
+                return;
+            }
             if (Fail?.Invoke(what) == true)
             {
                 await WriteStatusAsync(context, HttpStatusCode.InternalServerError, "InternalError", "injected failure");
@@ -814,6 +825,16 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
 
     private static JsonObject ErrorEvent(HttpStatusCode code, string reason, string message) =>
         new() { ["type"] = "ERROR", ["object"] = StatusObject(code, reason, message) };
+
+    private async Task<bool> ForbiddenAsync(HttpContext context, string what)
+    {
+        if (Forbid?.Invoke(what) != true)
+        {
+            return false;
+        }
+        await WriteStatusAsync(context, HttpStatusCode.Forbidden, "Forbidden", $"{what} is forbidden: User \"test\" cannot do that");
+        return true;
+    }
 
     private static Task WriteStatusAsync(HttpContext context, HttpStatusCode code, string reason, string message) =>
         WriteJsonAsync(context, code, StatusObject(code, reason, message));

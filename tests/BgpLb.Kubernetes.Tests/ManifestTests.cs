@@ -285,9 +285,12 @@ public sealed class ManifestTests
             Assert.Contains((kind.Group, kind.Plural, "list"), rules);
             Assert.Contains((kind.Group, kind.Plural, "watch"), rules);
         }
-        // The speakers' /status through the pod proxy (KubernetesSpeakers).
+        // The speakers' /status through the pod proxy (KubernetesSpeakers), the Service's Events and the speakers' status objects (KubernetesRecords).
         Assert.Contains(("", "pods", "list"), inNamespace);
         Assert.Contains(("", "pods/proxy", "get"), inNamespace);
+        Assert.Contains(("", "events", "list"), clusterWide);
+        Assert.Contains(("metallb.io", "servicebgpstatuses", "list"), inNamespace);
+        Assert.Contains(("metallb.io", "servicel2statuses", "list"), inNamespace);
         // Read-only, and never Secrets.
         Assert.All(clusterWide.Concat(inNamespace), r => Assert.Contains(r.Verb, new[] { "get", "list", "watch" }));
         Assert.DoesNotContain(clusterWide.Concat(inNamespace), r => r.Resource == "secrets" || r.Resource == "*");
