@@ -48,7 +48,7 @@ public sealed record L2Answer(string Node, string Address, DateTimeOffset? Gratu
 /// <summary>The document <c>bgplb status -o json</c> prints.</summary>
 public sealed record ClusterStatus(
     int Version, bool ConfigurationValid, IReadOnlyList<ConfigProblem> Problems, IReadOnlyList<SessionRow> Sessions, IReadOnlyList<L2OwnerRow> L2Owners,
-    IReadOnlyList<PoolRow> Pools, IReadOnlyList<UnannouncedRow> Unannounced)
+    IReadOnlyList<PoolRow> Pools, IReadOnlyList<UnannouncedRow> Unannounced, string? SpeakersUnread)
 {
     public const int CurrentVersion = 1;
 

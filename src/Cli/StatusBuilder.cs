@@ -36,7 +36,8 @@ public static class StatusBuilder
                 }
             }
         }
-        return new ClusterStatus(ClusterStatus.CurrentVersion, !cluster.State.HasErrors, problems, sessions, owners, Pools(cluster), unannounced);
+        var speakersUnread = speakers.Count > 0 ? null : cluster.SpeakersUnread ?? "no --speaker URL given";
+        return new ClusterStatus(ClusterStatus.CurrentVersion, !cluster.State.HasErrors, problems, sessions, owners, Pools(cluster), unannounced, speakersUnread);
     }
 
     /// <summary>Per pool and family: its size as the allocator counts it (avoidBuggyIPs) and the addresses in use (a shared one counts once).</summary>

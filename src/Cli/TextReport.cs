@@ -58,21 +58,27 @@ public static class TextReport
                 text.Append(field).Append(": ");
             text.Append(problem.Message).Append('\n');
         }
-        Table(text, "BGP sessions", ["NODE", "PEER", "ADDRESS", "STATE", "UPTIME", "PREFIXES", "LAST ERROR"],
+        Table(text, "BGP sessions", ["NODE", "PEER", "ADDRESS", "STATE", "UPTIME", "PREFIXES", "LAST ERROR"], status.SpeakersUnread,
             status.Sessions.Select(s => new[] { s.Node, s.Peer, s.Address, s.State, Uptime(s.UptimeSeconds), s.PrefixesAdvertised.ToString(CultureInfo.InvariantCulture), s.LastError ?? "-" }));
-        Table(text, "L2 owners", ["ADDRESS", "SERVICE", "OWNER", "CONFLICT"],
+        Table(text, "L2 owners", ["ADDRESS", "SERVICE", "OWNER", "CONFLICT"], status.SpeakersUnread,
             status.L2Owners.Select(o => new[] { o.Address, o.Service, o.Owner, o.Conflict is { } mac ? $"{mac} also answers" : "-" }));
-        Table(text, "Pools", ["POOL", "FAMILY", "TOTAL", "USED", "FREE"],
+        Table(text, "Pools", ["POOL", "FAMILY", "TOTAL", "USED", "FREE"], null,
             status.Pools.Select(p => new[] { p.Pool, p.Family, Count(p.Total), p.Used.ToString(CultureInfo.InvariantCulture), Count(p.Free) }));
-        Table(text, "Services no node announces", ["SERVICE", "ADDRESS", "REASON", "SEEN BY"],
+        Table(text, "Services no node announces", ["SERVICE", "ADDRESS", "REASON", "SEEN BY"], status.SpeakersUnread,
             status.Unannounced.Select(u => new[] { u.Service, u.Address, u.Reason.ToString(), u.Node }));
         return text.ToString();
     }
 
-    private static void Table(StringBuilder text, string title, string[] header, IEnumerable<string[]> rows)
+    /// <param name="unread">Why the rows' source (the speakers' /status) was not read; null when it was.</param>
+    private static void Table(StringBuilder text, string title, string[] header, string? unread, IEnumerable<string[]> rows)
     {
         var all = rows.Prepend(header).ToList();
         text.Append('\n').Append(title);
+        if (unread is not null)
+        {
+            text.Append(": not read: ").Append(unread).Append('\n');
+            return;
+        }
         if (all.Count == 1)
         {
             text.Append(": none\n");

@@ -264,6 +264,19 @@ public sealed class CommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Status_without_a_speaker_says_the_sessions_were_not_read_rather_than_none()
+    {
+        _cluster.Write("config.yaml", Yaml.BgpSetup());
+
+        var (code, output, _) = await Cluster.RunAsync("status", "--config", _cluster.Directory);
+
+        Assert.Equal(0, code);
+        Assert.Contains("BGP sessions: not read: no --speaker URL given\n", output, StringComparison.Ordinal);
+        Assert.Contains("L2 owners: not read: no --speaker URL given\n", output, StringComparison.Ordinal);
+        Assert.Contains("POOL", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Kubernetes_mode_reads_the_API_server_and_names_a_Service_without_endpoints()
     {
         await using var server = await FakeKubeApiServer.StartAsync();
@@ -365,6 +378,7 @@ public sealed class CommandTests : IDisposable
         Assert.Equal(1, server.Requests("PROXY pods"));
         var (statusCode, status, statusError) = await Cluster.RunAsync("status", "--kubeconfig", kubeconfig, "--system-namespace", SystemNamespace);
         Assert.True(statusCode == 0, status + statusError);
+        Assert.Contains("node1  router", status, StringComparison.Ordinal);
         Assert.DoesNotContain("passwordSecret", status, StringComparison.Ordinal);
         Assert.Equal((0, 0), (server.Requests("LIST secrets"), server.Requests("WATCH secrets")));
 
