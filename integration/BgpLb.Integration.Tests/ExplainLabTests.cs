@@ -253,7 +253,7 @@ public sealed class ExplainLabTests(ITestOutputHelper output)
         await using var lab = await Lab.CreateAsync("cli-kube", 1, output.WriteLine);
         var node = lab.Nodes[0];
         var name = NodeName(lab, node);
-        var router = await StartRouterAsync(RouterKind.Bird, lab, SpeakerAs);
+        var router = (BirdRouter)await StartRouterAsync(RouterKind.Bird, lab, SpeakerAs);
         var kubeconfig = Path.Combine(lab.Directory, "kubeconfig");
         using var server = await FakeApiServerProcess.StartAsync(node.Namespace, kubeconfig, lab.Directory);
         var nodeObject = KubeObjects.Node(name);
@@ -307,42 +307,67 @@ public sealed class ExplainLabTests(ITestOutputHelper output)
         Assert.Contains($"Normal nodeAssigned from bgplb-speaker", recorded.StandardOutput, StringComparison.Ordinal);
         Assert.Contains("sessions and routes not checked: no Running pod labelled component=speaker in metallb-system", recorded.StandardOutput, StringComparison.Ordinal);
 
-        // Node causes: the speaker withdraws the route, explain names the cause; undone, the route is back.
+        // Causes that withdraw the route: applied through the API server, explain names each; undone, the route is back.
         var labels = nodeObject["metadata"]!["labels"]!.AsObject();
-        foreach (var (cause, detail, apply, undo) in new (string, string, Action, Action)[]
+        var slice = KubeObjects.EndpointSlice("default", "web", name, "10.0.0.5");
+        var rack = new JsonObject { ["topology.bgplb.io/rack"] = "r2" };
+        async Task ApplyNodeAsync(Action change)
         {
-            ("NodeExcluded", "exclude-from-external-load-balancers",
-                () => labels["node.kubernetes.io/exclude-from-external-load-balancers"] = "",
-                () => labels.Remove("node.kubernetes.io/exclude-from-external-load-balancers")),
-            ("NodeNetworkUnavailable", "NetworkUnavailable",
-                () => nodeObject["status"] = new JsonObject
+            change();
+            await server.ApplyAsync("nodes", nodeObject);
+        }
+        async Task ApplyAdvertisementAsync(JsonObject spec) => await server.ApplyAsync("bgpadvertisements", Advertisement(spec));
+        JsonObject Advertisement(JsonObject spec)
+        {
+            var advertisement = KubeObjects.BgpAdvertisement("adv");
+            advertisement["spec"] = spec;
+            return advertisement;
+        }
+        async Task ApplyWebAsync(string policy, string endpointNode)
+        {
+            web["spec"]!["externalTrafficPolicy"] = policy;
+            await server.ApplyAsync("endpointslices", KubeObjects.EndpointSlice("default", "web", endpointNode, "10.0.0.5"));
+            await server.ApplyAsync("services", web);
+        }
+        foreach (var (cause, step, detail, apply, undo) in new (string, string, string, Func<Task>, Func<Task>)[]
+        {
+            ("NodeExcluded", "step 4 (nodes)", "exclude-from-external-load-balancers",
+                () => ApplyNodeAsync(() => labels["node.kubernetes.io/exclude-from-external-load-balancers"] = ""),
+                () => ApplyNodeAsync(() => labels.Remove("node.kubernetes.io/exclude-from-external-load-balancers"))),
+            ("NodeNetworkUnavailable", "step 4 (nodes)", "NetworkUnavailable",
+                () => ApplyNodeAsync(() => nodeObject["status"] = new JsonObject
                 {
                     ["conditions"] = new JsonArray(new JsonObject { ["type"] = "NetworkUnavailable", ["status"] = "True", ["reason"] = "NoRouteCreated" }),
-                },
-                () => nodeObject.Remove("status")),
+                }),
+                () => ApplyNodeAsync(() => nodeObject.Remove("status"))),
+            ("NodeNotSelected", "step 4 (nodes)", "nodeSelectors of adv",
+                () => ApplyAdvertisementAsync(new JsonObject { ["nodeSelectors"] = new JsonArray(new JsonObject { ["matchLabels"] = rack.DeepClone() }) }),
+                () => ApplyAdvertisementAsync(new JsonObject())),
+            ("NoAdvertisementForPool", "step 3 (advertisements)", "pool 'main'",
+                () => ApplyAdvertisementAsync(new JsonObject { ["ipAddressPools"] = new JsonArray("tiny") }),
+                () => ApplyAdvertisementAsync(new JsonObject())),
+            ("NoReadyEndpoint", "step 4 (nodes)", "no ready endpoint",
+                () => server.RemoveAsync("endpointslices", "default", slice["metadata"]!["name"]!.GetValue<string>()),
+                () => server.ApplyAsync("endpointslices", slice)),
+            ("NoLocalReadyEndpoint", "step 4 (nodes)", "externalTrafficPolicy Local and no ready endpoint on this node",
+                () => ApplyWebAsync("Local", "node9"),
+                () => ApplyWebAsync("Cluster", name)),
+            ("SessionNotEstablished", "step 5 (bgp)", $"{name} -> router",
+                () => router.BirdcAsync("disable", BirdRouter.ProtocolName(node.Address)),
+                () => router.BirdcAsync("enable", BirdRouter.ProtocolName(node.Address))),
         })
         {
-            apply();
-            await server.ApplyAsync("nodes", nodeObject);
+            await apply();
             await router.WaitForPathsAsync(Prefix, RouteTimeout, p => p.Count == 0);
-            await NamesAsync("web", "step 4 (nodes)", cause, detail);
-            undo();
-            await server.ApplyAsync("nodes", nodeObject);
+            await NamesAsync("web", step, cause, detail);
+            await undo();
             await router.WaitForPathsAsync(Prefix, RouteTimeout, p => p.Count > 0);
             await HoldsAsync("web");
         }
-
-        // externalTrafficPolicy Local with the only endpoint on another node.
-        web["spec"]!["externalTrafficPolicy"] = "Local";
-        await server.ApplyAsync("endpointslices", KubeObjects.EndpointSlice("default", "web", "node9", "10.0.0.5"));
-        await server.ApplyAsync("services", web);
-        await router.WaitForPathsAsync(Prefix, RouteTimeout, p => p.Count == 0);
-        await NamesAsync("web", "step 4 (nodes)", "NoLocalReadyEndpoint", name);
-        await server.ApplyAsync("endpointslices", KubeObjects.EndpointSlice("default", "web", name, "10.0.0.5"));
-        await router.WaitForPathsAsync(Prefix, RouteTimeout, p => p.Count > 0);
-        await HoldsAsync("web");
-        web["spec"]!["externalTrafficPolicy"] = "Cluster";
-        await server.ApplyAsync("services", web);
+        // The speaker raised a Warning event for the causes that hold for every node; explain lists the Service's events.
+        var events = (await HoldsAsync("web")).StandardOutput;
+        Assert.Matches(@"Warning announceFailed from bgplb-speaker, last at [0-9T:.+-]+: 203\.0\.113\.10 is announced by no node: NoReadyEndpoint \(", events);
+        Assert.Matches(@"Warning announceFailed from bgplb-speaker, last at [0-9T:.+-]+: 203\.0\.113\.10 is announced by no node: NoAdvertisementForPool \(", events);
 
         // A mistyped annotation: the speaker still announces, but the annotation does nothing.
         web["metadata"]!["annotations"] = new JsonObject { ["metallb.universe.tf/allow-shared-ip"] = "dns", ["metallb.io/alow-shared-ip"] = "dns" };
@@ -358,8 +383,12 @@ public sealed class ExplainLabTests(ITestOutputHelper output)
         var dns = KubeObjects.Service("default", "dns-udp");
         dns["metadata"]!["annotations"] = new JsonObject { ["metallb.io/loadBalancerIPs"] = "203.0.113.10", ["metallb.io/allow-shared-ip"] = "dns-v2" };
         dns["spec"]!["ports"] = new JsonArray(new JsonObject { ["port"] = 53, ["protocol"] = "UDP" });
+        var outside = KubeObjects.Service("default", "outside");
+        outside["metadata"]!["annotations"] = new JsonObject { ["metallb.io/loadBalancerIPs"] = "192.0.2.50" };
         await server.ApplyAsync("services", late);
         await server.ApplyAsync("services", dns);
+        await server.ApplyAsync("services", outside);
+        await NamesAsync("outside", "step 2 (allocation)", "NotInAnyPool", "192.0.2.50");
         await NamesAsync("late", "step 2 (allocation)", "PoolExhausted", "pool 'tiny'");
         await NamesAsync("dns-udp", "step 2 (allocation)", "AddressInUse", "default/web");
         // With the holder's key the address is shared; the allocator would give it, but no controller wrote it yet.
