@@ -306,16 +306,7 @@ public sealed class CommandTests : IDisposable
         ApplyBgpSetup(server);
         server.Apply("services", KubeObjects.Service("default", "web", "203.0.113.0"));
         server.Apply("endpointslices", KubeObjects.EndpointSlice("default", "web", "node1", "10.0.0.5"));
-        server.Apply("pods", new System.Text.Json.Nodes.JsonObject
-        {
-            ["apiVersion"] = "v1",
-            ["kind"] = "Pod",
-            ["metadata"] = new System.Text.Json.Nodes.JsonObject
-            {
-                ["name"] = "speaker-x1", ["namespace"] = "metallb-system", ["labels"] = new System.Text.Json.Nodes.JsonObject { ["component"] = "speaker" },
-            },
-            ["status"] = new System.Text.Json.Nodes.JsonObject { ["phase"] = "Running" },
-        });
+        server.Apply("pods", SpeakerPod("metallb-system"));
         var down = JsonSerializer.Serialize(FakeSpeaker.Announcing("Idle", lastError: "connection refused"), StatusJsonContext.Default.SpeakerStatus);
         server.PodProxy = (pod, path) => pod == "metallb-system/speaker-x1:7474" && path == "status" ? down : null;
         var kubeconfig = Path.Combine(_cluster.Directory, "kubeconfig");
@@ -351,21 +342,7 @@ public sealed class CommandTests : IDisposable
         server.Apply("nodes", KubeObjects.Node("node1"));
         server.Apply("services", KubeObjects.Service("default", "web", "203.0.113.0"));
         server.Apply("endpointslices", KubeObjects.EndpointSlice("default", "web", "node1", "10.0.0.5"));
-        server.Apply("pods", new JsonObject
-        {
-            ["apiVersion"] = "v1",
-            ["kind"] = "Pod",
-            ["metadata"] = new JsonObject { ["name"] = "speaker-x1", ["namespace"] = SystemNamespace, ["labels"] = new JsonObject { ["component"] = "speaker" } },
-            ["spec"] = new JsonObject
-            {
-                ["containers"] = new JsonArray(new JsonObject
-                {
-                    ["name"] = "speaker",
-                    ["ports"] = new JsonArray(new JsonObject { ["name"] = "bgp", ["containerPort"] = 179 }, new JsonObject { ["name"] = "monitoring", ["containerPort"] = 7575 }),
-                }),
-            },
-            ["status"] = new JsonObject { ["phase"] = "Running" },
-        });
+        server.Apply("pods", SpeakerPod(SystemNamespace, monitoringPort: 7575));
         var announcing = JsonSerializer.Serialize(FakeSpeaker.Announcing(), StatusJsonContext.Default.SpeakerStatus);
         server.PodProxy = (pod, path) => pod == $"{SystemNamespace}/speaker-x1:7575" && path == "status" ? announcing : null;
         var kubeconfig = Path.Combine(_cluster.Directory, "kubeconfig");
@@ -469,6 +446,22 @@ public sealed class CommandTests : IDisposable
         var (code, _, error) = await Cluster.RunAsync("status", "--config", _cluster.Directory, "--system-namespace", "lb-system");
         Assert.Equal(2, code);
         Assert.Contains("--system-namespace is for --kubeconfig or --in-cluster", error, StringComparison.Ordinal);
+    }
+
+    /// <summary>A Running speaker pod, speaker-x1, with its "monitoring" container port when given.</summary>
+    private static JsonObject SpeakerPod(string ns, int? monitoringPort = null)
+    {
+        var ports = new JsonArray(new JsonObject { ["name"] = "bgp", ["containerPort"] = 179 });
+        if (monitoringPort is { } port)
+            ports.Add(new JsonObject { ["name"] = "monitoring", ["containerPort"] = port });
+        return new JsonObject
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "Pod",
+            ["metadata"] = new JsonObject { ["name"] = "speaker-x1", ["namespace"] = ns, ["labels"] = new JsonObject { ["component"] = "speaker" } },
+            ["spec"] = new JsonObject { ["containers"] = new JsonArray(new JsonObject { ["name"] = "speaker", ["ports"] = ports }) },
+            ["status"] = new JsonObject { ["phase"] = "Running" },
+        };
     }
 
     /// <summary>A pool, a peer, an advertisement of every pool and node1, as in <see cref="Yaml.BgpSetup"/>.</summary>
