@@ -68,7 +68,7 @@ public sealed record KubernetesRecords(IReadOnlyList<ServiceEvent> Events, IRead
                 return list.GetProperty("items").EnumerateArray().Select(item => Announcement(item, protocol)).OfType<AnnouncementRecord>().ToList();
             }));
         }
-        return new KubernetesRecords(events ?? [], [.. announcements.OrderBy(a => a.Node, StringComparer.Ordinal).ThenBy(a => a.Protocol, StringComparer.Ordinal)], unread);
+        return new KubernetesRecords(events, [.. announcements.OrderBy(a => a.Node, StringComparer.Ordinal).ThenBy(a => a.Protocol, StringComparer.Ordinal)], unread);
     }
 
     /// <summary>The list, or (forbidden) a note of what to grant and an empty list; any other failure is the source's.</summary>
@@ -78,9 +78,9 @@ public sealed record KubernetesRecords(IReadOnlyList<ServiceEvent> Events, IRead
         {
             return await read();
         }
-        catch (HttpOperationException e) when (e.Response.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized)
+        catch (HttpOperationException e) when (IsForbidden(e))
         {
-            unread.Add($"{(int)e.Response.StatusCode} {e.Response.StatusCode} on {e.Request.RequestUri.AbsolutePath} (grant {grant})");
+            unread.Add(Unreadable(e, grant));
             return [];
         }
         catch (HttpOperationException e)
@@ -88,6 +88,13 @@ public sealed record KubernetesRecords(IReadOnlyList<ServiceEvent> Events, IRead
             throw new SourceUnreachableException($"the API server answered {(int)e.Response.StatusCode} on {e.Request.RequestUri.AbsolutePath}", e);
         }
     }
+
+    /// <summary>RBAC's answer (or no credentials): what explain goes on without.</summary>
+    internal static bool IsForbidden(HttpOperationException e) => e.Response.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized;
+
+    /// <summary>"403 Forbidden on PATH (grant WHAT)".</summary>
+    internal static string Unreadable(HttpOperationException e, string grant) =>
+        $"{(int)e.Response.StatusCode} {e.Response.StatusCode} on {e.Request.RequestUri.AbsolutePath} (grant {grant})";
 
     private static AnnouncementRecord? Announcement(JsonElement item, string protocol)
     {

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text.Json;
 using BgpLb.StatusApi;
 using k8s;
@@ -46,10 +45,9 @@ public static class KubernetesSpeakers
             }
             return (statuses, null);
         }
-        catch (HttpOperationException e) when (e.Response.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized)
+        catch (HttpOperationException e) when (KubernetesRecords.IsForbidden(e))
         {
-            return ([], $"{(int)e.Response.StatusCode} {e.Response.StatusCode} on {e.Request.RequestUri.AbsolutePath} "
-                + $"(grant list on pods and get on pods/proxy in {@namespace}, config/rbac/cli.yaml, or give --speaker URL)");
+            return ([], KubernetesRecords.Unreadable(e, $"list on pods and get on pods/proxy in {@namespace}, config/rbac/cli.yaml, or give --speaker URL"));
         }
         catch (HttpOperationException e)
         {
