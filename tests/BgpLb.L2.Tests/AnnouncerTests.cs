@@ -230,6 +230,8 @@ public sealed class AnnouncerTests : IAsyncLifetime
     public async Task A_probe_answer_is_a_conflict_the_address_is_not_announced_until_the_other_host_goes_away()
     {
         var eth0 = _links.Arp("eth0");
+        var detected = new System.Collections.Concurrent.ConcurrentQueue<AddressConflict>();
+        _announcer.ConflictDetected += detected.Enqueue;
         _announcer.SetAnnouncements([new L2Announcement(Vip, ["eth0"])]);
         for (var round = 0; round < 3; round++)
         {
@@ -244,6 +246,7 @@ public sealed class AnnouncerTests : IAsyncLifetime
         var conflict = Assert.Single(_announcer.Conflicts);
         Assert.Contains(_logger.Collector.GetSnapshot(), r => r.Id.Id == 4108 && r.Level == Microsoft.Extensions.Logging.LogLevel.Error);
         Assert.Equal((Vip, "eth0", Intruder), (conflict.Address, conflict.Interface, conflict.OtherHost));
+        Assert.Equal(conflict, Assert.Single(detected));
         using (var gauge = new MetricCollector<int>(_meters.Meters.Single(), "bgplb_layer2_address_conflict"))
         {
             gauge.RecordObservableInstruments();
@@ -261,6 +264,7 @@ public sealed class AnnouncerTests : IAsyncLifetime
         Assert.Equal(2, (await WaitForSent(eth0, 2)).Length);
         Assert.Empty(_announcer.Conflicts);
         Assert.Equal([Vip], _announcer.Announced.ToArray());
+        Assert.Single(detected);
     }
 
     [Fact]

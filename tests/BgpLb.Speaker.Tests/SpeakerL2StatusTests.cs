@@ -2,6 +2,8 @@ using System.Net;
 using System.Text.Json.Nodes;
 using BgpLb.Config;
 using BgpLb.Kubernetes;
+using BgpLb.L2.Announcing;
+using BgpLb.L2.Wire;
 using BgpLb.Kubernetes.Testing;
 using BgpLb.Planning;
 using BgpLb.Speaker.Kubernetes;
@@ -124,5 +126,24 @@ public sealed class SpeakerL2StatusTests : IAsyncLifetime
                 return found;
             await Task.Delay(50, cancel.Token);
         }
+    }
+
+    [Fact]
+    public async Task Another_host_answering_for_an_owned_address_is_a_warning_event_naming_its_mac()
+    {
+        _state.ApplyValid(Batches.Initial(Service("default", "web"), Service("default", "other")));
+        Pass(true, new PlanChange("default/web", null, L2Plan("default/web", "203.0.113.10", "node-1", "eth1")),
+            new PlanChange("default/other", null, L2Plan("default/other", "203.0.113.11", "node-2")));
+
+        // An address another node owns first, then this node's: events go out in order, so once the second is written the
+        // first would have been too.
+        _status.Conflicted(new AddressConflict(IPAddress.Parse("203.0.113.11"), "eth1", new MacAddress(0x0200_0000_0008), DateTimeOffset.UnixEpoch));
+        _status.Conflicted(new AddressConflict(IPAddress.Parse("203.0.113.10"), "eth1", new MacAddress(0x0200_0000_0009), DateTimeOffset.UnixEpoch));
+
+        var warning = await UntilAsync(() => _server.All("events").FirstOrDefault(e => e["reason"]?.GetValue<string>() == "announceFailed"));
+        Assert.Equal(("Warning", "web"), (warning["type"]!.GetValue<string>(), warning["involvedObject"]!["name"]!.GetValue<string>()));
+        Assert.Equal("203.0.113.10 is not announced from node \"node-1\": host 02:00:00:00:00:09 also answers for it on eth1 (address conflict)",
+            warning["message"]!.GetValue<string>());
+        Assert.Single(_server.All("events"), e => e["reason"]?.GetValue<string>() == "announceFailed");
     }
 }

@@ -56,6 +56,12 @@ public sealed class L2Announcer : IAsyncDisposable
             new Measurement<int>(1, new KeyValuePair<string, object?>("ip", c.Address.ToString()))));
     }
 
+    /// <summary>
+    /// Raised (on the address's task, outside any lock) when another host is first found answering for an owned address;
+    /// not again while the conflict lasts.
+    /// </summary>
+    public event Action<AddressConflict>? ConflictDetected;
+
     /// <summary>Addresses currently probed by another host's answer and therefore not announced.</summary>
     public ImmutableArray<AddressConflict> Conflicts
     {
@@ -263,11 +269,13 @@ public sealed class L2Announcer : IAsyncDisposable
                 if (++answered < _options.ProbeAttempts)
                     continue;
                 answered = 0;
-                hadConflict = true;
                 lock (_gate)
                     state.ActiveConflict = conflict;
                 SetPhase(state, AddressPhase.Conflict);
                 L2Log.Conflict(_logger, state.Address, conflict.OtherHost, conflict.Interface, _options.ConflictRetryInterval);
+                if (!hadConflict)
+                    ConflictDetected?.Invoke(conflict);
+                hadConflict = true;
                 await Task.Delay(_options.ConflictRetryInterval, _time, cancellationToken).ConfigureAwait(false);
             }
             if (hadConflict)

@@ -1,5 +1,6 @@
 using BgpLb.Config;
 using BgpLb.Kubernetes;
+using BgpLb.L2.Announcing;
 using k8s;
 using k8s.Exceptions;
 
@@ -27,7 +28,12 @@ internal static class KubernetesSpeaker
         services.AddSingleton(sp => new ConfigurationStateWriter(sp.GetRequiredService<IKubernetes>(), identity.Namespace, "speaker", node,
             identity.OwnerReference, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ConfigurationStateWriter>>()));
         services.AddSingleton(sp => ActivatorUtilities.CreateInstance<EventRecorder>(sp, Component, node));
-        services.AddSingleton<SpeakerStatusService>();
+        services.AddSingleton(sp =>
+        {
+            var status = ActivatorUtilities.CreateInstance<SpeakerStatusService>(sp);
+            sp.GetRequiredService<L2Announcer>().ConflictDetected += status.Conflicted;
+            return status;
+        });
         services.AddSingleton<ISpeakerObserver>(sp => sp.GetRequiredService<SpeakerStatusService>());
         services.AddHostedService(sp => sp.GetRequiredService<SpeakerStatusService>());
         return services;

@@ -1,6 +1,8 @@
+using System.Net;
 using System.Net.Http;
 using BgpLb.Config;
 using BgpLb.Kubernetes;
+using BgpLb.L2.Announcing;
 using BgpLb.Planning;
 using k8s.Autorest;
 using k8s.Models;
@@ -12,7 +14,9 @@ namespace BgpLb.Speaker.Kubernetes;
 /// when the problems change, one ServiceBGPStatus per Service announced over BGP (its BGPPeers) and one ServiceL2Status
 /// per Service answered for in L2 mode (its interfaces), MetalLB's <c>nodeAssigned</c> event when a Service starts
 /// being announced from this node, and a Warning <c>announceFailed</c> event when, as far as this node can tell, no node
-/// announces an address of the Service (<see cref="AddressPlan.Unannounced"/>), once per change of the reason. The first write converges every status object of this node (stale ones from an
+/// announces an address of the Service (<see cref="AddressPlan.Unannounced"/>), once per change of the reason, or when
+/// another host answers for an address this node owns in L2 mode (<see cref="Conflicted"/>, naming that host's MAC).
+/// The first write converges every status object of this node (stale ones from an
 /// earlier run go); afterwards only the Services that changed are written. Pending writes are kept by Service (the
 /// latest wins); a failed write is retried after <see cref="RetryDelay"/>.
 /// </summary>
@@ -28,6 +32,8 @@ public sealed class SpeakerStatusService(
     // What this node shows, by Service: kept so that the first write (and a rewrite after failures) can converge the whole set.
     private readonly Dictionary<string, IReadOnlyList<string>> _bgp = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IReadOnlyList<string>> _l2 = new(StringComparer.Ordinal);
+    // The addresses this node owns in L2 mode, by Service (with the Service's reference), for the conflict events.
+    private readonly Dictionary<string, (V1ObjectReference Service, List<IPAddress> Addresses)> _owned = new(StringComparer.Ordinal);
     private readonly HashSet<string> _dirty = new(StringComparer.Ordinal);
     private readonly List<(V1ObjectReference Service, string Type, string Reason, string Message)> _events = [];
     private ConfigurationSummary? _state;
@@ -53,7 +59,29 @@ public sealed class SpeakerStatusService(
                     _events.Add(Assigned(info, "layer2"));
                 if (Unannounced(after) is { } unannounced && unannounced != Unannounced(before) && info is not null)
                     _events.Add((EventRecorder.Reference(info), EventRecorder.Warning, EventReasons.AnnounceFailed, unannounced));
+                if (info is not null && after?.Addresses.Where(a => a.L2 is { Announced: true }).Select(a => a.Address).ToList() is { Count: > 0 } owned)
+                    _owned[service] = (EventRecorder.Reference(info), owned);
+                else
+                    _owned.Remove(service);
                 _dirty.Add(service);
+            }
+        }
+        _wake.Set();
+    }
+
+    /// <summary>
+    /// The L2 announcer found another host answering for an address this node owns: it is not announced, and every Service
+    /// with that address gets a Warning naming the other host.
+    /// </summary>
+    public void Conflicted(AddressConflict conflict)
+    {
+        ArgumentNullException.ThrowIfNull(conflict);
+        lock (_gate)
+        {
+            foreach (var (service, _) in _owned.Values.Where(o => o.Addresses.Contains(conflict.Address)))
+            {
+                _events.Add((service, EventRecorder.Warning, EventReasons.AnnounceFailed,
+                    $"{conflict.Address} is not announced from node \"{options.NodeName}\": host {conflict.OtherHost} also answers for it on {conflict.Interface} (address conflict)"));
             }
         }
         _wake.Set();
