@@ -61,6 +61,12 @@ public sealed class ClusterSnapshot
     /// <summary>Kubernetes mode without --speaker: why the speakers' /status could not be read (RBAC), or null.</summary>
     public string? SpeakersUnread { get; init; }
 
+    /// <summary>
+    /// Kubernetes mode without --speaker, the pod proxy read: <see cref="Speakers"/> is every Running speaker, so a node
+    /// without one runs no speaker.
+    /// </summary>
+    public bool HasEverySpeaker { get; init; }
+
     /// <summary>Kubernetes mode, explain: the Service's Events and the speakers' status objects for it.</summary>
     public KubernetesRecords Records { get; init; } = KubernetesRecords.None;
 
@@ -128,6 +134,7 @@ public sealed class ClusterSnapshot
             return new ClusterSnapshot(state, AllocationSource.ServiceStatus, "Service status", StateData.Empty, options.Scope, speakers)
             {
                 SpeakersUnread = speakersUnread,
+                HasEverySpeaker = options.Speakers.Count == 0 && speakersUnread is null,
                 Records = records,
             };
         }

@@ -210,14 +210,16 @@ public static class Explainer
                     }
                     continue;
                 }
+                // With every speaker known (Kubernetes, the pod proxy), a node without one announces nothing, whatever the planner says.
+                var noSpeaker = cluster.HasEverySpeaker && !speakers.Any(s => s.Node == node);
                 foreach (var address in plan?.Addresses ?? [])
                 {
-                    Decide(node, address.Address.ToString(), address.Bgp is { } b ? (b.Announced, b.Reason, b.Detail) : null,
-                        address.L2 is { } l ? (l.Announced, l.Reason, l.Detail) : null, "computed");
+                    Decide(node, address.Address.ToString(), Unless(noSpeaker, address.Bgp is { } b ? (b.Announced, b.Reason, b.Detail) : null),
+                        Unless(noSpeaker, address.L2 is { } l ? (l.Announced, l.Reason, l.Detail) : null), "computed");
                 }
             }
             var details = Decisions.Select(d => $"{d.Node} {d.Protocol} {d.Address}: {(d.Announced ? "announces" : $"does not announce ({d.Reason}: {d.Detail})")}"
-                + (d.Source == "computed" && speakers.Count > 0 ? " [computed: no --speaker for this node]" : "")).ToList();
+                + (d.Source == "computed" && speakers.Count > 0 ? (cluster.HasEverySpeaker ? " [computed: no speaker pod]" : " [computed: no --speaker for this node]") : "")).ToList();
             if (_plans.Count == 0)
             {
                 return new ExplainStep(Step, Name, Verdict.Failed, "NoNodes", "no Node objects and no --speaker: no node to announce from",
@@ -228,7 +230,10 @@ public static class Explainer
                 var decisions = Decisions.Where(d => d.Address == address).ToList();
                 if (decisions.Any(d => d.Announced))
                     continue;
-                var reason = decisions.GroupBy(d => d.Reason).OrderByDescending(g => g.Count()).Select(g => g.Key).FirstOrDefault(AnnounceReason.ServiceGone);
+                // A node that would announce but runs no speaker is the cause; otherwise the most common reason.
+                var reason = decisions.Any(d => d.Reason == AnnounceReason.SpeakerNotRunning)
+                    ? AnnounceReason.SpeakerNotRunning
+                    : decisions.GroupBy(d => d.Reason).OrderByDescending(g => g.Count()).Select(g => g.Key).FirstOrDefault(AnnounceReason.ServiceGone);
                 var example = decisions.FirstOrDefault(d => d.Reason == reason);
                 var nodes = decisions.Where(d => d.Reason == reason).Select(d => d.Node).Distinct().ToList();
                 return new ExplainStep(Step, Name, Verdict.Failed, reason.ToString(),
@@ -342,6 +347,11 @@ public static class Explainer
             return new ExplainStep(Step, Name, Verdict.Held, null,
                 string.Join("; ", owners.Select(o => $"{o.Node} owns {o.Address}" + (o.Source == "computed" ? " (computed)" : " and answers ARP/NDP"))), null, details);
         }
+
+        private static (bool Announced, AnnounceReason Reason, string Detail)? Unless(bool noSpeaker, (bool Announced, AnnounceReason Reason, string Detail)? decision) =>
+            noSpeaker && decision is { Announced: true }
+                ? (false, AnnounceReason.SpeakerNotRunning, "no Running speaker pod on the node (the planner would announce from it)")
+                : decision;
 
         private void Decide(string node, string address, (bool Announced, AnnounceReason Reason, string Detail)? bgp,
             (bool Announced, AnnounceReason Reason, string Detail)? l2, string source)

@@ -37,6 +37,8 @@ public static class Fixes
         AnnounceReason.NoPeerForNode => "the advertisements' spec.peers name none of the node's BGPPeers: correct spec.peers or the BGPPeers' nodeSelectors",
         AnnounceReason.ConflictingLocalPref => "give the BGPAdvertisements that select the address the same localPref",
         AnnounceReason.SpeakerNotLive => "run bgplb-speaker on the node with L2 liveness (--memberlist-secret-file) and let UDP 7946 pass between the nodes",
+        AnnounceReason.SpeakerNotRunning => "the speaker DaemonSet has no Running pod on the node: check its pods (kubectl get pods -l component=speaker -o wide) "
+            + "and its nodeSelector and tolerations against the node",
         AnnounceReason.AddressConflict => "another host answers for the address: remove it from that host (or from its DHCP range), or give the Service another address",
         _ => null,
     };

@@ -48,6 +48,9 @@ public enum AnnounceReason
     /// <summary>L2: another host answered for the address when this node probed it.</summary>
     AddressConflict,
 
+    /// <summary>No speaker runs on this node (bgplb explain in Kubernetes mode: no Running speaker pod there).</summary>
+    SpeakerNotRunning,
+
     /// <summary>The Service is gone, no longer of type LoadBalancer, or has no address (logs only).</summary>
     ServiceGone,
 }
@@ -61,5 +64,6 @@ public static class AnnounceReasons
     /// </summary>
     public static bool IsNodeSpecific(this AnnounceReason reason) => reason is AnnounceReason.NodeNotSelected
         or AnnounceReason.NodeExcluded or AnnounceReason.NodeNetworkUnavailable or AnnounceReason.NoLocalReadyEndpoint
-        or AnnounceReason.NoPeerForNode or AnnounceReason.ConflictingLocalPref or AnnounceReason.NotElected or AnnounceReason.SpeakerNotLive;
+        or AnnounceReason.NoPeerForNode or AnnounceReason.ConflictingLocalPref or AnnounceReason.NotElected or AnnounceReason.SpeakerNotLive
+        or AnnounceReason.SpeakerNotRunning;
 }

@@ -441,6 +441,46 @@ public sealed class CommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Kubernetes_mode_names_a_node_the_planner_would_announce_from_that_runs_no_speaker()
+    {
+        await using var server = await FakeKubeApiServer.StartAsync();
+        ApplyBgpSetup(server);
+        server.Apply("nodes", KubeObjects.Node("node2"));
+        // externalTrafficPolicy Local with the only endpoint on node2; the one speaker pod runs on node1.
+        var web = KubeObjects.Service("default", "web", "203.0.113.0");
+        web["spec"]!["externalTrafficPolicy"] = "Local";
+        server.Apply("services", web);
+        server.Apply("endpointslices", KubeObjects.EndpointSlice("default", "web", "node2", "10.0.0.5"));
+        server.Apply("pods", SpeakerPod("metallb-system"));
+        var node1 = FakeSpeaker.Announcing() with
+        {
+            Services =
+            [
+                new ServiceStatus("default/web", [new AddressStatus("203.0.113.0", "main", null,
+                    new BgpDecisionStatus(false, AnnounceReason.NoLocalReadyEndpoint, "externalTrafficPolicy Local and no ready endpoint on this node", []), null)]),
+            ],
+        };
+        var status = JsonSerializer.Serialize(node1, StatusJsonContext.Default.SpeakerStatus);
+        server.PodProxy = (pod, path) => pod == "metallb-system/speaker-x1:7474" && path == "status" ? status : null;
+        var kubeconfig = Path.Combine(_cluster.Directory, "kubeconfig");
+        server.WriteKubeconfig(kubeconfig);
+
+        var (code, output, error) = await Cluster.RunAsync("explain", "default/web", "--kubeconfig", kubeconfig);
+
+        Assert.True(code == 1, output + error);
+        Assert.True(output.Contains("4 nodes           FAILED  no node announces 203.0.113.0: node2: no Running speaker pod on the node (the planner would announce from it)",
+            StringComparison.Ordinal), output);
+        Assert.Contains("reason: SpeakerNotRunning", output, StringComparison.Ordinal);
+        Assert.Contains("- node1 BGP 203.0.113.0: does not announce (NoLocalReadyEndpoint: ", output, StringComparison.Ordinal);
+
+        // Given as --speaker, the speakers are not known to be all: node2 is computed, as before.
+        await using var speaker = await FakeSpeaker.StartAsync(node1);
+        var (given, givenOutput, _) = await Cluster.RunAsync("explain", "default/web", "--kubeconfig", kubeconfig, "--speaker", speaker.Url.ToString());
+        Assert.Contains("node2 BGP 203.0.113.0: announces [computed: no --speaker for this node]", givenOutput, StringComparison.Ordinal);
+        Assert.DoesNotContain("SpeakerNotRunning", givenOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_system_namespace_is_refused_with_a_config_directory()
     {
         var (code, _, error) = await Cluster.RunAsync("status", "--config", _cluster.Directory, "--system-namespace", "lb-system");
