@@ -417,7 +417,15 @@ internal sealed class BgpSession : IDisposable
             Fire(stopped ? BgpEvent.ManualStop : BgpEvent.AutomaticStop, keepRoutes ? null : _stopCause,
                 keepRoutes ? "stopped for graceful restart" : stopped ? "stopped" : _stopReason);
         }
-        if ((signals & CollisionSignal) != 0 && !_closing) DumpForCollision();
+        if ((signals & CollisionSignal) != 0 && !_closing)
+        {
+            if (_peer.ConfirmCollisionLoss(this)) DumpForCollision();
+            else
+            {
+                SessionLog.CollisionWinnerGone(_logger, _label, Side);
+                signals |= RoutesSignal; // syncs skipped while it was marked
+            }
+        }
         if ((signals & HoldSignal) != 0 && !_closing && _hold.IsDue()) Fire(BgpEvent.HoldTimerExpires, null, "hold timer expired");
         if ((signals & KeepaliveSignal) != 0 && !_closing && _keepalive.IsDue()) Fire(BgpEvent.KeepaliveTimerExpires, null, "keepalive timer");
         if ((signals & RoutesSignal) != 0 && !_closing && _state == BgpState.Established && !CollisionLost) SyncRoutes();

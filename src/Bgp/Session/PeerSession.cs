@@ -275,6 +275,23 @@ internal sealed class PeerSession
     }
 
     /// <summary>
+    /// Called by a session's loop when it comes to act on having lost a collision. True: the connection that won is still
+    /// open, so this one closes. False: the winner has closed meanwhile (the peer resolved the collision the other way and
+    /// sent it a Cease), so this one is no longer a loser and stays, Established again if it was.
+    /// </summary>
+    public bool ConfirmCollisionLoss(BgpSession session)
+    {
+        lock (_lock)
+        {
+            if (_sessions.Any(other => other != session && other.OpenReceived && !other.CollisionLost && other.State != BgpState.Idle))
+                return true;
+            session.CollisionLost = false;
+            if (_established is null && session.State == BgpState.Established) _established = session;
+            return false;
+        }
+    }
+
+    /// <summary>
     /// Called by a session's loop on the KEEPALIVE that would make it Established. At most one connection of a peer is
     /// Established at a time, since they share the Adj-RIB-Out; false when this one lost a collision meanwhile.
     /// </summary>

@@ -38,6 +38,10 @@ internal static partial class SessionLog
     [LoggerMessage(EventId = 1209, Level = LogLevel.Information, Message = "Peer {Peer} connection collision with id {RemoteId}: closing the {Side} connection")]
     public static partial void Collision(ILogger logger, string peer, IPAddress remoteId, string side);
 
+    [LoggerMessage(EventId = 1217, Level = LogLevel.Information,
+        Message = "Peer {Peer}: the connection that won the collision closed before this one gave way: keeping the {Side} connection")]
+    public static partial void CollisionWinnerGone(ILogger logger, string peer, string side);
+
     [LoggerMessage(EventId = 1210, Level = LogLevel.Information, Message = "Peer {Peer} connect failed: {Error}")]
     public static partial void ConnectFailed(ILogger logger, string peer, string error);
 
