@@ -463,17 +463,18 @@ internal sealed class BgpSession : IDisposable
         _establishedAt = _peer.Time.GetUtcNow();
         _peer.Restart.Established(_peer.Config.Key);
         _nextHops = LocalAddresses.Resolve(LocalEndPoint.Address);
-        _peer.Rib.ResetAdvertised();
-        SyncRoutes();
+        SyncRoutes(reset: true);
     }
 
     /// <summary>Sends the pending Adj-RIB-Out differences (withdrawals first), then End-of-RIB after the first sync.</summary>
-    private void SyncRoutes()
+    /// <param name="reset">On becoming Established: everything desired is sent again.</param>
+    private void SyncRoutes(bool reset = false)
     {
         var negotiated = _negotiated!;
         var ipv4 = negotiated.Families.Contains(AfiSafi.IPv4Unicast) && HasNextHop(_nextHops.IPv4, "IPv4");
         var ipv6 = negotiated.Families.Contains(AfiSafi.IPv6Unicast) && HasNextHop(_nextHops.IPv6, "IPv6");
-        var changes = _peer.Rib.TakeChanges(ipv4, ipv6, _peer.Time.GetUtcNow());
+        // Null: this connection lost a collision meanwhile and is about to close; the winner sends.
+        if (_peer.TakeChanges(this, reset, ipv4, ipv6, _peer.Time.GetUtcNow()) is not { } changes) return;
         var updates = 0;
         if (!changes.IsEmpty)
         {

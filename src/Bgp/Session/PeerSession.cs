@@ -286,7 +286,11 @@ internal sealed class PeerSession
             if (_sessions.Any(other => other != session && other.OpenReceived && !other.CollisionLost && other.State != BgpState.Idle))
                 return true;
             session.CollisionLost = false;
-            if (_established is null && session.State == BgpState.Established) _established = session;
+            if (_established is null && session.State == BgpState.Established)
+            {
+                _established = session;
+                Rib.ResetAdvertised(); // whatever the winner took, this connection sends it all
+            }
             return false;
         }
     }
@@ -302,6 +306,21 @@ internal sealed class PeerSession
             if (session.CollisionLost || (_established is not null && _established != session)) return false;
             _established = session;
             return true;
+        }
+    }
+
+    /// <summary>
+    /// The Adj-RIB-Out is shared by the peer's connections: only the Established one (<see cref="TryEstablish"/>) resets and
+    /// takes it, atomically with that check, so that a connection that loses a collision while it syncs cannot take the
+    /// changes the winner must send. Null (nothing to send) for any other connection.
+    /// </summary>
+    public RibChanges? TakeChanges(BgpSession session, bool reset, bool ipv4, bool ipv6, DateTimeOffset sentAt)
+    {
+        lock (_lock)
+        {
+            if (_established != session) return null;
+            if (reset) Rib.ResetAdvertised();
+            return Rib.TakeChanges(ipv4, ipv6, sentAt);
         }
     }
 
