@@ -224,6 +224,50 @@ public class PeerManagerUpdateTests : SessionTestBase
         Assert.Equal(BgpState.Established, Status().State);
     }
 
+    /// <summary>
+    /// The router resolves a collision the other way and closes the connection that won here before the loser has given
+    /// way (the loser's loop is held in a flush, as a loaded machine holds it): the loser must stay Established and send
+    /// everything again, not close too and leave the peer with no session at all.
+    /// </summary>
+    [Fact]
+    public async Task A_collision_loser_whose_winner_closed_first_stays_established_and_sends_everything_again()
+    {
+        var router = Peer();
+        Transport.ToPeerOptions = new PipeOptions(pauseWriterThreshold: 1, resumeWriterThreshold: 1);
+        Manager.Update([router], [Add(router, "203.0.113.1/32")]);
+        var outbound = await Transport.NextConnectionAsync();
+        Transport.ToPeerOptions = PipeOptions.Default;
+        await outbound.ReadAsync(BgpMessageType.Open);
+        // The router dials too, before the outbound connection is Established (afterwards it would be refused).
+        var inbound = Transport.ConnectInbound(RouterAddress);
+        await inbound.ReadAsync(BgpMessageType.Open);
+        await outbound.SendOpenAsync(RouterAs, RouterAddress.ToString());
+        await outbound.ReadAsync(BgpMessageType.Keepalive);
+        await outbound.SendKeepaliveAsync();
+        Assert.Equal([N("203.0.113.1/32")], Assert.Single(await outbound.ReadUntilEndOfRibAsync()).Nlri);
+        await WaitForStateAsync(BgpState.Established);
+
+        // The outbound loop takes the next change and then waits in its flush: the router does not read.
+        await outbound.PauseReadingAsync();
+        Manager.Update(null, [Add(router, "203.0.113.2/32")]);
+        await SessionTests.WaitForAsync(() => Status().AdvertisedPrefixes == 2);
+
+        // The router's OPEN on its connection makes the outbound one (not heard on since Established) the loser by BGP
+        // identifier. Then the router closes its connection, as BIRD does when it keeps the other one.
+        await inbound.SendOpenAsync(RouterAs, RouterAddress.ToString());
+        await inbound.ReadAsync(BgpMessageType.Keepalive);
+        inbound.Close();
+        await inbound.ReadUntilClosedAsync();
+
+        outbound.ResumeReading();
+        Assert.Equal([N("203.0.113.2/32")], (await outbound.ReadUpdateAsync()).Nlri);
+        // Kept, Established again: everything is sent again on it (the winner may have taken some), and later changes too.
+        Assert.Equal([N("203.0.113.1/32"), N("203.0.113.2/32")], Sorted((await outbound.ReadUpdateAsync()).Nlri));
+        Manager.Update(null, [Add(router, "203.0.113.3/32")]);
+        Assert.Equal([N("203.0.113.3/32")], (await outbound.ReadUpdateAsync()).Nlri);
+        Assert.Equal(BgpState.Established, Status().State);
+    }
+
     /// <summary>Counts the pending-prefix gauge reports (PeerSession.ReportPrefixes) of this test's peer manager only.</summary>
     private sealed class PrefixReportCounter : IDisposable
     {
