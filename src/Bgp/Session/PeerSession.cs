@@ -326,20 +326,17 @@ internal sealed class PeerSession
 
     public void OnStateChanged(BgpSession session, BgpState oldState, BgpState newState)
     {
-        if (newState != BgpState.Established)
+        bool up;
+        lock (_lock)
         {
-            lock (_lock)
-            {
-                if (_established == session) _established = null;
-            }
+            if (newState != BgpState.Established && _established == session) _established = null;
+            up = _established is not null;
         }
-        if (newState == BgpState.Established)
+        // The peer is up while one connection is its Established one: a collision loser that was Established a moment
+        // and closes does not take the gauge down under the winner.
+        if (newState == BgpState.Established || oldState == BgpState.Established)
         {
-            Metrics.SessionUp(Label, true);
-        }
-        else if (oldState == BgpState.Established)
-        {
-            Metrics.SessionUp(Label, false);
+            Metrics.SessionUp(Label, up);
         }
     }
 
