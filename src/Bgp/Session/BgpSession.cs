@@ -428,7 +428,8 @@ internal sealed class BgpSession : IDisposable
         }
         if ((signals & HoldSignal) != 0 && !_closing && _hold.IsDue()) Fire(BgpEvent.HoldTimerExpires, null, "hold timer expired");
         if ((signals & KeepaliveSignal) != 0 && !_closing && _keepalive.IsDue()) Fire(BgpEvent.KeepaliveTimerExpires, null, "keepalive timer");
-        if ((signals & RoutesSignal) != 0 && !_closing && _state == BgpState.Established && !CollisionLost) SyncRoutes();
+        // A collision loser syncs nothing: PeerSession.TakeChanges gives the Adj-RIB-Out to the Established connection only.
+        if ((signals & RoutesSignal) != 0 && !_closing && _state == BgpState.Established) SyncRoutes();
         return stopped;
     }
 
