@@ -181,7 +181,7 @@ public class PeerManagerUpdateTests : SessionTestBase
     [Fact]
     public async Task A_collision_loser_with_a_queued_keepalive_never_becomes_established_and_the_survivor_keeps_its_routes()
     {
-        using var prefixReports = new PrefixReportCounter(MeterFactory);
+        using var prefixReports = new InstrumentRecorder(MeterFactory, "metallb_bgp_pending_prefixes_total");
         var router = Peer();
         // Every flush of the outbound connection waits until its peer has read everything.
         Transport.ToPeerOptions = new PipeOptions(pauseWriterThreshold: 1, resumeWriterThreshold: 1);
@@ -268,24 +268,91 @@ public class PeerManagerUpdateTests : SessionTestBase
         Assert.Equal(BgpState.Established, Status().State);
     }
 
-    /// <summary>Counts the pending-prefix gauge reports (PeerSession.ReportPrefixes) of this test's peer manager only.</summary>
-    private sealed class PrefixReportCounter : IDisposable
+    /// <summary>
+    /// Both connections become Established, one after the other. The outbound one is marked the collision loser while its loop
+    /// waits in a flush, and it handles a ROUTE-REFRESH before it acts on the mark (as it would any message it reads in that
+    /// pass on a loaded machine). Only the winner may take changes from the shared Adj-RIB-Out: otherwise the loser sends a
+    /// change on the connection it is closing and the winner never sends it. Nor may the loser's close take the peer's
+    /// session_up gauge down under the winner.
+    /// </summary>
+    [Fact]
+    public async Task A_collision_loser_takes_no_route_change_from_the_winner_and_leaves_the_peer_up()
+    {
+        using var sessionUp = new InstrumentRecorder(MeterFactory, "metallb_bgp_session_up");
+        var router = Peer();
+        // Every flush waits until the router has read everything, so a router that stops reading holds the loop there.
+        Transport.ToPeerOptions = new PipeOptions(pauseWriterThreshold: 1, resumeWriterThreshold: 1);
+        Manager.Update([router], [Add(router, "203.0.113.1/32")]);
+        var outbound = await Transport.NextConnectionAsync();
+        await outbound.ReadAsync(BgpMessageType.Open);
+        var inbound = Transport.ConnectInbound(RouterAddress);
+        Transport.ToPeerOptions = PipeOptions.Default;
+        await inbound.ReadAsync(BgpMessageType.Open);
+        await outbound.SendOpenAsync(RouterAs, RouterAddress.ToString());
+        await outbound.ReadAsync(BgpMessageType.Keepalive);
+        await outbound.SendKeepaliveAsync();
+        Assert.Equal([N("203.0.113.1/32")], Assert.Single(await outbound.ReadUntilEndOfRibAsync()).Nlri);
+        await WaitForStateAsync(BgpState.Established);
+
+        // The outbound loop takes the next change and waits in its flush.
+        await outbound.PauseReadingAsync();
+        Manager.Update(null, [Add(router, "203.0.113.2/32")]);
+        await SessionTests.WaitForAsync(() => Status().AdvertisedPrefixes == 2);
+
+        // The router's connection wins by BGP identifier and becomes Established: everything is sent on it.
+        await inbound.SendOpenAsync(RouterAs, RouterAddress.ToString());
+        await inbound.ReadAsync(BgpMessageType.Keepalive);
+        await inbound.SendKeepaliveAsync();
+        Assert.Equal([N("203.0.113.1/32"), N("203.0.113.2/32")], Sorted(Assert.Single(await inbound.ReadUntilEndOfRibAsync()).Nlri));
+
+        // The winner takes the next change and waits in its flush; the change after it stays pending.
+        await inbound.PauseReadingAsync();
+        Manager.Update(null, [Add(router, "203.0.113.3/32")]);
+        await SessionTests.WaitForAsync(() => Status().AdvertisedPrefixes == 3);
+        Manager.Update(null, [Add(router, "203.0.113.4/32")]);
+
+        // The loser reads a ROUTE-REFRESH in the pass before it acts on its mark, answers it from what was sent, and closes.
+        await outbound.SendAsync(w => RouteRefreshCodec.Write(w, new RouteRefreshMessage(AfiSafi.IPv4Unicast, RouteRefreshSubtype.Normal)));
+        outbound.ResumeReading();
+        var last = await outbound.ReadUntilClosedAsync();
+        AssertNotification(last[^1], BgpErrorCode.Cease, CeaseSubcode.ConnectionCollisionResolution);
+        Assert.DoesNotContain(last, m => m.Type == BgpMessageType.Update && Decode(m).Nlri.Contains(N("203.0.113.4/32")));
+
+        inbound.ResumeReading();
+        Assert.Equal([N("203.0.113.3/32")], (await inbound.ReadUpdateAsync()).Nlri);
+        Assert.Equal([N("203.0.113.4/32")], (await inbound.ReadUpdateAsync()).Nlri);
+        Assert.Equal(BgpState.Established, Status().State);
+        Assert.Equal(1, sessionUp.Last);
+    }
+
+    /// <summary>Records one instrument's measurements of this test's peer manager only (parallel test classes share the meter names).</summary>
+    private sealed class InstrumentRecorder : IDisposable
     {
         private readonly MeterListener _listener = new();
         private int _count;
+        private long _last;
 
-        public PrefixReportCounter(IMeterFactory scope)
+        public InstrumentRecorder(IMeterFactory scope, string name)
         {
             _listener.InstrumentPublished = (instrument, listener) =>
             {
-                if (instrument.Meter.Scope == scope && instrument.Name == "metallb_bgp_pending_prefixes_total")
-                    listener.EnableMeasurementEvents(instrument);
+                if (instrument.Meter.Scope == scope && instrument.Name == name) listener.EnableMeasurementEvents(instrument);
             };
-            _listener.SetMeasurementEventCallback<long>((_, _, _, _) => Interlocked.Increment(ref _count));
+            _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Record(value));
+            _listener.SetMeasurementEventCallback<int>((_, value, _, _) => Record(value));
             _listener.Start();
         }
 
         public int Count => Volatile.Read(ref _count);
+
+        /// <summary>The last value recorded.</summary>
+        public long Last => Interlocked.Read(ref _last);
+
+        private void Record(long value)
+        {
+            Interlocked.Exchange(ref _last, value);
+            Interlocked.Increment(ref _count);
+        }
 
         public void Dispose() => _listener.Dispose();
     }
