@@ -233,24 +233,7 @@ public class PeerManagerUpdateTests : SessionTestBase
     public async Task A_collision_loser_whose_winner_closed_first_stays_established_and_sends_everything_again()
     {
         var router = Peer();
-        Transport.ToPeerOptions = new PipeOptions(pauseWriterThreshold: 1, resumeWriterThreshold: 1);
-        Manager.Update([router], [Add(router, "203.0.113.1/32")]);
-        var outbound = await Transport.NextConnectionAsync();
-        Transport.ToPeerOptions = PipeOptions.Default;
-        await outbound.ReadAsync(BgpMessageType.Open);
-        // The router dials too, before the outbound connection is Established (afterwards it would be refused).
-        var inbound = Transport.ConnectInbound(RouterAddress);
-        await inbound.ReadAsync(BgpMessageType.Open);
-        await outbound.SendOpenAsync(RouterAs, RouterAddress.ToString());
-        await outbound.ReadAsync(BgpMessageType.Keepalive);
-        await outbound.SendKeepaliveAsync();
-        Assert.Equal([N("203.0.113.1/32")], Assert.Single(await outbound.ReadUntilEndOfRibAsync()).Nlri);
-        await WaitForStateAsync(BgpState.Established);
-
-        // The outbound loop takes the next change and then waits in its flush: the router does not read.
-        await outbound.PauseReadingAsync();
-        Manager.Update(null, [Add(router, "203.0.113.2/32")]);
-        await SessionTests.WaitForAsync(() => Status().AdvertisedPrefixes == 2);
+        var (outbound, inbound) = await EstablishOutboundHeldInFlushBesideInboundAsync(router, holdInbound: false);
 
         // The router's OPEN on its connection makes the outbound one (not heard on since Established) the loser by BGP
         // identifier. Then the router closes its connection, as BIRD does when it keeps the other one.
@@ -280,24 +263,7 @@ public class PeerManagerUpdateTests : SessionTestBase
     {
         using var sessionUp = new InstrumentRecorder(MeterFactory, "metallb_bgp_session_up");
         var router = Peer();
-        // Every flush waits until the router has read everything, so a router that stops reading holds the loop there.
-        Transport.ToPeerOptions = new PipeOptions(pauseWriterThreshold: 1, resumeWriterThreshold: 1);
-        Manager.Update([router], [Add(router, "203.0.113.1/32")]);
-        var outbound = await Transport.NextConnectionAsync();
-        await outbound.ReadAsync(BgpMessageType.Open);
-        var inbound = Transport.ConnectInbound(RouterAddress);
-        Transport.ToPeerOptions = PipeOptions.Default;
-        await inbound.ReadAsync(BgpMessageType.Open);
-        await outbound.SendOpenAsync(RouterAs, RouterAddress.ToString());
-        await outbound.ReadAsync(BgpMessageType.Keepalive);
-        await outbound.SendKeepaliveAsync();
-        Assert.Equal([N("203.0.113.1/32")], Assert.Single(await outbound.ReadUntilEndOfRibAsync()).Nlri);
-        await WaitForStateAsync(BgpState.Established);
-
-        // The outbound loop takes the next change and waits in its flush.
-        await outbound.PauseReadingAsync();
-        Manager.Update(null, [Add(router, "203.0.113.2/32")]);
-        await SessionTests.WaitForAsync(() => Status().AdvertisedPrefixes == 2);
+        var (outbound, inbound) = await EstablishOutboundHeldInFlushBesideInboundAsync(router, holdInbound: true);
 
         // The router's connection wins by BGP identifier and becomes Established: everything is sent on it.
         await inbound.SendOpenAsync(RouterAs, RouterAddress.ToString());
@@ -323,6 +289,35 @@ public class PeerManagerUpdateTests : SessionTestBase
         Assert.Equal([N("203.0.113.4/32")], (await inbound.ReadUpdateAsync()).Nlri);
         Assert.Equal(BgpState.Established, Status().State);
         Assert.Equal(1, sessionUp.Last);
+    }
+
+    /// <summary>
+    /// The outbound connection Established, with 203.0.113.1 sent on it, then held in the flush of 203.0.113.2 (the router
+    /// stops reading it); beside it the router's own connection, dialled before the outbound one was Established (afterwards
+    /// it would be refused), its OPEN not yet sent. Every flush of the outbound connection, and with <paramref name="holdInbound"/>
+    /// of the inbound one, waits until the router has read everything, so a router that stops reading holds the loop there.
+    /// </summary>
+    private async Task<(FakePeer Outbound, FakePeer Inbound)> EstablishOutboundHeldInFlushBesideInboundAsync(BgpPeerConfig router, bool holdInbound)
+    {
+        var held = new PipeOptions(pauseWriterThreshold: 1, resumeWriterThreshold: 1);
+        Transport.ToPeerOptions = held;
+        Manager.Update([router], [Add(router, "203.0.113.1/32")]);
+        var outbound = await Transport.NextConnectionAsync();
+        await outbound.ReadAsync(BgpMessageType.Open);
+        Transport.ToPeerOptions = holdInbound ? held : PipeOptions.Default;
+        var inbound = Transport.ConnectInbound(RouterAddress);
+        Transport.ToPeerOptions = PipeOptions.Default;
+        await inbound.ReadAsync(BgpMessageType.Open);
+        await outbound.SendOpenAsync(RouterAs, RouterAddress.ToString());
+        await outbound.ReadAsync(BgpMessageType.Keepalive);
+        await outbound.SendKeepaliveAsync();
+        Assert.Equal([N("203.0.113.1/32")], Assert.Single(await outbound.ReadUntilEndOfRibAsync()).Nlri);
+        await WaitForStateAsync(BgpState.Established);
+
+        await outbound.PauseReadingAsync();
+        Manager.Update(null, [Add(router, "203.0.113.2/32")]);
+        await SessionTests.WaitForAsync(() => Status().AdvertisedPrefixes == 2);
+        return (outbound, inbound);
     }
 
     /// <summary>Records one instrument's measurements of this test's peer manager only (parallel test classes share the meter names).</summary>
