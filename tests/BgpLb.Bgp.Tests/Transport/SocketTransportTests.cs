@@ -160,11 +160,17 @@ public class SocketTransportTests
             TimeProvider.System, logsB, new BgpMetrics(meters));
         await managerA.StartAsync(CancellationToken.None);
         await managerB.StartAsync(CancellationToken.None);
-        int portA = managerA.ListenEndPoint!.Port, portB = managerB.ListenEndPoint!.Port;
+        var portB = managerB.ListenEndPoint!.Port;
+        // Only A dials: B dials a port of A's address that is bound but not listening, so its attempts are refused. When both
+        // dial, the two ends may resolve the collision differently (one has already heard on the Established connection, the
+        // other not yet), close both connections and connect again; the collision rules have their own deterministic tests.
+        using var closedPort = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        closedPort.Bind(new IPEndPoint(a, 0));
+        var refusedPort = ((IPEndPoint)closedPort.LocalEndPoint!).Port;
 
         var route = new Route(IPNetwork.Parse("203.0.113.1/32"), RouteAttributes.Empty);
         managerA.Apply([new PeerIntent(Peer(b, portB, source: a) with { LocalAsn = 64513, PeerAsn = 64512 }, [route])]);
-        managerB.Apply([new PeerIntent(Peer(a, portA, source: b) with { LocalAsn = 64512, PeerAsn = 64513 }, [])]);
+        managerB.Apply([new PeerIntent(Peer(a, refusedPort, source: b) with { LocalAsn = 64512, PeerAsn = 64513 }, [])]);
 
         await WaitFor(() => managerA.GetStatus()[0] is { State: BgpState.Established, AdvertisedPrefixes: 1 }
             && managerB.GetStatus()[0] is { State: BgpState.Established, Counters.UpdatesReceived: >= 3 },
@@ -173,8 +179,7 @@ public class SocketTransportTests
         Assert.Equal(b, managerA.GetStatus()[0].RemoteRouterId);
 
         await managerA.StopAsync(CancellationToken.None).WaitAsync(Timeout);
-        // The state change (1200), not the NOTIFICATION line (1204): that one is rate-limited per peer, and a connection
-        // collision at the start (both sides dial at once) may have used its turn already.
+        // The state change (1200), not the NOTIFICATION line (1204), which is rate-limited per peer.
         await WaitFor(() => logsB.Entries.Any(e => e.EventId == 1200 && e.Message.Contains("NOTIFICATION received 6/2", StringComparison.Ordinal)
             && e.Message.Contains("bgplb speaker shutting down", StringComparison.Ordinal)),
             () => string.Join("\n", logsB.Entries.Where(e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Information)));
