@@ -214,12 +214,13 @@ public static class Explainer
                 var noSpeaker = cluster.HasEverySpeaker && !speakers.Any(s => s.Node == node);
                 foreach (var address in plan?.Addresses ?? [])
                 {
-                    Decide(node, address.Address.ToString(), Unless(noSpeaker, address.Bgp is { } b ? (b.Announced, b.Reason, b.Detail) : null),
-                        Unless(noSpeaker, address.L2 is { } l ? (l.Announced, l.Reason, l.Detail) : null), "computed");
+                    Decide(node, address.Address.ToString(), SpeakerNotRunningIf(noSpeaker, address.Bgp is { } b ? (b.Announced, b.Reason, b.Detail) : null),
+                        SpeakerNotRunningIf(noSpeaker, address.L2 is { } l ? (l.Announced, l.Reason, l.Detail) : null), "computed");
                 }
             }
+            var computedNote = speakers.Count == 0 ? "" : cluster.HasEverySpeaker ? " [computed: no speaker pod]" : " [computed: no --speaker for this node]";
             var details = Decisions.Select(d => $"{d.Node} {d.Protocol} {d.Address}: {(d.Announced ? "announces" : $"does not announce ({d.Reason}: {d.Detail})")}"
-                + (d.Source == "computed" && speakers.Count > 0 ? (cluster.HasEverySpeaker ? " [computed: no speaker pod]" : " [computed: no --speaker for this node]") : "")).ToList();
+                + (d.Source == "computed" ? computedNote : "")).ToList();
             if (_plans.Count == 0)
             {
                 return new ExplainStep(Step, Name, Verdict.Failed, "NoNodes", "no Node objects and no --speaker: no node to announce from",
@@ -348,7 +349,7 @@ public static class Explainer
                 string.Join("; ", owners.Select(o => $"{o.Node} owns {o.Address}" + (o.Source == "computed" ? " (computed)" : " and answers ARP/NDP"))), null, details);
         }
 
-        private static (bool Announced, AnnounceReason Reason, string Detail)? Unless(bool noSpeaker, (bool Announced, AnnounceReason Reason, string Detail)? decision) =>
+        private static (bool Announced, AnnounceReason Reason, string Detail)? SpeakerNotRunningIf(bool noSpeaker, (bool Announced, AnnounceReason Reason, string Detail)? decision) =>
             noSpeaker && decision is { Announced: true }
                 ? (false, AnnounceReason.SpeakerNotRunning, "no Running speaker pod on the node (the planner would announce from it)")
                 : decision;
