@@ -101,7 +101,7 @@ internal sealed class BgpSession : IDisposable
     }
 
     public bool Outbound { get; }
-    private string Side => Outbound ? "outbound" : "inbound";
+    public string Side => Outbound ? "outbound" : "inbound";
     public uint LocalBgpId { get; }
     public BgpState State => _state;
     public NegotiatedSession? Negotiated => _negotiated;
@@ -111,8 +111,11 @@ internal sealed class BgpSession : IDisposable
     /// <summary>Set by <see cref="PeerSession"/> under its lock once this connection has received a valid OPEN.</summary>
     public bool OpenReceived { get; set; }
 
-    /// <summary>Set by <see cref="PeerSession"/> under its lock when this connection lost a collision: it must not become (or stay) Established.</summary>
-    public bool CollisionLost { get; set; }
+    /// <summary>
+    /// Set by <see cref="PeerSession"/> under its lock while this connection has lost a collision by BGP identifier: it may
+    /// still become (or stay) Established and send, until the winner becomes Established (then this one closes) or closes.
+    /// </summary>
+    public bool Yielding { get; set; }
 
     private volatile bool _heardSinceEstablished;
 
@@ -417,18 +420,12 @@ internal sealed class BgpSession : IDisposable
             Fire(stopped ? BgpEvent.ManualStop : BgpEvent.AutomaticStop, keepRoutes ? null : _stopCause,
                 keepRoutes ? "stopped for graceful restart" : stopped ? "stopped" : _stopReason);
         }
-        if ((signals & CollisionSignal) != 0 && !_closing)
-        {
-            if (_peer.ConfirmCollisionLoss(this)) DumpForCollision();
-            else
-            {
-                SessionLog.CollisionWinnerGone(_logger, _label, Side);
-                signals |= RoutesSignal; // syncs skipped while it was marked
-            }
-        }
+        // The connection this one yielded to is Established and has taken over the Adj-RIB-Out.
+        if ((signals & CollisionSignal) != 0 && !_closing) DumpForCollision();
         if ((signals & HoldSignal) != 0 && !_closing && _hold.IsDue()) Fire(BgpEvent.HoldTimerExpires, null, "hold timer expired");
         if ((signals & KeepaliveSignal) != 0 && !_closing && _keepalive.IsDue()) Fire(BgpEvent.KeepaliveTimerExpires, null, "keepalive timer");
-        // A collision loser syncs nothing: PeerSession.TakeChanges gives the Adj-RIB-Out to the Established connection only.
+        // A collision loser syncs nothing once the winner took over: PeerSession.TakeChanges gives the Adj-RIB-Out to the
+        // peer's Established connection only.
         if ((signals & RoutesSignal) != 0 && !_closing && _state == BgpState.Established) SyncRoutes();
         return stopped;
     }
@@ -474,7 +471,7 @@ internal sealed class BgpSession : IDisposable
         var negotiated = _negotiated!;
         var ipv4 = negotiated.Families.Contains(AfiSafi.IPv4Unicast) && HasNextHop(_nextHops.IPv4, "IPv4");
         var ipv6 = negotiated.Families.Contains(AfiSafi.IPv6Unicast) && HasNextHop(_nextHops.IPv6, "IPv6");
-        // Null: this connection lost a collision meanwhile and is about to close; the winner sends.
+        // Null: the winner of a collision took over from this connection meanwhile and this one is about to close.
         if (_peer.TakeChanges(this, reset, ipv4, ipv6, _peer.Time.GetUtcNow()) is not { } changes) return;
         var updates = 0;
         if (!changes.IsEmpty)

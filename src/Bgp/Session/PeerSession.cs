@@ -245,65 +245,46 @@ internal sealed class PeerSession
     }
 
     /// <summary>
-    /// Called by a session's loop when it has accepted an OPEN. Returns true when that connection must be closed because of a
-    /// collision; when the other connection loses instead, it is told to close (RFC 4271 §6.8: the connection initiated by
-    /// the speaker with the higher BGP identifier survives).
+    /// Called by a session's loop when it has accepted an OPEN. Returns true when that connection must be closed now because
+    /// of a collision (RFC 4271 §6.8). When the other connection loses instead, it yields (<see cref="BgpSession.Yielding"/>).
     /// </summary>
     public bool OnOpenReceived(BgpSession session, uint remoteId)
     {
         lock (_lock)
         {
             session.OpenReceived = true;
-            foreach (var other in _sessions)
-            {
-                if (other == session || !other.OpenReceived || other.State == BgpState.Idle) continue;
-                // RFC 4271 §6.8: an Established connection wins. One the peer has not been heard on since may still be in
-                // OpenConfirm at the peer, which then resolves by BGP identifier (BIRD does even against Established): so do we.
-                if (other == _established && other.HeardSinceEstablished) return true;
-                var keepOutbound = session.LocalBgpId > remoteId;
-                var loser = session.Outbound == keepOutbound ? other : session;
-                if (loser == session) return true;
-                // The other loop may be handling a KEEPALIVE this moment: the mark keeps it from becoming (or staying)
-                // Established, so this connection may take its place.
-                other.CollisionLost = true;
-                if (other == _established) _established = null;
-                other.RequestCollisionDump();
-                return false;
-            }
-            return false;
-        }
-    }
-
-    /// <summary>
-    /// Called by a session's loop when it comes to act on having lost a collision. True: the connection that won is still
-    /// open, so this one closes. False: the winner has closed meanwhile (the peer resolved the collision the other way and
-    /// sent it a Cease), so this one is no longer a loser and stays, Established again if it was.
-    /// </summary>
-    public bool ConfirmCollisionLoss(BgpSession session)
-    {
-        lock (_lock)
-        {
-            if (_sessions.Any(other => other != session && other.OpenReceived && !other.CollisionLost && other.State != BgpState.Idle))
-                return true;
-            session.CollisionLost = false;
-            if (_established is null && session.State == BgpState.Established)
-            {
-                _established = session;
-                Rib.ResetAdvertised(); // whatever the winner took, this connection sends it all
-            }
+            var other = _sessions.Find(s => s != session && s.OpenReceived && s.State != BgpState.Idle);
+            if (other is null) return false;
+            // RFC 4271 §6.8: an Established connection wins. One the peer has not been heard on since may still be in
+            // OpenConfirm at the peer, which then resolves by BGP identifier (BIRD does even against Established): so do we.
+            if (other == _established && other.HeardSinceEstablished) return true;
+            // The connection initiated by the speaker with the higher BGP identifier survives.
+            if (session.Outbound != session.LocalBgpId > remoteId) return true;
+            // The other connection loses by identifier, but the peer may already be Established on it (it has read our
+            // KEEPALIVE) and then closes this one instead (FRR does). So the other one is not closed yet: it gives way when
+            // this one becomes Established (TryEstablish), and stays when this one closes first. Both ends then keep the same.
+            other.Yielding = true;
+            var remote = BgpIdentifier.ToAddress(remoteId);
+            SessionLog.CollisionYielding(_logger, Label, remote, session.Side, other.Side);
             return false;
         }
     }
 
     /// <summary>
     /// Called by a session's loop on the KEEPALIVE that would make it Established. At most one connection of a peer is
-    /// Established at a time, since they share the Adj-RIB-Out; false when this one lost a collision meanwhile.
+    /// Established at a time, since they share the Adj-RIB-Out: a collision winner takes over from the connection that
+    /// yields to it, which is told to close. False when this connection must close instead.
     /// </summary>
     public bool TryEstablish(BgpSession session)
     {
         lock (_lock)
         {
-            if (session.CollisionLost || (_established is not null && _established != session)) return false;
+            if (_established is { } current && current != session && (session.Yielding || !current.Yielding)) return false;
+            if (!session.Yielding)
+            {
+                foreach (var other in _sessions)
+                    if (other != session && other.Yielding) other.RequestCollisionDump();
+            }
             _established = session;
             return true;
         }
@@ -331,6 +312,17 @@ internal sealed class PeerSession
         {
             if (newState != BgpState.Established && _established == session) _established = null;
             up = _established is not null;
+            // A collision winner that closes before it was ever Established (the peer kept the other connection): the
+            // connection that yielded to it stays, with the Adj-RIB-Out it never stopped sending.
+            if (newState == BgpState.Idle && oldState != BgpState.Established)
+            {
+                foreach (var other in _sessions)
+                {
+                    if (other == session || !other.Yielding) continue;
+                    other.Yielding = false;
+                    SessionLog.CollisionWinnerGone(_logger, Label, other.Side);
+                }
+            }
         }
         // The peer is up while one connection is its Established one: a collision loser that was Established a moment
         // and closes does not take the gauge down under the winner.

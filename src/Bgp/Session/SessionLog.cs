@@ -38,8 +38,12 @@ internal static partial class SessionLog
     [LoggerMessage(EventId = 1209, Level = LogLevel.Information, Message = "Peer {Peer} connection collision with id {RemoteId}: closing the {Side} connection")]
     public static partial void Collision(ILogger logger, string peer, IPAddress remoteId, string side);
 
+    [LoggerMessage(EventId = 1218, Level = LogLevel.Information,
+        Message = "Peer {Peer} connection collision with id {RemoteId}: the {Winner} connection wins by BGP identifier; the {Loser} connection stays until the {Winner} one is Established or closes")]
+    public static partial void CollisionYielding(ILogger logger, string peer, IPAddress remoteId, string winner, string loser);
+
     [LoggerMessage(EventId = 1217, Level = LogLevel.Information,
-        Message = "Peer {Peer}: the connection that won the collision closed before this one gave way: keeping the {Side} connection")]
+        Message = "Peer {Peer}: the connection that won the collision closed before it was Established (the peer kept the other): keeping the {Side} connection")]
     public static partial void CollisionWinnerGone(ILogger logger, string peer, string side);
 
     [LoggerMessage(EventId = 1210, Level = LogLevel.Information, Message = "Peer {Peer} connect failed: {Error}")]

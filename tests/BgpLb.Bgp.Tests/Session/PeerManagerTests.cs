@@ -94,11 +94,13 @@ public class PeerManagerTests : SessionTestBase
         await inbound.ReadAsync(BgpMessageType.Open);
         await inbound.SendOpenAsync(RouterAs, remoteId);
 
+        // The router resolves it the same way and confirms the winner with its KEEPALIVE. A new connection that loses closes
+        // at once; the first one, when it loses, closes when the winner becomes Established.
         var (loser, winner) = inboundSurvives ? (outbound, inbound) : (inbound, outbound);
-        AssertNotification((await loser.ReadUntilClosedAsync())[^1], BgpErrorCode.Cease, CeaseSubcode.ConnectionCollisionResolution);
         if (inboundSurvives) await winner.ReadAsync(BgpMessageType.Keepalive);
         await winner.SendKeepaliveAsync();
         Assert.True(IsEndOfRib(await winner.ReadAsync()));
+        AssertNotification((await loser.ReadUntilClosedAsync())[^1], BgpErrorCode.Cease, CeaseSubcode.ConnectionCollisionResolution);
         await WaitForStateAsync(BgpState.Established);
     }
 
@@ -129,13 +131,13 @@ public class PeerManagerTests : SessionTestBase
 
         await inbound.SendOpenAsync(RouterAs, higherRemoteId);
         var (loser, winner) = heard ? (inbound, outbound) : (outbound, inbound);
-        AssertNotification((await loser.ReadUntilClosedAsync())[^1], BgpErrorCode.Cease, CeaseSubcode.ConnectionCollisionResolution);
         if (!heard)
         {
             await winner.ReadAsync(BgpMessageType.Keepalive);
             await winner.SendKeepaliveAsync();
             Assert.True(IsEndOfRib(await winner.ReadAsync()));
         }
+        AssertNotification((await loser.ReadUntilClosedAsync())[^1], BgpErrorCode.Cease, CeaseSubcode.ConnectionCollisionResolution);
         await winner.SendKeepaliveAsync();
         await WaitForStateAsync(BgpState.Established);
     }

@@ -225,36 +225,59 @@ public class PeerManagerUpdateTests : SessionTestBase
     }
 
     /// <summary>
-    /// The router resolves a collision the other way and closes the connection that won here before the loser has given
-    /// way (the loser's loop is held in a flush, as a loaded machine holds it): the loser must stay Established and send
-    /// everything again, not close too and leave the peer with no session at all.
+    /// Our outbound connection loses a collision by BGP identifier, in OpenConfirm or Established here. The router may already
+    /// be Established on it (it has read our KEEPALIVE) and close the new connection, as FRR does, or resolve by identifier as
+    /// we do and close the outbound one, as BIRD does. The outbound connection yields until the router has shown which: it
+    /// never closes first, so the two ends cannot close one connection each and leave the peer without a session. The
+    /// connection kept sends the routes and, when it is the one that was Established all along, only what changes later.
     /// </summary>
-    [Fact]
-    public async Task A_collision_loser_whose_winner_closed_first_stays_established_and_sends_everything_again()
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public async Task A_collision_lost_by_identifier_ends_on_the_connection_the_router_keeps(bool outboundEstablished, bool routerKeepsWinner)
     {
+        using var sessionUp = new InstrumentRecorder(MeterFactory, "metallb_bgp_session_up");
         var router = Peer();
-        var (outbound, inbound) = await EstablishOutboundHeldInFlushBesideInboundAsync(router, holdInbound: false);
+        Manager.Update([router], [Add(router, "203.0.113.1/32")]);
+        var outbound = await Transport.NextConnectionAsync();
+        await outbound.ReadAsync(BgpMessageType.Open);
+        var inbound = Transport.ConnectInbound(RouterAddress);
+        await inbound.ReadAsync(BgpMessageType.Open);
+        await outbound.SendOpenAsync(RouterAs, RouterAddress.ToString());
+        await outbound.ReadAsync(BgpMessageType.Keepalive);
+        if (outboundEstablished) await EstablishWithRoutesAsync(outbound);
 
-        // The router's OPEN on its connection makes the outbound one (not heard on since Established) the loser by BGP
-        // identifier. Then the router closes its connection, as BIRD does when it keeps the other one.
+        // The router's OPEN on its own connection, which wins by identifier (the router's is the higher).
         await inbound.SendOpenAsync(RouterAs, RouterAddress.ToString());
         await inbound.ReadAsync(BgpMessageType.Keepalive);
-        inbound.Close();
-        await inbound.ReadUntilClosedAsync();
 
-        outbound.ResumeReading();
-        Assert.Equal([N("203.0.113.2/32")], (await outbound.ReadUpdateAsync()).Nlri);
-        // Kept, Established again: everything is sent again on it (the winner may have taken some), and later changes too.
-        Assert.Equal([N("203.0.113.1/32"), N("203.0.113.2/32")], Sorted((await outbound.ReadUpdateAsync()).Nlri));
-        Manager.Update(null, [Add(router, "203.0.113.3/32")]);
-        Assert.Equal([N("203.0.113.3/32")], (await outbound.ReadUpdateAsync()).Nlri);
+        // The router closes the connection it gives up; nothing of ours went out on it after its KEEPALIVE.
+        var (kept, closed) = routerKeepsWinner ? (inbound, outbound) : (outbound, inbound);
+        await closed.SendAsync(w => NotificationCodec.Write(w, BgpErrorCode.Cease, CeaseSubcode.ConnectionCollisionResolution, []));
+        closed.Close();
+        Assert.DoesNotContain(await closed.ReadUntilClosedAsync(), m => m.Type == BgpMessageType.Notification);
+
+        if (routerKeepsWinner || !outboundEstablished) await EstablishWithRoutesAsync(kept);
+        Manager.Update(null, [Add(router, "203.0.113.2/32")]);
+        Assert.Equal([N("203.0.113.2/32")], (await kept.ReadUpdateAsync()).Nlri);
         Assert.Equal(BgpState.Established, Status().State);
+        Assert.Equal(1, sessionUp.Last);
+        // The outbound connection Established and kept: the peer was up all along.
+        if (outboundEstablished && !routerKeepsWinner) Assert.Equal(1, sessionUp.Count);
+
+        static async Task EstablishWithRoutesAsync(FakePeer connection)
+        {
+            await connection.SendKeepaliveAsync();
+            Assert.Equal([N("203.0.113.1/32")], Assert.Single(await connection.ReadUntilEndOfRibAsync()).Nlri);
+        }
     }
 
     /// <summary>
-    /// Both connections become Established, one after the other. The outbound one is marked the collision loser while its loop
-    /// waits in a flush, and it handles a ROUTE-REFRESH before it acts on the mark (as it would any message it reads in that
-    /// pass on a loaded machine). Only the winner may take changes from the shared Adj-RIB-Out: otherwise the loser sends a
+    /// Both connections become Established, one after the other. The outbound one, which lost by identifier, is told to close
+    /// when the winner takes over while its loop waits in a flush, and it handles a ROUTE-REFRESH before it acts on that (as
+    /// it would any message it reads in that pass on a loaded machine). Only the winner may take changes from the shared Adj-RIB-Out: otherwise the loser sends a
     /// change on the connection it is closing and the winner never sends it. Nor may the loser's close take the peer's
     /// session_up gauge down under the winner.
     /// </summary>
@@ -263,7 +286,25 @@ public class PeerManagerUpdateTests : SessionTestBase
     {
         using var sessionUp = new InstrumentRecorder(MeterFactory, "metallb_bgp_session_up");
         var router = Peer();
-        var (outbound, inbound) = await EstablishOutboundHeldInFlushBesideInboundAsync(router, holdInbound: true);
+        // Every flush of either connection waits until the router has read everything, so a router that stops reading holds
+        // the loop there. The router dials before the outbound connection is Established (afterwards it would be refused).
+        Transport.ToPeerOptions = new PipeOptions(pauseWriterThreshold: 1, resumeWriterThreshold: 1);
+        Manager.Update([router], [Add(router, "203.0.113.1/32")]);
+        var outbound = await Transport.NextConnectionAsync();
+        await outbound.ReadAsync(BgpMessageType.Open);
+        var inbound = Transport.ConnectInbound(RouterAddress);
+        Transport.ToPeerOptions = PipeOptions.Default;
+        await inbound.ReadAsync(BgpMessageType.Open);
+        await outbound.SendOpenAsync(RouterAs, RouterAddress.ToString());
+        await outbound.ReadAsync(BgpMessageType.Keepalive);
+        await outbound.SendKeepaliveAsync();
+        Assert.Equal([N("203.0.113.1/32")], Assert.Single(await outbound.ReadUntilEndOfRibAsync()).Nlri);
+        await WaitForStateAsync(BgpState.Established);
+
+        // The outbound connection's loop waits in the flush of 203.0.113.2.
+        await outbound.PauseReadingAsync();
+        Manager.Update(null, [Add(router, "203.0.113.2/32")]);
+        await SessionTests.WaitForAsync(() => Status().AdvertisedPrefixes == 2);
 
         // The router's connection wins by BGP identifier and becomes Established: everything is sent on it.
         await inbound.SendOpenAsync(RouterAs, RouterAddress.ToString());
@@ -277,7 +318,7 @@ public class PeerManagerUpdateTests : SessionTestBase
         await SessionTests.WaitForAsync(() => Status().AdvertisedPrefixes == 3);
         Manager.Update(null, [Add(router, "203.0.113.4/32")]);
 
-        // The loser reads a ROUTE-REFRESH in the pass before it acts on its mark, answers it from what was sent, and closes.
+        // The loser reads a ROUTE-REFRESH in the pass before it acts on the order to close, answers it from what was sent, and closes.
         await outbound.SendAsync(w => RouteRefreshCodec.Write(w, new RouteRefreshMessage(AfiSafi.IPv4Unicast, RouteRefreshSubtype.Normal)));
         outbound.ResumeReading();
         var last = await outbound.ReadUntilClosedAsync();
@@ -289,35 +330,6 @@ public class PeerManagerUpdateTests : SessionTestBase
         Assert.Equal([N("203.0.113.4/32")], (await inbound.ReadUpdateAsync()).Nlri);
         Assert.Equal(BgpState.Established, Status().State);
         Assert.Equal(1, sessionUp.Last);
-    }
-
-    /// <summary>
-    /// The outbound connection Established, with 203.0.113.1 sent on it, then held in the flush of 203.0.113.2 (the router
-    /// stops reading it); beside it the router's own connection, dialled before the outbound one was Established (afterwards
-    /// it would be refused), its OPEN not yet sent. Every flush of the outbound connection, and with <paramref name="holdInbound"/>
-    /// of the inbound one, waits until the router has read everything, so a router that stops reading holds the loop there.
-    /// </summary>
-    private async Task<(FakePeer Outbound, FakePeer Inbound)> EstablishOutboundHeldInFlushBesideInboundAsync(BgpPeerConfig router, bool holdInbound)
-    {
-        var held = new PipeOptions(pauseWriterThreshold: 1, resumeWriterThreshold: 1);
-        Transport.ToPeerOptions = held;
-        Manager.Update([router], [Add(router, "203.0.113.1/32")]);
-        var outbound = await Transport.NextConnectionAsync();
-        await outbound.ReadAsync(BgpMessageType.Open);
-        Transport.ToPeerOptions = holdInbound ? held : PipeOptions.Default;
-        var inbound = Transport.ConnectInbound(RouterAddress);
-        Transport.ToPeerOptions = PipeOptions.Default;
-        await inbound.ReadAsync(BgpMessageType.Open);
-        await outbound.SendOpenAsync(RouterAs, RouterAddress.ToString());
-        await outbound.ReadAsync(BgpMessageType.Keepalive);
-        await outbound.SendKeepaliveAsync();
-        Assert.Equal([N("203.0.113.1/32")], Assert.Single(await outbound.ReadUntilEndOfRibAsync()).Nlri);
-        await WaitForStateAsync(BgpState.Established);
-
-        await outbound.PauseReadingAsync();
-        Manager.Update(null, [Add(router, "203.0.113.2/32")]);
-        await SessionTests.WaitForAsync(() => Status().AdvertisedPrefixes == 2);
-        return (outbound, inbound);
     }
 
     /// <summary>Records one instrument's measurements of this test's peer manager only (parallel test classes share the meter names).</summary>
