@@ -256,13 +256,13 @@ internal sealed class PeerSession
             var other = _sessions.Find(s => s != session && s.OpenReceived && s.State != BgpState.Idle);
             if (other is null) return false;
             // RFC 4271 §6.8: an Established connection wins. One the peer has not been heard on since may still be in
-            // OpenConfirm at the peer, which then resolves by BGP identifier (BIRD does even against Established): so do we.
+            // OpenConfirm at the peer, which then resolves by BGP identifier (BIRD and FRR do): so do we.
             if (other == _established && other.HeardSinceEstablished) return true;
             // The connection initiated by the speaker with the higher BGP identifier survives.
             if (session.Outbound != session.LocalBgpId > remoteId) return true;
             // The other connection loses by identifier, but the peer may already be Established on it (it has read our
-            // KEEPALIVE) and then closes this one instead (FRR does). So the other one is not closed yet: it gives way when
-            // this one becomes Established (TryEstablish), and stays when this one closes first. Both ends then keep the same.
+            // KEEPALIVE) and then closes this one instead (BIRD and FRR do). So the other one is not closed yet: it gives way
+            // when this one becomes Established (TryEstablish), and stays when this one closes first. Both ends keep the same.
             other.Yielding = true;
             var remote = BgpIdentifier.ToAddress(remoteId);
             SessionLog.CollisionYielding(_logger, Label, remote, session.Side, other.Side);
