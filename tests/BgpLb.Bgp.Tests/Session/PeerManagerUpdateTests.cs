@@ -228,9 +228,9 @@ public class PeerManagerUpdateTests : SessionTestBase
     /// Our outbound connection loses a collision by BGP identifier, in OpenConfirm or Established here. The router may already
     /// be Established on it (it has read our KEEPALIVE) and close the new connection, or still be in OpenConfirm and resolve
     /// by identifier as we do, closing the outbound one (BIRD and FRR do either, as the case may be). The outbound connection
-    /// yields until the router has shown which: it
-    /// never closes first, so the two ends cannot close one connection each and leave the peer without a session. The
-    /// connection kept sends the routes and, when it is the one that was Established all along, only what changes later.
+    /// yields until the router has shown which: it never closes first, so the two ends cannot close one connection each and
+    /// leave the peer without a session. The connection kept sends the routes and, when it is the one that was Established
+    /// all along, only what changes later.
     /// </summary>
     [Theory]
     [InlineData(false, false)]
