@@ -247,11 +247,13 @@ public sealed class RouterSessionTests(ITestOutputHelper output)
 
         // BIRD sends Cease/Administrative Shutdown to every peer when it stops on SIGTERM.
         await speaker.BgpProcess.SignalAsync("TERM");
-        var state = await Wait.ForAsync(
-            "session closed with a Cease", TimeSpan.FromSeconds(10), () => router.GetPeerStateAsync(node.Address), s => !s.Established && s.LastError is not null);
+        var cease = router is BirdRouter bird
+            ? await bird.WaitForLogLineAsync(node.Address, "Received: Administrative shutdown", SessionTimeout)
+            : (await Wait.ForAsync("session closed with a Cease", SessionTimeout, () => router.GetPeerStateAsync(node.Address),
+                s => !s.Established && s.LastError is not null)).LastError!;
 
-        lab.Log($"{routerKind} shows: {state}");
-        Assert.Contains("administrative shutdown", state.LastError, StringComparison.OrdinalIgnoreCase);
+        lab.Log($"{routerKind} shows: {cease}");
+        Assert.Contains("administrative shutdown", cease, StringComparison.OrdinalIgnoreCase);
         lab.Passed();
     }
 

@@ -120,10 +120,9 @@ public sealed class SpeakerBfdTests(ITestOutputHelper output)
             log => log.Split(BfdCease).Length > ceasesBefore);
         if (bfdd is not null)
             await bfdd.SignalAsync("CONT");
-        if (router is BirdRouter)
+        if (router is BirdRouter bird)
         {
-            await Wait.ForAsync("BIRD to log the Cease", BfdTimeout, () => Task.FromResult(router.BgpProcess.ReadOutput()),
-                log => log.Contains("Received: Unknown error 6.10", StringComparison.Ordinal));
+            await bird.WaitForLogLineAsync(node.Address, "Received: Unknown error 6.10", BfdTimeout);
         }
         else
         {

@@ -166,6 +166,21 @@ public sealed class BirdRouter : Router
     /// <summary>Number of routes in BIRD's tables (<c>show route count</c>).</summary>
     public async Task<long> GetRouteCountAsync() => BirdOutput.ParseRouteCount(await BirdcAsync("show", "route", "count"));
 
+    /// <summary>
+    /// Waits until BIRD has logged a line about <paramref name="neighbour"/>'s protocol that contains <paramref name="text"/>
+    /// and returns it. The log is the record of a NOTIFICATION received: the "Last error" of <see cref="GetPeerStateAsync"/>
+    /// moves on to the next connect attempt's error (with the lab's retry times, a second later).
+    /// </summary>
+    public async Task<string> WaitForLogLineAsync(IPAddress neighbour, string text, TimeSpan timeout)
+    {
+        var protocol = ProtocolName(neighbour) + ": ";
+        var log = await Wait.ForAsync($"BIRD to log \"{text}\" for {neighbour}", timeout, () => Task.FromResult(BgpProcess.ReadOutput()),
+            log => Find(log) is not null, _ => "no such line");
+        return Find(log)!;
+
+        string? Find(string log) => log.Split('\n').FirstOrDefault(l => l.Contains(protocol, StringComparison.Ordinal) && l.Contains(text, StringComparison.Ordinal));
+    }
+
     public async Task<string> BirdcAsync(params string[] arguments) =>
         (await Command.RunAsync("birdc", ["-s", ControlSocket, .. arguments])).EnsureSuccess().StandardOutput;
 
