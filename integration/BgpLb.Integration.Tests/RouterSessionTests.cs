@@ -15,7 +15,7 @@ public sealed class RouterSessionTests(ITestOutputHelper output)
     private const uint RouterAs = 64512;
     private const uint SpeakerAs = 64513;
     private static readonly TimeSpan SessionTimeout = TimeSpan.FromSeconds(30);
-    private static readonly TimeSpan RouteTimeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan RouteTimeout = TimeSpan.FromSeconds(30);
 
     private static readonly AdvertisedRoute Service4 = new("203.0.113.10/32")
     {

@@ -14,7 +14,7 @@ internal static class SpeakerLab
     public const uint RouterAs = 64512;
     public const uint SpeakerAs = 64513;
     public static readonly TimeSpan SessionTimeout = TimeSpan.FromSeconds(30);
-    public static readonly TimeSpan RouteTimeout = TimeSpan.FromSeconds(15);
+    public static readonly TimeSpan RouteTimeout = TimeSpan.FromSeconds(30);
     public static readonly IPAddress Service4 = IPAddress.Parse("203.0.113.10");
     public static readonly IPAddress Service6 = IPAddress.Parse("2001:db8:100::10");
 

@@ -181,6 +181,12 @@ public sealed class BirdRouter : Router
         string? Find(string log) => log.Split('\n').FirstOrDefault(l => l.Contains(protocol, StringComparison.Ordinal) && l.Contains(text, StringComparison.Ordinal));
     }
 
+    protected override IEnumerable<string[]> StateCommands =>
+    [
+        ["birdc", "-s", ControlSocket, "show", "protocols", "all"],
+        ["birdc", "-s", ControlSocket, "show", "route", "all"],
+    ];
+
     public async Task<string> BirdcAsync(params string[] arguments) =>
         (await Command.RunAsync("birdc", ["-s", ControlSocket, .. arguments])).EnsureSuccess().StandardOutput;
 

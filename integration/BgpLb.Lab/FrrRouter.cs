@@ -142,6 +142,12 @@ public sealed class FrrRouter : Router
     public override async Task<PeerState> GetPeerStateAsync(IPAddress neighbour) =>
         FrrOutput.ParsePeerState(await VtyshAsync($"show bgp neighbors {neighbour} json"), neighbour);
 
+    protected override IEnumerable<string[]> StateCommands =>
+    [
+        ["vtysh", "-N", Namespace, "-c", "show bgp summary", "-c", "show bgp neighbors", "-c", "show bgp ipv4 unicast", "-c", "show bgp ipv6 unicast",
+            "-c", "show ip route", "-c", "show ipv6 route", "-c", "show ip nht", "-c", "show ipv6 nht", "-c", "show bfd peers"],
+    ];
+
     public async Task<string> VtyshAsync(string command) =>
         (await Command.RunAsync("vtysh", "-N", Namespace, "-c", command)).EnsureSuccess().StandardOutput;
 

@@ -94,6 +94,10 @@ public sealed class GobgpRouter : Router
     public override async Task<PeerState> GetPeerStateAsync(IPAddress neighbour) =>
         GobgpOutput.ParsePeerState(await GobgpAsync("neighbor", neighbour.ToString(), "-j"));
 
+    protected override IEnumerable<string[]> StateCommands =>
+        from arguments in (string[][])[["neighbor"], ["global", "rib"], ["global", "rib", "-a", "ipv6"]]
+        select (string[])["ip", "netns", "exec", Namespace, "gobgp", "--port", ApiPort.ToString(CultureInfo.InvariantCulture), .. arguments];
+
     /// <summary>Runs the gobgp CLI in the router's namespace against this daemon's API.</summary>
     public async Task<string> GobgpAsync(params string[] arguments) =>
         (await Command.InNamespaceAsync(Namespace, "gobgp", ["--port", ApiPort.ToString(CultureInfo.InvariantCulture), .. arguments])).EnsureSuccess().StandardOutput;

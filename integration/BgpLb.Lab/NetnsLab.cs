@@ -17,6 +17,7 @@ public abstract partial class NetnsLab : IAsyncDisposable
     private readonly Action<string>? _output;
     private readonly List<string> _namespaces = [];
     private readonly List<NetnsProcess> _processes = [];
+    private readonly List<(string FileName, Func<Task<string>> Collect)> _failureState = [];
     private bool _passed;
     private bool _disposed;
 
@@ -121,6 +122,12 @@ public abstract partial class NetnsLab : IAsyncDisposable
     /// <summary>Marks the test as passed: Dispose then deletes the lab directory instead of keeping it.</summary>
     public void Passed() => _passed = true;
 
+    /// <summary>
+    /// Registers state that Dispose saves as <paramref name="fileName"/> in the kept lab directory when the test did not pass
+    /// (a router's own view of its sessions, routes and next hops), collected before any process is stopped.
+    /// </summary>
+    public void SaveOnFailure(string fileName, Func<Task<string>> collect) => _failureState.Add((fileName, collect));
+
     public void Log(string message)
     {
         try
@@ -142,6 +149,22 @@ public abstract partial class NetnsLab : IAsyncDisposable
 
         _disposed = true;
         GC.SuppressFinalize(this);
+        if (!_passed)
+        {
+            foreach (var (fileName, collect) in _failureState)
+            {
+                try
+                {
+                    WriteFile(fileName, await collect());
+                }
+                catch (Exception exception) when (exception is not OutOfMemoryException)
+                {
+                    // Only a diagnostic: the teardown below must run whatever happens here.
+                    WriteFile(fileName, exception.ToString());
+                }
+            }
+        }
+
         var errors = new List<Exception>();
         foreach (var process in Enumerable.Reverse(_processes))
         {

@@ -246,10 +246,34 @@ public abstract class Router
 
     protected abstract Task StartAsync();
 
+    /// <summary>The CLI commands (program and arguments) that show the router's sessions, routes and next hops.</summary>
+    protected abstract IEnumerable<string[]> StateCommands { get; }
+
     protected static async Task<TRouter> Started<TRouter>(TRouter router)
         where TRouter : Router
     {
         await router.StartAsync();
+        router.Lab.SaveOnFailure(router.Name + ".state", router.DescribeStateAsync);
         return router;
+    }
+
+    /// <summary>The output of <see cref="StateCommands"/>, each bounded to a few seconds (a frozen daemon does not answer).</summary>
+    private async Task<string> DescribeStateAsync()
+    {
+        var text = new System.Text.StringBuilder();
+        foreach (var command in StateCommands)
+        {
+            text.Append("$ ").AppendJoin(' ', command).AppendLine();
+            try
+            {
+                var result = await Command.RunAsync(command[0], command[1..], TimeSpan.FromSeconds(5));
+                text.AppendLine(result.StandardOutput).AppendLine(result.StandardError);
+            }
+            catch (Exception exception) when (exception is TimeoutException or InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                text.AppendLine(exception.Message);
+            }
+        }
+        return text.ToString();
     }
 }
