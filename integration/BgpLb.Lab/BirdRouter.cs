@@ -174,11 +174,10 @@ public sealed class BirdRouter : Router
     public async Task<string> WaitForLogLineAsync(IPAddress neighbour, string text, TimeSpan timeout)
     {
         var protocol = ProtocolName(neighbour) + ": ";
-        var log = await Wait.ForAsync($"BIRD to log \"{text}\" for {neighbour}", timeout, () => Task.FromResult(BgpProcess.ReadOutput()),
-            log => Find(log) is not null, _ => "no such line");
-        return Find(log)!;
-
-        string? Find(string log) => log.Split('\n').FirstOrDefault(l => l.Contains(protocol, StringComparison.Ordinal) && l.Contains(text, StringComparison.Ordinal));
+        var line = await Wait.ForAsync($"BIRD to log \"{text}\" for {neighbour}", timeout,
+            () => Task.FromResult(BgpProcess.ReadOutput().Split('\n').FirstOrDefault(l => l.Contains(protocol, StringComparison.Ordinal) && l.Contains(text, StringComparison.Ordinal))),
+            line => line is not null, _ => "no such line");
+        return line!;
     }
 
     protected override IEnumerable<string[]> StateCommands =>

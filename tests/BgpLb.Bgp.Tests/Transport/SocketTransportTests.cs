@@ -161,9 +161,9 @@ public class SocketTransportTests
         await managerA.StartAsync(CancellationToken.None);
         await managerB.StartAsync(CancellationToken.None);
         var portB = managerB.ListenEndPoint!.Port;
-        // Only A dials: B dials a port of A's address that is bound but not listening, so its attempts are refused. When both
-        // dial, the two ends may resolve the collision differently (one has already heard on the Established connection, the
-        // other not yet), close both connections and connect again; the collision rules have their own deterministic tests.
+        // Only A dials: B dials a port of A's address that is bound but not listening, so its attempts are refused. With both
+        // dialling, which collision case happens is up to the kernel's timing; the collision rules have deterministic tests
+        // of each case (PeerManagerTests, PeerManagerUpdateTests).
         using var closedPort = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         closedPort.Bind(new IPEndPoint(a, 0));
         var refusedPort = ((IPEndPoint)closedPort.LocalEndPoint!).Port;
