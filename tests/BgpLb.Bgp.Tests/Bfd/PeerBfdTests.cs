@@ -61,7 +61,8 @@ public sealed class PeerBfdTests : SessionTestBase, IDisposable
         var peer = await EstablishAsync(BfdPeer(), [R("203.0.113.10/32")]);
         var speaker = await UpAsync();
         Assert.Equal(BfdState.Up, Status().Bfd);
-        Assert.Equal(BgpState.Established, Status().State);
+        // The fake router has our KEEPALIVE once EstablishAsync returns; our side may still be reading the router's.
+        await WaitForStateAsync(BgpState.Established);
 
         // The router's BFD detected a failure: it says Down.
         await SendAsync(speaker, BfdState.Down);
