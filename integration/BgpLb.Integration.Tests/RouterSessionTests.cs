@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using BgpLb.Integration.Tests.Harness;
 using Xunit.Abstractions;
+using static BgpLb.Integration.Tests.SpeakerLab;
 
 namespace BgpLb.Integration.Tests;
 
@@ -12,11 +13,6 @@ namespace BgpLb.Integration.Tests;
 [Collection(LabTestGroup.Name)]
 public sealed class RouterSessionTests(ITestOutputHelper output)
 {
-    private const uint RouterAs = 64512;
-    private const uint SpeakerAs = 64513;
-    private static readonly TimeSpan SessionTimeout = TimeSpan.FromSeconds(30);
-    private static readonly TimeSpan RouteTimeout = TimeSpan.FromSeconds(30);
-
     private static readonly AdvertisedRoute Service4 = new("203.0.113.10/32")
     {
         Communities = ["64513:100", "65535:65281"],
