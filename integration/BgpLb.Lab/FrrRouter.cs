@@ -92,6 +92,11 @@ public sealed class FrrRouter : Router
             if (neighbour.Multihop is { } ttl)
             {
                 config.AppendLine(CultureInfo.InvariantCulture, $" neighbor {address} ebgp-multihop {ttl}");
+                // FRR before 9.0 (Debian 12 ships 8.4) registers the next-hop tracking of an accepted, not yet
+                // established connection with TTL 1, so with the connected-only check; a connection from the peer
+                // while the session is up then leaves the peer's next hop unresolved and its routes invalid.
+                // Fixed upstream by FRR commit d1fe52f ("fix the issue of connected tag error").
+                config.AppendLine(CultureInfo.InvariantCulture, $" neighbor {address} disable-connected-check");
             }
 
             if (neighbour.Bfd)
